@@ -1,0 +1,52 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { AuthenticationError } from '../errors/errors.js';
+
+export const KEY_PREFIX = 'sk-gw-';
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const KEY_BODY_LENGTH = 40;
+/** What a plausible key looks like; anything else is refused before hashing. */
+const KEY_SHAPE = /^[\x21-\x7e]{8,512}$/;
+
+/** A new key: the prefix and 40 base62 characters from the CSPRNG (about 238 bits). */
+export function generateApiKey(): string {
+  let body = '';
+  while (body.length < KEY_BODY_LENGTH) {
+    for (const byte of randomBytes(64)) {
+      // Rejection sampling keeps the characters uniform: 248 = 4 × 62.
+      if (byte < 248 && body.length < KEY_BODY_LENGTH) body += BASE62[byte % 62];
+    }
+  }
+  return KEY_PREFIX + body;
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * The key a client sent, from `Authorization: Bearer <key>` or `x-api-key: <key>`.
+ * Throws 401 for a missing or malformed header; never echoes what was sent.
+ */
+export function extractApiKey(headers: IncomingHttpHeaders): string {
+  const authorization = headers.authorization;
+  let key: string | undefined;
+  if (authorization !== undefined) {
+    const match = /^Bearer +(\S+) *$/i.exec(authorization);
+    if (match === null) throw new AuthenticationError("Malformed Authorization header; send 'Authorization: Bearer <key>'");
+    key = match[1];
+  } else {
+    const header = headers['x-api-key'];
+    key = Array.isArray(header) ? header[0] : header;
+  }
+  if (key === undefined || key === '') {
+    throw new AuthenticationError("Missing API key; send 'Authorization: Bearer <key>' or 'x-api-key: <key>'");
+  }
+  if (!KEY_SHAPE.test(key)) throw new AuthenticationError('Malformed API key');
+  return key;
+}
+
+/** At most the first 8 characters of a key, for logs. */
+export function keyHint(key: string): string {
+  return key.slice(0, Math.min(8, Math.floor(key.length / 4)));
+}

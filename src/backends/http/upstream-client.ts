@@ -1,0 +1,198 @@
+import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import type { BackendConfig } from '../../config/config.js';
+import {
+  GatewayError,
+  UpstreamClientError,
+  UpstreamError,
+  UpstreamTimeoutError,
+  type ErrorCode,
+} from '../../errors/errors.js';
+import type { UpstreamCall } from '../adapter.js';
+
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+const MAX_UPSTREAM_MESSAGE = 500;
+
+export type UpstreamResponse = Dispatcher.ResponseData;
+
+/**
+ * HTTP to one configured backend: its own connection pool, its timeouts (connect, first byte, idle
+ * body), no redirects, and a fixed set of headers. Nothing from the client's request headers is
+ * forwarded: the client's credentials and cookies can never reach an upstream.
+ */
+export class UpstreamClient {
+  private readonly agent: Agent;
+  private readonly baseHeaders: Record<string, string>;
+
+  constructor(private readonly backend: BackendConfig) {
+    this.agent = new Agent({
+      connect: { timeout: backend.connectTimeoutMs },
+      headersTimeout: backend.timeoutMs,
+      bodyTimeout: backend.idleTimeoutMs,
+      keepAliveTimeout: 4_000,
+      maxResponseSize: MAX_RESPONSE_BYTES,
+    });
+    this.baseHeaders = { 'user-agent': 'ai-gateway' };
+    if (backend.apiKey !== null) this.baseHeaders['authorization'] = `Bearer ${backend.apiKey}`;
+  }
+
+  /** POSTs JSON and returns the response once its headers are in; any status >= 300 is thrown. */
+  async postJson(path: string, body: string, call: UpstreamCall, accept = 'application/json'): Promise<UpstreamResponse> {
+    return this.send('POST', path, body, call, accept);
+  }
+
+  async get(path: string, call: UpstreamCall): Promise<UpstreamResponse> {
+    return this.send('GET', path, null, call, 'application/json');
+  }
+
+  /** Reads a whole JSON body, mapping transport failures and invalid JSON. */
+  async readJson(response: UpstreamResponse, call: UpstreamCall): Promise<unknown> {
+    let text: string;
+    try {
+      text = await response.body.text();
+    } catch (error) {
+      throw this.mapTransportError(error, call);
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new UpstreamError(`Backend '${this.backend.name}' answered with a body that is not JSON`);
+    }
+  }
+
+  /** Turns an error thrown while reading or streaming a body into a GatewayError (or the abort reason). */
+  mapTransportError(error: unknown, call: UpstreamCall): unknown {
+    if (call.signal.aborted) return call.signal.reason;
+    if (error instanceof GatewayError) return error;
+    const name = this.backend.name;
+    if (error instanceof undiciErrors.HeadersTimeoutError) {
+      return new UpstreamTimeoutError(`Backend '${name}' sent no answer within ${this.backend.timeoutMs} ms`);
+    }
+    if (error instanceof undiciErrors.BodyTimeoutError) {
+      return new UpstreamTimeoutError(`Backend '${name}' went silent for more than ${this.backend.idleTimeoutMs} ms`);
+    }
+    if (error instanceof undiciErrors.ConnectTimeoutError) {
+      return new UpstreamTimeoutError(
+        `Could not connect to backend '${name}' within ${this.backend.connectTimeoutMs} ms`,
+      );
+    }
+    if (error instanceof undiciErrors.ResponseExceededMaxSizeError) {
+      return new UpstreamError(`Backend '${name}' sent an answer larger than ${MAX_RESPONSE_BYTES} bytes`);
+    }
+    const code = transportCode(error);
+    return new UpstreamError(`Could not reach backend '${name}' (${code})`, { cause: error });
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private async send(
+    method: 'GET' | 'POST',
+    path: string,
+    body: string | null,
+    call: UpstreamCall,
+    accept: string,
+  ): Promise<UpstreamResponse> {
+    const headers: Record<string, string> = { ...this.baseHeaders, accept, 'x-request-id': call.requestId };
+    if (body !== null) headers['content-type'] = 'application/json';
+    let response: UpstreamResponse;
+    try {
+      response = await this.agent.request({
+        origin: this.origin(),
+        path: this.pathPrefix() + path,
+        method,
+        headers,
+        body,
+        signal: call.signal,
+      });
+    } catch (error) {
+      throw this.mapTransportError(error, call);
+    }
+    if (response.statusCode >= 300) throw await this.statusError(response, call);
+    return response;
+  }
+
+  private origin(): string {
+    return new URL(this.backend.url).origin;
+  }
+
+  private pathPrefix(): string {
+    return new URL(this.backend.url).pathname.replace(/\/+$/, '');
+  }
+
+  private async statusError(response: UpstreamResponse, call: UpstreamCall): Promise<unknown> {
+    const status = response.statusCode;
+    let text = '';
+    try {
+      text = await readCapped(response, MAX_ERROR_BODY_BYTES);
+    } catch (error) {
+      return this.mapTransportError(error, call);
+    }
+    const name = this.backend.name;
+    const message = upstreamMessage(text);
+    if (status < 400) {
+      return new UpstreamError(`Backend '${name}' answered with a redirect (${status}); redirects are not followed`);
+    }
+    if (status === 401 || status === 403) {
+      // The upstream refused the gateway's own credentials: not the client's fault, and its message may
+      // echo a key, so it is not passed on.
+      return new UpstreamError(`Backend '${name}' refused the gateway's credentials (${status}); check its api_key`);
+    }
+    if (status === 408) return new UpstreamTimeoutError(`Backend '${name}' timed out (408)`);
+    if (status >= 500) {
+      return new UpstreamError(`Backend '${name}' failed with status ${status}${message === null ? '' : `: ${message}`}`);
+    }
+    const code: ErrorCode =
+      status === 404 ? 'model_not_found' : status === 413 ? 'payload_too_large' : status === 429 ? 'rate_limit_exceeded' : 'invalid_request';
+    const headers: Record<string, string> = {};
+    const retryAfter = response.headers['retry-after'];
+    if (status === 429 && typeof retryAfter === 'string' && /^\d{1,6}$/.test(retryAfter)) headers['retry-after'] = retryAfter;
+    return new UpstreamClientError(code, status, `Backend '${name}': ${message ?? `status ${status}`}`, headers);
+  }
+}
+
+async function readCapped(response: UpstreamResponse, limit: number): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    const buffer = chunk as Buffer;
+    parts.push(buffer);
+    size += buffer.length;
+    if (size >= limit) {
+      response.body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(parts).subarray(0, limit).toString('utf8');
+}
+
+/** The human message of an upstream error body: OpenAI's `error.message`, Ollama's `error`, or text. */
+export function upstreamMessage(text: string): string | null {
+  let message: unknown = null;
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (parsed !== null && typeof parsed === 'object') {
+      const record = parsed as Record<string, unknown>;
+      const error = record['error'];
+      if (typeof error === 'string') message = error;
+      else if (error !== null && typeof error === 'object') message = (error as Record<string, unknown>)['message'];
+      message ??= record['message'] ?? record['detail'];
+    }
+  } catch {
+    message = text.trim();
+  }
+  if (typeof message !== 'string' || message === '') return null;
+  return message.length > MAX_UPSTREAM_MESSAGE ? `${message.slice(0, MAX_UPSTREAM_MESSAGE)}…` : message;
+}
+
+function transportCode(error: unknown): string {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current !== null && typeof current === 'object'; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && !code.startsWith('UND_ERR_SOCKET')) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  if (error instanceof undiciErrors.SocketError) return 'connection closed by the backend';
+  return 'connection failed';
+}

@@ -1,0 +1,114 @@
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  EmbeddingsRequest,
+  EmbeddingsResponse,
+} from '../../api/schemas.js';
+import type { BackendConfig } from '../../config/config.js';
+import { InvalidRequestError, UpstreamError } from '../../errors/errors.js';
+import type { BackendAdapter, UpstreamCall } from '../adapter.js';
+import { UpstreamClient, type UpstreamResponse } from '../http/upstream-client.js';
+import { completionId, nowSeconds } from '../ids.js';
+import {
+  fromOllamaChatResponse,
+  fromOllamaEmbedResponse,
+  fromOllamaStreamLine,
+  toOllamaChatRequest,
+  type OllamaChatResponse,
+  type OllamaEmbedResponse,
+} from './convert.js';
+
+/** Ollama's native API: /api/chat (NDJSON when streaming) and /api/embed. */
+export class OllamaAdapter implements BackendAdapter {
+  readonly type = 'ollama';
+  readonly name: string;
+  private readonly client: UpstreamClient;
+
+  constructor(backend: BackendConfig) {
+    this.name = backend.name;
+    this.client = new UpstreamClient(backend);
+  }
+
+  async chat(request: ChatCompletionRequest, call: UpstreamCall): Promise<ChatCompletion> {
+    const body = JSON.stringify(toOllamaChatRequest(request, false));
+    const response = await this.client.postJson('/api/chat', body, call);
+    const answer = (await this.client.readJson(response, call)) as OllamaChatResponse | null;
+    if (answer === null || typeof answer !== 'object' || answer.message === undefined) {
+      throw new UpstreamError(`Backend '${this.name}' answered without a message`);
+    }
+    return fromOllamaChatResponse(answer, completionId(), nowSeconds(), request.model);
+  }
+
+  async chatStream(request: ChatCompletionRequest, call: UpstreamCall): Promise<AsyncIterable<ChatCompletionChunk>> {
+    const body = JSON.stringify(toOllamaChatRequest(request, true));
+    const response = await this.client.postJson('/api/chat', body, call, 'application/x-ndjson');
+    return this.readLines(response, request.model, call);
+  }
+
+  async embeddings(request: EmbeddingsRequest, call: UpstreamCall): Promise<EmbeddingsResponse> {
+    if (typeof request.input !== 'string' && typeof request.input[0] !== 'string') {
+      throw new InvalidRequestError('Ollama backends take text input, not token arrays', { param: 'input' });
+    }
+    const upstream: Record<string, unknown> = { model: request.model, input: request.input };
+    if (request.dimensions !== undefined) upstream['dimensions'] = request.dimensions;
+    const response = await this.client.postJson('/api/embed', JSON.stringify(upstream), call);
+    const answer = (await this.client.readJson(response, call)) as OllamaEmbedResponse | null;
+    if (answer === null || typeof answer !== 'object' || !Array.isArray(answer.embeddings)) {
+      throw new UpstreamError(`Backend '${this.name}' answered without embeddings`);
+    }
+    return fromOllamaEmbedResponse(answer, request.model, request.encoding_format ?? 'float');
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  /** Translates each NDJSON line as it arrives; nothing is buffered beyond one incomplete line. */
+  private async *readLines(response: UpstreamResponse, model: string, call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
+    const state = { id: completionId(), created: nowSeconds(), model, sentRole: false };
+    let carry = '';
+    let done = false;
+    try {
+      response.body.setEncoding('utf8');
+      for await (const text of response.body) {
+        const lines = (carry + (text as string)).split('\n');
+        carry = lines.pop() ?? '';
+        for (const line of lines) {
+          if (line.trim() === '') continue;
+          const parsed = this.parseLine(line);
+          yield* fromOllamaStreamLine(parsed, state);
+          if (parsed.done === true) done = true;
+        }
+        if (done) break;
+      }
+      if (!done && carry.trim() !== '') {
+        const parsed = this.parseLine(carry);
+        yield* fromOllamaStreamLine(parsed, state);
+        done = parsed.done === true;
+      }
+    } catch (error) {
+      throw this.client.mapTransportError(error, call);
+    } finally {
+      if (!response.body.destroyed) response.body.destroy();
+    }
+    if (!done) throw new UpstreamError(`Backend '${this.name}' ended the stream before the answer was complete`);
+  }
+
+  private parseLine(line: string): OllamaChatResponse {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      throw new UpstreamError(`Backend '${this.name}' sent a stream line that is not JSON`);
+    }
+    if (parsed === null || typeof parsed !== 'object') {
+      throw new UpstreamError(`Backend '${this.name}' sent a stream line that is not an object`);
+    }
+    const record = parsed as OllamaChatResponse;
+    if (typeof record.error === 'string') {
+      throw new UpstreamError(`Backend '${this.name}' failed during the stream: ${record.error.slice(0, 500)}`);
+    }
+    return record;
+  }
+}

@@ -1,0 +1,112 @@
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  EmbeddingsRequest,
+  EmbeddingsResponse,
+} from '../../api/schemas.js';
+import type { BackendConfig } from '../../config/config.js';
+import { UpstreamError } from '../../errors/errors.js';
+import type { BackendAdapter, UpstreamCall } from '../adapter.js';
+import { UpstreamClient, upstreamMessage, type UpstreamResponse } from '../http/upstream-client.js';
+
+/**
+ * Any OpenAI-compatible server (vLLM, llama.cpp's server, LM Studio, OpenAI itself, ...). Requests pass
+ * through with every field kept; only `model` is replaced and, on streams, usage is always requested so
+ * that the gateway can count tokens.
+ */
+export class OpenAiAdapter implements BackendAdapter {
+  readonly type = 'openai';
+  readonly name: string;
+  private readonly client: UpstreamClient;
+
+  constructor(backend: BackendConfig) {
+    this.name = backend.name;
+    this.client = new UpstreamClient(backend);
+  }
+
+  async chat(request: ChatCompletionRequest, call: UpstreamCall): Promise<ChatCompletion> {
+    const body = JSON.stringify({ ...request, stream: false, stream_options: undefined });
+    const response = await this.client.postJson('/chat/completions', body, call);
+    const answer = await this.client.readJson(response, call);
+    if (!isObject(answer) || !Array.isArray(answer['choices'])) {
+      throw new UpstreamError(`Backend '${this.name}' answered without choices`);
+    }
+    return answer as unknown as ChatCompletion;
+  }
+
+  async chatStream(request: ChatCompletionRequest, call: UpstreamCall): Promise<AsyncIterable<ChatCompletionChunk>> {
+    const body = JSON.stringify({
+      ...request,
+      stream: true,
+      stream_options: { ...(request.stream_options ?? {}), include_usage: true },
+    });
+    const response = await this.client.postJson('/chat/completions', body, call, 'text/event-stream');
+    return this.readEvents(response, call);
+  }
+
+  async embeddings(request: EmbeddingsRequest, call: UpstreamCall): Promise<EmbeddingsResponse> {
+    const response = await this.client.postJson('/embeddings', JSON.stringify(request), call);
+    const answer = await this.client.readJson(response, call);
+    if (!isObject(answer) || !Array.isArray(answer['data'])) {
+      throw new UpstreamError(`Backend '${this.name}' answered without data`);
+    }
+    return answer as unknown as EmbeddingsResponse;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  private async *readEvents(response: UpstreamResponse, call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
+    const pending: ChatCompletionChunk[] = [];
+    let done = false;
+    let finished = false;
+    let failure: Error | null = null;
+    const parser = createParser({
+      onEvent: (event: EventSourceMessage) => {
+        if (done || failure !== null) return;
+        if (event.data === '[DONE]') {
+          done = true;
+          return;
+        }
+        let chunk: unknown;
+        try {
+          chunk = JSON.parse(event.data);
+        } catch {
+          failure = new UpstreamError(`Backend '${this.name}' sent a stream event that is not JSON`);
+          return;
+        }
+        if (!isObject(chunk) || event.event === 'error' || 'error' in chunk) {
+          const message = upstreamMessage(event.data) ?? 'unknown error';
+          failure = new UpstreamError(`Backend '${this.name}' failed during the stream: ${message}`);
+          return;
+        }
+        const typed = chunk as unknown as ChatCompletionChunk;
+        if (Array.isArray(typed.choices) && typed.choices.some((choice) => choice.finish_reason != null)) finished = true;
+        pending.push(typed);
+      },
+    });
+    try {
+      response.body.setEncoding('utf8');
+      for await (const text of response.body) {
+        parser.feed(text as string);
+        while (pending.length > 0) yield pending.shift() as ChatCompletionChunk;
+        if (failure !== null) throw failure;
+        if (done) break;
+      }
+    } catch (error) {
+      throw this.client.mapTransportError(error, call);
+    } finally {
+      if (!response.body.destroyed) response.body.destroy();
+    }
+    if (!done && !finished) {
+      throw new UpstreamError(`Backend '${this.name}' ended the stream before the answer was complete`);
+    }
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

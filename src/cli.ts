@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { ensureFirstKey } from './auth/first-start.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import { createLogger } from './logging/logger.js';
+import { buildGateway } from './server/app.js';
+
+const HELP = `ai-gateway: an OpenAI-compatible gateway for self-hosted models
+
+Usage:
+  ai-gateway serve [--config FILE]      serve (also: GATEWAY_CONFIG=FILE)
+  ai-gateway check-config [--config FILE]
+                                        validate a config file and exit (0 valid, 2 invalid)
+  ai-gateway <command> --help           help for one command
+
+Environment: HOST, PORT, REDIS_URL, LOG_LEVEL, GATEWAY_ADMIN_TOKEN, OLLAMA_URL, GATEWAY_CONFIG.
+`;
+
+const SERVE_HELP = `Usage: ai-gateway serve [--config FILE]
+
+Serves the gateway. Without --config (or GATEWAY_CONFIG) it uses the embedded defaults: 127.0.0.1:8080,
+the built-in "demo" model, and Ollama at OLLAMA_URL (default http://127.0.0.1:11434) for every other
+model. A config mistake stops the start with exit status 2. SIGTERM or SIGINT shuts down gracefully.
+`;
+
+function configPath(value: string | undefined): string | null {
+  const path = value ?? process.env['GATEWAY_CONFIG'];
+  return path === undefined || path === '' ? null : path;
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, help: { type: 'boolean' } } });
+  if (values.help === true) {
+    process.stdout.write(SERVE_HELP);
+    return 0;
+  }
+  const config = loadConfig({ path: configPath(values.config), env: process.env });
+  const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY });
+  const gateway = await buildGateway({ config, logger });
+  const first = ensureFirstKey(gateway.context.authenticator, gateway.store);
+  const address = await gateway.listen();
+  const base = `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+  logger.info({ url: base, backends: config.backends.map((backend) => backend.name) }, 'listening');
+  if (first !== null) {
+    process.stdout.write(
+      `\nNo API key was configured, so one was created (id ${first.id}). It is shown only this once:\n\n` +
+        `    ${first.key}\n\n` +
+        `Try it:\n\n    curl ${base}/v1/chat/completions -H "Authorization: Bearer ${first.key}" \\\n` +
+        `      -H "Content-Type: application/json" -d '{"model":"demo","messages":[{"role":"user","content":"Hello"}]}'\n\n`,
+    );
+  }
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting at once');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'signal received: shutting down');
+    gateway.shutdown().then(
+      () => {
+        logger.info('shutdown complete');
+        logger.flush();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        logger.flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return -1;
+}
+
+function checkConfig(argv: string[]): number {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' } } });
+  const path = configPath(values.config);
+  loadConfig({ path, env: process.env });
+  process.stdout.write(`${path ?? 'embedded defaults'}: valid\n`);
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case 'check-config':
+      return checkConfig(rest);
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(HELP);
+      return command === undefined ? 1 : 0;
+    default:
+      process.stderr.write(`Unknown command '${command}'.\n\n${HELP}`);
+      return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`Configuration error:\n${error.problems.map((problem) => `  ${problem}`).join('\n')}\n`);
+      process.exit(2);
+    }
+    if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+      process.stderr.write(`${error.message}\n\n${HELP}`);
+      process.exit(1);
+    }
+    process.stderr.write(`Fatal: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,60 @@
+import type { BackendType, RateLimitPolicyConfig } from './schema.js';
+
+/** The validated, defaulted configuration every other module reads. Built only by loadConfig. */
+export interface GatewayConfig {
+  readonly server: {
+    readonly host: string;
+    readonly port: number;
+    readonly bodyLimitBytes: number;
+    readonly shutdownGraceMs: number;
+    readonly stateDir: string;
+  };
+  readonly redis: { readonly url: string } | null;
+  readonly backends: readonly BackendConfig[];
+  readonly models: readonly ModelRoute[];
+  readonly auth: {
+    readonly adminTokenSha256: string | null;
+    readonly keys: readonly StaticKey[];
+  };
+  readonly rateLimit: {
+    readonly default: RateLimitPolicyConfig | null;
+    readonly onStoreError: 'open' | 'closed';
+  };
+  readonly cache: { readonly enabled: boolean; readonly ttlSeconds: number; readonly scope: 'key' | 'global' };
+  readonly logLevel: string;
+}
+
+export interface BackendConfig {
+  readonly name: string;
+  readonly type: BackendType;
+  /** Base URL without a trailing slash; empty for the in-process demo backend. */
+  readonly url: string;
+  readonly apiKey: string | null;
+  /** Longest wait for the upstream's response headers (the first byte). */
+  readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
+  /** Longest silence between two chunks of an upstream body. */
+  readonly idleTimeoutMs: number;
+}
+
+export interface ModelTarget {
+  readonly backend: string;
+  /** The upstream's model name; null means "the name the client sent". */
+  readonly model: string | null;
+  readonly weight: number;
+}
+
+export interface ModelRoute {
+  readonly name: string;
+  readonly targets: readonly ModelTarget[];
+  readonly rateLimit: RateLimitPolicyConfig | null;
+}
+
+export interface StaticKey {
+  readonly id: string;
+  readonly name: string;
+  readonly sha256: string;
+  readonly models: readonly string[] | null;
+  readonly rateLimit: RateLimitPolicyConfig | null;
+  readonly metadata: Readonly<Record<string, string>>;
+}

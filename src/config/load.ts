@@ -1,0 +1,279 @@
+import { readFileSync } from 'node:fs';
+import { TypeGuard, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { SetErrorFunction, DefaultErrorFunction } from '@sinclair/typebox/errors';
+import { parseDocument } from 'yaml';
+import type { BackendConfig, GatewayConfig, ModelRoute, StaticKey } from './config.js';
+import { ConfigFileSchema, type ConfigFile, type RateLimitPolicyConfig } from './schema.js';
+import { parseRate } from './rate-string.js';
+
+/** A mistake in the configuration; the CLI prints it and exits with status 2. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export const DEFAULT_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
+const DEFAULT_TIMEOUT_MS = 60_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+
+SetErrorFunction((parameter) => {
+  const schema = parameter.schema as TSchema & { anyOf?: TSchema[] };
+  if (TypeGuard.IsUnion(schema) && schema.anyOf.every((member) => TypeGuard.IsLiteral(member))) {
+    return `must be one of: ${schema.anyOf.map((member) => String(member.const)).join(', ')}`;
+  }
+  const message = DefaultErrorFunction(parameter);
+  return message === 'Unexpected property' ? 'unknown field' : message.charAt(0).toLowerCase() + message.slice(1);
+});
+
+/** "/backends/1/url" → "backends[1].url" */
+function formatPath(pointer: string): string {
+  let out = '';
+  for (const part of pointer.split('/').slice(1)) {
+    const segment = part.replaceAll('~1', '/').replaceAll('~0', '~');
+    out += /^\d+$/.test(segment) ? `[${segment}]` : out === '' ? segment : `.${segment}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+type Environment = Readonly<Record<string, string | undefined>>;
+
+/** Replaces ${NAME} and ${NAME:-default} in every string of the parsed document. */
+function interpolate(value: unknown, path: string, env: Environment, problems: string[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}/g, (_whole, name: string, hasDefault, fallback) => {
+      const found = env[name];
+      if (found !== undefined && found !== '') return found;
+      if (hasDefault !== undefined) return String(fallback);
+      problems.push(
+        `${path}: environment variable ${name} is not set (write \${${name}:-} to make it optional)`,
+      );
+      return '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, `${path}[${index}]`, env, problems));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      out[key] = interpolate(item, path === '' ? key : `${path}.${key}`, env, problems);
+    }
+    return out;
+  }
+  return value;
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '';
+  } catch {
+    return false;
+  }
+}
+
+function checkPolicy(policy: RateLimitPolicyConfig | undefined, path: string, problems: string[]): void {
+  if (policy === undefined) return;
+  for (const kind of ['requests', 'tokens'] as const) {
+    const value = policy[kind];
+    if (value === undefined) continue;
+    const list = Array.isArray(value) ? value : [value];
+    list.forEach((text, index) => {
+      if (parseRate(text) === null) {
+        const where = Array.isArray(value) ? `${path}.${kind}[${index}]` : `${path}.${kind}`;
+        problems.push(`${where}: '${text}' is not a rate; write N/second, N/minute, N/hour or N/day`);
+      }
+    });
+  }
+}
+
+function checkModelPattern(name: string, path: string, problems: string[]): void {
+  if (name.indexOf('*') !== -1 && name.indexOf('*') !== name.length - 1) {
+    problems.push(`${path}: '*' may only end a model name ("prefix*") or stand alone ("*")`);
+  }
+}
+
+/** The configuration used when no file is given: the demo model plus Ollama for every other name. */
+export function embeddedDefaults(env: Environment): ConfigFile {
+  return {
+    backends: [
+      { name: 'demo', type: 'demo' },
+      { name: 'ollama', type: 'ollama', url: env['OLLAMA_URL'] ?? 'http://127.0.0.1:11434' },
+    ],
+    models: [
+      { name: 'demo', targets: [{ backend: 'demo' }] },
+      { name: '*', targets: [{ backend: 'ollama' }] },
+    ],
+  };
+}
+
+export interface LoadConfigOptions {
+  /** Path of the YAML file; null for the embedded defaults. */
+  readonly path: string | null;
+  readonly env: Environment;
+}
+
+export function loadConfig(options: LoadConfigOptions): GatewayConfig {
+  const { env } = options;
+  let raw: unknown;
+  if (options.path === null) {
+    raw = embeddedDefaults(env);
+  } else {
+    let text: string;
+    try {
+      text = readFileSync(options.path, 'utf8');
+    } catch (error) {
+      throw new ConfigError([`${options.path}: cannot read the config file (${(error as Error).message})`]);
+    }
+    const document = parseDocument(text, { uniqueKeys: true });
+    if (document.errors.length > 0) {
+      throw new ConfigError(document.errors.map((error) => `${options.path ?? ''}: ${error.message}`));
+    }
+    raw = document.toJS() ?? {};
+    if (typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new ConfigError([`${options.path}: the config file must be a YAML mapping`]);
+    }
+  }
+  return validateConfig(raw, env);
+}
+
+/** Checks a parsed config document in full, reporting every problem at once, and applies defaults. */
+export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
+  const problems: string[] = [];
+  const interpolated = interpolate(raw, '', env, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const structural = [...Value.Errors(ConfigFileSchema, interpolated)];
+  if (structural.length > 0) {
+    const seen = new Set<string>();
+    for (const error of structural) {
+      const line = `${formatPath(error.path)}: ${error.message}`;
+      if (!seen.has(line)) problems.push(line);
+      seen.add(line);
+    }
+    throw new ConfigError(problems);
+  }
+  const file = interpolated as ConfigFile;
+
+  const backendNames = new Set<string>();
+  const backends: BackendConfig[] = (file.backends ?? []).map((backend, index) => {
+    const path = `backends[${index}]`;
+    if (backendNames.has(backend.name)) problems.push(`${path}.name: '${backend.name}' is used by another backend`);
+    backendNames.add(backend.name);
+    let url = '';
+    if (backend.type === 'demo') {
+      if (backend.url !== undefined) problems.push(`${path}.url: a demo backend runs in process and takes no url`);
+    } else if (backend.url === undefined) {
+      problems.push(`${path}.url: required for a backend of type ${backend.type}`);
+    } else if (!isHttpUrl(backend.url)) {
+      problems.push(`${path}.url: must be an http(s) URL without credentials`);
+    } else {
+      url = backend.url.replace(/\/+$/, '');
+    }
+    return {
+      name: backend.name,
+      type: backend.type,
+      url,
+      apiKey: backend.api_key === undefined || backend.api_key === '' ? null : backend.api_key,
+      timeoutMs: backend.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+      connectTimeoutMs: backend.connect_timeout_ms ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      idleTimeoutMs: backend.idle_timeout_ms ?? DEFAULT_IDLE_TIMEOUT_MS,
+    };
+  });
+
+  const models: ModelRoute[] = (file.models ?? []).map((route, index) => {
+    const path = `models[${index}]`;
+    checkModelPattern(route.name, `${path}.name`, problems);
+    checkPolicy(route.rate_limit, `${path}.rate_limit`, problems);
+    return {
+      name: route.name,
+      rateLimit: route.rate_limit ?? null,
+      targets: route.targets.map((target, targetIndex) => {
+        if (!backendNames.has(target.backend)) {
+          problems.push(
+            `${path}.targets[${targetIndex}].backend: no backend named '${target.backend}' (known: ${[...backendNames].join(', ') || 'none'})`,
+          );
+        }
+        return { backend: target.backend, model: target.model ?? null, weight: target.weight ?? 1 };
+      }),
+    };
+  });
+
+  const keyIds = new Set<string>();
+  const keyHashes = new Set<string>();
+  const keys: StaticKey[] = (file.auth?.keys ?? []).map((key, index) => {
+    const path = `auth.keys[${index}]`;
+    if (keyIds.has(key.id)) problems.push(`${path}.id: '${key.id}' is used by another key`);
+    keyIds.add(key.id);
+    const sha256 = key.sha256.toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(sha256)) {
+      problems.push(`${path}.sha256: must be 64 hex characters (run: ai-gateway keys hash)`);
+    } else if (keyHashes.has(sha256)) {
+      problems.push(`${path}.sha256: the same key is configured twice`);
+    }
+    keyHashes.add(sha256);
+    key.models?.forEach((pattern, patternIndex) => {
+      checkModelPattern(pattern, `${path}.models[${patternIndex}]`, problems);
+    });
+    checkPolicy(key.rate_limit, `${path}.rate_limit`, problems);
+    return {
+      id: key.id,
+      name: key.name ?? key.id,
+      sha256,
+      models: key.models ?? null,
+      rateLimit: key.rate_limit ?? null,
+      metadata: key.metadata ?? {},
+    };
+  });
+
+  const adminTokenSha256 = file.auth?.admin_token_sha256?.toLowerCase() ?? null;
+  if (adminTokenSha256 !== null && !/^[0-9a-f]{64}$/.test(adminTokenSha256)) {
+    problems.push('auth.admin_token_sha256: must be 64 hex characters');
+  }
+  checkPolicy(file.rate_limit?.default, 'rate_limit.default', problems);
+
+  let redisUrl = env['REDIS_URL'] ?? file.redis?.url ?? null;
+  if (redisUrl === '') redisUrl = null;
+  if (redisUrl !== null && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
+    problems.push(`${env['REDIS_URL'] === undefined ? 'redis.url' : 'REDIS_URL'}: must be a redis:// or rediss:// URL`);
+  }
+
+  let port = file.server?.port ?? 8080;
+  const portOverride = env['PORT'];
+  if (portOverride !== undefined && portOverride !== '') {
+    const parsed = Number(portOverride);
+    if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) problems.push('PORT: must be an integer from 0 to 65535');
+    else port = parsed;
+  }
+  const logLevel = env['LOG_LEVEL'] ?? file.logging?.level ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    problems.push('LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent');
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    server: {
+      host: env['HOST'] !== undefined && env['HOST'] !== '' ? env['HOST'] : (file.server?.host ?? '127.0.0.1'),
+      port,
+      bodyLimitBytes: file.server?.body_limit_bytes ?? DEFAULT_BODY_LIMIT_BYTES,
+      shutdownGraceMs: file.server?.shutdown_grace_ms ?? 10_000,
+      stateDir: file.server?.state_dir ?? '.gateway',
+    },
+    redis: redisUrl === null ? null : { url: redisUrl },
+    backends,
+    models,
+    auth: { adminTokenSha256, keys },
+    rateLimit: { default: file.rate_limit?.default ?? null, onStoreError: file.rate_limit?.on_store_error ?? 'open' },
+    cache: {
+      enabled: file.cache?.enabled ?? true,
+      ttlSeconds: file.cache?.ttl_seconds ?? 3600,
+      scope: file.cache?.scope ?? 'key',
+    },
+    logLevel,
+  };
+}

@@ -1,0 +1,95 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/** Config objects reject unknown fields: a typo must stop the start, not be ignored. */
+function Strict<T extends Parameters<typeof Type.Object>[0]>(properties: T) {
+  return Type.Object(properties, { additionalProperties: false });
+}
+
+function Optional<T extends TSchema>(schema: T) {
+  return Type.Optional(schema);
+}
+
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+const PositiveInt = Type.Integer({ minimum: 1 });
+const RateString = Type.String({ minLength: 3, description: 'N/second | N/minute | N/hour | N/day' });
+
+export const RateLimitPolicySchema = Strict({
+  requests: Optional(Type.Union([RateString, Type.Array(RateString, { minItems: 1 })])),
+  tokens: Optional(Type.Union([RateString, Type.Array(RateString, { minItems: 1 })])),
+});
+
+export const BackendConfigSchema = Strict({
+  name: Name,
+  type: Type.Union([Type.Literal('openai'), Type.Literal('ollama'), Type.Literal('demo')]),
+  url: Optional(Type.String()),
+  api_key: Optional(Type.String()),
+  timeout_ms: Optional(PositiveInt),
+  connect_timeout_ms: Optional(PositiveInt),
+  idle_timeout_ms: Optional(PositiveInt),
+});
+
+export const ModelTargetSchema = Strict({
+  backend: Name,
+  model: Optional(Name),
+  weight: Optional(Type.Number({ exclusiveMinimum: 0 })),
+});
+
+export const ModelRouteSchema = Strict({
+  name: Name,
+  targets: Type.Array(ModelTargetSchema, { minItems: 1 }),
+  rate_limit: Optional(RateLimitPolicySchema),
+});
+
+export const StaticKeySchema = Strict({
+  id: Name,
+  sha256: Type.String(),
+  name: Optional(Name),
+  models: Optional(Type.Array(Name)),
+  rate_limit: Optional(RateLimitPolicySchema),
+  metadata: Optional(Type.Record(Type.String(), Type.String())),
+});
+
+export const ConfigFileSchema = Strict({
+  server: Optional(
+    Strict({
+      host: Optional(Type.String({ minLength: 1 })),
+      port: Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+      body_limit_bytes: Optional(PositiveInt),
+      shutdown_grace_ms: Optional(Type.Integer({ minimum: 0 })),
+      state_dir: Optional(Type.String({ minLength: 1 })),
+    }),
+  ),
+  redis: Optional(Strict({ url: Type.String() })),
+  backends: Optional(Type.Array(BackendConfigSchema)),
+  models: Optional(Type.Array(ModelRouteSchema)),
+  auth: Optional(
+    Strict({
+      admin_token_sha256: Optional(Type.String()),
+      keys: Optional(Type.Array(StaticKeySchema)),
+    }),
+  ),
+  rate_limit: Optional(
+    Strict({
+      default: Optional(RateLimitPolicySchema),
+      on_store_error: Optional(Type.Union([Type.Literal('open'), Type.Literal('closed')])),
+    }),
+  ),
+  cache: Optional(
+    Strict({
+      enabled: Optional(Type.Boolean()),
+      ttl_seconds: Optional(PositiveInt),
+      scope: Optional(Type.Union([Type.Literal('key'), Type.Literal('global')])),
+    }),
+  ),
+  logging: Optional(
+    Strict({
+      level: Optional(
+        Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+      ),
+    }),
+  ),
+});
+
+export type ConfigFile = Static<typeof ConfigFileSchema>;
+export type RateLimitPolicyConfig = Static<typeof RateLimitPolicySchema>;
+export type BackendType = Static<typeof BackendConfigSchema>['type'];

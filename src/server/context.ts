@@ -1,0 +1,22 @@
+import type { preHandlerHookHandler } from 'fastify';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { GatewayConfig } from '../config/config.js';
+import type { ModelRouter } from '../routing/model-router.js';
+import type { UpstreamCalls } from './upstream-calls.js';
+
+export interface ReadinessCheck {
+  status: 'ok' | 'error' | 'shutting_down';
+  detail?: string;
+}
+
+/** Everything a route needs, built once by buildGateway. */
+export interface GatewayContext {
+  readonly config: GatewayConfig;
+  readonly router: ModelRouter;
+  readonly authenticator: Authenticator;
+  readonly calls: UpstreamCalls;
+  readonly lifecycle: { shuttingDown: boolean };
+  readonly checkReadiness: () => Promise<Record<string, ReadinessCheck>>;
+  /** onRequest hook for /v1 routes: runs before the body is read. */
+  readonly authenticate: preHandlerHookHandler;
+}

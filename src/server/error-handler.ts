@@ -1,0 +1,65 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  ClientClosedError,
+  GatewayError,
+  InternalError,
+  InvalidRequestError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+  toProblem,
+} from '../errors/errors.js';
+import { describeValidationErrors } from './validation-message.js';
+
+/** Maps anything thrown in the pipeline (ours, Fastify's, or a bug) to a GatewayError. */
+export function toGatewayError(error: unknown, request: FastifyRequest, bodyLimit: number): GatewayError {
+  if (error instanceof GatewayError) return error;
+  const fastifyError = error as Partial<FastifyError> | null;
+  if (fastifyError?.validation !== undefined) {
+    const { detail, firstField } = describeValidationErrors(fastifyError.validation);
+    return new InvalidRequestError(detail, { param: firstField });
+  }
+  switch (fastifyError?.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new PayloadTooLargeError(bodyLimit);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new UnsupportedMediaTypeError(request.headers['content-type']);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new InvalidRequestError('The request body is empty; send a JSON object');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new InvalidRequestError('Content-Length does not match the body');
+    default:
+      break;
+  }
+  const status = fastifyError?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // Fastify's own client errors (bad URL, aborted body...): their messages carry no internals.
+    return new InvalidRequestError(fastifyError?.message ?? 'Bad request', { status: status === 413 ? 413 : 400 });
+  }
+  return new InternalError(error);
+}
+
+export function sendProblem(reply: FastifyReply, error: GatewayError): FastifyReply {
+  const request = reply.request;
+  request.gateway.errorCode = error.code;
+  const problem = toProblem(error, request.url.split('?', 1)[0] ?? request.url, request.id);
+  return reply
+    .code(error.status)
+    .headers(error.headers)
+    .type('application/problem+json')
+    .send(JSON.stringify(problem));
+}
+
+export function buildErrorHandler(bodyLimit: number) {
+  return function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+    if (error instanceof ClientClosedError || reply.raw.destroyed) {
+      request.gateway.outcome = 'client_closed';
+      reply.hijack();
+      return undefined;
+    }
+    const gatewayError = toGatewayError(error, request, bodyLimit);
+    if (gatewayError instanceof InternalError) {
+      request.log.error({ err: gatewayError.cause }, 'unhandled error');
+    }
+    return sendProblem(reply, gatewayError);
+  };
+}

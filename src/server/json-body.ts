@@ -1,0 +1,51 @@
+import { isUtf8 } from 'node:buffer';
+import secureJson from 'secure-json-parse';
+import { InvalidRequestError } from '../errors/errors.js';
+
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Parses a request body as JSON, refusing what JSON.parse would accept but the gateway must not:
+ * invalid UTF-8 (which would otherwise be silently replaced), prototype-poisoning keys, and nesting so
+ * deep that re-serialising it for the upstream would overflow the stack.
+ */
+export function parseJsonBody(body: Buffer): unknown {
+  if (!isUtf8(body)) throw new InvalidRequestError('The request body is not valid UTF-8');
+  const depth = nestingDepth(body);
+  if (depth > MAX_JSON_DEPTH) {
+    throw new InvalidRequestError(`The request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  const text = body.toString('utf8');
+  if (text.trim() === '') throw new InvalidRequestError('The request body is empty; send a JSON object');
+  try {
+    return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch (error) {
+    const reason = error instanceof SyntaxError ? error.message : 'forbidden property name';
+    throw new InvalidRequestError(`The request body is not valid JSON: ${reason}`);
+  }
+}
+
+/** Deepest nesting of [ and { outside strings; stops counting once past the limit. */
+function nestingDepth(body: Buffer): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let index = 0; index < body.length; index++) {
+    const byte = body[index];
+    if (inString) {
+      if (byte === 0x5c) index++;
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) {
+      inString = true;
+    } else if (byte === 0x5b || byte === 0x7b) {
+      depth++;
+      if (depth > deepest) {
+        deepest = depth;
+        if (deepest > MAX_JSON_DEPTH) return deepest;
+      }
+    } else if (byte === 0x5d || byte === 0x7d) {
+      depth--;
+    }
+  }
+  return deepest;
+}

@@ -1,0 +1,44 @@
+import type { KeyRecord } from '../auth/key-record.js';
+
+/** What the pipeline learns about a request as it goes; the request_complete log line reads it. */
+export interface RequestState {
+  readonly startedAt: bigint;
+  key: KeyRecord | null;
+  model: string | null;
+  backend: string | null;
+  cache: 'HIT' | 'MISS' | 'BYPASS' | null;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  stream: boolean;
+  /** How a request that did not end normally ended: client_closed, stream_error, ... */
+  outcome: string | null;
+  errorCode: string | null;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    gateway: RequestState;
+  }
+}
+
+export function newRequestState(): RequestState {
+  return {
+    startedAt: process.hrtime.bigint(),
+    key: null,
+    model: null,
+    backend: null,
+    cache: null,
+    promptTokens: null,
+    completionTokens: null,
+    stream: false,
+    outcome: null,
+    errorCode: null,
+  };
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The contract's X-Request-ID rule: keep the client's when it is well-formed, else a new UUID. */
+export function chooseRequestId(header: string | string[] | undefined, generate: () => string): string {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : generate();
+}

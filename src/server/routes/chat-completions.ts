@@ -1,0 +1,108 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { ChatCompletionChunk, ChatCompletionRequest, Usage } from '../../api/schemas.js';
+import { ChatCompletionRequestSchema, ChatCompletionSchema } from '../../api/schemas.js';
+import type { BackendAdapter, UpstreamCall } from '../../backends/adapter.js';
+import { ClientClosedError, toProblem } from '../../errors/errors.js';
+import type { GatewayContext } from '../context.js';
+import { toGatewayError } from '../error-handler.js';
+import { SseWriter } from '../sse.js';
+import { errorResponses } from './openapi-fragments.js';
+
+function recordUsage(request: FastifyRequest, usage: Usage | null | undefined): void {
+  if (usage == null) return;
+  request.gateway.promptTokens = usage.prompt_tokens;
+  request.gateway.completionTokens = usage.completion_tokens;
+}
+
+export function registerChatCompletions(app: FastifyInstance, context: GatewayContext): void {
+  app.post<{ Body: ChatCompletionRequest }>(
+    '/v1/chat/completions',
+    {
+      onRequest: context.authenticate,
+      schema: {
+        tags: ['OpenAI-compatible'],
+        summary: 'Create a chat completion',
+        description:
+          'OpenAI chat completions. With `stream: true` the answer is server-sent events of chat.completion.chunk objects ending in `data: [DONE]`; an error after the stream started is a last `data: {"error": {...}}` event.',
+        security: [{ apiKey: [] }],
+        body: ChatCompletionRequestSchema,
+        response: {
+          200: {
+            description: 'The completion (JSON), or its chunks (server-sent events)',
+            content: {
+              'application/json': { schema: ChatCompletionSchema },
+              'text/event-stream': { schema: Type.String({ description: 'data: <chat.completion.chunk JSON>' }) },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const state = request.gateway;
+      state.model = body.model;
+      const decision = context.router.resolve(body.model, state.key?.models ?? null);
+      state.backend = decision.adapter.name;
+      reply.header('x-gateway-backend', decision.adapter.name);
+      const upstreamRequest: ChatCompletionRequest = { ...body, model: decision.upstreamModel };
+      const stream = body.stream === true;
+      state.stream = stream;
+      const call = context.calls.open(request, reply, { stream });
+      try {
+        if (stream) {
+          await streamCompletion(request, reply, decision.adapter, upstreamRequest, call, context);
+          return reply;
+        }
+        const completion = await decision.adapter.chat(upstreamRequest, call);
+        recordUsage(request, completion.usage);
+        return await reply.type('application/json').send(JSON.stringify(completion));
+      } finally {
+        call.close();
+      }
+    },
+  );
+}
+
+async function streamCompletion(
+  request: FastifyRequest<{ Body: ChatCompletionRequest }>,
+  reply: FastifyReply,
+  adapter: BackendAdapter,
+  upstreamRequest: ChatCompletionRequest,
+  call: UpstreamCall,
+  context: GatewayContext,
+): Promise<void> {
+  // Awaited before anything is sent: a failure here is still an ordinary problem+json response.
+  const chunks = await adapter.chatStream(upstreamRequest, call);
+  const includeUsage = request.body.stream_options?.include_usage === true;
+  const writer = new SseWriter(reply.raw);
+  reply.hijack();
+  writer.open(reply.getHeaders());
+  try {
+    for await (const chunk of chunks) {
+      if (chunk.usage != null) recordUsage(request, chunk.usage);
+      if (!includeUsage && isUsageOnly(chunk)) continue;
+      await writer.data(JSON.stringify(chunk));
+      if (writer.closed) throw new ClientClosedError();
+    }
+    await writer.data('[DONE]');
+  } catch (error) {
+    const reason = call.signal.aborted ? (call.signal.reason as unknown) : error;
+    if (reason instanceof ClientClosedError || writer.closed) {
+      request.gateway.outcome = 'client_closed';
+      return;
+    }
+    const gatewayError = toGatewayError(reason, request, context.config.server.bodyLimitBytes);
+    request.gateway.outcome = 'stream_error';
+    request.gateway.errorCode = gatewayError.code;
+    request.log.warn({ code: gatewayError.code, detail: gatewayError.message }, 'stream ended with an error');
+    await writer.data(JSON.stringify(toProblem(gatewayError, request.url.split('?', 1)[0] ?? request.url, request.id)));
+  } finally {
+    writer.end();
+  }
+}
+
+function isUsageOnly(chunk: ChatCompletionChunk): boolean {
+  return chunk.choices.length === 0;
+}

@@ -1,0 +1,56 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { UpstreamCall } from '../backends/adapter.js';
+import { ClientClosedError, ServiceUnavailableError } from '../errors/errors.js';
+
+/** Raised into open streams when the gateway shuts down; the client gets it as a last error event. */
+export class ShuttingDownError extends ServiceUnavailableError {
+  constructor() {
+    super('The gateway is shutting down; retry the request', 1);
+  }
+}
+
+/**
+ * Ties each upstream call to its client: when the client's connection closes before the answer is
+ * complete, the call's signal aborts and the upstream request is cancelled. Open streams are also
+ * tracked so that shutdown can end them.
+ */
+export class UpstreamCalls {
+  private readonly streams = new Set<AbortController>();
+  private readonly all = new Set<AbortController>();
+
+  open(request: FastifyRequest, reply: FastifyReply, options: { stream: boolean }): UpstreamCall & { close(): void } {
+    const controller = new AbortController();
+    const response = reply.raw;
+    const onClose = (): void => {
+      if (!response.writableFinished) controller.abort(new ClientClosedError());
+    };
+    response.on('close', onClose);
+    this.all.add(controller);
+    if (options.stream) this.streams.add(controller);
+    return {
+      signal: controller.signal,
+      requestId: request.id,
+      close: () => {
+        response.off('close', onClose);
+        this.all.delete(controller);
+        this.streams.delete(controller);
+      },
+    };
+  }
+
+  /** Ends every open stream with an error event (their upstream requests are aborted). */
+  abortStreams(): number {
+    const count = this.streams.size;
+    for (const controller of this.streams) controller.abort(new ShuttingDownError());
+    return count;
+  }
+
+  /** After the grace period: abort whatever is still waiting on an upstream. */
+  abortAll(): void {
+    for (const controller of this.all) controller.abort(new ShuttingDownError());
+  }
+
+  get size(): number {
+    return this.all.size;
+  }
+}
