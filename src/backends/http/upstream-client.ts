@@ -79,8 +79,8 @@ export class UpstreamClient {
     if (error instanceof undiciErrors.ResponseExceededMaxSizeError) {
       return new UpstreamError(`Backend '${name}' sent an answer larger than ${MAX_RESPONSE_BYTES} bytes`);
     }
-    const code = transportCode(error);
-    return new UpstreamError(`Could not reach backend '${name}' (${code})`, { cause: error });
+    if (!isTransportError(error)) return error; // a bug of ours: the error handler answers 500 and logs it
+    return new UpstreamError(`Could not reach backend '${name}' (${transportCode(error)})`, { cause: error });
   }
 
   async close(): Promise<void> {
@@ -184,6 +184,13 @@ export function upstreamMessage(text: string): string | null {
   }
   if (typeof message !== 'string' || message === '') return null;
   return message.length > MAX_UPSTREAM_MESSAGE ? `${message.slice(0, MAX_UPSTREAM_MESSAGE)}…` : message;
+}
+
+/** Errors of the connection (undici's, or the system's ECONNREFUSED and friends), not of our code. */
+function isTransportError(error: unknown): boolean {
+  if (error instanceof undiciErrors.UndiciError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
 }
 
 function transportCode(error: unknown): string {

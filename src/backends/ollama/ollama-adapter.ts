@@ -70,9 +70,9 @@ export class OllamaAdapter implements BackendAdapter {
     let carry = '';
     let done = false;
     try {
-      response.body.setEncoding('utf8');
-      for await (const text of response.body) {
-        const lines = (carry + (text as string)).split('\n');
+      const decoder = new TextDecoder();
+      for await (const bytes of response.body) {
+        const lines = (carry + decoder.decode(bytes as Buffer, { stream: true })).split('\n');
         carry = lines.pop() ?? '';
         for (const line of lines) {
           if (line.trim() === '') continue;

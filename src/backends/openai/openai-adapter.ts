@@ -89,9 +89,9 @@ export class OpenAiAdapter implements BackendAdapter {
       },
     });
     try {
-      response.body.setEncoding('utf8');
-      for await (const text of response.body) {
-        parser.feed(text as string);
+      const decoder = new TextDecoder();
+      for await (const bytes of response.body) {
+        parser.feed(decoder.decode(bytes as Buffer, { stream: true }));
         while (pending.length > 0) yield pending.shift() as ChatCompletionChunk;
         if (failure !== null) throw failure;
         if (done) break;
