@@ -14,7 +14,7 @@ export function generateApiKey(): string {
   while (body.length < KEY_BODY_LENGTH) {
     for (const byte of randomBytes(64)) {
       // Rejection sampling keeps the characters uniform: 248 = 4 × 62.
-      if (byte < 248 && body.length < KEY_BODY_LENGTH) body += BASE62[byte % 62];
+      if (byte < 248 && body.length < KEY_BODY_LENGTH) body += BASE62.charAt(byte % 62);
     }
   }
   return KEY_PREFIX + body;
@@ -33,14 +33,17 @@ export function extractApiKey(headers: IncomingHttpHeaders): string {
   let key: string | undefined;
   if (authorization !== undefined) {
     const match = /^Bearer +(\S+) *$/i.exec(authorization);
-    if (match === null) throw new AuthenticationError("Malformed Authorization header; send 'Authorization: Bearer <key>'");
+    if (match === null)
+      throw new AuthenticationError("Malformed Authorization header; send 'Authorization: Bearer <key>'");
     key = match[1];
   } else {
     const header = headers['x-api-key'];
     key = Array.isArray(header) ? header[0] : header;
   }
   if (key === undefined || key === '') {
-    throw new AuthenticationError("Missing API key; send 'Authorization: Bearer <key>' or 'x-api-key: <key>'");
+    throw new AuthenticationError(
+      "Missing API key; send 'Authorization: Bearer <key>' or 'x-api-key: <key>'",
+    );
   }
   if (!KEY_SHAPE.test(key)) throw new AuthenticationError('Malformed API key');
   return key;

@@ -7,7 +7,10 @@ import type { Authenticator } from './authenticator.js';
  * On a first start with no key anywhere, creates one so that the gateway is never open to everyone.
  * Returns the new key (to be shown once) or null when keys already exist. Only the hash is stored.
  */
-export function ensureFirstKey(authenticator: Authenticator, store: EmbeddedStore): { id: string; key: string } | null {
+export function ensureFirstKey(
+  authenticator: Authenticator,
+  store: EmbeddedStore,
+): { id: string; key: string } | null {
   if (!authenticator.hasNoKeys()) return null;
   const key = generateApiKey();
   const id = `key_${randomBytes(8).toString('hex')}`;

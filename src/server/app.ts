@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ProblemSchema } from '../api/schemas.js';
@@ -43,15 +49,19 @@ export interface BuildGatewayOptions {
 export async function buildGateway(options: BuildGatewayOptions): Promise<Gateway> {
   const { config, logger } = options;
   const bodyLimit = config.server.bodyLimitBytes;
+  // pino's Logger is wider than Fastify's logger type; Fastify only needs the base interface.
+  const baseLogger: FastifyBaseLogger = logger;
   const app: FastifyInstance = fastify({
-    loggerInstance: logger as FastifyBaseLogger,
+    loggerInstance: baseLogger,
     // The one request_complete line is ours (logCompletion); Fastify's own request logs are off.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     genReqId: (raw) => chooseRequestId(raw.headers['x-request-id'], randomUUID),
     bodyLimit,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false, useDefaults: false } },
+    ajv: {
+      customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false, useDefaults: false },
+    },
   });
   // Response schemas document the API; bodies are serialised as they are, so that fields an upstream
   // adds (system_fingerprint, vendor extensions) are never silently dropped.
@@ -59,7 +69,9 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   app.addSchema(ProblemSchema);
 
   const store = new EmbeddedStore(config.server.stateDir);
-  const adapters = new Map<string, BackendAdapter>(config.backends.map((backend) => [backend.name, createAdapter(backend)]));
+  const adapters = new Map<string, BackendAdapter>(
+    config.backends.map((backend) => [backend.name, createAdapter(backend)]),
+  );
   const router = new ModelRouter(config.models, adapters);
   const authenticator = new Authenticator(config.auth.keys, store);
   const calls = new UpstreamCalls();
@@ -76,13 +88,22 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
       checks['state_store'] = { status: 'error', detail: 'the embedded store does not answer' };
     }
     if (redis !== null) checks['redis'] = await pingRedis(redis);
-    if (config.backends.length === 0) checks['backends'] = { status: 'error', detail: 'no backend is configured' };
+    if (config.backends.length === 0)
+      checks['backends'] = { status: 'error', detail: 'no backend is configured' };
     return checks;
   };
 
-  const authenticate = async (request: FastifyRequest): Promise<void> => {
-    request.gateway.key = authenticator.authenticate(request.headers);
-    return Promise.resolve();
+  const authenticate = (
+    request: FastifyRequest,
+    _reply: FastifyReply,
+    done: (error?: Error) => void,
+  ): void => {
+    try {
+      request.gateway.key = authenticator.authenticate(request.headers);
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
   };
 
   const context: GatewayContext = {
@@ -133,7 +154,11 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
       },
       components: {
         securitySchemes: {
-          apiKey: { type: 'http', scheme: 'bearer', description: 'A gateway API key: Authorization: Bearer sk-gw-...' },
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'A gateway API key: Authorization: Bearer sk-gw-...',
+          },
         },
       },
       tags: [
@@ -141,7 +166,10 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
         { name: 'Health', description: 'Liveness and readiness' },
       ],
     },
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => String(json['$id'] ?? `def-${index}`) },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, index) =>
+        typeof json['$id'] === 'string' ? json['$id'] : `def-${index}`,
+    },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async (_request, reply) =>

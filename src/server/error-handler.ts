@@ -27,13 +27,16 @@ export function toGatewayError(error: unknown, request: FastifyRequest, bodyLimi
       return new InvalidRequestError('The request body is empty; send a JSON object');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new InvalidRequestError('Content-Length does not match the body');
+    case undefined:
     default:
       break;
   }
   const status = fastifyError?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     // Fastify's own client errors (bad URL, aborted body...): their messages carry no internals.
-    return new InvalidRequestError(fastifyError?.message ?? 'Bad request', { status: status === 413 ? 413 : 400 });
+    return new InvalidRequestError(fastifyError?.message ?? 'Bad request', {
+      status: status === 413 ? 413 : 400,
+    });
   }
   return new InternalError(error);
 }
@@ -50,7 +53,11 @@ export function sendProblem(reply: FastifyReply, error: GatewayError): FastifyRe
 }
 
 export function buildErrorHandler(bodyLimit: number) {
-  return function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+  return function errorHandler(
+    error: unknown,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): FastifyReply | undefined {
     if (error instanceof ClientClosedError || reply.raw.destroyed) {
       request.gateway.outcome = 'client_closed';
       reply.hijack();

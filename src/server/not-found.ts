@@ -9,7 +9,13 @@ export function installNotFound(app: FastifyInstance): void {
   const routes: { pattern: RegExp; methods: Set<string> }[] = [];
   app.addHook('onRoute', (route: RouteOptions) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    const source = '^' + route.url.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+').replace(/\*/g, '.*') + '$';
+    const source =
+      '^' +
+      route.url
+        .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+        .replace(/:[^/]+/g, '[^/]+')
+        .replace(/\*/g, '.*') +
+      '$';
     let entry = routes.find((candidate) => candidate.pattern.source === source);
     if (entry === undefined) {
       entry = { pattern: new RegExp(source), methods: new Set() };
@@ -20,7 +26,8 @@ export function installNotFound(app: FastifyInstance): void {
   app.setNotFoundHandler((request) => {
     const path = request.url.split('?', 1)[0] ?? request.url;
     const allowed = new Set<string>();
-    for (const route of routes) if (route.pattern.test(path)) for (const method of route.methods) allowed.add(method);
+    for (const route of routes)
+      if (route.pattern.test(path)) for (const method of route.methods) allowed.add(method);
     if (allowed.size > 0) throw new MethodNotAllowedError(request.method, path, [...allowed].sort());
     throw new RouteNotFoundError(request.method, path);
   });

@@ -18,7 +18,11 @@ export class UpstreamCalls {
   private readonly streams = new Set<AbortController>();
   private readonly all = new Set<AbortController>();
 
-  open(request: FastifyRequest, reply: FastifyReply, options: { stream: boolean }): UpstreamCall & { close(): void } {
+  open(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    options: { stream: boolean },
+  ): UpstreamCall & { close(): void } {
     const controller = new AbortController();
     const response = reply.raw;
     const onClose = (): void => {

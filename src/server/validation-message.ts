@@ -24,8 +24,11 @@ export function describeValidationErrors(errors: readonly FastifySchemaValidatio
 } {
   const byField = new Map<string, { allowed: string[]; types: string[]; other: string[] }>();
   for (const error of errors) {
-    const params = error.params as Record<string, unknown>;
-    const field = fieldPath(error.instancePath, error.keyword === 'required' ? params['missingProperty'] : undefined);
+    const params: Record<string, unknown> = error.params;
+    const field = fieldPath(
+      error.instancePath,
+      error.keyword === 'required' ? params['missingProperty'] : undefined,
+    );
     let entry = byField.get(field);
     if (entry === undefined) {
       entry = { allowed: [], types: [], other: [] };
@@ -40,7 +43,8 @@ export function describeValidationErrors(errors: readonly FastifySchemaValidatio
   for (const [field, entry] of byField) {
     const parts = [...new Set(entry.other)];
     if (entry.allowed.length > 0) parts.unshift(`must be one of ${[...new Set(entry.allowed)].join(', ')}`);
-    else if (entry.types.length > 0 && parts.length === 0) parts.unshift(`must be ${[...new Set(entry.types)].join(' or ')}`);
+    else if (entry.types.length > 0 && parts.length === 0)
+      parts.unshift(`must be ${[...new Set(entry.types)].join(' or ')}`);
     if (parts.length === 0) parts.push('is not valid');
     lines.push(`${field}: ${parts.join('; ')}`);
   }

@@ -119,7 +119,7 @@ function toOllamaMessage(message: ChatMessage, index: number): OllamaMessage {
           });
         }
       }
-      return { function: { name: String(fn?.name ?? ''), arguments: (args ?? {}) as Record<string, unknown> } };
+      return { function: { name: typeof fn?.name === 'string' ? fn.name : '', arguments: (args ?? {}) as Record<string, unknown> } };
     });
   }
   if (message.role === 'tool' && typeof message.name === 'string') out.tool_name = message.name;

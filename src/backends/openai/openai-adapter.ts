@@ -61,30 +61,29 @@ export class OpenAiAdapter implements BackendAdapter {
 
   private async *readEvents(response: UpstreamResponse, call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
     const pending: ChatCompletionChunk[] = [];
-    let done = false;
-    let finished = false;
-    let failure: Error | null = null;
+    // Written by the parser's callback, read by the loop below.
+    const state: { done: boolean; finished: boolean; failure: Error | null } = { done: false, finished: false, failure: null };
     const parser = createParser({
       onEvent: (event: EventSourceMessage) => {
-        if (done || failure !== null) return;
+        if (state.done || state.failure !== null) return;
         if (event.data === '[DONE]') {
-          done = true;
+          state.done = true;
           return;
         }
         let chunk: unknown;
         try {
           chunk = JSON.parse(event.data);
         } catch {
-          failure = new UpstreamError(`Backend '${this.name}' sent a stream event that is not JSON`);
+          state.failure = new UpstreamError(`Backend '${this.name}' sent a stream event that is not JSON`);
           return;
         }
         if (!isObject(chunk) || event.event === 'error' || 'error' in chunk) {
           const message = upstreamMessage(event.data) ?? 'unknown error';
-          failure = new UpstreamError(`Backend '${this.name}' failed during the stream: ${message}`);
+          state.failure = new UpstreamError(`Backend '${this.name}' failed during the stream: ${message}`);
           return;
         }
         const typed = chunk as unknown as ChatCompletionChunk;
-        if (Array.isArray(typed.choices) && typed.choices.some((choice) => choice.finish_reason != null)) finished = true;
+        if (Array.isArray(typed.choices) && typed.choices.some((choice) => choice.finish_reason != null)) state.finished = true;
         pending.push(typed);
       },
     });
@@ -93,15 +92,15 @@ export class OpenAiAdapter implements BackendAdapter {
       for await (const bytes of response.body) {
         parser.feed(decoder.decode(bytes as Buffer, { stream: true }));
         while (pending.length > 0) yield pending.shift() as ChatCompletionChunk;
-        if (failure !== null) throw failure;
-        if (done) break;
+        if (state.failure !== null) throw state.failure;
+        if (state.done) break;
       }
     } catch (error) {
       throw this.client.mapTransportError(error, call);
     } finally {
       if (!response.body.destroyed) response.body.destroy();
     }
-    if (!done && !finished) {
+    if (!state.done && !state.finished) {
       throw new UpstreamError(`Backend '${this.name}' ended the stream before the answer was complete`);
     }
   }

@@ -53,7 +53,7 @@ export function registerChatCompletions(app: FastifyInstance, context: GatewayCo
       try {
         if (stream) {
           await streamCompletion(request, reply, decision.adapter, upstreamRequest, call, context);
-          return reply;
+          return await reply;
         }
         const completion = await decision.adapter.chat(upstreamRequest, call);
         recordUsage(request, completion.usage);

@@ -1,0 +1,251 @@
+/**
+ * npm run bench: the gateway against a direct call and a bare Fastify + undici proxy, all in front of
+ * the same fast local upstream, each in its own process.
+ *
+ * Measures, per target: requests/s at 32 connections (autocannon), latency at 1 connection over
+ * sequential requests (microsecond timer, so sub-millisecond overhead is visible), streaming time to
+ * first byte, and the gateway's RSS. Prints a table and writes bench/results/latest.json.
+ * Flags: --quick (shorter runs), --duration SECONDS (throughput phase length, default 10).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { Pool } from 'undici';
+import { sha256Hex } from '../src/auth/api-key.js';
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, duration: { type: 'string' } } });
+const quick = values.quick === true;
+const throughputSeconds = Number(values.duration ?? (quick ? 3 : 10));
+const sequentialRequests = quick ? 500 : 3000;
+const streamRequests = quick ? 200 : 1000;
+const warmup = quick ? 100 : 500;
+
+const BENCH_KEY = 'sk-gw-benchAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+const body = JSON.stringify({
+  model: 'bench',
+  messages: [{ role: 'user', content: 'Say hello' }],
+  max_tokens: 16,
+});
+const streamBody = JSON.stringify({
+  model: 'bench',
+  messages: [{ role: 'user', content: 'Say hello' }],
+  stream: true,
+});
+
+function progress(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+interface Service {
+  readonly url: string;
+  readonly child: ChildProcess;
+}
+
+/** Starts a process and waits for the first stdout line that yields a URL; keeps draining stdout. */
+async function startService(
+  args: string[],
+  parse: (line: string) => string | null,
+  env: NodeJS.ProcessEnv = {},
+): Promise<Service> {
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start`)), 15_000);
+    lines.on('line', (line) => {
+      const found = parse(line);
+      if (found !== null) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
+  });
+  return { url, child };
+}
+
+function portLine(line: string): string | null {
+  try {
+    const parsed = JSON.parse(line) as { port?: number };
+    return parsed.port === undefined ? null : `http://127.0.0.1:${parsed.port}`;
+  } catch {
+    return null;
+  }
+}
+
+function listeningLine(line: string): string | null {
+  try {
+    const parsed = JSON.parse(line) as { msg?: string; url?: string };
+    return parsed.msg === 'listening' && parsed.url !== undefined ? parsed.url : null;
+  } catch {
+    return null;
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+interface SequentialResult {
+  p50: number;
+  p99: number;
+  mean: number;
+}
+
+/** Sequential requests on one keep-alive connection; returns latency in milliseconds. */
+async function sequential(
+  url: string,
+  payload: string,
+  count: number,
+  firstByte: boolean,
+): Promise<SequentialResult> {
+  const pool = new Pool(url, { connections: 1, pipelining: 1 });
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` };
+  const samples: number[] = [];
+  try {
+    for (let index = 0; index < warmup + count; index++) {
+      const started = process.hrtime.bigint();
+      const response = await pool.request({
+        path: '/v1/chat/completions',
+        method: 'POST',
+        headers,
+        body: payload,
+      });
+      let elapsed = 0n;
+      if (firstByte) {
+        for await (const _chunk of response.body) {
+          if (elapsed === 0n) elapsed = process.hrtime.bigint() - started;
+        }
+      } else {
+        await response.body.text();
+        elapsed = process.hrtime.bigint() - started;
+      }
+      if (response.statusCode !== 200) throw new Error(`${url} answered ${response.statusCode}`);
+      if (index >= warmup) samples.push(Number(elapsed) / 1e6);
+    }
+  } finally {
+    await pool.close();
+  }
+  samples.sort((a, b) => a - b);
+  return {
+    p50: percentile(samples, 50),
+    p99: percentile(samples, 99),
+    mean: samples.reduce((a, b) => a + b, 0) / samples.length,
+  };
+}
+
+interface ThroughputResult {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function throughput(url: string, connections: number): Promise<ThroughputResult> {
+  const result = await autocannon({
+    url: `${url}/v1/chat/completions`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` },
+    body,
+    connections,
+    duration: throughputSeconds,
+  });
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx,
+  };
+}
+
+function rssMegabytes(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /VmRSS:\s+(\d+) kB/.exec(status);
+  return match === null ? NaN : Math.round(Number(match[1]) / 1024);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const workDir = mkdtempSync(join(tmpdir(), 'gw-bench-'));
+  const services: Service[] = [];
+  try {
+    progress('starting the fast upstream, the bare proxy and the gateway');
+    const upstream = await startService(['bench/fast-upstream.mjs'], portLine);
+    services.push(upstream);
+    const bare = await startService(['bench/bare-proxy.mjs', upstream.url], portLine);
+    services.push(bare);
+    const configPath = join(workDir, 'gateway.yaml');
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        server: { host: '127.0.0.1', port: 0, state_dir: join(workDir, 'state') },
+        backends: [{ name: 'upstream', type: 'openai', url: `${upstream.url}/v1` }],
+        models: [{ name: '*', targets: [{ backend: 'upstream' }] }],
+        auth: { keys: [{ id: 'bench', sha256: sha256Hex(BENCH_KEY) }] },
+      }),
+    );
+    const gateway = await startService(['dist/cli.js', 'serve', '--config', configPath], listeningLine, {
+      LOG_LEVEL: 'info',
+    });
+    services.push(gateway);
+
+    const targets = { direct: upstream.url, 'bare proxy': bare.url, gateway: gateway.url } as const;
+    const results: Record<string, { c1: SequentialResult; c32: ThroughputResult; stream: SequentialResult }> =
+      {};
+    for (const [name, url] of Object.entries(targets)) {
+      progress(`${name}: ${sequentialRequests} sequential requests (1 connection)`);
+      const c1 = await sequential(url, body, sequentialRequests, false);
+      progress(`${name}: ${throughputSeconds} s at 32 connections`);
+      const c32 = await throughput(url, 32);
+      progress(`${name}: ${streamRequests} streaming requests, time to first byte`);
+      const stream = await sequential(url, streamBody, streamRequests, true);
+      results[name] = { c1, c32, stream };
+    }
+    const gatewayRss = rssMegabytes(gateway.child.pid);
+
+    const direct = results['direct']!;
+    const rows = Object.entries(results).map(([name, result]) => ({
+      target: name,
+      'req/s @32': result.c32.requestsPerSecond,
+      'p50 ms @32': result.c32.p50,
+      'p99 ms @32': result.c32.p99,
+      'p50 ms @1': result.c1.p50.toFixed(3),
+      'p99 ms @1': result.c1.p99.toFixed(3),
+      'added p50 ms @1': (result.c1.p50 - direct.c1.p50).toFixed(3),
+      'added p99 ms @1': (result.c1.p99 - direct.c1.p99).toFixed(3),
+      'stream TTFB p50 ms': result.stream.p50.toFixed(3),
+      errors: result.c32.errors,
+    }));
+    console.table(rows);
+    console.log(`gateway RSS after the run: ${gatewayRss} MB`);
+    const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+    console.log(
+      `machine: ${machine}; ${new Date().toISOString()}; ${Math.round((Date.now() - started) / 1000)} s`,
+    );
+
+    mkdirSync('bench/results', { recursive: true });
+    const report = {
+      date: new Date().toISOString(),
+      machine,
+      quick,
+      throughputSeconds,
+      results,
+      gatewayRssMb: gatewayRss,
+      rows,
+    };
+    writeFileSync('bench/results/latest.json', `${JSON.stringify(report, null, 2)}\n`);
+    progress('results written to bench/results/latest.json');
+  } finally {
+    for (const service of services.reverse()) service.child.kill('SIGTERM');
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+await main();
