@@ -55,9 +55,11 @@ async function startService(
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
   });
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start`)), 15_000);
+    const timer = setTimeout(() => {
+      reject(new Error(`${args.join(' ')} did not start`));
+    }, 15_000);
     lines.on('line', (line) => {
       const found = parse(line);
       if (found !== null) {
@@ -65,7 +67,9 @@ async function startService(
         resolve(found);
       }
     });
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
+    child.once('exit', (code) => {
+      reject(new Error(`${args.join(' ')} exited with ${code}`));
+    });
   });
   return { url, child };
 }

@@ -29,7 +29,10 @@ function configPath(value: string | undefined): string | null {
 }
 
 async function serve(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string' }, help: { type: 'boolean' } },
+  });
   if (values.help === true) {
     process.stdout.write(SERVE_HELP);
     return 0;
@@ -108,10 +111,15 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     if (error instanceof ConfigError) {
-      process.stderr.write(`Configuration error:\n${error.problems.map((problem) => `  ${problem}`).join('\n')}\n`);
+      process.stderr.write(
+        `Configuration error:\n${error.problems.map((problem) => `  ${problem}`).join('\n')}\n`,
+      );
       process.exit(2);
     }
-    if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+    if (
+      error instanceof TypeError &&
+      (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true
+    ) {
       process.stderr.write(`${error.message}\n\n${HELP}`);
       process.exit(1);
     }

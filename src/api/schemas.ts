@@ -130,7 +130,10 @@ export const EmbeddingsResponseSchema = Type.Object({
     Type.Object({
       object: Type.Literal('embedding'),
       index: Type.Integer(),
-      embedding: Type.Union([Type.Array(Type.Number()), Type.String({ description: 'base64 of float32 LE' })]),
+      embedding: Type.Union([
+        Type.Array(Type.Number()),
+        Type.String({ description: 'base64 of float32 LE' }),
+      ]),
     }),
   ),
   model: Type.String(),
@@ -169,5 +172,8 @@ export const ProblemSchema = Type.Object(
 export const LiveSchema = Type.Object({ status: Type.Literal('alive') });
 export const ReadySchema = Type.Object({
   status: Type.Union([Type.Literal('healthy'), Type.Literal('unhealthy')]),
-  checks: Type.Record(Type.String(), Type.Object({ status: Type.String(), detail: Type.Optional(Type.String()) })),
+  checks: Type.Record(
+    Type.String(),
+    Type.Object({ status: Type.String(), detail: Type.Optional(Type.String()) }),
+  ),
 });

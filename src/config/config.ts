@@ -20,7 +20,11 @@ export interface GatewayConfig {
     readonly default: RateLimitPolicyConfig | null;
     readonly onStoreError: 'open' | 'closed';
   };
-  readonly cache: { readonly enabled: boolean; readonly ttlSeconds: number; readonly scope: 'key' | 'global' };
+  readonly cache: {
+    readonly enabled: boolean;
+    readonly ttlSeconds: number;
+    readonly scope: 'key' | 'global';
+  };
   readonly logLevel: string;
 }
 

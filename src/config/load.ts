@@ -28,7 +28,9 @@ SetErrorFunction((parameter) => {
     return `must be one of: ${schema.anyOf.map((member) => String(member.const)).join(', ')}`;
   }
   const message = DefaultErrorFunction(parameter);
-  return message === 'Unexpected property' ? 'unknown field' : message.charAt(0).toLowerCase() + message.slice(1);
+  return message === 'Unexpected property'
+    ? 'unknown field'
+    : message.charAt(0).toLowerCase() + message.slice(1);
 });
 
 /** "/backends/1/url" → "backends[1].url" */
@@ -46,17 +48,21 @@ type Environment = Readonly<Record<string, string | undefined>>;
 /** Replaces ${NAME} and ${NAME:-default} in every string of the parsed document. */
 function interpolate(value: unknown, path: string, env: Environment, problems: string[]): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}/g, (_whole, name: string, hasDefault, fallback) => {
-      const found = env[name];
-      if (found !== undefined && found !== '') return found;
-      if (hasDefault !== undefined) return String(fallback);
-      problems.push(
-        `${path}: environment variable ${name} is not set (write \${${name}:-} to make it optional)`,
-      );
-      return '';
-    });
+    return value.replace(
+      /\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}/g,
+      (_whole, name: string, hasDefault, fallback) => {
+        const found = env[name];
+        if (found !== undefined && found !== '') return found;
+        if (hasDefault !== undefined) return String(fallback);
+        problems.push(
+          `${path}: environment variable ${name} is not set (write \${${name}:-} to make it optional)`,
+        );
+        return '';
+      },
+    );
   }
-  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, `${path}[${index}]`, env, problems));
+  if (Array.isArray(value))
+    return value.map((item, index) => interpolate(item, `${path}[${index}]`, env, problems));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
@@ -70,7 +76,9 @@ function interpolate(value: unknown, path: string, env: Environment, problems: s
 function isHttpUrl(text: string): boolean {
   try {
     const url = new URL(text);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '';
+    return (
+      (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === ''
+    );
   } catch {
     return false;
   }
@@ -102,7 +110,7 @@ export function embeddedDefaults(env: Environment): ConfigFile {
   return {
     backends: [
       { name: 'demo', type: 'demo' },
-      { name: 'ollama', type: 'ollama', url: env['OLLAMA_URL'] ?? 'http://127.0.0.1:11434' },
+      { name: 'ollama', type: 'ollama', url: env['OLLAMA_URL'] || 'http://127.0.0.1:11434' },
     ],
     models: [
       { name: 'demo', targets: [{ backend: 'demo' }] },
@@ -162,11 +170,13 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
   const backendNames = new Set<string>();
   const backends: BackendConfig[] = (file.backends ?? []).map((backend, index) => {
     const path = `backends[${index}]`;
-    if (backendNames.has(backend.name)) problems.push(`${path}.name: '${backend.name}' is used by another backend`);
+    if (backendNames.has(backend.name))
+      problems.push(`${path}.name: '${backend.name}' is used by another backend`);
     backendNames.add(backend.name);
     let url = '';
     if (backend.type === 'demo') {
-      if (backend.url !== undefined) problems.push(`${path}.url: a demo backend runs in process and takes no url`);
+      if (backend.url !== undefined)
+        problems.push(`${path}.url: a demo backend runs in process and takes no url`);
     } else if (backend.url === undefined) {
       problems.push(`${path}.url: required for a backend of type ${backend.type}`);
     } else if (!isHttpUrl(backend.url)) {
@@ -239,14 +249,17 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
   let redisUrl = env['REDIS_URL'] ?? file.redis?.url ?? null;
   if (redisUrl === '') redisUrl = null;
   if (redisUrl !== null && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
-    problems.push(`${env['REDIS_URL'] === undefined ? 'redis.url' : 'REDIS_URL'}: must be a redis:// or rediss:// URL`);
+    problems.push(
+      `${env['REDIS_URL'] === undefined ? 'redis.url' : 'REDIS_URL'}: must be a redis:// or rediss:// URL`,
+    );
   }
 
   let port = file.server?.port ?? 8080;
   const portOverride = env['PORT'];
   if (portOverride !== undefined && portOverride !== '') {
     const parsed = Number(portOverride);
-    if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) problems.push('PORT: must be an integer from 0 to 65535');
+    if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535)
+      problems.push('PORT: must be an integer from 0 to 65535');
     else port = parsed;
   }
   const logLevel = env['LOG_LEVEL'] ?? file.logging?.level ?? 'info';
@@ -258,7 +271,8 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
 
   return {
     server: {
-      host: env['HOST'] !== undefined && env['HOST'] !== '' ? env['HOST'] : (file.server?.host ?? '127.0.0.1'),
+      host:
+        env['HOST'] !== undefined && env['HOST'] !== '' ? env['HOST'] : (file.server?.host ?? '127.0.0.1'),
       port,
       bodyLimitBytes: file.server?.body_limit_bytes ?? DEFAULT_BODY_LIMIT_BYTES,
       shutdownGraceMs: file.server?.shutdown_grace_ms ?? 10_000,
@@ -268,7 +282,10 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
     backends,
     models,
     auth: { adminTokenSha256, keys },
-    rateLimit: { default: file.rate_limit?.default ?? null, onStoreError: file.rate_limit?.on_store_error ?? 'open' },
+    rateLimit: {
+      default: file.rate_limit?.default ?? null,
+      onStoreError: file.rate_limit?.on_store_error ?? 'open',
+    },
     cache: {
       enabled: file.cache?.enabled ?? true,
       ttlSeconds: file.cache?.ttl_seconds ?? 3600,

@@ -84,7 +84,9 @@ export const ConfigFileSchema = Strict({
   logging: Optional(
     Strict({
       level: Optional(
-        Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+        Type.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+        ),
       ),
     }),
   ),

@@ -113,7 +113,10 @@ export class ModelNotFoundError extends GatewayError {
 
 export class RouteNotFoundError extends GatewayError {
   constructor(method: string, path: string) {
-    super('not_found', `No route for ${method} ${path}; see /openapi.json for the routes this gateway serves`);
+    super(
+      'not_found',
+      `No route for ${method} ${path}; see /openapi.json for the routes this gateway serves`,
+    );
   }
 }
 

@@ -17,12 +17,25 @@ export function createLogger(options: LoggerOptions): Logger {
     base: { service: 'ai-gateway' },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
-      paths: ['authorization', 'api_key', 'apiKey', 'key', 'token', '*.authorization', '*.api_key', '*.key', '*.token'],
+      paths: [
+        'authorization',
+        'api_key',
+        'apiKey',
+        'key',
+        'token',
+        '*.authorization',
+        '*.api_key',
+        '*.key',
+        '*.token',
+      ],
       censor: '[redacted]',
     },
   };
   if (options.pretty) {
-    return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } });
+    return pino({
+      ...base,
+      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } },
+    });
   }
   return pino(base, pino.destination({ dest: 1, sync: false }));
 }

@@ -23,7 +23,9 @@ export class ModelRouter {
     const target = route?.targets[0];
     const adapter = target === undefined ? undefined : this.adapters.get(target.backend);
     if (route === undefined || target === undefined || adapter === undefined) {
-      throw new ModelNotFoundError(`The model '${model}' does not exist; GET /v1/models lists the models you can use`);
+      throw new ModelNotFoundError(
+        `The model '${model}' does not exist; GET /v1/models lists the models you can use`,
+      );
     }
     return { route, adapter, upstreamModel: target.model ?? model };
   }

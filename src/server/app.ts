@@ -122,6 +122,9 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     reply.header('x-request-id', request.id);
     reply.raw.once('close', () => {
       logCompletion(logger, request, reply);
+      // app.close() closes the connections idle at that moment only; one whose answer ends later stays
+      // open (keep-alive) and would hold the shutdown until the grace period.
+      if (lifecycle.shuttingDown) app.server.closeIdleConnections();
     });
     if (lifecycle.shuttingDown && !request.url.startsWith('/health/')) {
       reply.header('connection', 'close');

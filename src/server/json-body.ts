@@ -20,8 +20,13 @@ export function parseJsonBody(body: Buffer): unknown {
   try {
     return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
   } catch (error) {
-    const reason = error instanceof SyntaxError ? error.message : 'forbidden property name';
-    throw new InvalidRequestError(`The request body is not valid JSON: ${reason}`);
+    const message = error instanceof Error ? error.message : '';
+    if (/forbidden/i.test(message)) {
+      throw new InvalidRequestError(
+        'The request body contains a forbidden property name (__proto__ or constructor.prototype)',
+      );
+    }
+    throw new InvalidRequestError(`The request body is not valid JSON: ${message}`);
   }
 }
 

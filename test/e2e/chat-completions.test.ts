@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { STAND_IN_TOKENS, STAND_IN_USAGE, StandInUpstream } from '../support/stand-in-upstream.js';
-import { TEST_KEY, standInConfig, startGateway, waitForLog, type RunningGateway } from '../support/gateway-harness.js';
+import {
+  TEST_KEY,
+  standInConfig,
+  startGateway,
+  waitForLog,
+  type RunningGateway,
+} from '../support/gateway-harness.js';
 
 describe('POST /v1/chat/completions through the official openai client', () => {
   let upstream: StandInUpstream;
@@ -20,7 +26,11 @@ describe('POST /v1/chat/completions through the official openai client', () => {
   it('answers from an openai backend, keeping fields the upstream added', async () => {
     const { data, response } = await running
       .client()
-      .chat.completions.create({ model: 'qwen', messages: [{ role: 'user', content: 'Hi' }], temperature: 0.2 })
+      .chat.completions.create({
+        model: 'qwen',
+        messages: [{ role: 'user', content: 'Hi' }],
+        temperature: 0.2,
+      })
       .withResponse();
     assert.equal(data.choices[0]?.message.content, STAND_IN_TOKENS.join(''));
     assert.deepEqual(data.usage, STAND_IN_USAGE);
@@ -49,7 +59,10 @@ describe('POST /v1/chat/completions through the official openai client', () => {
   it('never sends the client key upstream, only the backend key, and forwards the request id', async () => {
     await running
       .client()
-      .chat.completions.create({ model: 'qwen', messages: [{ role: 'user', content: 'Hi' }] }, { headers: { 'x-request-id': 'trace-123', cookie: 'session=abc' } });
+      .chat.completions.create(
+        { model: 'qwen', messages: [{ role: 'user', content: 'Hi' }] },
+        { headers: { 'x-request-id': 'trace-123', cookie: 'session=abc' } },
+      );
     const sent = upstream.requests.at(-1)!;
     assert.equal(sent.headers.authorization, 'Bearer upstream-secret-key');
     assert.equal(sent.headers['x-request-id'], 'trace-123');
@@ -78,7 +91,13 @@ describe('POST /v1/chat/completions through the official openai client', () => {
     assert.equal(sent.path, '/api/chat');
     assert.equal(sent.body?.['model'], 'llama3.2:1b');
     assert.equal(sent.body?.['stream'], false);
-    assert.deepEqual(sent.body?.['options'], { temperature: 0.3, top_p: 0.9, seed: 42, num_predict: 50, stop: ['END'] });
+    assert.deepEqual(sent.body?.['options'], {
+      temperature: 0.3,
+      top_p: 0.9,
+      seed: 42,
+      num_predict: 50,
+      stop: ['END'],
+    });
     assert.equal(sent.headers.authorization, undefined);
   });
 
@@ -113,7 +132,11 @@ describe('POST /v1/chat/completions through the official openai client', () => {
   it('omits the usage chunk when the client did not ask for it, yet logs the tokens', async () => {
     const response = await fetch(`${running.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json', 'x-request-id': 'no-usage-1' },
+      headers: {
+        authorization: `Bearer ${TEST_KEY}`,
+        'content-type': 'application/json',
+        'x-request-id': 'no-usage-1',
+      },
       body: JSON.stringify({ model: 'llama', stream: true, messages: [{ role: 'user', content: 'Hi' }] }),
     });
     assert.equal(response.status, 200);
@@ -154,7 +177,9 @@ describe('POST /v1/chat/completions through the official openai client', () => {
       const defaultEncoding = await running.client().embeddings.create({ model, input: ['one', 'three'] });
       assert.equal(defaultEncoding.data.length, 2);
       assert.ok(Array.isArray(defaultEncoding.data[0]?.embedding));
-      const floats = await running.client().embeddings.create({ model, input: 'one', encoding_format: 'float' });
+      const floats = await running
+        .client()
+        .embeddings.create({ model, input: 'one', encoding_format: 'float' });
       assert.equal(floats.data.length, 1);
       assert.ok(typeof floats.data[0]?.embedding[0] === 'number');
       if (model !== 'demo') assert.deepEqual(floats.data[0]?.embedding, [3, 0.5, -0.25]);

@@ -26,7 +26,12 @@ export interface RunningGateway {
 }
 
 /** A config document with the two test keys and the given backends and models. */
-export function testConfig(parts: { backends: unknown[]; models: unknown[]; server?: Record<string, unknown>; extra?: Record<string, unknown> }): Record<string, unknown> {
+export function testConfig(parts: {
+  backends: unknown[];
+  models: unknown[];
+  server?: Record<string, unknown>;
+  extra?: Record<string, unknown>;
+}): Record<string, unknown> {
   return {
     server: { port: 0, ...parts.server },
     backends: parts.backends,
@@ -42,10 +47,19 @@ export function testConfig(parts: { backends: unknown[]; models: unknown[]; serv
 }
 
 /** The usual test setup: an `openai` backend and an `ollama` backend on the stand-in, plus `demo`. */
-export function standInConfig(upstreamUrl: string, backendOptions: Record<string, unknown> = {}): Record<string, unknown> {
+export function standInConfig(
+  upstreamUrl: string,
+  backendOptions: Record<string, unknown> = {},
+): Record<string, unknown> {
   return testConfig({
     backends: [
-      { name: 'vllm', type: 'openai', url: `${upstreamUrl}/v1`, api_key: 'upstream-secret-key', ...backendOptions },
+      {
+        name: 'vllm',
+        type: 'openai',
+        url: `${upstreamUrl}/v1`,
+        api_key: 'upstream-secret-key',
+        ...backendOptions,
+      },
       { name: 'ollama', type: 'ollama', url: upstreamUrl, ...backendOptions },
       { name: 'demo', type: 'demo' },
     ],
@@ -58,7 +72,10 @@ export function standInConfig(upstreamUrl: string, backendOptions: Record<string
   });
 }
 
-export async function startGateway(document: Record<string, unknown>, env: Record<string, string> = {}): Promise<RunningGateway> {
+export async function startGateway(
+  document: Record<string, unknown>,
+  env: Record<string, string> = {},
+): Promise<RunningGateway> {
   const stateDir = mkdtempSync(join(tmpdir(), 'gw-test-'));
   const server = { ...(document['server'] as Record<string, unknown> | undefined), state_dir: stateDir };
   const config = validateConfig({ ...document, server }, env);
@@ -84,7 +101,12 @@ export async function startGateway(document: Record<string, unknown>, env: Recor
     logs,
     rawLogs,
     client: (options = {}) =>
-      new OpenAI({ baseURL: `${url}/v1`, apiKey: options.apiKey ?? TEST_KEY, maxRetries: 0, timeout: options.timeout ?? 10_000 }),
+      new OpenAI({
+        baseURL: `${url}/v1`,
+        apiKey: options.apiKey ?? TEST_KEY,
+        maxRetries: 0,
+        timeout: options.timeout ?? 10_000,
+      }),
     async stop() {
       await gateway.shutdown();
       rmSync(stateDir, { recursive: true, force: true });

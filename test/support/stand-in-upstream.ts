@@ -6,7 +6,7 @@
  * It records every request and every connection closed by the client before the answer ended.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 export type Behaviour =
   | { kind: 'normal' }
@@ -17,7 +17,9 @@ export type Behaviour =
   | { kind: 'stream-silent-after'; chunks: number }
   | { kind: 'stream-cut-after'; chunks: number }
   | { kind: 'stream-error-event-after'; chunks: number }
-  | { kind: 'slow-stream'; delayMs: number };
+  | { kind: 'slow-stream'; delayMs: number }
+  /** Answers normally, but only after delayMs with nothing sent (for a non-streaming call in flight). */
+  | { kind: 'slow-json'; delayMs: number };
 
 export interface RecordedRequest {
   method: string;
@@ -27,7 +29,11 @@ export interface RecordedRequest {
 }
 
 export const STAND_IN_TOKENS = ['Hello', ' from', ' the', ' stand-in', ' upstream', '.'];
-export const STAND_IN_USAGE = { prompt_tokens: 11, completion_tokens: STAND_IN_TOKENS.length, total_tokens: 11 + STAND_IN_TOKENS.length };
+export const STAND_IN_USAGE = {
+  prompt_tokens: 11,
+  completion_tokens: STAND_IN_TOKENS.length,
+  total_tokens: 11 + STAND_IN_TOKENS.length,
+};
 
 export class StandInUpstream {
   behaviour: Behaviour = { kind: 'normal' };
@@ -35,7 +41,7 @@ export class StandInUpstream {
   /** Requests whose connection the client closed before the answer was complete. */
   aborts = 0;
   private readonly server: Server;
-  private readonly sockets = new Set<import('node:net').Socket>();
+  private readonly sockets = new Set<Socket>();
   private abortWaiters: (() => void)[] = [];
   private requestWaiters: (() => void)[] = [];
 
@@ -66,7 +72,12 @@ export class StandInUpstream {
 
   /** Resolves when the client has closed `count` requests early in total. */
   async waitForAborts(count: number, timeoutMs = 5000): Promise<void> {
-    await this.waitFor(() => this.aborts >= count, this.abortWaiters, timeoutMs, `${count} aborts (saw ${this.aborts})`);
+    await this.waitFor(
+      () => this.aborts >= count,
+      this.abortWaiters,
+      timeoutMs,
+      `${count} aborts (saw ${this.aborts})`,
+    );
   }
 
   async waitForRequests(count: number, timeoutMs = 5000): Promise<void> {
@@ -78,7 +89,12 @@ export class StandInUpstream {
     );
   }
 
-  private async waitFor(done: () => boolean, waiters: (() => void)[], timeoutMs: number, what: string): Promise<void> {
+  private async waitFor(
+    done: () => boolean,
+    waiters: (() => void)[],
+    timeoutMs: number,
+    what: string,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!done()) {
       const remaining = deadline - Date.now();
@@ -116,7 +132,9 @@ export class StandInUpstream {
     switch (behaviour.kind) {
       case 'status':
         response.writeHead(behaviour.status, { 'content-type': 'application/json', ...behaviour.headers });
-        response.end(behaviour.body ?? JSON.stringify({ error: { message: `stand-in failure ${behaviour.status}` } }));
+        response.end(
+          behaviour.body ?? JSON.stringify({ error: { message: `stand-in failure ${behaviour.status}` } }),
+        );
         return;
       case 'stall':
         return; // never answers
@@ -128,13 +146,25 @@ export class StandInUpstream {
         response.writeHead(200, { 'content-type': 'application/json' });
         response.end('<html>not json</html>');
         return;
-      default:
+      case 'slow-json':
+        await new Promise((resolve) => setTimeout(resolve, behaviour.delayMs));
+        if (response.destroyed) return;
         break;
+      case 'normal':
+      case 'slow-stream':
+      case 'stream-cut-after':
+      case 'stream-error-event-after':
+      case 'stream-silent-after':
+        break; // answered normally below; the stream behaviours act while streaming
     }
 
     if (path === '/v1/chat/completions') return this.openAiChat(body ?? {}, response);
     if (path === '/v1/embeddings') return this.json(response, embeddings(body ?? {}, 'openai'));
-    if (path === '/v1/models') return this.json(response, { object: 'list', data: [{ id: 'stand-in', object: 'model', created: 0, owned_by: 'test' }] });
+    if (path === '/v1/models')
+      return this.json(response, {
+        object: 'list',
+        data: [{ id: 'stand-in', object: 'model', created: 0, owned_by: 'test' }],
+      });
     if (path === '/api/chat') return this.ollamaChat(body ?? {}, response);
     if (path === '/api/embed') return this.json(response, embeddings(body ?? {}, 'ollama'));
     if (path === '/api/tags') return this.json(response, { models: [{ name: 'stand-in:latest' }] });
@@ -157,20 +187,39 @@ export class StandInUpstream {
         created,
         model,
         system_fingerprint: 'fp_standin',
-        choices: [{ index: 0, message: { role: 'assistant', content: STAND_IN_TOKENS.join('') }, finish_reason: 'stop' }],
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: STAND_IN_TOKENS.join('') },
+            finish_reason: 'stop',
+          },
+        ],
         usage: STAND_IN_USAGE,
       });
       return;
     }
-    const includeUsage = (body['stream_options'] as { include_usage?: boolean } | undefined)?.include_usage === true;
+    const includeUsage =
+      (body['stream_options'] as { include_usage?: boolean } | undefined)?.include_usage === true;
     const base = { id: 'chatcmpl-standin', object: 'chat.completion.chunk', created, model };
-    const events: string[] = [JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })];
-    for (const token of STAND_IN_TOKENS) events.push(JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: token }, finish_reason: null }] }));
+    const events: string[] = [
+      JSON.stringify({
+        ...base,
+        choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }],
+      }),
+    ];
+    for (const token of STAND_IN_TOKENS)
+      events.push(
+        JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: token }, finish_reason: null }] }),
+      );
     events.push(JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }));
     if (includeUsage) events.push(JSON.stringify({ ...base, choices: [], usage: STAND_IN_USAGE }));
     events.push('[DONE]');
     response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    await this.writeStream(response, events.map((event) => `data: ${event}\n\n`), 'sse');
+    await this.writeStream(
+      response,
+      events.map((event) => `data: ${event}\n\n`),
+      'sse',
+    );
   }
 
   private async ollamaChat(body: Record<string, unknown>, response: ServerResponse): Promise<void> {
@@ -188,7 +237,14 @@ export class StandInUpstream {
       });
       return;
     }
-    const lines = STAND_IN_TOKENS.map((token) => JSON.stringify({ model, created_at: stamp, message: { role: 'assistant', content: token }, done: false }));
+    const lines = STAND_IN_TOKENS.map((token) =>
+      JSON.stringify({
+        model,
+        created_at: stamp,
+        message: { role: 'assistant', content: token },
+        done: false,
+      }),
+    );
     lines.push(
       JSON.stringify({
         model,
@@ -201,25 +257,42 @@ export class StandInUpstream {
       }),
     );
     response.writeHead(200, { 'content-type': 'application/x-ndjson' });
-    await this.writeStream(response, lines.map((line) => `${line}\n`), 'ndjson');
+    await this.writeStream(
+      response,
+      lines.map((line) => `${line}\n`),
+      'ndjson',
+    );
   }
 
-  private async writeStream(response: ServerResponse, pieces: string[], format: 'sse' | 'ndjson'): Promise<void> {
+  private async writeStream(
+    response: ServerResponse,
+    pieces: string[],
+    format: 'sse' | 'ndjson',
+  ): Promise<void> {
     const behaviour = this.behaviour;
+    let written: Promise<void> = Promise.resolve();
     for (let index = 0; index < pieces.length; index++) {
       if (response.destroyed) return;
       if (behaviour.kind === 'stream-silent-after' && index === behaviour.chunks) return; // stays open, says nothing
       if (behaviour.kind === 'stream-cut-after' && index === behaviour.chunks) {
+        // The response corks its socket until the next tick: cut only once the chunks have left, or
+        // destroy() would drop them and the cut would come before the first byte.
+        await written;
         response.socket?.destroy();
         return;
       }
       if (behaviour.kind === 'stream-error-event-after' && index === behaviour.chunks) {
         const error = JSON.stringify({ error: { message: 'stand-in model crashed' } });
-        response.end(format === 'sse' ? `data: ${error}\n\n` : `${JSON.stringify({ error: 'stand-in model crashed' })}\n`);
+        response.end(
+          format === 'sse'
+            ? `data: ${error}\n\n`
+            : `${JSON.stringify({ error: 'stand-in model crashed' })}\n`,
+        );
         return;
       }
-      response.write(pieces[index]);
-      if (behaviour.kind === 'slow-stream') await new Promise((resolve) => setTimeout(resolve, behaviour.delayMs));
+      written = new Promise((resolve) => response.write(pieces[index], () => resolve()));
+      if (behaviour.kind === 'slow-stream')
+        await new Promise((resolve) => setTimeout(resolve, behaviour.delayMs));
     }
     response.end();
   }
@@ -229,7 +302,8 @@ function embeddings(body: Record<string, unknown>, format: 'openai' | 'ollama'):
   const input = body['input'];
   const texts = Array.isArray(input) ? input.map(String) : [String(input)];
   const vectors = texts.map((text) => [text.length, 0.5, -0.25]);
-  if (format === 'ollama') return { model: body['model'], embeddings: vectors, prompt_eval_count: texts.length * 2 };
+  if (format === 'ollama')
+    return { model: body['model'], embeddings: vectors, prompt_eval_count: texts.length * 2 };
   const base64 = body['encoding_format'] === 'base64';
   return {
     object: 'list',

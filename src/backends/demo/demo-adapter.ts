@@ -27,13 +27,24 @@ export class DemoAdapter implements BackendAdapter {
       created: nowSeconds(),
       model: request.model,
       choices: [
-        { index: 0, message: { role: 'assistant', content: answer.tokens.join('') }, finish_reason: answer.finishReason },
+        {
+          index: 0,
+          message: { role: 'assistant', content: answer.tokens.join('') },
+          finish_reason: answer.finishReason,
+        },
       ],
-      usage: { prompt_tokens: answer.promptTokens, completion_tokens: completion, total_tokens: answer.promptTokens + completion },
+      usage: {
+        prompt_tokens: answer.promptTokens,
+        completion_tokens: completion,
+        total_tokens: answer.promptTokens + completion,
+      },
     });
   }
 
-  chatStream(request: ChatCompletionRequest, call: UpstreamCall): Promise<AsyncIterable<ChatCompletionChunk>> {
+  chatStream(
+    request: ChatCompletionRequest,
+    call: UpstreamCall,
+  ): Promise<AsyncIterable<ChatCompletionChunk>> {
     return Promise.resolve(this.stream(request, call));
   }
 
@@ -63,10 +74,21 @@ export class DemoAdapter implements BackendAdapter {
     return Promise.resolve();
   }
 
-  private async *stream(request: ChatCompletionRequest, call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
+  private async *stream(
+    request: ChatCompletionRequest,
+    call: UpstreamCall,
+  ): AsyncGenerator<ChatCompletionChunk> {
     const answer = demoAnswer(request);
-    const base = { id: completionId(), object: 'chat.completion.chunk' as const, created: nowSeconds(), model: request.model };
-    yield { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] };
+    const base = {
+      id: completionId(),
+      object: 'chat.completion.chunk' as const,
+      created: nowSeconds(),
+      model: request.model,
+    };
+    yield {
+      ...base,
+      choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }],
+    };
     for (const token of answer.tokens) {
       // Yield to the event loop between tokens, as a real model would, so that aborts are seen.
       await nextTurn();
@@ -78,7 +100,11 @@ export class DemoAdapter implements BackendAdapter {
     yield {
       ...base,
       choices: [],
-      usage: { prompt_tokens: answer.promptTokens, completion_tokens: completion, total_tokens: answer.promptTokens + completion },
+      usage: {
+        prompt_tokens: answer.promptTokens,
+        completion_tokens: completion,
+        total_tokens: answer.promptTokens + completion,
+      },
     };
   }
 }

@@ -28,7 +28,10 @@ function messageText(content: unknown): string {
 }
 
 export function demoAnswer(request: ChatCompletionRequest): DemoAnswer {
-  const promptTokens = request.messages.reduce((sum, message) => sum + countWords(messageText(message.content)), 0);
+  const promptTokens = request.messages.reduce(
+    (sum, message) => sum + countWords(messageText(message.content)),
+    0,
+  );
   const lastUser = [...request.messages].reverse().find((message) => message.role === 'user');
   const said = messageText(lastUser?.content).replace(/\s+/g, ' ').trim().slice(0, 200);
   let text = `Hello! I am the demo model of ai-gateway. You said: "${said}". Point a backend at a real model to get real answers.`;
@@ -51,7 +54,10 @@ export function demoAnswer(request: ChatCompletionRequest): DemoAnswer {
 /** A unit vector derived from the text's SHA-256: equal texts, equal vectors. */
 export function demoEmbedding(text: string): number[] {
   const digest = createHash('sha256').update(text).digest();
-  const vector = Array.from({ length: DEMO_EMBEDDING_DIMENSIONS }, (_, index) => (digest[index] ?? 0) / 255 - 0.5);
+  const vector = Array.from(
+    { length: DEMO_EMBEDDING_DIMENSIONS },
+    (_, index) => (digest[index] ?? 0) / 255 - 0.5,
+  );
   const norm = Math.hypot(...vector) || 1;
   return vector.map((value) => Math.round((value / norm) * 1e6) / 1e6);
 }

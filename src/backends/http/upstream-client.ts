@@ -37,7 +37,12 @@ export class UpstreamClient {
   }
 
   /** POSTs JSON and returns the response once its headers are in; any status >= 300 is thrown. */
-  async postJson(path: string, body: string, call: UpstreamCall, accept = 'application/json'): Promise<UpstreamResponse> {
+  async postJson(
+    path: string,
+    body: string,
+    call: UpstreamCall,
+    accept = 'application/json',
+  ): Promise<UpstreamResponse> {
     return this.send('POST', path, body, call, accept);
   }
 
@@ -51,7 +56,7 @@ export class UpstreamClient {
     try {
       text = await response.body.text();
     } catch (error) {
-      throw this.mapTransportError(error, call);
+      throw this.mapTransportError(error, call, 'answer');
     }
     try {
       return JSON.parse(text) as unknown;
@@ -61,7 +66,7 @@ export class UpstreamClient {
   }
 
   /** Turns an error thrown while reading or streaming a body into a GatewayError (or the abort reason). */
-  mapTransportError(error: unknown, call: UpstreamCall): unknown {
+  mapTransportError(error: unknown, call: UpstreamCall, phase: 'request' | 'answer' = 'request'): unknown {
     if (call.signal.aborted) return call.signal.reason;
     if (error instanceof GatewayError) return error;
     const name = this.backend.name;
@@ -69,7 +74,9 @@ export class UpstreamClient {
       return new UpstreamTimeoutError(`Backend '${name}' sent no answer within ${this.backend.timeoutMs} ms`);
     }
     if (error instanceof undiciErrors.BodyTimeoutError) {
-      return new UpstreamTimeoutError(`Backend '${name}' went silent for more than ${this.backend.idleTimeoutMs} ms`);
+      return new UpstreamTimeoutError(
+        `Backend '${name}' went silent for more than ${this.backend.idleTimeoutMs} ms`,
+      );
     }
     if (error instanceof undiciErrors.ConnectTimeoutError) {
       return new UpstreamTimeoutError(
@@ -80,7 +87,10 @@ export class UpstreamClient {
       return new UpstreamError(`Backend '${name}' sent an answer larger than ${MAX_RESPONSE_BYTES} bytes`);
     }
     if (!isTransportError(error)) return error; // a bug of ours: the error handler answers 500 and logs it
-    return new UpstreamError(`Could not reach backend '${name}' (${transportCode(error)})`, { cause: error });
+    const code = transportCode(error);
+    return phase === 'answer'
+      ? new UpstreamError(`Backend '${name}' broke off its answer (${code})`, { cause: error })
+      : new UpstreamError(`Could not reach backend '${name}' (${code})`, { cause: error });
   }
 
   async close(): Promise<void> {
@@ -96,6 +106,13 @@ export class UpstreamClient {
   ): Promise<UpstreamResponse> {
     const headers: Record<string, string> = { ...this.baseHeaders, accept, 'x-request-id': call.requestId };
     if (body !== null) headers['content-type'] = 'application/json';
+    // undici's headersTimeout runs on its coarse timer (about 0.5 to 1 s late), so timeout_ms is also kept
+    // by a native timer: the 504 comes at the configured time (RELIABILITY.md #6).
+    const firstByte = new AbortController();
+    const timer = setTimeout(() => {
+      const detail = `Backend '${this.backend.name}' sent no answer within ${this.backend.timeoutMs} ms`;
+      firstByte.abort(new UpstreamTimeoutError(detail));
+    }, this.backend.timeoutMs);
     let response: UpstreamResponse;
     try {
       response = await this.agent.request({
@@ -104,10 +121,12 @@ export class UpstreamClient {
         method,
         headers,
         body,
-        signal: call.signal,
+        signal: AbortSignal.any([call.signal, firstByte.signal]),
       });
     } catch (error) {
       throw this.mapTransportError(error, call);
+    } finally {
+      clearTimeout(timer);
     }
     if (response.statusCode >= 300) throw await this.statusError(response, call);
     return response;
@@ -132,23 +151,41 @@ export class UpstreamClient {
     const name = this.backend.name;
     const message = upstreamMessage(text);
     if (status < 400) {
-      return new UpstreamError(`Backend '${name}' answered with a redirect (${status}); redirects are not followed`);
+      return new UpstreamError(
+        `Backend '${name}' answered with a redirect (${status}); redirects are not followed`,
+      );
     }
     if (status === 401 || status === 403) {
       // The upstream refused the gateway's own credentials: not the client's fault, and its message may
       // echo a key, so it is not passed on.
-      return new UpstreamError(`Backend '${name}' refused the gateway's credentials (${status}); check its api_key`);
+      return new UpstreamError(
+        `Backend '${name}' refused the gateway's credentials (${status}); check its api_key`,
+      );
     }
     if (status === 408) return new UpstreamTimeoutError(`Backend '${name}' timed out (408)`);
     if (status >= 500) {
-      return new UpstreamError(`Backend '${name}' failed with status ${status}${message === null ? '' : `: ${message}`}`);
+      return new UpstreamError(
+        `Backend '${name}' failed with status ${status}${message === null ? '' : `: ${message}`}`,
+      );
     }
     const code: ErrorCode =
-      status === 404 ? 'model_not_found' : status === 413 ? 'payload_too_large' : status === 429 ? 'rate_limit_exceeded' : 'invalid_request';
+      status === 404
+        ? 'model_not_found'
+        : status === 413
+          ? 'payload_too_large'
+          : status === 429
+            ? 'rate_limit_exceeded'
+            : 'invalid_request';
     const headers: Record<string, string> = {};
     const retryAfter = response.headers['retry-after'];
-    if (status === 429 && typeof retryAfter === 'string' && /^\d{1,6}$/.test(retryAfter)) headers['retry-after'] = retryAfter;
-    return new UpstreamClientError(code, status, `Backend '${name}': ${message ?? `status ${status}`}`, headers);
+    if (status === 429 && typeof retryAfter === 'string' && /^\d{1,6}$/.test(retryAfter))
+      headers['retry-after'] = retryAfter;
+    return new UpstreamClientError(
+      code,
+      status,
+      `Backend '${name}': ${message ?? `status ${status}`}`,
+      headers,
+    );
   }
 }
 
@@ -176,7 +213,8 @@ export function upstreamMessage(text: string): string | null {
       const record = parsed as Record<string, unknown>;
       const error = record['error'];
       if (typeof error === 'string') message = error;
-      else if (error !== null && typeof error === 'object') message = (error as Record<string, unknown>)['message'];
+      else if (error !== null && typeof error === 'object')
+        message = (error as Record<string, unknown>)['message'];
       message ??= record['message'] ?? record['detail'];
     }
   } catch {

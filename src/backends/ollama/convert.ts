@@ -33,7 +33,11 @@ export interface OllamaChatRequest {
 /** One line of /api/chat's answer (the whole answer when not streaming). */
 export interface OllamaChatResponse {
   model?: string;
-  message?: { role?: string; content?: string; tool_calls?: { function?: { name?: string; arguments?: unknown } }[] };
+  message?: {
+    role?: string;
+    content?: string;
+    tool_calls?: { function?: { name?: string; arguments?: unknown } }[];
+  };
   done?: boolean;
   done_reason?: string;
   prompt_eval_count?: number;
@@ -99,9 +103,12 @@ function toOllamaMessage(message: ChatMessage, index: number): OllamaMessage {
         }
         (out.images ??= []).push(match[1] as string);
       } else {
-        throw new InvalidRequestError(`Content part type '${String(record['type'])}' is not supported by Ollama backends`, {
-          param: `messages[${index}].content[${partIndex}].type`,
-        });
+        throw new InvalidRequestError(
+          `Content part type '${String(record['type'])}' is not supported by Ollama backends`,
+          {
+            param: `messages[${index}].content[${partIndex}].type`,
+          },
+        );
       }
     });
     out.content = texts.join('\n');
@@ -114,12 +121,20 @@ function toOllamaMessage(message: ChatMessage, index: number): OllamaMessage {
         try {
           args = JSON.parse(args);
         } catch {
-          throw new InvalidRequestError('Tool call arguments must be a JSON object', {
-            param: `messages[${index}].tool_calls[${callIndex}].function.arguments`,
-          });
+          args = null;
         }
       }
-      return { function: { name: typeof fn?.name === 'string' ? fn.name : '', arguments: (args ?? {}) as Record<string, unknown> } };
+      if (args === null || typeof args !== 'object' || Array.isArray(args)) {
+        throw new InvalidRequestError('Tool call arguments must be a JSON object', {
+          param: `messages[${index}].tool_calls[${callIndex}].function.arguments`,
+        });
+      }
+      return {
+        function: {
+          name: typeof fn?.name === 'string' ? fn.name : '',
+          arguments: args as Record<string, unknown>,
+        },
+      };
     });
   }
   if (message.role === 'tool' && typeof message.name === 'string') out.tool_name = message.name;
@@ -132,14 +147,23 @@ function finishReason(response: OllamaChatResponse, hasToolCalls: boolean): stri
 }
 
 function toToolCalls(response: OllamaChatResponse, idPrefix: string): ToolCall[] | undefined {
-  const calls = response.message?.tool_calls;
-  if (calls === undefined || calls.length === 0) return undefined;
-  return calls.map((call, index) => ({
+  const calls: unknown = response.message?.tool_calls;
+  if (!Array.isArray(calls)) return undefined;
+  // Tolerate what a misbehaving upstream sends: entries that are not objects are skipped.
+  const valid = (calls as unknown[]).filter(
+    (call): call is { function?: { name?: unknown; arguments?: unknown } } =>
+      call !== null && typeof call === 'object',
+  );
+  if (valid.length === 0) return undefined;
+  return valid.map((call, index) => ({
     id: `${idPrefix}-call-${index}`,
     type: 'function' as const,
     function: {
-      name: call.function?.name ?? '',
-      arguments: typeof call.function?.arguments === 'string' ? call.function.arguments : JSON.stringify(call.function?.arguments ?? {}),
+      name: typeof call.function?.name === 'string' ? call.function.name : '',
+      arguments:
+        typeof call.function?.arguments === 'string'
+          ? call.function.arguments
+          : JSON.stringify(call.function?.arguments ?? {}),
     },
   }));
 }
@@ -150,7 +174,12 @@ export function toUsage(response: OllamaChatResponse): Usage {
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
-export function fromOllamaChatResponse(response: OllamaChatResponse, id: string, created: number, model: string): ChatCompletion {
+export function fromOllamaChatResponse(
+  response: OllamaChatResponse,
+  id: string,
+  created: number,
+  model: string,
+): ChatCompletion {
   const toolCalls = toToolCalls(response, id);
   return {
     id,
@@ -180,7 +209,12 @@ export function fromOllamaStreamLine(
   line: OllamaChatResponse,
   state: { id: string; created: number; model: string; sentRole: boolean },
 ): ChatCompletionChunk[] {
-  const base = { id: state.id, object: 'chat.completion.chunk' as const, created: state.created, model: line.model ?? state.model };
+  const base = {
+    id: state.id,
+    object: 'chat.completion.chunk' as const,
+    created: state.created,
+    model: line.model ?? state.model,
+  };
   const chunks: ChatCompletionChunk[] = [];
   const content = line.message?.content ?? '';
   const toolCalls = toToolCalls(line, state.id);
@@ -193,7 +227,10 @@ export function fromOllamaStreamLine(
     chunks.push({ ...base, choices: [{ index: 0, delta, finish_reason: null }] });
   }
   if (line.done === true) {
-    chunks.push({ ...base, choices: [{ index: 0, delta: {}, finish_reason: finishReason(line, toolCalls !== undefined) }] });
+    chunks.push({
+      ...base,
+      choices: [{ index: 0, delta: {}, finish_reason: finishReason(line, toolCalls !== undefined) }],
+    });
     chunks.push({ ...base, choices: [], usage: toUsage(line) });
   }
   return chunks;

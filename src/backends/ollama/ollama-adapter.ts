@@ -40,7 +40,10 @@ export class OllamaAdapter implements BackendAdapter {
     return fromOllamaChatResponse(answer, completionId(), nowSeconds(), request.model);
   }
 
-  async chatStream(request: ChatCompletionRequest, call: UpstreamCall): Promise<AsyncIterable<ChatCompletionChunk>> {
+  async chatStream(
+    request: ChatCompletionRequest,
+    call: UpstreamCall,
+  ): Promise<AsyncIterable<ChatCompletionChunk>> {
     const body = JSON.stringify(toOllamaChatRequest(request, true));
     const response = await this.client.postJson('/api/chat', body, call, 'application/x-ndjson');
     return this.readLines(response, request.model, call);
@@ -65,7 +68,11 @@ export class OllamaAdapter implements BackendAdapter {
   }
 
   /** Translates each NDJSON line as it arrives; nothing is buffered beyond one incomplete line. */
-  private async *readLines(response: UpstreamResponse, model: string, call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
+  private async *readLines(
+    response: UpstreamResponse,
+    model: string,
+    call: UpstreamCall,
+  ): AsyncGenerator<ChatCompletionChunk> {
     const state = { id: completionId(), created: nowSeconds(), model, sentRole: false };
     let carry = '';
     let done = false;
@@ -88,11 +95,12 @@ export class OllamaAdapter implements BackendAdapter {
         done = parsed.done === true;
       }
     } catch (error) {
-      throw this.client.mapTransportError(error, call);
+      throw this.client.mapTransportError(error, call, 'answer');
     } finally {
       if (!response.body.destroyed) response.body.destroy();
     }
-    if (!done) throw new UpstreamError(`Backend '${this.name}' ended the stream before the answer was complete`);
+    if (!done)
+      throw new UpstreamError(`Backend '${this.name}' ended the stream before the answer was complete`);
   }
 
   private parseLine(line: string): OllamaChatResponse {
@@ -107,7 +115,9 @@ export class OllamaAdapter implements BackendAdapter {
     }
     const record = parsed as OllamaChatResponse;
     if (typeof record.error === 'string') {
-      throw new UpstreamError(`Backend '${this.name}' failed during the stream: ${record.error.slice(0, 500)}`);
+      throw new UpstreamError(
+        `Backend '${this.name}' failed during the stream: ${record.error.slice(0, 500)}`,
+      );
     }
     return record;
   }

@@ -36,7 +36,10 @@ export class OpenAiAdapter implements BackendAdapter {
     return answer as unknown as ChatCompletion;
   }
 
-  async chatStream(request: ChatCompletionRequest, call: UpstreamCall): Promise<AsyncIterable<ChatCompletionChunk>> {
+  async chatStream(
+    request: ChatCompletionRequest,
+    call: UpstreamCall,
+  ): Promise<AsyncIterable<ChatCompletionChunk>> {
     const body = JSON.stringify({
       ...request,
       stream: true,
@@ -59,10 +62,17 @@ export class OpenAiAdapter implements BackendAdapter {
     await this.client.close();
   }
 
-  private async *readEvents(response: UpstreamResponse, call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
+  private async *readEvents(
+    response: UpstreamResponse,
+    call: UpstreamCall,
+  ): AsyncGenerator<ChatCompletionChunk> {
     const pending: ChatCompletionChunk[] = [];
     // Written by the parser's callback, read by the loop below.
-    const state: { done: boolean; finished: boolean; failure: Error | null } = { done: false, finished: false, failure: null };
+    const state: { done: boolean; finished: boolean; failure: Error | null } = {
+      done: false,
+      finished: false,
+      failure: null,
+    };
     const parser = createParser({
       onEvent: (event: EventSourceMessage) => {
         if (state.done || state.failure !== null) return;
@@ -83,7 +93,8 @@ export class OpenAiAdapter implements BackendAdapter {
           return;
         }
         const typed = chunk as unknown as ChatCompletionChunk;
-        if (Array.isArray(typed.choices) && typed.choices.some((choice) => choice.finish_reason != null)) state.finished = true;
+        if (Array.isArray(typed.choices) && typed.choices.some((choice) => choice.finish_reason != null))
+          state.finished = true;
         pending.push(typed);
       },
     });
@@ -96,7 +107,7 @@ export class OpenAiAdapter implements BackendAdapter {
         if (state.done) break;
       }
     } catch (error) {
-      throw this.client.mapTransportError(error, call);
+      throw this.client.mapTransportError(error, call, 'answer');
     } finally {
       if (!response.body.destroyed) response.body.destroy();
     }

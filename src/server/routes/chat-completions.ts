@@ -32,7 +32,9 @@ export function registerChatCompletions(app: FastifyInstance, context: GatewayCo
             description: 'The completion (JSON), or its chunks (server-sent events)',
             content: {
               'application/json': { schema: ChatCompletionSchema },
-              'text/event-stream': { schema: Type.String({ description: 'data: <chat.completion.chunk JSON>' }) },
+              'text/event-stream': {
+                schema: Type.String({ description: 'data: <chat.completion.chunk JSON>' }),
+              },
             },
           },
           ...errorResponses,
@@ -97,7 +99,9 @@ async function streamCompletion(
     request.gateway.outcome = 'stream_error';
     request.gateway.errorCode = gatewayError.code;
     request.log.warn({ code: gatewayError.code, detail: gatewayError.message }, 'stream ended with an error');
-    await writer.data(JSON.stringify(toProblem(gatewayError, request.url.split('?', 1)[0] ?? request.url, request.id)));
+    await writer.data(
+      JSON.stringify(toProblem(gatewayError, request.url.split('?', 1)[0] ?? request.url, request.id)),
+    );
   } finally {
     writer.end();
   }

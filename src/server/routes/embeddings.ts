@@ -1,5 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { EmbeddingsRequestSchema, EmbeddingsResponseSchema, type EmbeddingsRequest } from '../../api/schemas.js';
+import {
+  EmbeddingsRequestSchema,
+  EmbeddingsResponseSchema,
+  type EmbeddingsRequest,
+} from '../../api/schemas.js';
 import type { GatewayContext } from '../context.js';
 import { errorResponses } from './openapi-fragments.js';
 

@@ -5,7 +5,13 @@ import type { GatewayContext } from '../context.js';
 export function registerHealth(app: FastifyInstance, context: GatewayContext): void {
   app.get(
     '/health/live',
-    { schema: { tags: ['Health'], summary: 'Liveness: 200 while the process serves', response: { 200: LiveSchema } } },
+    {
+      schema: {
+        tags: ['Health'],
+        summary: 'Liveness: 200 while the process serves',
+        response: { 200: LiveSchema },
+      },
+    },
     async (_request, reply) => reply.type('application/json').send('{"status":"alive"}'),
   );
   app.get(

@@ -41,7 +41,8 @@ export class EmbeddedStore {
   }
 
   findKeyByHash(sha256: string): KeyRecord | null {
-    const row = this.database.prepare('SELECT * FROM api_keys WHERE sha256 = ?').get(sha256) as KeyRow | undefined;
+    const row = this.database.prepare('SELECT * FROM api_keys WHERE sha256 = ?').get(sha256) as
+      KeyRow | undefined;
     return row === undefined ? null : toRecord(row);
   }
 

@@ -1,0 +1,614 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { sha256Hex } from '../auth/api-key.js';
+import { ConfigError, DEFAULT_BODY_LIMIT_BYTES, loadConfig, validateConfig } from './load.js';
+
+const KEY_HASH = sha256Hex('sk-gw-team-a-example-key');
+const ADMIN_HASH = sha256Hex('admin-token-example');
+
+/**
+ * The config file from CONTRACT.md, word for word except that its two `<hex>` placeholders are
+ * replaced by real SHA-256 digests (a placeholder is, rightly, not a valid hash).
+ */
+const CONTRACT_EXAMPLE = `
+server:
+  host: 127.0.0.1
+  port: 8080
+redis:                          # absent: embedded state (one instance only)
+  url: redis://127.0.0.1:6379
+backends:
+  - name: local                 # unique
+    type: openai                # openai (any OpenAI-compatible server) | ollama | demo
+    url: http://127.0.0.1:8000/v1
+    api_key: \${LOCAL_API_KEY}   # optional; sent upstream, never logged
+    timeout_ms: 60000           # optional
+models:                         # first match wins; a name may end in * (prefix match) or be "*"
+  - name: small                 # what clients send as "model"
+    targets:                    # tried in order (fallbacks); each may carry weight: N to share load
+      - backend: local
+        model: qwen2.5:0.5b     # the upstream's name; defaults to the name the client sent
+  - name: "*"
+    targets: [{ backend: local }]
+auth:
+  admin_token_sha256: <hex>     # or GATEWAY_ADMIN_TOKEN in the environment
+  keys:                         # static keys; more are created at run time through the admin API or CLI
+    - id: team-a
+      sha256: <hex SHA-256 of the key>
+      models: ["small", "gpt-*"]     # optional allow-list
+      rate_limit: { requests: 600/minute, tokens: 200000/minute }
+rate_limit:
+  default: { requests: 100/minute }  # N/second | N/minute | N/hour | N/day; requests and tokens
+  on_store_error: open               # open | closed
+cache:
+  enabled: true
+  ttl_seconds: 3600
+  scope: key                          # key: one tenant never sees another's entries | global
+`
+  .replace('<hex SHA-256 of the key>', KEY_HASH)
+  .replace('<hex>', ADMIN_HASH);
+
+/** A small valid document that the mistake tests below change in one place. */
+function baseDocument(): Record<string, unknown> {
+  return {
+    backends: [
+      { name: 'demo', type: 'demo' },
+      { name: 'vllm', type: 'openai', url: 'http://127.0.0.1:8000/v1' },
+    ],
+    models: [
+      { name: 'demo', targets: [{ backend: 'demo' }] },
+      { name: '*', targets: [{ backend: 'vllm' }] },
+    ],
+  };
+}
+
+/** Runs fn, asserts it throws a ConfigError, and returns its problems. */
+function problemsOf(fn: () => unknown): readonly string[] {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
+  assert.ok(caught.problems.length > 0);
+  assert.equal(caught.message, caught.problems.join('\n'));
+  return caught.problems;
+}
+
+/** Asserts that exactly one problem was reported and that it starts with the given text. */
+function assertOneProblem(problems: readonly string[], prefix: string): void {
+  assert.equal(problems.length, 1, `expected one problem, got: ${problems.join(' | ')}`);
+  assert.ok(problems[0]?.startsWith(prefix), `expected '${prefix}...', got '${problems[0]}'`);
+}
+
+describe('loadConfig with a YAML file', () => {
+  let directory: string;
+
+  before(() => {
+    directory = mkdtempSync(join(tmpdir(), 'gw-config-'));
+  });
+  after(() => {
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  function write(name: string, text: string): string {
+    const path = join(directory, name);
+    writeFileSync(path, text);
+    return path;
+  }
+
+  it('accepts the contract example, reading ${LOCAL_API_KEY} from the environment', () => {
+    const path = write('contract.yaml', CONTRACT_EXAMPLE);
+    const config = loadConfig({ path, env: { LOCAL_API_KEY: 'upstream-secret' } });
+
+    assert.equal(config.server.host, '127.0.0.1');
+    assert.equal(config.server.port, 8080);
+    assert.deepEqual(config.redis, { url: 'redis://127.0.0.1:6379' });
+    assert.equal(config.backends.length, 1);
+    const backend = config.backends[0];
+    assert.equal(backend?.name, 'local');
+    assert.equal(backend?.type, 'openai');
+    assert.equal(backend?.url, 'http://127.0.0.1:8000/v1');
+    assert.equal(backend?.apiKey, 'upstream-secret');
+    assert.equal(backend?.timeoutMs, 60000);
+    assert.deepEqual(
+      config.models.map((route) => ({ name: route.name, targets: route.targets })),
+      [
+        { name: 'small', targets: [{ backend: 'local', model: 'qwen2.5:0.5b', weight: 1 }] },
+        { name: '*', targets: [{ backend: 'local', model: null, weight: 1 }] },
+      ],
+    );
+    assert.equal(config.auth.adminTokenSha256, ADMIN_HASH);
+    assert.equal(config.auth.keys.length, 1);
+    const key = config.auth.keys[0];
+    assert.equal(key?.id, 'team-a');
+    assert.equal(key?.name, 'team-a');
+    assert.equal(key?.sha256, KEY_HASH);
+    assert.deepEqual(key?.models, ['small', 'gpt-*']);
+    assert.deepEqual(key?.rateLimit, { requests: '600/minute', tokens: '200000/minute' });
+    assert.deepEqual(config.rateLimit, { default: { requests: '100/minute' }, onStoreError: 'open' });
+    assert.deepEqual(config.cache, { enabled: true, ttlSeconds: 3600, scope: 'key' });
+  });
+
+  it('refuses the contract example when LOCAL_API_KEY is not set, naming the field', () => {
+    const path = write('contract-no-env.yaml', CONTRACT_EXAMPLE);
+    const problems = problemsOf(() => loadConfig({ path, env: {} }));
+    assertOneProblem(problems, 'backends[0].api_key: environment variable LOCAL_API_KEY is not set');
+  });
+
+  it('reports a YAML syntax error as a ConfigError naming the file', () => {
+    const path = write('syntax.yaml', 'server:\n  host: [127.0.0.1\n  port: 8080\n');
+    const problems = problemsOf(() => loadConfig({ path, env: {} }));
+    assert.ok(problems.every((problem) => problem.startsWith(`${path}: `)));
+  });
+
+  it('reports a key given twice in one mapping as a ConfigError', () => {
+    const path = write('duplicate-key.yaml', 'server:\n  port: 1\n  port: 2\n');
+    const problems = problemsOf(() => loadConfig({ path, env: {} }));
+    assert.ok(problems[0]?.startsWith(`${path}: `));
+  });
+
+  for (const [name, text] of [
+    ['a list', '- backends\n- models\n'],
+    ['a scalar', 'just some words\n'],
+  ] as const) {
+    it(`refuses a document that is ${name}, not a mapping`, () => {
+      const path = write(`not-mapping-${name.replace(' ', '-')}.yaml`, text);
+      const problems = problemsOf(() => loadConfig({ path, env: {} }));
+      assertOneProblem(problems, `${path}: the config file must be a YAML mapping`);
+    });
+  }
+
+  it('reports a file that cannot be read as a ConfigError', () => {
+    const path = join(directory, 'does-not-exist.yaml');
+    const problems = problemsOf(() => loadConfig({ path, env: {} }));
+    assertOneProblem(problems, `${path}: cannot read the config file`);
+  });
+
+  it('reports mistakes in a file with their field paths', () => {
+    const path = write(
+      'bad-url.yaml',
+      'backends:\n  - name: a\n    type: demo\n  - name: b\n    type: ollama\n    url: localhost:11434\n',
+    );
+    const problems = problemsOf(() => loadConfig({ path, env: {} }));
+    assertOneProblem(problems, 'backends[1].url: must be an http(s) URL');
+  });
+});
+
+describe('validateConfig defaults', () => {
+  it('applies the documented defaults to an empty document', () => {
+    const config = validateConfig({}, {});
+    assert.equal(config.server.host, '127.0.0.1');
+    assert.equal(config.server.port, 8080);
+    assert.equal(config.server.bodyLimitBytes, 10 * 1024 * 1024);
+    assert.equal(DEFAULT_BODY_LIMIT_BYTES, 10 * 1024 * 1024);
+    assert.equal(config.server.stateDir, '.gateway');
+    assert.equal(config.redis, null);
+    assert.deepEqual(config.backends, []);
+    assert.deepEqual(config.models, []);
+    assert.deepEqual(config.auth, { adminTokenSha256: null, keys: [] });
+    assert.deepEqual(config.rateLimit, { default: null, onStoreError: 'open' });
+    assert.deepEqual(config.cache, { enabled: true, ttlSeconds: 3600, scope: 'key' });
+    assert.equal(config.logLevel, 'info');
+  });
+
+  it('gives a backend the default timeouts and strips trailing slashes from its url', () => {
+    const config = validateConfig(
+      { backends: [{ name: 'vllm', type: 'openai', url: 'http://127.0.0.1:8000/v1//', api_key: '' }] },
+      {},
+    );
+    const backend = config.backends[0];
+    assert.equal(backend?.url, 'http://127.0.0.1:8000/v1');
+    assert.equal(backend?.apiKey, null);
+    assert.equal(backend?.timeoutMs, 60_000);
+    assert.ok((backend?.connectTimeoutMs ?? 0) > 0);
+    assert.ok((backend?.idleTimeoutMs ?? 0) > 0);
+  });
+
+  it('lower-cases static key hashes', () => {
+    const config = validateConfig({ auth: { keys: [{ id: 'k', sha256: KEY_HASH.toUpperCase() }] } }, {});
+    assert.equal(config.auth.keys[0]?.sha256, KEY_HASH);
+  });
+});
+
+describe('validateConfig environment', () => {
+  it('replaces ${NAME} with the variable, also inside a longer string', () => {
+    const config = validateConfig(
+      {
+        backends: [
+          { name: 'vllm', type: 'openai', url: 'http://${UPSTREAM_HOST}:8000/v1', api_key: '${KEY}' },
+        ],
+      },
+      { UPSTREAM_HOST: '10.0.0.5', KEY: 'secret' },
+    );
+    assert.equal(config.backends[0]?.url, 'http://10.0.0.5:8000/v1');
+    assert.equal(config.backends[0]?.apiKey, 'secret');
+  });
+
+  it('uses the default of ${NAME:-default} when NAME is unset or empty, and the variable when set', () => {
+    const document = { backends: [{ name: 'o', type: 'ollama', url: '${OLLAMA:-http://127.0.0.1:11434}' }] };
+    assert.equal(validateConfig(document, {}).backends[0]?.url, 'http://127.0.0.1:11434');
+    assert.equal(validateConfig(document, { OLLAMA: '' }).backends[0]?.url, 'http://127.0.0.1:11434');
+    assert.equal(
+      validateConfig(document, { OLLAMA: 'http://gpu:11434' }).backends[0]?.url,
+      'http://gpu:11434',
+    );
+  });
+
+  it('accepts an empty default, ${NAME:-}, for an optional value', () => {
+    const config = validateConfig(
+      { backends: [{ name: 'vllm', type: 'openai', url: 'http://127.0.0.1:8000', api_key: '${KEY:-}' }] },
+      {},
+    );
+    assert.equal(config.backends[0]?.apiKey, null);
+  });
+
+  it('names the field path of every missing variable', () => {
+    const problems = problemsOf(() =>
+      validateConfig(
+        {
+          backends: [{ name: 'vllm', type: 'openai', url: '${URL_A}', api_key: '${KEY_A}' }],
+          redis: { url: '${REDIS_A}' },
+        },
+        {},
+      ),
+    );
+    assert.equal(problems.length, 3);
+    assert.ok(problems[0]?.startsWith('backends[0].url: environment variable URL_A is not set'));
+    assert.ok(problems[1]?.startsWith('backends[0].api_key: environment variable KEY_A is not set'));
+    assert.ok(problems[2]?.startsWith('redis.url: environment variable REDIS_A is not set'));
+  });
+
+  it('lets HOST, PORT, REDIS_URL and LOG_LEVEL override the file', () => {
+    const document = {
+      server: { host: '127.0.0.1', port: 8080 },
+      redis: { url: 'redis://file:6379' },
+      logging: { level: 'warn' },
+    };
+    const fromFile = validateConfig(document, {});
+    assert.equal(fromFile.server.host, '127.0.0.1');
+    assert.equal(fromFile.server.port, 8080);
+    assert.deepEqual(fromFile.redis, { url: 'redis://file:6379' });
+    assert.equal(fromFile.logLevel, 'warn');
+
+    const overridden = validateConfig(document, {
+      HOST: '0.0.0.0',
+      PORT: '9090',
+      REDIS_URL: 'redis://env:6380/2',
+      LOG_LEVEL: 'debug',
+    });
+    assert.equal(overridden.server.host, '0.0.0.0');
+    assert.equal(overridden.server.port, 9090);
+    assert.deepEqual(overridden.redis, { url: 'redis://env:6380/2' });
+    assert.equal(overridden.logLevel, 'debug');
+  });
+
+  it('treats an empty override as absent, and REDIS_URL="" as no redis', () => {
+    const config = validateConfig(
+      { server: { host: '::1', port: 7000 }, redis: { url: 'redis://file:6379' } },
+      { HOST: '', PORT: '', REDIS_URL: '' },
+    );
+    assert.equal(config.server.host, '::1');
+    assert.equal(config.server.port, 7000);
+    assert.equal(config.redis, null);
+  });
+
+  it('refuses PORT=abc, naming PORT', () => {
+    assertOneProblem(
+      problemsOf(() => validateConfig({}, { PORT: 'abc' })),
+      'PORT: must be an integer from 0 to 65535',
+    );
+    assertOneProblem(
+      problemsOf(() => validateConfig({}, { PORT: '65536' })),
+      'PORT: must be an integer from 0 to 65535',
+    );
+  });
+
+  it('refuses a REDIS_URL or LOG_LEVEL that is not one, naming the variable', () => {
+    assertOneProblem(
+      problemsOf(() => validateConfig({}, { REDIS_URL: 'http://127.0.0.1:6379' })),
+      'REDIS_URL: must be a redis:// or rediss:// URL',
+    );
+    assertOneProblem(
+      problemsOf(() => validateConfig({ redis: { url: 'localhost:6379' } }, {})),
+      'redis.url: must be a redis:// or rediss:// URL',
+    );
+    assertOneProblem(
+      problemsOf(() => validateConfig({}, { LOG_LEVEL: 'loud' })),
+      'LOG_LEVEL: must be one of',
+    );
+  });
+});
+
+describe('validateConfig mistakes', () => {
+  it('refuses an unknown field at the top level', () => {
+    assertOneProblem(
+      problemsOf(() => validateConfig({ ...baseDocument(), bakends: [] }, {})),
+      'bakends: unknown field',
+    );
+  });
+
+  it('refuses an unknown field nested in a list item', () => {
+    const document = baseDocument();
+    document['backends'] = [{ name: 'vllm', type: 'openai', urll: 'http://127.0.0.1:8000/v1' }];
+    assertOneProblem(
+      problemsOf(() => validateConfig(document, {})),
+      'backends[0].urll: unknown field',
+    );
+  });
+
+  it('refuses an unknown field in a nested mapping', () => {
+    assertOneProblem(
+      problemsOf(() => validateConfig({ cache: { enabled: true, ttl: 60 } }, {})),
+      'cache.ttl: unknown field',
+    );
+  });
+
+  it('refuses a backend url that is not http(s)', () => {
+    const document = baseDocument();
+    document['backends'] = [
+      { name: 'demo', type: 'demo' },
+      { name: 'vllm', type: 'openai', url: 'ftp://127.0.0.1:8000/v1' },
+    ];
+    assertOneProblem(
+      problemsOf(() => validateConfig(document, {})),
+      'backends[1].url: must be an http(s) URL',
+    );
+  });
+
+  it('refuses a backend url with credentials in it', () => {
+    const document = baseDocument();
+    document['backends'] = [
+      { name: 'demo', type: 'demo' },
+      { name: 'vllm', type: 'openai', url: 'http://user:secret@127.0.0.1:8000/v1' },
+    ];
+    assertOneProblem(
+      problemsOf(() => validateConfig(document, {})),
+      'backends[1].url: must be an http(s) URL',
+    );
+  });
+
+  it('requires a url for openai and ollama backends and refuses one for demo', () => {
+    const problems = problemsOf(() =>
+      validateConfig(
+        {
+          backends: [
+            { name: 'o', type: 'ollama' },
+            { name: 'd', type: 'demo', url: 'http://127.0.0.1:1' },
+          ],
+        },
+        {},
+      ),
+    );
+    assert.equal(problems.length, 2);
+    assert.ok(problems[0]?.startsWith('backends[0].url: required'));
+    assert.ok(problems[1]?.startsWith('backends[1].url: a demo backend'));
+  });
+
+  it('refuses an unknown backend type, listing the allowed types', () => {
+    const document = baseDocument();
+    document['backends'] = [{ name: 'vllm', type: 'vllm', url: 'http://127.0.0.1:8000/v1' }];
+    assertOneProblem(
+      problemsOf(() => validateConfig(document, {})),
+      'backends[0].type: must be one of: openai, ollama, demo',
+    );
+  });
+
+  it('refuses two backends with the same name', () => {
+    const document = baseDocument();
+    document['backends'] = [
+      { name: 'same', type: 'demo' },
+      { name: 'same', type: 'openai', url: 'http://127.0.0.1:8000/v1' },
+    ];
+    document['models'] = [{ name: '*', targets: [{ backend: 'same' }] }];
+    assertOneProblem(
+      problemsOf(() => validateConfig(document, {})),
+      "backends[1].name: 'same' is used by another backend",
+    );
+  });
+
+  it('refuses a target naming an unknown backend, listing the known ones', () => {
+    const document = baseDocument();
+    document['models'] = [{ name: 'small', targets: [{ backend: 'demo' }, { backend: 'vlm' }] }];
+    const problems = problemsOf(() => validateConfig(document, {}));
+    assertOneProblem(problems, "models[0].targets[1].backend: no backend named 'vlm'");
+    assert.match(problems[0] ?? '', /known: demo, vllm/);
+  });
+
+  it("refuses '*' anywhere but at the end of a model name or key allow-list pattern", () => {
+    const document = baseDocument();
+    document['models'] = [{ name: 'gpt-*-mini', targets: [{ backend: 'vllm' }] }];
+    assertOneProblem(
+      problemsOf(() => validateConfig(document, {})),
+      "models[0].name: '*' may only end a model name",
+    );
+
+    const keyDocument = baseDocument();
+    keyDocument['auth'] = { keys: [{ id: 'k', sha256: KEY_HASH, models: ['demo', '*-mini'] }] };
+    assertOneProblem(
+      problemsOf(() => validateConfig(keyDocument, {})),
+      "auth.keys[0].models[1]: '*' may only end a model name",
+    );
+  });
+
+  it('accepts a prefix pattern and a lone star', () => {
+    const document = baseDocument();
+    document['models'] = [
+      { name: 'gpt-*', targets: [{ backend: 'vllm' }] },
+      { name: '*', targets: [{ backend: 'demo' }] },
+    ];
+    assert.deepEqual(
+      validateConfig(document, {}).models.map((route) => route.name),
+      ['gpt-*', '*'],
+    );
+  });
+
+  it('refuses a rate that is not N/second|minute|hour|day, wherever it appears', () => {
+    const document = baseDocument();
+    document['rate_limit'] = { default: { requests: '100/fortnight' } };
+    assertOneProblem(
+      problemsOf(() => validateConfig(document, {})),
+      "rate_limit.default.requests: '100/fortnight' is not a rate",
+    );
+
+    const inList = baseDocument();
+    inList['auth'] = {
+      keys: [{ id: 'k', sha256: KEY_HASH, rate_limit: { tokens: ['1000/minute', '0/day'] } }],
+    };
+    assertOneProblem(
+      problemsOf(() => validateConfig(inList, {})),
+      "auth.keys[0].rate_limit.tokens[1]: '0/day' is not a rate",
+    );
+
+    const onRoute = baseDocument();
+    onRoute['models'] = [
+      { name: 'demo', targets: [{ backend: 'demo' }], rate_limit: { requests: 'many/minute' } },
+    ];
+    assertOneProblem(
+      problemsOf(() => validateConfig(onRoute, {})),
+      "models[0].rate_limit.requests: 'many/minute' is not a rate",
+    );
+  });
+
+  it('refuses a static key sha256 that is not 64 hex characters', () => {
+    const document = baseDocument();
+    document['auth'] = {
+      keys: [
+        { id: 'short', sha256: 'abc123' },
+        { id: 'not-hex', sha256: 'z'.repeat(64) },
+      ],
+    };
+    const problems = problemsOf(() => validateConfig(document, {}));
+    assert.equal(problems.length, 2);
+    assert.ok(problems[0]?.startsWith('auth.keys[0].sha256: must be 64 hex characters'));
+    assert.ok(problems[1]?.startsWith('auth.keys[1].sha256: must be 64 hex characters'));
+  });
+
+  it('refuses an admin token hash that is not 64 hex characters', () => {
+    assertOneProblem(
+      problemsOf(() => validateConfig({ auth: { admin_token_sha256: 'secret' } }, {})),
+      'auth.admin_token_sha256: must be 64 hex characters',
+    );
+  });
+
+  it('refuses duplicate key ids and the same key configured twice', () => {
+    const problems = problemsOf(() =>
+      validateConfig(
+        {
+          auth: {
+            keys: [
+              { id: 'a', sha256: KEY_HASH },
+              { id: 'a', sha256: ADMIN_HASH },
+              { id: 'c', sha256: KEY_HASH.toUpperCase() },
+            ],
+          },
+        },
+        {},
+      ),
+    );
+    assert.deepEqual(
+      problems.map((problem) => problem.split(':', 1)[0]),
+      ['auth.keys[1].id', 'auth.keys[2].sha256'],
+    );
+  });
+
+  it('reports structural mistakes with the expected type', () => {
+    const problems = problemsOf(() =>
+      validateConfig({ server: { port: 'eighty' }, cache: { scope: 'tenant' } }, {}),
+    );
+    assert.deepEqual(problems, ['server.port: expected integer', 'cache.scope: must be one of: key, global']);
+  });
+
+  it('reports several mistakes at once, each with its field path', () => {
+    const problems = problemsOf(() =>
+      validateConfig(
+        {
+          backends: [
+            { name: 'demo', type: 'demo' },
+            { name: 'vllm', type: 'openai', url: 'not a url' },
+            { name: 'demo', type: 'demo' },
+          ],
+          models: [
+            { name: 'a*b', targets: [{ backend: 'demo' }] },
+            { name: 'x', targets: [{ backend: 'missing' }] },
+          ],
+          auth: { keys: [{ id: 'k', sha256: 'nothex' }] },
+          rate_limit: { default: { requests: '100/fortnight' } },
+        },
+        { PORT: 'abc' },
+      ),
+    );
+    const paths = problems.map((problem) => problem.split(':', 1)[0]);
+    for (const path of [
+      'backends[1].url',
+      'backends[2].name',
+      'models[0].name',
+      'models[1].targets[0].backend',
+      'auth.keys[0].sha256',
+      'rate_limit.default.requests',
+      'PORT',
+    ]) {
+      assert.ok(paths.includes(path), `expected a problem at ${path}; got ${problems.join(' | ')}`);
+    }
+    assert.equal(problems.length, 7);
+  });
+
+  it('reports several structural mistakes at once', () => {
+    const problems = problemsOf(() =>
+      validateConfig(
+        { servr: {}, backends: [{ name: 'a', type: 'tgi', url: 'http://x' }], cache: { ttl_seconds: 0 } },
+        {},
+      ),
+    );
+    const paths = problems.map((problem) => problem.split(':', 1)[0]);
+    assert.deepEqual(new Set(paths), new Set(['servr', 'backends[0].type', 'cache.ttl_seconds']));
+  });
+});
+
+describe('embedded defaults (no config file)', () => {
+  it('serves the demo model in process and sends every other name to Ollama', () => {
+    const config = loadConfig({ path: null, env: {} });
+    assert.deepEqual(
+      config.backends.map((backend) => ({ name: backend.name, type: backend.type, url: backend.url })),
+      [
+        { name: 'demo', type: 'demo', url: '' },
+        { name: 'ollama', type: 'ollama', url: 'http://127.0.0.1:11434' },
+      ],
+    );
+    assert.deepEqual(
+      config.models.map((route) => ({
+        name: route.name,
+        backends: route.targets.map((target) => target.backend),
+      })),
+      [
+        { name: 'demo', backends: ['demo'] },
+        { name: '*', backends: ['ollama'] },
+      ],
+    );
+    assert.equal(config.server.host, '127.0.0.1');
+    assert.equal(config.server.port, 8080);
+    assert.equal(config.server.stateDir, '.gateway');
+    assert.equal(config.redis, null);
+    assert.deepEqual(config.auth.keys, []);
+  });
+
+  it('honours OLLAMA_URL and the other environment overrides', () => {
+    const config = loadConfig({
+      path: null,
+      env: { OLLAMA_URL: 'http://gpu-box:11434/', PORT: '9000', HOST: '0.0.0.0' },
+    });
+    assert.equal(config.backends.find((backend) => backend.name === 'ollama')?.url, 'http://gpu-box:11434');
+    assert.equal(config.server.port, 9000);
+    assert.equal(config.server.host, '0.0.0.0');
+  });
+
+  it('refuses an OLLAMA_URL that is not http(s)', () => {
+    assertOneProblem(
+      problemsOf(() => loadConfig({ path: null, env: { OLLAMA_URL: 'gpu-box:11434' } })),
+      'backends[1].url: must be an http(s) URL',
+    );
+  });
+});
