@@ -12,6 +12,8 @@ export interface UpstreamCall {
   /** Aborted when the client goes away or the gateway shuts down; the upstream request is cancelled. */
   readonly signal: AbortSignal;
   readonly requestId: string;
+  /** Ends the call with this reason (an upstream timeout, say): the signal aborts with it. */
+  abort(reason: Error): void;
 }
 
 /**

@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 
+/** `chatcmpl-` and 32 hex characters. randomUUID draws from a cached entropy pool: no syscall per id. */
 export function completionId(): string {
-  return `chatcmpl-${randomBytes(12).toString('base64url')}`;
+  return `chatcmpl-${randomUUID().replaceAll('-', '')}`;
 }
 
 export function nowSeconds(): number {

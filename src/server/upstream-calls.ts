@@ -34,6 +34,9 @@ export class UpstreamCalls {
     return {
       signal: controller.signal,
       requestId: request.id,
+      abort: (reason: Error) => {
+        controller.abort(reason);
+      },
       close: () => {
         response.off('close', onClose);
         this.all.delete(controller);
