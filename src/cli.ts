@@ -4,6 +4,7 @@ import { ensureFirstKey } from './auth/first-start.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { createLogger } from './logging/logger.js';
 import { buildGateway } from './server/app.js';
+import { runKeys } from './cli/keys-command.js';
 
 const HELP = `ai-gateway: an OpenAI-compatible gateway for self-hosted models
 
@@ -11,6 +12,8 @@ Usage:
   ai-gateway serve [--config FILE]      serve (also: GATEWAY_CONFIG=FILE)
   ai-gateway check-config [--config FILE]
                                         validate a config file and exit (0 valid, 2 invalid)
+  ai-gateway keys create|list|revoke|hash
+                                        manage API keys (ai-gateway keys --help)
   ai-gateway <command> --help           help for one command
 
 Environment: HOST, PORT, REDIS_URL, LOG_LEVEL, GATEWAY_ADMIN_TOKEN, OLLAMA_URL, GATEWAY_CONFIG.
@@ -40,7 +43,7 @@ async function serve(argv: string[]): Promise<number> {
   const config = loadConfig({ path: configPath(values.config), env: process.env });
   const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY });
   const gateway = await buildGateway({ config, logger });
-  const first = ensureFirstKey(gateway.context.authenticator, gateway.store);
+  const first = await ensureFirstKey(gateway.context.authenticator, gateway.keyStore);
   const address = await gateway.listen();
   const base = `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
   logger.info({ url: base, backends: config.backends.map((backend) => backend.name) }, 'listening');
@@ -93,6 +96,8 @@ async function main(argv: string[]): Promise<number> {
       return serve(rest);
     case 'check-config':
       return checkConfig(rest);
+    case 'keys':
+      return runKeys(rest);
     case undefined:
     case '--help':
     case '-h':

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { AuthenticationError } from '../errors/errors.js';
 
@@ -18,6 +18,18 @@ export function generateApiKey(): string {
     }
   }
   return KEY_PREFIX + body;
+}
+
+/** `key_` and 16 hex characters. */
+export function newKeyId(): string {
+  return `key_${randomBytes(8).toString('hex')}`;
+}
+
+/** Compares two hex digests in constant time (for the admin token, which is one value, not a look-up). */
+export function digestsEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a, 'hex');
+  const right = Buffer.from(b, 'hex');
+  return left.length === right.length && left.length > 0 && timingSafeEqual(left, right);
 }
 
 export function sha256Hex(text: string): string {

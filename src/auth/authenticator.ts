@@ -1,21 +1,51 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Logger } from 'pino';
 import type { StaticKey } from '../config/config.js';
-import { AuthenticationError } from '../errors/errors.js';
-import type { EmbeddedStore } from '../state/embedded/embedded-store.js';
-import { extractApiKey, sha256Hex } from './api-key.js';
+import { AuthenticationError, GatewayError, ServiceUnavailableError } from '../errors/errors.js';
+import { digestsEqual, extractApiKey, keyHint, sha256Hex } from './api-key.js';
+import { AuthFailureLimiter } from './auth-failure-limiter.js';
 import type { KeyRecord } from './key-record.js';
+import type { KeyStore } from './key-store.js';
+
+/** How long a verified key is trusted without asking the store, while change events are delivered. */
+const CACHE_TTL_MS = 30_000;
+/** ... and while they are not (a lost subscription): revocation still takes effect within 1 s. */
+const CACHE_TTL_UNSUBSCRIBED_MS = 1_000;
+/** Unknown keys are remembered briefly, so that repeating one does not reach the store every time. */
+const NEGATIVE_TTL_MS = 1_000;
+const CACHE_ENTRIES = 10_000;
+
+interface CacheEntry {
+  readonly record: KeyRecord | null;
+  readonly expiresAt: number;
+}
+
+export class RateLimitedAuthError extends GatewayError {
+  constructor(retryAfterSeconds: number) {
+    super(
+      'rate_limit_exceeded',
+      'Too many failed authentications from this address; wait before trying again',
+      {
+        headers: { 'retry-after': String(retryAfterSeconds) },
+      },
+    );
+  }
+}
 
 /**
- * Decides who a request is from. Keys are looked up by their SHA-256 (a Map lookup, so no comparison
- * of secrets happens at all, and nothing depends on how much of a guess was right): first the config's
- * static keys, then the state store.
+ * Decides who a request is from. Keys are looked up by their SHA-256 (map and store look-ups by hash,
+ * so no comparison of secrets happens and nothing depends on how much of a guess was right): the
+ * config's static keys, then a bounded in-process cache, then the store.
  */
 export class Authenticator {
   private readonly staticKeys = new Map<string, KeyRecord>();
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly failures = new AuthFailureLimiter();
 
   constructor(
     keys: readonly StaticKey[],
-    private readonly store: EmbeddedStore,
+    private readonly store: KeyStore,
+    private readonly logger: Logger,
   ) {
     for (const key of keys) {
       this.staticKeys.set(key.sha256, {
@@ -31,21 +61,95 @@ export class Authenticator {
         source: 'config',
       });
     }
+    store.subscribe((sha256) => {
+      if (sha256 === null) this.cache.clear();
+      else this.cache.delete(sha256);
+    });
   }
 
-  authenticate(headers: IncomingHttpHeaders): KeyRecord {
-    const hash = sha256Hex(extractApiKey(headers));
-    const record = this.staticKeys.get(hash) ?? this.store.findKeyByHash(hash);
-    if (record === null) throw new AuthenticationError('Invalid API key');
-    if (record.revokedAt !== null) throw new AuthenticationError('Invalid API key');
+  get staticRecords(): readonly KeyRecord[] {
+    return [...this.staticKeys.values()];
+  }
+
+  async authenticate(headers: IncomingHttpHeaders, address: string): Promise<KeyRecord> {
+    const retryAfter = this.failures.retryAfter(address);
+    if (retryAfter > 0) throw new RateLimitedAuthError(retryAfter);
+    let key: string;
+    try {
+      key = extractApiKey(headers);
+    } catch (error) {
+      this.fail(address, null, 'missing or malformed');
+      throw error;
+    }
+    const hash = sha256Hex(key);
+    const record = this.staticKeys.get(hash) ?? (await this.lookUp(hash));
+    if (record === null || record.revokedAt !== null) {
+      this.fail(address, key, record === null ? 'unknown' : 'revoked');
+      throw new AuthenticationError('Invalid API key');
+    }
     if (record.expiresAt !== null && Date.parse(record.expiresAt) <= Date.now()) {
+      this.fail(address, key, 'expired');
       throw new AuthenticationError('This API key has expired');
     }
     return record;
   }
 
-  /** True when no key exists anywhere, so the first start must create one. */
-  hasNoKeys(): boolean {
-    return this.staticKeys.size === 0 && this.store.countKeys() === 0;
+  /** Checks the admin token (`Authorization: Bearer <token>`) against its configured SHA-256. */
+  authenticateAdmin(headers: IncomingHttpHeaders, address: string, expectedSha256: string): void {
+    const retryAfter = this.failures.retryAfter(address);
+    if (retryAfter > 0) throw new RateLimitedAuthError(retryAfter);
+    const match = /^Bearer +(\S+) *$/i.exec(headers.authorization ?? '');
+    if (match === null || !digestsEqual(sha256Hex(match[1] ?? ''), expectedSha256)) {
+      this.failures.recordFailure(address);
+      this.logger.info(
+        { reason: match === null ? 'missing or malformed' : 'wrong token', address },
+        'admin authentication failed',
+      );
+      throw new AuthenticationError("Invalid admin token; send 'Authorization: Bearer <admin token>'");
+    }
   }
+
+  /** Forgets a cached key at once (this instance changed it). */
+  forget(sha256: string): void {
+    this.cache.delete(sha256);
+  }
+
+  private async lookUp(hash: string): Promise<KeyRecord | null> {
+    const now = Date.now();
+    const cached = this.cache.get(hash);
+    if (cached !== undefined && cached.expiresAt > now) return cached.record;
+    let record: KeyRecord | null;
+    try {
+      record = await this.store.findByHash(hash);
+    } catch (error) {
+      // Never a silent pass, never a 500: the client may retry.
+      this.logger.warn({ detail: (error as Error).message }, 'key store unavailable');
+      throw new ServiceUnavailableError('The key store is unavailable; retry shortly', 1);
+    }
+    const ttl =
+      record === null
+        ? NEGATIVE_TTL_MS
+        : this.store.changesDelivered
+          ? CACHE_TTL_MS
+          : CACHE_TTL_UNSUBSCRIBED_MS;
+    if (this.cache.size >= CACHE_ENTRIES) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    this.cache.set(hash, { record, expiresAt: now + ttl });
+    return record;
+  }
+
+  private fail(address: string, key: string | null, reason: string): void {
+    this.failures.recordFailure(address);
+    this.logger.info(
+      { reason, key_hint: key === null ? null : keyHint(key), address },
+      'authentication failed',
+    );
+  }
+}
+
+/** True when no key exists anywhere, so the first start must create one. */
+export async function hasNoKeys(authenticator: Authenticator, store: KeyStore): Promise<boolean> {
+  return authenticator.staticRecords.length === 0 && (await store.count()) === 0;
 }

@@ -6,6 +6,7 @@ import { parseDocument } from 'yaml';
 import type { BackendConfig, GatewayConfig, ModelRoute, StaticKey } from './config.js';
 import { ConfigFileSchema, type ConfigFile, type RateLimitPolicyConfig } from './schema.js';
 import { parseRate } from './rate-string.js';
+import { sha256Hex } from '../auth/api-key.js';
 
 /** A mistake in the configuration; the CLI prints it and exits with status 2. */
 export class ConfigError extends Error {
@@ -240,9 +241,14 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
     };
   });
 
-  const adminTokenSha256 = file.auth?.admin_token_sha256?.toLowerCase() ?? null;
+  let adminTokenSha256 = file.auth?.admin_token_sha256?.toLowerCase() ?? null;
   if (adminTokenSha256 !== null && !/^[0-9a-f]{64}$/.test(adminTokenSha256)) {
-    problems.push('auth.admin_token_sha256: must be 64 hex characters');
+    problems.push('auth.admin_token_sha256: must be 64 hex characters (printf %s "$TOKEN" | sha256sum)');
+  }
+  const adminToken = env['GATEWAY_ADMIN_TOKEN'];
+  if (adminToken !== undefined && adminToken !== '') {
+    if (adminToken.length < 16) problems.push('GATEWAY_ADMIN_TOKEN: must be at least 16 characters');
+    else adminTokenSha256 = sha256Hex(adminToken);
   }
   checkPolicy(file.rate_limit?.default, 'rate_limit.default', problems);
 

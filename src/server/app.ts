@@ -8,8 +8,8 @@ import fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { KeyViewSchema } from '../api/admin-schemas.js';
 import { ProblemSchema } from '../api/schemas.js';
 import { Authenticator } from '../auth/authenticator.js';
 import type { BackendAdapter } from '../backends/adapter.js';
@@ -17,24 +17,24 @@ import { createAdapter } from '../backends/create-adapter.js';
 import type { GatewayConfig } from '../config/config.js';
 import { ServiceUnavailableError } from '../errors/errors.js';
 import { ModelRouter } from '../routing/model-router.js';
-import { EmbeddedStore } from '../state/embedded/embedded-store.js';
+import type { KeyStore } from '../auth/key-store.js';
+import { openStores } from '../state/stores.js';
 import type { GatewayContext, ReadinessCheck } from './context.js';
 import { buildErrorHandler } from './error-handler.js';
 import { parseJsonBody } from './json-body.js';
 import { installNotFound } from './not-found.js';
 import { chooseRequestId, newRequestState } from './request-state.js';
+import { registerAdminRoutes } from '../admin/admin-routes.js';
 import { registerChatCompletions } from './routes/chat-completions.js';
 import { registerEmbeddings } from './routes/embeddings.js';
 import { registerHealth } from './routes/health.js';
 import { registerModels } from './routes/models.js';
 import { UpstreamCalls } from './upstream-calls.js';
 
-const READINESS_TIMEOUT_MS = 500;
-
 export interface Gateway {
   readonly app: FastifyInstance;
   readonly context: GatewayContext;
-  readonly store: EmbeddedStore;
+  readonly keyStore: KeyStore;
   /** Starts listening; resolves to the address actually bound. */
   listen(): Promise<{ host: string; port: number }>;
   /** Graceful shutdown: readiness 503, streams ended, in-flight requests given the grace period. */
@@ -67,48 +67,34 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   // adds (system_fingerprint, vendor extensions) are never silently dropped.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.addSchema(ProblemSchema);
+  app.addSchema(KeyViewSchema);
 
-  const store = new EmbeddedStore(config.server.stateDir);
+  const stores = openStores(config, logger);
   const adapters = new Map<string, BackendAdapter>(
     config.backends.map((backend) => [backend.name, createAdapter(backend)]),
   );
   const router = new ModelRouter(config.models, adapters);
-  const authenticator = new Authenticator(config.auth.keys, store);
+  const authenticator = new Authenticator(config.auth.keys, stores.keys, logger);
   const calls = new UpstreamCalls();
   const lifecycle = { shuttingDown: false };
-  const redis = config.redis === null ? null : connectRedis(config.redis.url, logger);
 
   const checkReadiness = async (): Promise<Record<string, ReadinessCheck>> => {
     const checks: Record<string, ReadinessCheck> = {};
     if (lifecycle.shuttingDown) checks['lifecycle'] = { status: 'shutting_down' };
-    try {
-      store.check();
-      checks['state_store'] = { status: 'ok' };
-    } catch {
-      checks['state_store'] = { status: 'error', detail: 'the embedded store does not answer' };
-    }
-    if (redis !== null) checks['redis'] = await pingRedis(redis);
+    Object.assign(checks, await stores.check());
     if (config.backends.length === 0)
       checks['backends'] = { status: 'error', detail: 'no backend is configured' };
     return checks;
   };
 
-  const authenticate = (
-    request: FastifyRequest,
-    _reply: FastifyReply,
-    done: (error?: Error) => void,
-  ): void => {
-    try {
-      request.gateway.key = authenticator.authenticate(request.headers);
-      done();
-    } catch (error) {
-      done(error as Error);
-    }
+  const authenticate = async (request: FastifyRequest): Promise<void> => {
+    request.gateway.key = await authenticator.authenticate(request.headers, request.ip);
   };
 
   const context: GatewayContext = {
     config,
     router,
+    keyStore: stores.keys,
     authenticator,
     calls,
     lifecycle,
@@ -162,11 +148,17 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
             scheme: 'bearer',
             description: 'A gateway API key: Authorization: Bearer sk-gw-...',
           },
+          adminToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'The admin token (auth.admin_token_sha256 or GATEWAY_ADMIN_TOKEN)',
+          },
         },
       },
       tags: [
         { name: 'OpenAI-compatible', description: 'The routes OpenAI clients use' },
         { name: 'Health', description: 'Liveness and readiness' },
+        { name: 'Admin', description: 'Key management; 404 unless an admin token is configured' },
       ],
     },
     refResolver: {
@@ -183,17 +175,17 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   registerEmbeddings(app, context);
   registerModels(app, context);
   registerHealth(app, context);
+  registerAdminRoutes(app, context);
 
   const close = async (): Promise<void> => {
     await Promise.allSettled([...adapters.values()].map((adapter) => adapter.close()));
-    redis?.disconnect();
-    store.close();
+    await stores.close();
   };
 
   return {
     app,
     context,
-    store,
+    keyStore: stores.keys,
     async listen() {
       await app.listen({ host: config.server.host, port: config.server.port });
       const address = app.server.address();
@@ -219,45 +211,6 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
       }
     },
   };
-}
-
-function connectRedis(url: string, logger: Logger): Redis {
-  const redis = new Redis(url, {
-    // Never queue commands while disconnected: they would be replayed later (RELIABILITY.md #2).
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 1000,
-    lazyConnect: false,
-    retryStrategy: (times) => Math.min(times * 100, 2000),
-  });
-  let lastLog = 0;
-  redis.on('error', (error: Error) => {
-    const now = Date.now();
-    if (now - lastLog > 10_000) {
-      lastLog = now;
-      logger.warn({ detail: error.message }, 'redis error');
-    }
-  });
-  return redis;
-}
-
-async function pingRedis(redis: Redis): Promise<ReadinessCheck> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      redis.ping(),
-      new Promise((_resolve, reject) => {
-        timer = setTimeout(() => {
-          reject(new Error(`no answer within ${READINESS_TIMEOUT_MS} ms`));
-        }, READINESS_TIMEOUT_MS);
-      }),
-    ]);
-    return { status: 'ok' };
-  } catch (error) {
-    return { status: 'error', detail: (error as Error).message };
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function logCompletion(logger: Logger, request: FastifyRequest, reply: FastifyReply): void {

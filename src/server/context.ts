@@ -1,4 +1,5 @@
-import type { preHandlerHookHandler } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import type { KeyStore } from '../auth/key-store.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { GatewayConfig } from '../config/config.js';
 import type { ModelRouter } from '../routing/model-router.js';
@@ -14,9 +15,10 @@ export interface GatewayContext {
   readonly config: GatewayConfig;
   readonly router: ModelRouter;
   readonly authenticator: Authenticator;
+  readonly keyStore: KeyStore;
   readonly calls: UpstreamCalls;
   readonly lifecycle: { shuttingDown: boolean };
   readonly checkReadiness: () => Promise<Record<string, ReadinessCheck>>;
   /** onRequest hook for /v1 routes: runs before the body is read. */
-  readonly authenticate: preHandlerHookHandler;
+  readonly authenticate: (request: FastifyRequest) => Promise<void>;
 }

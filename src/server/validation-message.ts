@@ -27,7 +27,11 @@ export function describeValidationErrors(errors: readonly FastifySchemaValidatio
     const params: Record<string, unknown> = error.params;
     const field = fieldPath(
       error.instancePath,
-      error.keyword === 'required' ? params['missingProperty'] : undefined,
+      error.keyword === 'required'
+        ? params['missingProperty']
+        : error.keyword === 'additionalProperties'
+          ? params['additionalProperty']
+          : undefined,
     );
     let entry = byField.get(field);
     if (entry === undefined) {
@@ -37,6 +41,7 @@ export function describeValidationErrors(errors: readonly FastifySchemaValidatio
     if (error.keyword === 'const') entry.allowed.push(JSON.stringify(params['allowedValue']));
     else if (error.keyword === 'type') entry.types.push(String(params['type']));
     else if (error.keyword === 'required') entry.other.push('is required');
+    else if (error.keyword === 'additionalProperties') entry.other.push('unknown field');
     else if (error.keyword !== 'anyOf' && error.message !== undefined) entry.other.push(error.message);
   }
   const lines: string[] = [];

@@ -207,14 +207,28 @@ describe('GET /openapi.json and /docs', () => {
     }
   });
 
-  it('declares a bearer security scheme, required by the API routes and not by health', () => {
+  it('declares bearer security schemes: API keys for the API routes, the admin token for /admin, none for health', () => {
     const schemes = at(document, 'components', 'securitySchemes');
     const bearer = Object.entries(schemes).filter(([, scheme]) => {
       const value = object(scheme, 'a security scheme');
       return value['type'] === 'http' && value['scheme'] === 'bearer';
     });
-    assert.equal(bearer.length, 1);
-    const name = bearer[0]?.[0] ?? '';
+    assert.deepEqual(bearer.map(([schemeName]) => schemeName).sort(), ['adminToken', 'apiKey']);
+    const name = 'apiKey';
+    for (const [path, method] of [
+      ['/admin/keys', 'post'],
+      ['/admin/keys', 'get'],
+      ['/admin/keys/{id}', 'get'],
+      ['/admin/keys/{id}', 'patch'],
+      ['/admin/keys/{id}', 'delete'],
+    ] as const) {
+      assert.deepEqual(
+        at(document, 'paths', path, method)['security'],
+        [{ adminToken: [] }],
+        `${method} ${path}`,
+      );
+      assert.deepEqual(at(document, 'paths', path, method)['tags'], ['Admin'], `${method} ${path}`);
+    }
     for (const [path, method] of [
       ['/v1/chat/completions', 'post'],
       ['/v1/embeddings', 'post'],

@@ -2,6 +2,13 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { KeyRecord } from '../../auth/key-record.js';
+import {
+  applyPatch,
+  fromStored,
+  type KeyPatch,
+  type KeyStore,
+  type StoredKey,
+} from '../../auth/key-store.js';
 
 interface KeyRow {
   id: string;
@@ -17,10 +24,15 @@ interface KeyRow {
 
 /**
  * The embedded state store: one SQLite file under the state directory, for what must survive a
- * restart on a single instance (API keys; usage later). WAL mode, synchronous writes.
+ * restart on a single instance (API keys; usage later). WAL mode. Calls are synchronous and take
+ * microseconds; the async interface is the KeyStore seam's.
  */
-export class EmbeddedStore {
+export class EmbeddedStore implements KeyStore {
+  readonly kind = 'embedded';
+  /** Another process (the CLI) may change the file, and nothing tells this one: caches keep entries 1 s. */
+  readonly changesDelivered = false;
   private readonly database: Database.Database;
+  private readonly listeners: ((sha256: string | null) => void)[] = [];
 
   constructor(stateDir: string) {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -40,34 +52,61 @@ export class EmbeddedStore {
       )`);
   }
 
-  findKeyByHash(sha256: string): KeyRecord | null {
-    const row = this.database.prepare('SELECT * FROM api_keys WHERE sha256 = ?').get(sha256) as
-      KeyRow | undefined;
-    return row === undefined ? null : toRecord(row);
+  findByHash(sha256: string): Promise<KeyRecord | null> {
+    return Promise.resolve(this.row('SELECT * FROM api_keys WHERE sha256 = ?', sha256));
   }
 
-  countKeys(): number {
+  get(id: string): Promise<KeyRecord | null> {
+    return Promise.resolve(this.row('SELECT * FROM api_keys WHERE id = ?', id));
+  }
+
+  list(): Promise<KeyRecord[]> {
+    const rows = this.database.prepare('SELECT * FROM api_keys ORDER BY created_at, id').all() as KeyRow[];
+    return Promise.resolve(rows.map(toRecord));
+  }
+
+  count(): Promise<number> {
     const row = this.database.prepare('SELECT count(*) AS n FROM api_keys').get() as { n: number };
-    return row.n;
+    return Promise.resolve(row.n);
   }
 
-  insertKey(record: KeyRecord): void {
+  create(record: KeyRecord): Promise<void> {
     this.database
       .prepare(
         `INSERT INTO api_keys (id, name, sha256, created_at, expires_at, revoked_at, models, rate_limit, metadata)
          VALUES (@id, @name, @sha256, @created_at, @expires_at, @revoked_at, @models, @rate_limit, @metadata)`,
       )
-      .run({
-        id: record.id,
-        name: record.name,
-        sha256: record.sha256,
-        created_at: record.createdAt ?? new Date().toISOString(),
-        expires_at: record.expiresAt,
-        revoked_at: record.revokedAt,
-        models: record.models === null ? null : JSON.stringify(record.models),
-        rate_limit: record.rateLimit === null ? null : JSON.stringify(record.rateLimit),
-        metadata: JSON.stringify(record.metadata),
-      });
+      .run(toRow(record));
+    this.changed(record.sha256);
+    return Promise.resolve();
+  }
+
+  update(id: string, patch: KeyPatch): Promise<KeyRecord | null> {
+    return Promise.resolve(
+      this.database.transaction(() => {
+        const current = this.row('SELECT * FROM api_keys WHERE id = ?', id);
+        if (current === null) return null;
+        const next = applyPatch(current, patch);
+        this.write(next);
+        return next;
+      })(),
+    );
+  }
+
+  revoke(id: string, at: string): Promise<KeyRecord | null> {
+    return Promise.resolve(
+      this.database.transaction(() => {
+        const current = this.row('SELECT * FROM api_keys WHERE id = ?', id);
+        if (current === null) return null;
+        const next = current.revokedAt === null ? { ...current, revokedAt: at } : current;
+        this.write(next);
+        return next;
+      })(),
+    );
+  }
+
+  subscribe(listener: (sha256: string | null) => void): void {
+    this.listeners.push(listener);
   }
 
   /** Readiness: the file answers a query. */
@@ -75,22 +114,51 @@ export class EmbeddedStore {
     this.database.prepare('SELECT 1').get();
   }
 
-  close(): void {
-    this.database.close();
+  close(): Promise<void> {
+    if (this.database.open) this.database.close();
+    return Promise.resolve();
+  }
+
+  private row(sql: string, value: string): KeyRecord | null {
+    const row = this.database.prepare(sql).get(value) as KeyRow | undefined;
+    return row === undefined ? null : toRecord(row);
+  }
+
+  private write(record: KeyRecord): void {
+    this.database
+      .prepare(
+        `UPDATE api_keys SET name = @name, expires_at = @expires_at, revoked_at = @revoked_at, models = @models,
+         rate_limit = @rate_limit, metadata = @metadata WHERE id = @id`,
+      )
+      .run(toRow(record));
+    this.changed(record.sha256);
+  }
+
+  private changed(sha256: string): void {
+    for (const listener of this.listeners) listener(sha256);
   }
 }
 
-function toRecord(row: KeyRow): KeyRecord {
+function toRow(record: KeyRecord): KeyRow {
   return {
-    id: row.id,
-    name: row.name,
-    sha256: row.sha256,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    revokedAt: row.revoked_at,
-    models: row.models === null ? null : (JSON.parse(row.models) as string[]),
-    rateLimit: row.rate_limit === null ? null : (JSON.parse(row.rate_limit) as KeyRecord['rateLimit']),
-    metadata: JSON.parse(row.metadata) as Record<string, string>,
-    source: 'store',
+    id: record.id,
+    name: record.name,
+    sha256: record.sha256,
+    created_at: record.createdAt ?? new Date().toISOString(),
+    expires_at: record.expiresAt,
+    revoked_at: record.revokedAt,
+    models: record.models === null ? null : JSON.stringify(record.models),
+    rate_limit: record.rateLimit === null ? null : JSON.stringify(record.rateLimit),
+    metadata: JSON.stringify(record.metadata),
   };
+}
+
+function toRecord(row: KeyRow): KeyRecord {
+  const stored: StoredKey = {
+    ...row,
+    models: row.models === null ? null : (JSON.parse(row.models) as string[]),
+    rate_limit: row.rate_limit === null ? null : (JSON.parse(row.rate_limit) as StoredKey['rate_limit']),
+    metadata: JSON.parse(row.metadata) as Record<string, string>,
+  };
+  return fromStored(stored);
 }

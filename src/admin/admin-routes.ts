@@ -1,0 +1,235 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import {
+  KeyCreateSchema,
+  KeyCreatedSchema,
+  KeyIdParamsSchema,
+  KeyListSchema,
+  KeyPatchSchema,
+  type KeyCreate,
+  type KeyPatchBody,
+  type KeyView,
+} from '../api/admin-schemas.js';
+import { createKey } from '../auth/key-factory.js';
+import type { KeyRecord } from '../auth/key-record.js';
+import type { KeyPatch } from '../auth/key-store.js';
+import type { RateLimitPolicyConfig } from '../config/schema.js';
+import { parseRate } from '../config/rate-string.js';
+import {
+  GatewayError,
+  InvalidRequestError,
+  RouteNotFoundError,
+  ServiceUnavailableError,
+} from '../errors/errors.js';
+import type { GatewayContext } from '../server/context.js';
+import { errorResponses } from '../server/routes/openapi-fragments.js';
+
+export function toKeyView(record: KeyRecord): KeyView {
+  return {
+    id: record.id,
+    name: record.name,
+    created_at: record.createdAt,
+    expires_at: record.expiresAt,
+    revoked_at: record.revokedAt,
+    models: record.models === null ? null : [...record.models],
+    rate_limit: record.rateLimit,
+    metadata: { ...record.metadata },
+    source: record.source,
+  };
+}
+
+class KeyNotFoundError extends GatewayError {
+  constructor(id: string) {
+    super('not_found', `No API key has the id '${id}'`, { param: 'id' });
+  }
+}
+
+class StaticKeyError extends InvalidRequestError {
+  constructor(id: string) {
+    super(`The key '${id}' is defined in the config file; change it there`, { status: 409, param: 'id' });
+  }
+}
+
+/** Store failures become 503 (retry), never 500. */
+async function fromStore<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (error instanceof GatewayError) throw error;
+    throw new ServiceUnavailableError(
+      `The key store is unavailable (${(error as Error).message}); retry shortly`,
+      1,
+    );
+  }
+}
+
+function checkRateLimit(policy: RateLimitPolicyConfig | null | undefined): void {
+  if (policy == null) return;
+  const problems: string[] = [];
+  for (const kind of ['requests', 'tokens'] as const) {
+    const value = policy[kind];
+    if (value === undefined) continue;
+    for (const text of Array.isArray(value) ? value : [value]) {
+      if (parseRate(text) === null)
+        problems.push(
+          `rate_limit.${kind}: '${text}' is not a rate; write N/second, N/minute, N/hour or N/day`,
+        );
+    }
+  }
+  if (problems.length > 0)
+    throw new InvalidRequestError(`Invalid request: ${problems.join('; ')}`, { param: 'rate_limit' });
+}
+
+function checkExpiry(expiresAt: string | null | undefined): void {
+  if (expiresAt != null && Date.parse(expiresAt) <= Date.now()) {
+    throw new InvalidRequestError('expires_at: must be in the future', { param: 'expires_at' });
+  }
+}
+
+const tags = ['Admin'];
+const keyRef = Type.Ref('ApiKey');
+const security = [{ adminToken: [] }];
+
+/**
+ * The admin API for keys. Guarded by the admin token; without one configured, every /admin route
+ * answers 404 as if it did not exist.
+ */
+export function registerAdminRoutes(app: FastifyInstance, context: GatewayContext): void {
+  const expected = context.config.auth.adminTokenSha256;
+  const guard = (request: FastifyRequest): Promise<void> => {
+    if (expected === null)
+      throw new RouteNotFoundError(request.method, request.url.split('?', 1)[0] ?? request.url);
+    context.authenticator.authenticateAdmin(request.headers, request.ip, expected);
+    return Promise.resolve();
+  };
+  const store = context.keyStore;
+  const staticKey = (id: string): KeyRecord | undefined =>
+    context.authenticator.staticRecords.find((record) => record.id === id);
+
+  app.post<{ Body: KeyCreate }>(
+    '/admin/keys',
+    {
+      onRequest: guard,
+      schema: {
+        tags,
+        security,
+        summary: 'Create an API key; the answer is the only time the key is shown',
+        body: KeyCreateSchema,
+        response: { 201: KeyCreatedSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      checkRateLimit(body.rate_limit);
+      checkExpiry(body.expires_at);
+      const { key, record } = createKey({
+        name: body.name,
+        models: body.models,
+        rateLimit: body.rate_limit,
+        expiresAt: body.expires_at,
+        metadata: body.metadata,
+      });
+      await fromStore(() => store.create(record));
+      request.log.info({ key_id: record.id, name: record.name }, 'api key created');
+      return reply
+        .code(201)
+        .type('application/json')
+        .send(JSON.stringify({ ...toKeyView(record), key }));
+    },
+  );
+
+  app.get(
+    '/admin/keys',
+    {
+      onRequest: guard,
+      schema: {
+        tags,
+        security,
+        summary: 'List API keys (never their secrets)',
+        response: { 200: KeyListSchema, ...errorResponses },
+      },
+    },
+    async (_request, reply) => {
+      const stored = await fromStore(() => store.list());
+      const data = [...context.authenticator.staticRecords, ...stored].map(toKeyView);
+      return reply.type('application/json').send(JSON.stringify({ data }));
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/admin/keys/:id',
+    {
+      onRequest: guard,
+      schema: {
+        tags,
+        security,
+        summary: 'Show one API key',
+        params: KeyIdParamsSchema,
+        response: { 200: keyRef, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.id;
+      const record = staticKey(id) ?? (await fromStore(() => store.get(id)));
+      if (record === null) throw new KeyNotFoundError(id);
+      return reply.type('application/json').send(JSON.stringify(toKeyView(record)));
+    },
+  );
+
+  app.patch<{ Params: { id: string }; Body: KeyPatchBody }>(
+    '/admin/keys/:id',
+    {
+      onRequest: guard,
+      schema: {
+        tags,
+        security,
+        summary: 'Change a key: name, models, rate_limit, expires_at, metadata (null clears)',
+        params: KeyIdParamsSchema,
+        body: KeyPatchSchema,
+        response: { 200: keyRef, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.id;
+      if (staticKey(id) !== undefined) throw new StaticKeyError(id);
+      const body = request.body;
+      checkRateLimit(body.rate_limit);
+      checkExpiry(body.expires_at);
+      const patch: KeyPatch = {
+        ...(body.name === undefined ? {} : { name: body.name }),
+        ...(body.models === undefined ? {} : { models: body.models }),
+        ...(body.rate_limit === undefined ? {} : { rateLimit: body.rate_limit }),
+        ...(body.expires_at === undefined ? {} : { expiresAt: body.expires_at }),
+        ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
+      };
+      const record = await fromStore(() => store.update(id, patch));
+      if (record === null) throw new KeyNotFoundError(id);
+      context.authenticator.forget(record.sha256);
+      request.log.info({ key_id: id, fields: Object.keys(body) }, 'api key updated');
+      return reply.type('application/json').send(JSON.stringify(toKeyView(record)));
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/admin/keys/:id',
+    {
+      onRequest: guard,
+      schema: {
+        tags,
+        security,
+        summary: 'Revoke a key: refused by every instance within 1 s',
+        params: KeyIdParamsSchema,
+        response: { 200: keyRef, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.id;
+      if (staticKey(id) !== undefined) throw new StaticKeyError(id);
+      const record = await fromStore(() => store.revoke(id, new Date().toISOString()));
+      if (record === null) throw new KeyNotFoundError(id);
+      context.authenticator.forget(record.sha256);
+      request.log.info({ key_id: id }, 'api key revoked');
+      return reply.type('application/json').send(JSON.stringify(toKeyView(record)));
+    },
+  );
+}

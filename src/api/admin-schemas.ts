@@ -1,0 +1,64 @@
+/** Schemas of the admin API (/admin/...): validation, types and OpenAPI, as for the public API. */
+import { Type, type Static } from '@sinclair/typebox';
+import { RateLimitPolicySchema } from '../config/schema.js';
+
+const KeyName = Type.String({ minLength: 1, maxLength: 200 });
+const ModelPatterns = Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 1000 });
+const Metadata = Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 1000 }), {
+  description: 'Free-form labels such as team or owner',
+  maxProperties: 100,
+});
+const Timestamp = Type.String({ format: 'date-time' });
+
+export const KeyCreateSchema = Type.Object(
+  {
+    name: KeyName,
+    models: Type.Optional(
+      Type.Union([ModelPatterns, Type.Null()], { description: 'Allow-list of model patterns' }),
+    ),
+    rate_limit: Type.Optional(Type.Union([RateLimitPolicySchema, Type.Null()])),
+    expires_at: Type.Optional(Type.Union([Timestamp, Type.Null()])),
+    metadata: Type.Optional(Metadata),
+  },
+  { additionalProperties: false },
+);
+export type KeyCreate = Static<typeof KeyCreateSchema>;
+
+export const KeyPatchSchema = Type.Object(
+  {
+    name: Type.Optional(KeyName),
+    models: Type.Optional(Type.Union([ModelPatterns, Type.Null()])),
+    rate_limit: Type.Optional(Type.Union([RateLimitPolicySchema, Type.Null()])),
+    expires_at: Type.Optional(Type.Union([Timestamp, Type.Null()])),
+    metadata: Type.Optional(Metadata),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type KeyPatchBody = Static<typeof KeyPatchSchema>;
+
+export const KeyViewSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    created_at: Type.Union([Timestamp, Type.Null()]),
+    expires_at: Type.Union([Timestamp, Type.Null()]),
+    revoked_at: Type.Union([Timestamp, Type.Null()]),
+    models: Type.Union([Type.Array(Type.String()), Type.Null()]),
+    rate_limit: Type.Union([RateLimitPolicySchema, Type.Null()]),
+    metadata: Type.Record(Type.String(), Type.String()),
+    source: Type.Union([Type.Literal('config'), Type.Literal('store')], {
+      description: 'config: a static key of the config file (read-only here); store: created at run time',
+    }),
+  },
+  { $id: 'ApiKey' },
+);
+export type KeyView = Static<typeof KeyViewSchema>;
+
+export const KeyCreatedSchema = Type.Composite([
+  Type.Omit(KeyViewSchema, []),
+  Type.Object({ key: Type.String({ description: 'The secret: shown in this answer only, never again' }) }),
+]);
+
+export const KeyListSchema = Type.Object({ data: Type.Array(Type.Ref('ApiKey')) });
+
+export const KeyIdParamsSchema = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });

@@ -1,0 +1,54 @@
+import type { Logger } from 'pino';
+import type { KeyStore } from '../auth/key-store.js';
+import type { GatewayConfig } from '../config/config.js';
+import type { ReadinessCheck } from '../server/context.js';
+import { EmbeddedStore } from './embedded/embedded-store.js';
+import { createRedisClient, pingRedis } from './redis/redis-client.js';
+import { RedisKeyStore } from './redis/redis-key-store.js';
+
+const READINESS_TIMEOUT_MS = 500;
+/** Key look-ups that miss the in-process cache wait at most this long for Redis. */
+const KEY_LOOKUP_TIMEOUT_MS = 250;
+
+/** The state stores of one gateway: Redis when configured (shared by instances), else SQLite. */
+export interface Stores {
+  readonly keys: KeyStore;
+  /** Readiness checks of the stores, each bounded by a short timeout. */
+  check(): Promise<Record<string, ReadinessCheck>>;
+  close(): Promise<void>;
+}
+
+export function openStores(config: GatewayConfig, logger: Logger): Stores {
+  if (config.redis === null) {
+    const embedded = new EmbeddedStore(config.server.stateDir);
+    return {
+      keys: embedded,
+      check: () => {
+        try {
+          embedded.check();
+          return Promise.resolve({ state_store: { status: 'ok' } });
+        } catch {
+          return Promise.resolve({
+            state_store: { status: 'error', detail: 'the embedded store does not answer' },
+          });
+        }
+      },
+      close: () => embedded.close(),
+    };
+  }
+  const options = { url: config.redis.url, logger, commandTimeoutMs: KEY_LOOKUP_TIMEOUT_MS };
+  const redis = createRedisClient(options);
+  const subscriber = createRedisClient(options, { autoResubscribe: false, commandTimeout: 2000 });
+  const keys = new RedisKeyStore(redis, subscriber, logger);
+  return {
+    keys,
+    async check() {
+      const result = await pingRedis(redis, READINESS_TIMEOUT_MS);
+      return { state_store: result, redis: result };
+    },
+    async close() {
+      await keys.close();
+      redis.disconnect();
+    },
+  };
+}
