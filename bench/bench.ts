@@ -185,22 +185,32 @@ async function main(): Promise<void> {
     services.push(upstream);
     const bare = await startService(['bench/bare-proxy.mjs', upstream.url], portLine);
     services.push(bare);
-    const configPath = join(workDir, 'gateway.yaml');
-    writeFileSync(
-      configPath,
-      JSON.stringify({
-        server: { host: '127.0.0.1', port: 0, state_dir: join(workDir, 'state') },
-        backends: [{ name: 'upstream', type: 'openai', url: `${upstream.url}/v1` }],
-        models: [{ name: '*', targets: [{ backend: 'upstream' }] }],
-        auth: { keys: [{ id: 'bench', sha256: sha256Hex(BENCH_KEY) }] },
-      }),
-    );
-    const gateway = await startService(['dist/cli.js', 'serve', '--config', configPath], listeningLine, {
-      LOG_LEVEL: 'info',
-    });
-    services.push(gateway);
+    const startGateway = async (name: string, authEnabled: boolean): Promise<Service> => {
+      const configPath = join(workDir, `${name}.yaml`);
+      writeFileSync(
+        configPath,
+        JSON.stringify({
+          server: { host: '127.0.0.1', port: 0, state_dir: join(workDir, name) },
+          backends: [{ name: 'upstream', type: 'openai', url: `${upstream.url}/v1` }],
+          models: [{ name: '*', targets: [{ backend: 'upstream' }] }],
+          auth: { enabled: authEnabled, keys: [{ id: 'bench', sha256: sha256Hex(BENCH_KEY) }] },
+        }),
+      );
+      const service = await startService(['dist/cli.js', 'serve', '--config', configPath], listeningLine, {
+        LOG_LEVEL: 'info',
+      });
+      services.push(service);
+      return service;
+    };
+    const gateway = await startGateway('gateway', true);
+    const gatewayNoAuth = await startGateway('gateway-no-auth', false);
 
-    const targets = { direct: upstream.url, 'bare proxy': bare.url, gateway: gateway.url } as const;
+    const targets = {
+      direct: upstream.url,
+      'bare proxy': bare.url,
+      gateway: gateway.url,
+      'gateway, auth off': gatewayNoAuth.url,
+    } as const;
     const results: Record<string, { c1: SequentialResult; c32: ThroughputResult; stream: SequentialResult }> =
       {};
     for (const [name, url] of Object.entries(targets)) {

@@ -43,7 +43,12 @@ async function serve(argv: string[]): Promise<number> {
   const config = loadConfig({ path: configPath(values.config), env: process.env });
   const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY });
   const gateway = await buildGateway({ config, logger });
-  const first = await ensureFirstKey(gateway.context.authenticator, gateway.keyStore);
+  const first = config.auth.enabled
+    ? await ensureFirstKey(gateway.context.authenticator, gateway.keyStore)
+    : null;
+  if (!config.auth.enabled) {
+    logger.warn('auth.enabled is false: anyone who can reach this port can use every model');
+  }
   const address = await gateway.listen();
   const base = `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
   logger.info({ url: base, backends: config.backends.map((backend) => backend.name) }, 'listening');

@@ -13,6 +13,8 @@ export interface GatewayConfig {
   readonly backends: readonly BackendConfig[];
   readonly models: readonly ModelRoute[];
   readonly auth: {
+    /** false: no API key is asked for (local development, benchmarks). Logged loudly at start. */
+    readonly enabled: boolean;
     readonly adminTokenSha256: string | null;
     readonly keys: readonly StaticKey[];
   };

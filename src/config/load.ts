@@ -287,7 +287,7 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
     redis: redisUrl === null ? null : { url: redisUrl },
     backends,
     models,
-    auth: { adminTokenSha256, keys },
+    auth: { enabled: file.auth?.enabled ?? true, adminTokenSha256, keys },
     rateLimit: {
       default: file.rate_limit?.default ?? null,
       onStoreError: file.rate_limit?.on_store_error ?? 'open',

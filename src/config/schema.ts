@@ -64,6 +64,7 @@ export const ConfigFileSchema = Strict({
   models: Optional(Type.Array(ModelRouteSchema)),
   auth: Optional(
     Strict({
+      enabled: Optional(Type.Boolean()),
       admin_token_sha256: Optional(Type.String()),
       keys: Optional(Type.Array(StaticKeySchema)),
     }),

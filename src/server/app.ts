@@ -17,6 +17,7 @@ import { createAdapter } from '../backends/create-adapter.js';
 import type { GatewayConfig } from '../config/config.js';
 import { ServiceUnavailableError } from '../errors/errors.js';
 import { ModelRouter } from '../routing/model-router.js';
+import type { KeyRecord } from '../auth/key-record.js';
 import type { KeyStore } from '../auth/key-store.js';
 import { openStores } from '../state/stores.js';
 import type { GatewayContext, ReadinessCheck } from './context.js';
@@ -30,6 +31,20 @@ import { registerEmbeddings } from './routes/embeddings.js';
 import { registerHealth } from './routes/health.js';
 import { registerModels } from './routes/models.js';
 import { UpstreamCalls } from './upstream-calls.js';
+
+/** Who a request is from when auth.enabled is false. */
+const ANONYMOUS: KeyRecord = {
+  id: 'anonymous',
+  name: 'anonymous',
+  sha256: '',
+  createdAt: null,
+  expiresAt: null,
+  revokedAt: null,
+  models: null,
+  rateLimit: null,
+  metadata: {},
+  source: 'config',
+};
 
 export interface Gateway {
   readonly app: FastifyInstance;
@@ -87,9 +102,14 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     return checks;
   };
 
-  const authenticate = async (request: FastifyRequest): Promise<void> => {
-    request.gateway.key = await authenticator.authenticate(request.headers, request.ip);
-  };
+  const authenticate = config.auth.enabled
+    ? async (request: FastifyRequest): Promise<void> => {
+        request.gateway.key = await authenticator.authenticate(request.headers, request.ip);
+      }
+    : (request: FastifyRequest): Promise<void> => {
+        request.gateway.key = ANONYMOUS;
+        return Promise.resolve();
+      };
 
   const context: GatewayContext = {
     config,

@@ -42,17 +42,29 @@ redis.call('SET', KEYS[1], ARGV[2])
 return 1`;
 
 const MAX_UPDATE_ATTEMPTS = 5;
+/** Admin operations issued right after start (the CLI, a first start) wait this long for the connection. */
+const FIRST_CONNECTION_WAIT_MS = 2000;
 
 export class RedisKeyStore implements KeyStore {
   readonly kind = 'redis';
   private subscribed = false;
   private readonly listeners: ((sha256: string | null) => void)[] = [];
+  private readonly firstConnection: Promise<void>;
 
   constructor(
     private readonly redis: Redis,
     private readonly subscriber: Redis,
     private readonly logger: Logger,
   ) {
+    // The client does not queue commands while disconnected, so a command sent before the first
+    // connection is up fails at once; admin operations (not the hot path) wait for it, bounded.
+    this.firstConnection = new Promise((resolve) => {
+      if (redis.status === 'ready') resolve();
+      else
+        redis.once('ready', () => {
+          resolve();
+        });
+    });
     subscriber.on('message', (_channel: string, message: string) => {
       for (const listener of this.listeners) listener(message);
     });
@@ -86,11 +98,13 @@ export class RedisKeyStore implements KeyStore {
   }
 
   async get(id: string): Promise<KeyRecord | null> {
+    await this.connected();
     const sha256 = await this.redis.get(idKey(id));
     return sha256 === null ? null : this.findByHash(sha256);
   }
 
   async list(): Promise<KeyRecord[]> {
+    await this.connected();
     const ids = await this.redis.smembers(IDS);
     if (ids.length === 0) return [];
     const hashes = await this.redis.mget(ids.map(idKey));
@@ -104,10 +118,12 @@ export class RedisKeyStore implements KeyStore {
   }
 
   async count(): Promise<number> {
+    await this.connected();
     return this.redis.scard(IDS);
   }
 
   async create(record: KeyRecord): Promise<void> {
+    await this.connected();
     const created = await this.redis.eval(
       CREATE,
       3,
@@ -142,6 +158,7 @@ export class RedisKeyStore implements KeyStore {
   }
 
   private async change(id: string, edit: (current: KeyRecord) => KeyRecord): Promise<KeyRecord | null> {
+    await this.connected();
     const sha256 = await this.redis.get(idKey(id));
     if (sha256 === null) return null;
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
@@ -161,6 +178,22 @@ export class RedisKeyStore implements KeyStore {
       }
     }
     throw new Error(`key ${id} is being changed concurrently; try again`);
+  }
+
+  /** Waits (at most FIRST_CONNECTION_WAIT_MS) for the first connection; at once after that. */
+  private async connected(): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.firstConnection,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, FIRST_CONNECTION_WAIT_MS);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async publish(sha256: string): Promise<void> {
