@@ -58,13 +58,14 @@ export class RedisKeyStore implements KeyStore {
   ) {
     // The client does not queue commands while disconnected, so a command sent before the first
     // connection is up fails at once; admin operations (not the hot path) wait for it, bounded.
-    this.firstConnection = new Promise((resolve) => {
-      if (redis.status === 'ready') resolve();
-      else
-        redis.once('ready', () => {
-          resolve();
-        });
-    });
+    this.firstConnection =
+      redis.status === 'ready'
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            redis.once('ready', () => {
+              resolve();
+            });
+          });
     subscriber.on('message', (_channel: string, message: string) => {
       for (const listener of this.listeners) listener(message);
     });
