@@ -18,8 +18,10 @@ import { parseRate } from '../config/rate-string.js';
 import {
   GatewayError,
   InvalidRequestError,
+  KeyNotFoundError,
   RouteNotFoundError,
   ServiceUnavailableError,
+  StaticKeyError,
 } from '../errors/errors.js';
 import type { GatewayContext } from '../server/context.js';
 import { errorResponses } from '../server/routes/openapi-fragments.js';
@@ -36,18 +38,6 @@ export function toKeyView(record: KeyRecord): KeyView {
     metadata: { ...record.metadata },
     source: record.source,
   };
-}
-
-class KeyNotFoundError extends GatewayError {
-  constructor(id: string) {
-    super('not_found', `No API key has the id '${id}'`, { param: 'id' });
-  }
-}
-
-class StaticKeyError extends InvalidRequestError {
-  constructor(id: string) {
-    super(`The key '${id}' is defined in the config file; change it there`, { status: 409, param: 'id' });
-  }
 }
 
 /** Store failures become 503 (retry), never 500. */

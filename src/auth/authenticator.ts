@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { StaticKey } from '../config/config.js';
-import { AuthenticationError, GatewayError, ServiceUnavailableError } from '../errors/errors.js';
+import { AuthenticationError, RateLimitedAuthError, ServiceUnavailableError } from '../errors/errors.js';
 import { digestsEqual, extractApiKey, keyHint, sha256Hex } from './api-key.js';
 import { AuthFailureLimiter } from './auth-failure-limiter.js';
 import type { KeyRecord } from './key-record.js';
@@ -18,18 +18,6 @@ const CACHE_ENTRIES = 10_000;
 interface CacheEntry {
   readonly record: KeyRecord | null;
   readonly expiresAt: number;
-}
-
-export class RateLimitedAuthError extends GatewayError {
-  constructor(retryAfterSeconds: number) {
-    super(
-      'rate_limit_exceeded',
-      'Too many failed authentications from this address; wait before trying again',
-      {
-        headers: { 'retry-after': String(retryAfterSeconds) },
-      },
-    );
-  }
 }
 
 /**

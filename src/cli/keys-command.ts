@@ -109,14 +109,18 @@ function localTarget(configPath: string | null): Target {
 /** "30d", "12h", "45m" from now, or an ISO-8601 time. */
 export function parseExpiry(text: string, now = Date.now()): string {
   const relative = /^(\d+)([dhm])$/.exec(text);
+  let time: number;
   if (relative !== null) {
     const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[relative[2] as 'd' | 'h' | 'm'];
-    return new Date(now + Number(relative[1]) * unit).toISOString();
+    time = now + Number(relative[1]) * unit;
+  } else {
+    time = Date.parse(text);
+    if (Number.isNaN(time) || !/^\d{4}-\d{2}-\d{2}/.test(text))
+      throw new UsageError(`--expires: '${text}' is neither 30d/12h/45m nor an ISO-8601 time`);
   }
-  const time = Date.parse(text);
-  if (Number.isNaN(time) || !/^\d{4}-\d{2}-\d{2}/.test(text))
-    throw new UsageError(`--expires: '${text}' is neither 30d/12h/45m nor an ISO-8601 time`);
+  // 0d would be a key expired on arrival; a count too large for a date has no ISO form.
   if (time <= now) throw new UsageError('--expires: must be in the future');
+  if (Number.isNaN(new Date(time).getTime())) throw new UsageError(`--expires: '${text}' is too far ahead`);
   return new Date(time).toISOString();
 }
 

@@ -155,6 +155,39 @@ export class ServiceUnavailableError extends GatewayError {
   }
 }
 
+/** Too many failed authentications from one address. */
+export class RateLimitedAuthError extends GatewayError {
+  constructor(retryAfterSeconds: number) {
+    super(
+      'rate_limit_exceeded',
+      'Too many failed authentications from this address; wait before trying again',
+      {
+        headers: { 'retry-after': String(retryAfterSeconds) },
+      },
+    );
+  }
+}
+
+export class KeyNotFoundError extends GatewayError {
+  constructor(id: string) {
+    super('not_found', `No API key has the id '${id}'`, { param: 'id' });
+  }
+}
+
+/** A static key (from the config file) cannot be changed through the admin API. */
+export class StaticKeyError extends InvalidRequestError {
+  constructor(id: string) {
+    super(`The key '${id}' is defined in the config file; change it there`, { status: 409, param: 'id' });
+  }
+}
+
+/** Raised into open streams when the gateway shuts down; the client gets it as a last error event. */
+export class ShuttingDownError extends ServiceUnavailableError {
+  constructor() {
+    super('The gateway is shutting down; retry the request', 1);
+  }
+}
+
 /** The upstream could not be reached or gave an answer the gateway cannot use. */
 export class UpstreamError extends GatewayError {
   constructor(detail: string, options: GatewayErrorOptions = {}) {

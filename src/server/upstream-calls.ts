@@ -1,13 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { UpstreamCall } from '../backends/adapter.js';
-import { ClientClosedError, ServiceUnavailableError } from '../errors/errors.js';
-
-/** Raised into open streams when the gateway shuts down; the client gets it as a last error event. */
-export class ShuttingDownError extends ServiceUnavailableError {
-  constructor() {
-    super('The gateway is shutting down; retry the request', 1);
-  }
-}
+import { ClientClosedError, ShuttingDownError } from '../errors/errors.js';
 
 /**
  * Ties each upstream call to its client: when the client's connection closes before the answer is
