@@ -9,6 +9,17 @@ const Metadata = Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxL
   maxProperties: 100,
 });
 const Timestamp = Type.String({ format: 'date-time' });
+// The rate strings are checked by the schema (not only by the handler), so that a bad rate is listed in
+// the same 400 as every other bad field.
+const Rate = Type.String({
+  pattern: '^\\s*\\d+\\s*/\\s*(second|minute|hour|day)\\s*$',
+  description: 'N/second | N/minute | N/hour | N/day',
+});
+const Rates = Type.Union([Rate, Type.Array(Rate, { minItems: 1 })]);
+const RateLimitInput = Type.Object(
+  { requests: Type.Optional(Rates), tokens: Type.Optional(Rates) },
+  { additionalProperties: false },
+);
 
 export const KeyCreateSchema = Type.Object(
   {
@@ -16,7 +27,7 @@ export const KeyCreateSchema = Type.Object(
     models: Type.Optional(
       Type.Union([ModelPatterns, Type.Null()], { description: 'Allow-list of model patterns' }),
     ),
-    rate_limit: Type.Optional(Type.Union([RateLimitPolicySchema, Type.Null()])),
+    rate_limit: Type.Optional(Type.Union([RateLimitInput, Type.Null()])),
     expires_at: Type.Optional(Type.Union([Timestamp, Type.Null()])),
     metadata: Type.Optional(Metadata),
   },
@@ -28,7 +39,7 @@ export const KeyPatchSchema = Type.Object(
   {
     name: Type.Optional(KeyName),
     models: Type.Optional(Type.Union([ModelPatterns, Type.Null()])),
-    rate_limit: Type.Optional(Type.Union([RateLimitPolicySchema, Type.Null()])),
+    rate_limit: Type.Optional(Type.Union([RateLimitInput, Type.Null()])),
     expires_at: Type.Optional(Type.Union([Timestamp, Type.Null()])),
     metadata: Type.Optional(Metadata),
   },

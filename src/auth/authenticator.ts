@@ -29,6 +29,8 @@ export class Authenticator {
   private readonly staticKeys = new Map<string, KeyRecord>();
   private readonly cache = new Map<string, CacheEntry>();
   private readonly failures = new AuthFailureLimiter();
+  /** Counts invalidations: a look-up that overlapped one may carry the old record and is not cached. */
+  private invalidations = 0;
 
   constructor(
     keys: readonly StaticKey[],
@@ -50,7 +52,8 @@ export class Authenticator {
       });
     }
     store.subscribe((sha256) => {
-      if (sha256 === null) this.cache.clear();
+      this.invalidations++;
+      if (sha256 === null) this.expireAll();
       else this.cache.delete(sha256);
     });
   }
@@ -99,17 +102,34 @@ export class Authenticator {
 
   /** Forgets a cached key at once (this instance changed it). */
   forget(sha256: string): void {
+    this.invalidations++;
     this.cache.delete(sha256);
+  }
+
+  /**
+   * Changes may have been missed (the subscription was lost): every cached key is read again before it
+   * is trusted, yet stays as a fallback while the store does not answer, since no key can be changed
+   * without the store either. Unknown keys are forgotten.
+   */
+  private expireAll(): void {
+    for (const [hash, entry] of this.cache) {
+      if (entry.record === null) this.cache.delete(hash);
+      else this.cache.set(hash, { record: entry.record, expiresAt: 0 });
+    }
   }
 
   private async lookUp(hash: string): Promise<KeyRecord | null> {
     const now = Date.now();
     const cached = this.cache.get(hash);
     if (cached !== undefined && cached.expiresAt > now) return cached.record;
+    const invalidationsBefore = this.invalidations;
     let record: KeyRecord | null;
     try {
       record = await this.store.findByHash(hash);
     } catch (error) {
+      // A key verified before keeps working while the store is away; a change to it would have removed
+      // it from the cache (a key changed by this instance, or announced by the store, is forgotten).
+      if (cached !== undefined && cached.record !== null) return cached.record;
       // Never a silent pass, never a 500: the client may retry.
       this.logger.warn({ detail: (error as Error).message }, 'key store unavailable');
       throw new ServiceUnavailableError('The key store is unavailable; retry shortly', 1);
@@ -120,6 +140,8 @@ export class Authenticator {
         : this.store.changesDelivered
           ? CACHE_TTL_MS
           : CACHE_TTL_UNSUBSCRIBED_MS;
+    // A change announced while the look-up was in flight may be newer than what it read.
+    if (this.invalidations !== invalidationsBefore) return record;
     if (this.cache.size >= CACHE_ENTRIES) {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);

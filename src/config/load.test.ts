@@ -189,7 +189,7 @@ describe('validateConfig defaults', () => {
     assert.equal(config.redis, null);
     assert.deepEqual(config.backends, []);
     assert.deepEqual(config.models, []);
-    assert.deepEqual(config.auth, { adminTokenSha256: null, keys: [] });
+    assert.deepEqual(config.auth, { enabled: true, adminTokenSha256: null, keys: [] });
     assert.deepEqual(config.rateLimit, { default: null, onStoreError: 'open' });
     assert.deepEqual(config.cache, { enabled: true, ttlSeconds: 3600, scope: 'key' });
     assert.equal(config.logLevel, 'info');

@@ -45,7 +45,15 @@ export function describeValidationErrors(errors: readonly FastifySchemaValidatio
     else if (error.keyword !== 'anyOf' && error.message !== undefined) entry.other.push(error.message);
   }
   const lines: string[] = [];
+  const fields = [...byField.keys()];
+  const listedFields: string[] = [];
   for (const [field, entry] of byField) {
+    // A union whose value failed inside one branch (rate_limit.requests) and by type in the others
+    // ("rate_limit: must be null"): the deeper message says what is wrong, the other would mislead.
+    const onlyTypes = entry.other.length === 0 && entry.allowed.length === 0;
+    if (onlyTypes && fields.some((other) => other.startsWith(`${field}.`) || other.startsWith(`${field}[`)))
+      continue;
+    listedFields.push(field);
     const parts = [...new Set(entry.other)];
     if (entry.allowed.length > 0) parts.unshift(`must be one of ${[...new Set(entry.allowed)].join(', ')}`);
     else if (entry.types.length > 0 && parts.length === 0)
@@ -55,6 +63,6 @@ export function describeValidationErrors(errors: readonly FastifySchemaValidatio
   }
   const listed = lines.slice(0, MAX_LISTED);
   if (lines.length > MAX_LISTED) listed.push(`... and ${lines.length - MAX_LISTED} more`);
-  const firstField = byField.keys().next().value ?? 'body';
+  const firstField = listedFields[0] ?? 'body';
   return { detail: `Invalid request: ${listed.join('; ')}`, firstField };
 }

@@ -72,11 +72,21 @@ export function standInConfig(
   });
 }
 
+export interface StartOptions {
+  /**
+   * The state directory to use (server.state_dir), kept when the gateway stops; by default each gateway
+   * gets a new temporary directory, removed when it stops.
+   */
+  readonly stateDir?: string;
+}
+
 export async function startGateway(
   document: Record<string, unknown>,
   env: Record<string, string> = {},
+  options: StartOptions = {},
 ): Promise<RunningGateway> {
-  const stateDir = mkdtempSync(join(tmpdir(), 'gw-test-'));
+  const ownStateDir = options.stateDir === undefined;
+  const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'gw-test-'));
   const server = { ...(document['server'] as Record<string, unknown> | undefined), state_dir: stateDir };
   const config = validateConfig({ ...document, server }, env);
   const logs: Record<string, unknown>[] = [];
@@ -109,7 +119,7 @@ export async function startGateway(
       }),
     async stop() {
       await gateway.shutdown();
-      rmSync(stateDir, { recursive: true, force: true });
+      if (ownStateDir) rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }
