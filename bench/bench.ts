@@ -15,14 +15,20 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
+import pino from 'pino';
 import { sha256Hex } from '../src/auth/api-key.js';
+import { Authenticator } from '../src/auth/authenticator.js';
+import { createKey } from '../src/auth/key-factory.js';
+import { validateConfig } from '../src/config/load.js';
+import { EmbeddedStore } from '../src/state/embedded/embedded-store.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, duration: { type: 'string' } } });
 const quick = values.quick === true;
-const throughputSeconds = Number(values.duration ?? (quick ? 3 : 10));
-const sequentialRequests = quick ? 500 : 3000;
-const streamRequests = quick ? 200 : 1000;
+const throughputSeconds = Number(values.duration ?? (quick ? 3 : 8));
+const sequentialRequests = quick ? 500 : 2000;
+const streamRequests = quick ? 200 : 500;
 const warmup = quick ? 100 : 500;
+const warmupSeconds = quick ? 2 : 10;
 
 const BENCH_KEY = 'sk-gw-benchAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const body = JSON.stringify({
@@ -151,14 +157,18 @@ interface ThroughputResult {
   errors: number;
 }
 
-async function throughput(url: string, connections: number): Promise<ThroughputResult> {
+async function throughput(
+  url: string,
+  connections: number,
+  seconds = throughputSeconds,
+): Promise<ThroughputResult> {
   const result = await autocannon({
     url: `${url}/v1/chat/completions`,
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` },
     body,
     connections,
-    duration: throughputSeconds,
+    duration: seconds,
   });
   return {
     requestsPerSecond: Math.round(result.requests.average),
@@ -168,11 +178,50 @@ async function throughput(url: string, connections: number): Promise<ThroughputR
   };
 }
 
+/** The member-wise mean of several results of the same shape. */
+function meanOf<T extends object>(items: T[]): T {
+  const out: Record<string, number> = {};
+  for (const item of items) {
+    for (const [key, value] of Object.entries(item))
+      out[key] = (out[key] ?? 0) + (value as number) / items.length;
+  }
+  return out as T;
+}
+
 function rssMegabytes(pid: number | undefined): number {
   if (pid === undefined) return NaN;
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const match = /VmRSS:\s+(\d+) kB/.exec(status);
   return match === null ? NaN : Math.round(Number(match[1]) / 1024);
+}
+
+/**
+ * The CPU cost of authentication alone, in process: a static key, and a dynamic key served from the
+ * in-process cache (the path every request of a dynamic key takes after its first).
+ */
+async function authenticationCost(): Promise<{ staticKeyMicros: number; cachedDynamicKeyMicros: number }> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'gw-bench-auth-'));
+  const store = new EmbeddedStore(stateDir);
+  try {
+    const { key, record } = createKey({ name: 'bench-dynamic' });
+    await store.create(record);
+    const config = validateConfig({ auth: { keys: [{ id: 'bench', sha256: sha256Hex(BENCH_KEY) }] } }, {});
+    const authenticator = new Authenticator(config.auth.keys, store, pino({ level: 'silent' }));
+    const time = async (headers: Record<string, string>): Promise<number> => {
+      const iterations = 200_000;
+      for (let index = 0; index < 10_000; index++) await authenticator.authenticate(headers, '127.0.0.1');
+      const started = process.hrtime.bigint();
+      for (let index = 0; index < iterations; index++) await authenticator.authenticate(headers, '127.0.0.1');
+      return Number(process.hrtime.bigint() - started) / 1000 / iterations;
+    };
+    return {
+      staticKeyMicros: await time({ authorization: `Bearer ${BENCH_KEY}` }),
+      cachedDynamicKeyMicros: await time({ authorization: `Bearer ${key}` }),
+    };
+  } finally {
+    await store.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
 }
 
 async function main(): Promise<void> {
@@ -213,23 +262,46 @@ async function main(): Promise<void> {
     } as const;
     const results: Record<string, { c1: SequentialResult; c32: ThroughputResult; stream: SequentialResult }> =
       {};
+    // Two passes in alternating order, averaged: machine-wide drift (other processes, CPU frequency)
+    // then weighs on every target alike instead of on whichever ran last.
+    // Node needs tens of seconds of load before its JIT and heap settle; measured runs start after.
     for (const [name, url] of Object.entries(targets)) {
-      progress(`${name}: ${sequentialRequests} sequential requests (1 connection)`);
-      const c1 = await sequential(url, body, sequentialRequests, false);
-      progress(`${name}: ${throughputSeconds} s at 32 connections`);
-      const c32 = await throughput(url, 32);
-      progress(`${name}: ${streamRequests} streaming requests, time to first byte`);
-      const stream = await sequential(url, streamBody, streamRequests, true);
-      results[name] = { c1, c32, stream };
+      progress(`warming up ${name} for ${warmupSeconds} s`);
+      await throughput(url, 32, warmupSeconds);
+    }
+    const passes = [Object.entries(targets), Object.entries(targets).reverse()];
+    const samples: Record<
+      string,
+      { c1: SequentialResult[]; c32: ThroughputResult[]; stream: SequentialResult[] }
+    > = {};
+    for (const [passIndex, pass] of passes.entries()) {
+      for (const [name, url] of pass) {
+        const entry = (samples[name] ??= { c1: [], c32: [], stream: [] });
+        progress(
+          `pass ${passIndex + 1}/2, ${name}: ${sequentialRequests} sequential requests (1 connection)`,
+        );
+        entry.c1.push(await sequential(url, body, sequentialRequests, false));
+        progress(`pass ${passIndex + 1}/2, ${name}: ${throughputSeconds} s at 32 connections`);
+        entry.c32.push(await throughput(url, 32));
+        progress(
+          `pass ${passIndex + 1}/2, ${name}: ${streamRequests} streaming requests, time to first byte`,
+        );
+        entry.stream.push(await sequential(url, streamBody, streamRequests, true));
+      }
+    }
+    for (const [name, entry] of Object.entries(samples)) {
+      results[name] = { c1: meanOf(entry.c1), c32: meanOf(entry.c32), stream: meanOf(entry.stream) };
     }
     const gatewayRss = rssMegabytes(gateway.child.pid);
+    progress('authentication alone, in process');
+    const auth = await authenticationCost();
 
     const direct = results['direct']!;
     const rows = Object.entries(results).map(([name, result]) => ({
       target: name,
-      'req/s @32': result.c32.requestsPerSecond,
-      'p50 ms @32': result.c32.p50,
-      'p99 ms @32': result.c32.p99,
+      'req/s @32': Math.round(result.c32.requestsPerSecond),
+      'p50 ms @32': Math.round(result.c32.p50 * 10) / 10,
+      'p99 ms @32': Math.round(result.c32.p99 * 10) / 10,
       'p50 ms @1': result.c1.p50.toFixed(3),
       'p99 ms @1': result.c1.p99.toFixed(3),
       'added p50 ms @1': (result.c1.p50 - direct.c1.p50).toFixed(3),
@@ -239,6 +311,9 @@ async function main(): Promise<void> {
     }));
     console.table(rows);
     console.log(`gateway RSS after the run: ${gatewayRss} MB`);
+    console.log(
+      `authentication CPU per request: ${auth.staticKeyMicros.toFixed(2)} µs (static key), ${auth.cachedDynamicKeyMicros.toFixed(2)} µs (dynamic key, cached)`,
+    );
     const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
     console.log(
       `machine: ${machine}; ${new Date().toISOString()}; ${Math.round((Date.now() - started) / 1000)} s`,
@@ -252,6 +327,7 @@ async function main(): Promise<void> {
       throughputSeconds,
       results,
       gatewayRssMb: gatewayRss,
+      authenticationMicros: auth,
       rows,
     };
     writeFileSync('bench/results/latest.json', `${JSON.stringify(report, null, 2)}\n`);
