@@ -21,6 +21,10 @@ export interface GatewayConfig {
   readonly rateLimit: {
     readonly default: RateLimitPolicyConfig | null;
     readonly onStoreError: 'open' | 'closed';
+    /** Longest wait for Redis on the request path before on_store_error decides. */
+    readonly storeTimeoutMs: number;
+    /** Completion tokens reserved when a request sets no max_tokens. */
+    readonly defaultCompletionTokens: number;
   };
   readonly cache: {
     readonly enabled: boolean;

@@ -129,7 +129,12 @@ describe('loadConfig with a YAML file', () => {
     assert.equal(key?.sha256, KEY_HASH);
     assert.deepEqual(key?.models, ['small', 'gpt-*']);
     assert.deepEqual(key?.rateLimit, { requests: '600/minute', tokens: '200000/minute' });
-    assert.deepEqual(config.rateLimit, { default: { requests: '100/minute' }, onStoreError: 'open' });
+    assert.deepEqual(config.rateLimit, {
+      default: { requests: '100/minute' },
+      onStoreError: 'open',
+      storeTimeoutMs: 50,
+      defaultCompletionTokens: 1024,
+    });
     assert.deepEqual(config.cache, { enabled: true, ttlSeconds: 3600, scope: 'key' });
   });
 
@@ -190,7 +195,12 @@ describe('validateConfig defaults', () => {
     assert.deepEqual(config.backends, []);
     assert.deepEqual(config.models, []);
     assert.deepEqual(config.auth, { enabled: true, adminTokenSha256: null, keys: [] });
-    assert.deepEqual(config.rateLimit, { default: null, onStoreError: 'open' });
+    assert.deepEqual(config.rateLimit, {
+      default: null,
+      onStoreError: 'open',
+      storeTimeoutMs: 50,
+      defaultCompletionTokens: 1024,
+    });
     assert.deepEqual(config.cache, { enabled: true, ttlSeconds: 3600, scope: 'key' });
     assert.equal(config.logLevel, 'info');
   });

@@ -4,7 +4,12 @@ import { Value } from '@sinclair/typebox/value';
 import { SetErrorFunction, DefaultErrorFunction } from '@sinclair/typebox/errors';
 import { parseDocument } from 'yaml';
 import type { BackendConfig, GatewayConfig, ModelRoute, StaticKey } from './config.js';
-import { ConfigFileSchema, type ConfigFile, type RateLimitPolicyConfig } from './schema.js';
+import {
+  ConfigFileSchema,
+  type ConfigFile,
+  type ConfigRateLimitPolicy,
+  type RateLimitPolicyConfig,
+} from './schema.js';
 import { parseRate } from './rate-string.js';
 import { sha256Hex } from '../auth/api-key.js';
 
@@ -33,6 +38,26 @@ SetErrorFunction((parameter) => {
     ? 'unknown field'
     : message.charAt(0).toLowerCase() + message.slice(1);
 });
+
+/**
+ * A union's own error says only "expected union value". When the value is an object and the union
+ * has one object member (a rate-limit policy: a string or an object), that member's errors say more.
+ */
+function explain(schema: TSchema, path: string, value: unknown, message: string): [string, string][] {
+  if (TypeGuard.IsUnion(schema) && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const objects = schema.anyOf.filter((member) => TypeGuard.IsObject(member));
+    if (objects.length === 1 && objects[0] !== undefined) {
+      return [...Value.Errors(objects[0], value)].map((inner) => [path + inner.path, inner.message]);
+    }
+  }
+  if (TypeGuard.IsUnion(schema)) {
+    const kinds = schema.anyOf.map((member) =>
+      TypeGuard.IsObject(member) ? 'an object' : TypeGuard.IsString(member) ? 'a string' : null,
+    );
+    if (kinds.every((kind) => kind !== null)) return [[path, `must be ${[...new Set(kinds)].join(' or ')}`]];
+  }
+  return [[path, message]];
+}
 
 /** "/backends/1/url" → "backends[1].url" */
 function formatPath(pointer: string): string {
@@ -85,8 +110,15 @@ function isHttpUrl(text: string): boolean {
   }
 }
 
-function checkPolicy(policy: RateLimitPolicyConfig | undefined, path: string, problems: string[]): void {
-  if (policy === undefined) return;
+/** The seed's "100/minute" alone means a requests limit. */
+function normalizePolicy(policy: ConfigRateLimitPolicy | undefined): RateLimitPolicyConfig | null {
+  if (policy === undefined) return null;
+  return typeof policy === 'string' ? { requests: policy } : policy;
+}
+
+function checkPolicy(raw: ConfigRateLimitPolicy | undefined, path: string, problems: string[]): void {
+  const policy = normalizePolicy(raw);
+  if (policy === null) return;
   for (const kind of ['requests', 'tokens'] as const) {
     const value = policy[kind];
     if (value === undefined) continue;
@@ -160,9 +192,11 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
   if (structural.length > 0) {
     const seen = new Set<string>();
     for (const error of structural) {
-      const line = `${formatPath(error.path)}: ${error.message}`;
-      if (!seen.has(line)) problems.push(line);
-      seen.add(line);
+      for (const [path, message] of explain(error.schema, error.path, error.value, error.message)) {
+        const line = `${formatPath(path)}: ${message}`;
+        if (!seen.has(line)) problems.push(line);
+        seen.add(line);
+      }
     }
     throw new ConfigError(problems);
   }
@@ -202,7 +236,7 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
     checkPolicy(route.rate_limit, `${path}.rate_limit`, problems);
     return {
       name: route.name,
-      rateLimit: route.rate_limit ?? null,
+      rateLimit: normalizePolicy(route.rate_limit),
       targets: route.targets.map((target, targetIndex) => {
         if (!backendNames.has(target.backend)) {
           problems.push(
@@ -236,7 +270,7 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       name: key.name ?? key.id,
       sha256,
       models: key.models ?? null,
-      rateLimit: key.rate_limit ?? null,
+      rateLimit: normalizePolicy(key.rate_limit),
       metadata: key.metadata ?? {},
     };
   });
@@ -289,8 +323,10 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
     models,
     auth: { enabled: file.auth?.enabled ?? true, adminTokenSha256, keys },
     rateLimit: {
-      default: file.rate_limit?.default ?? null,
+      default: normalizePolicy(file.rate_limit?.default),
       onStoreError: file.rate_limit?.on_store_error ?? 'open',
+      storeTimeoutMs: file.rate_limit?.store_timeout_ms ?? 50,
+      defaultCompletionTokens: file.rate_limit?.default_completion_tokens ?? 1024,
     },
     cache: {
       enabled: file.cache?.enabled ?? true,

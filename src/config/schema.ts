@@ -13,10 +13,15 @@ const Name = Type.String({ minLength: 1, maxLength: 200 });
 const PositiveInt = Type.Integer({ minimum: 1 });
 const RateString = Type.String({ minLength: 3, description: 'N/second | N/minute | N/hour | N/day' });
 
-export const RateLimitPolicySchema = Strict({
+export const RateLimitPolicyObjectSchema = Strict({
   requests: Optional(Type.Union([RateString, Type.Array(RateString, { minItems: 1 })])),
   tokens: Optional(Type.Union([RateString, Type.Array(RateString, { minItems: 1 })])),
 });
+
+/** A policy object, or the seed's shorthand: a rate string alone limits requests ("100/minute"). */
+const ConfigRateLimitPolicySchema = Type.Union([RateString, RateLimitPolicyObjectSchema]);
+/** The admin API takes the object form only. */
+export const RateLimitPolicySchema = RateLimitPolicyObjectSchema;
 
 export const BackendConfigSchema = Strict({
   name: Name,
@@ -37,7 +42,7 @@ export const ModelTargetSchema = Strict({
 export const ModelRouteSchema = Strict({
   name: Name,
   targets: Type.Array(ModelTargetSchema, { minItems: 1 }),
-  rate_limit: Optional(RateLimitPolicySchema),
+  rate_limit: Optional(ConfigRateLimitPolicySchema),
 });
 
 export const StaticKeySchema = Strict({
@@ -45,7 +50,7 @@ export const StaticKeySchema = Strict({
   sha256: Type.String(),
   name: Optional(Name),
   models: Optional(Type.Array(Name)),
-  rate_limit: Optional(RateLimitPolicySchema),
+  rate_limit: Optional(ConfigRateLimitPolicySchema),
   metadata: Optional(Type.Record(Type.String(), Type.String())),
 });
 
@@ -71,8 +76,10 @@ export const ConfigFileSchema = Strict({
   ),
   rate_limit: Optional(
     Strict({
-      default: Optional(RateLimitPolicySchema),
+      default: Optional(ConfigRateLimitPolicySchema),
       on_store_error: Optional(Type.Union([Type.Literal('open'), Type.Literal('closed')])),
+      store_timeout_ms: Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+      default_completion_tokens: Optional(PositiveInt),
     }),
   ),
   cache: Optional(
@@ -94,5 +101,6 @@ export const ConfigFileSchema = Strict({
 });
 
 export type ConfigFile = Static<typeof ConfigFileSchema>;
-export type RateLimitPolicyConfig = Static<typeof RateLimitPolicySchema>;
+export type RateLimitPolicyConfig = Static<typeof RateLimitPolicyObjectSchema>;
+export type ConfigRateLimitPolicy = Static<typeof ConfigRateLimitPolicySchema>;
 export type BackendType = Static<typeof BackendConfigSchema>['type'];

@@ -188,6 +188,13 @@ export class ShuttingDownError extends ServiceUnavailableError {
   }
 }
 
+/** A rate limit of the gateway refused the request; the headers say which and for how long. */
+export class RateLimitExceededError extends GatewayError {
+  constructor(detail: string, headers: Readonly<Record<string, string>>) {
+    super('rate_limit_exceeded', detail, { headers });
+  }
+}
+
 /** The upstream could not be reached or gave an answer the gateway cannot use. */
 export class UpstreamError extends GatewayError {
   constructor(detail: string, options: GatewayErrorOptions = {}) {

@@ -20,6 +20,7 @@ import { ModelRouter } from '../routing/model-router.js';
 import type { KeyRecord } from '../auth/key-record.js';
 import type { KeyStore } from '../auth/key-store.js';
 import { openStores } from '../state/stores.js';
+import { RateLimiter } from '../rate-limit/rate-limiter.js';
 import type { GatewayContext, ReadinessCheck } from './context.js';
 import { buildErrorHandler } from './error-handler.js';
 import { parseJsonBody } from './json-body.js';
@@ -114,6 +115,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   const context: GatewayContext = {
     config,
     router,
+    rateLimiter: new RateLimiter(config.rateLimit, stores.limiterRedis, logger),
     keyStore: stores.keys,
     authenticator,
     calls,

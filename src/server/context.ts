@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { KeyStore } from '../auth/key-store.js';
+import type { RateLimiter } from '../rate-limit/rate-limiter.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { GatewayConfig } from '../config/config.js';
 import type { ModelRouter } from '../routing/model-router.js';
@@ -16,6 +17,7 @@ export interface GatewayContext {
   readonly router: ModelRouter;
   readonly authenticator: Authenticator;
   readonly keyStore: KeyStore;
+  readonly rateLimiter: RateLimiter;
   readonly calls: UpstreamCalls;
   readonly lifecycle: { shuttingDown: boolean };
   readonly checkReadiness: () => Promise<Record<string, ReadinessCheck>>;

@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { KeyStore } from '../auth/key-store.js';
 import type { GatewayConfig } from '../config/config.js';
@@ -13,6 +14,8 @@ const KEY_LOOKUP_TIMEOUT_MS = 250;
 /** The state stores of one gateway: Redis when configured (shared by instances), else SQLite. */
 export interface Stores {
   readonly keys: KeyStore;
+  /** The rate limiter's connection (commands time out after rate_limit.store_timeout_ms); null without Redis. */
+  readonly limiterRedis: Redis | null;
   /** Readiness checks of the stores, each bounded by a short timeout. */
   check(): Promise<Record<string, ReadinessCheck>>;
   close(): Promise<void>;
@@ -23,6 +26,7 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
     const embedded = new EmbeddedStore(config.server.stateDir);
     return {
       keys: embedded,
+      limiterRedis: null,
       check: () => {
         try {
           embedded.check();
@@ -40,8 +44,10 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
   const redis = createRedisClient(options);
   const subscriber = createRedisClient(options, { autoResubscribe: false, commandTimeout: 2000 });
   const keys = new RedisKeyStore(redis, subscriber, logger);
+  const limiterRedis = createRedisClient({ ...options, commandTimeoutMs: config.rateLimit.storeTimeoutMs });
   return {
     keys,
+    limiterRedis,
     async check() {
       const result = await pingRedis(redis, READINESS_TIMEOUT_MS);
       return { state_store: result, redis: result };
@@ -49,6 +55,7 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
     async close() {
       await keys.close();
       redis.disconnect();
+      limiterRedis.disconnect();
     },
   };
 }

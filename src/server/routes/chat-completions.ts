@@ -2,12 +2,34 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { ChatCompletionChunk, ChatCompletionRequest, Usage } from '../../api/schemas.js';
 import { ChatCompletionRequestSchema, ChatCompletionSchema } from '../../api/schemas.js';
+import type { KeyRecord } from '../../auth/key-record.js';
 import type { BackendAdapter, UpstreamCall } from '../../backends/adapter.js';
+import { countPromptTokens, countTextTokens, estimateChatTokens } from '../../rate-limit/token-estimate.js';
 import { ClientClosedError, toProblem } from '../../errors/errors.js';
 import type { GatewayContext } from '../context.js';
 import { toGatewayError } from '../error-handler.js';
 import { SseWriter } from '../sse.js';
 import { errorResponses } from './openapi-fragments.js';
+
+/** What a stream has produced so far, for settling a token reservation when no usage is reported. */
+interface StreamMeter {
+  /** The upstream accepted the request: its prompt was processed. */
+  started: boolean;
+  producedTokens: number;
+  readonly countTokens: boolean;
+}
+
+/**
+ * The tokens a request really used: the usage the backend reported; else, for a stream that was
+ * cancelled or broke, its prompt and what it produced; else nothing (the upstream never answered).
+ */
+function tokensUsed(request: FastifyRequest<{ Body: ChatCompletionRequest }>, meter: StreamMeter): number {
+  const state = request.gateway;
+  if (state.promptTokens !== null && state.completionTokens !== null)
+    return state.promptTokens + state.completionTokens;
+  if (!meter.started) return 0;
+  return countPromptTokens(request.body) + meter.producedTokens;
+}
 
 function recordUsage(request: FastifyRequest, usage: Usage | null | undefined): void {
   if (usage == null) return;
@@ -48,13 +70,20 @@ export function registerChatCompletions(app: FastifyInstance, context: GatewayCo
       const decision = context.router.resolve(body.model, state.key?.models ?? null);
       state.backend = decision.adapter.name;
       reply.header('x-gateway-backend', decision.adapter.name);
+      const grant = await context.rateLimiter.acquire({
+        key: state.key as KeyRecord,
+        route: decision.route,
+        tokens: () => estimateChatTokens(body, context.config.rateLimit.defaultCompletionTokens),
+      });
+      reply.headers(grant.headers);
       const upstreamRequest: ChatCompletionRequest = { ...body, model: decision.upstreamModel };
       const stream = body.stream === true;
       state.stream = stream;
+      const meter: StreamMeter = { started: false, producedTokens: 0, countTokens: grant.countsTokens };
       const call = context.calls.open(request, reply, { stream });
       try {
         if (stream) {
-          await streamCompletion(request, reply, decision.adapter, upstreamRequest, call, context);
+          await streamCompletion(request, reply, decision.adapter, upstreamRequest, call, context, meter);
           return await reply;
         }
         const completion = await decision.adapter.chat(upstreamRequest, call);
@@ -62,6 +91,7 @@ export function registerChatCompletions(app: FastifyInstance, context: GatewayCo
         return await reply.type('application/json').send(JSON.stringify(completion));
       } finally {
         call.close();
+        if (grant.countsTokens) grant.settle(tokensUsed(request, meter));
       }
     },
   );
@@ -74,9 +104,11 @@ async function streamCompletion(
   upstreamRequest: ChatCompletionRequest,
   call: UpstreamCall,
   context: GatewayContext,
+  meter: StreamMeter,
 ): Promise<void> {
   // Awaited before anything is sent: a failure here is still an ordinary problem+json response.
   const chunks = await adapter.chatStream(upstreamRequest, call);
+  meter.started = true;
   const includeUsage = request.body.stream_options?.include_usage === true;
   const writer = new SseWriter(reply.raw);
   reply.hijack();
@@ -84,6 +116,12 @@ async function streamCompletion(
   try {
     for await (const chunk of chunks) {
       if (chunk.usage != null) recordUsage(request, chunk.usage);
+      if (meter.countTokens) {
+        for (const choice of chunk.choices) {
+          if (typeof choice.delta.content === 'string')
+            meter.producedTokens += countTextTokens(choice.delta.content);
+        }
+      }
       if (!includeUsage && isUsageOnly(chunk)) continue;
       await writer.data(JSON.stringify(chunk));
       if (writer.closed) throw new ClientClosedError();

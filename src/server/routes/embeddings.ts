@@ -4,6 +4,8 @@ import {
   EmbeddingsResponseSchema,
   type EmbeddingsRequest,
 } from '../../api/schemas.js';
+import type { KeyRecord } from '../../auth/key-record.js';
+import { estimateEmbeddingTokens } from '../../rate-limit/token-estimate.js';
 import type { GatewayContext } from '../context.js';
 import { errorResponses } from './openapi-fragments.js';
 
@@ -27,6 +29,12 @@ export function registerEmbeddings(app: FastifyInstance, context: GatewayContext
       const decision = context.router.resolve(body.model, state.key?.models ?? null);
       state.backend = decision.adapter.name;
       reply.header('x-gateway-backend', decision.adapter.name);
+      const grant = await context.rateLimiter.acquire({
+        key: state.key as KeyRecord,
+        route: decision.route,
+        tokens: () => estimateEmbeddingTokens(body),
+      });
+      reply.headers(grant.headers);
       const call = context.calls.open(request, reply, { stream: false });
       try {
         const answer = await decision.adapter.embeddings({ ...body, model: decision.upstreamModel }, call);
@@ -34,6 +42,7 @@ export function registerEmbeddings(app: FastifyInstance, context: GatewayContext
         return await reply.type('application/json').send(JSON.stringify(answer));
       } finally {
         call.close();
+        grant.settle(state.promptTokens ?? 0);
       }
     },
   );

@@ -1,0 +1,89 @@
+import { gcraAdjust, gcraDecide, type GcraOutcome } from './gcra.js';
+import type {
+  AcquireResult,
+  LimitAdjustment,
+  LimitCheck,
+  LimiterStore,
+  LimitStatus,
+} from './limiter-store.js';
+import type { AppliedLimit } from './policy.js';
+
+const MAX_ENTRIES = 100_000;
+
+function windowMs(limit: AppliedLimit): { limit: number; windowMs: number } {
+  return { limit: limit.rate.limit, windowMs: limit.rate.windowSeconds * 1000 };
+}
+
+/**
+ * Limit state in this process: the embedded mode's limiter, and the fallback of the Redis one while
+ * Redis is away (then each instance limits on its own). An entry is dropped once its budget is whole
+ * again (TAT in the past): it would mean nothing more than a missing one.
+ */
+export class MemoryLimiter implements LimiterStore {
+  private readonly tats = new Map<string, number>();
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  acquire(checks: readonly LimitCheck[]): Promise<AcquireResult> {
+    const now = this.clock();
+    const outcomes: GcraOutcome[] = checks.map((check) =>
+      gcraDecide(windowMs(check.limit), this.tats.get(check.key) ?? null, check.cost, now),
+    );
+    let refused: AcquireResult['refused'] = null;
+    for (const [index, outcome] of outcomes.entries()) {
+      const check = checks[index];
+      if (
+        !outcome.allowed &&
+        check !== undefined &&
+        (refused === null || outcome.retryAfterMs > refused.retryAfterMs)
+      ) {
+        refused = { limit: check.limit, retryAfterMs: outcome.retryAfterMs };
+      }
+    }
+    const allowed = refused === null;
+    if (allowed) {
+      checks.forEach((check, index) => {
+        this.store(check.key, outcomes[index]?.tat ?? now, now);
+      });
+    }
+    const statuses: LimitStatus[] = checks.map((check, index) => {
+      const outcome = outcomes[index] as GcraOutcome;
+      if (allowed || !outcome.allowed)
+        return { limit: check.limit, remaining: outcome.remaining, resetMs: outcome.resetMs };
+      // Refused by another limit: this one was not charged; report it as it stands.
+      const unchanged = gcraDecide(windowMs(check.limit), this.tats.get(check.key) ?? null, 0, now);
+      return { limit: check.limit, remaining: unchanged.remaining, resetMs: unchanged.resetMs };
+    });
+    return Promise.resolve({ allowed, statuses, refused });
+  }
+
+  adjust(adjustments: readonly LimitAdjustment[]): Promise<void> {
+    const now = this.clock();
+    for (const adjustment of adjustments) {
+      this.store(
+        adjustment.key,
+        gcraAdjust(windowMs(adjustment.limit), this.tats.get(adjustment.key) ?? null, adjustment.delta, now),
+        now,
+      );
+    }
+    return Promise.resolve();
+  }
+
+  private store(key: string, tat: number, now: number): void {
+    if (tat <= now) {
+      this.tats.delete(key);
+      return;
+    }
+    if (!this.tats.has(key) && this.tats.size >= MAX_ENTRIES) this.sweep(now);
+    this.tats.set(key, tat);
+  }
+
+  /** Drops entries whose budget is whole again; if none, the oldest inserted. */
+  private sweep(now: number): void {
+    for (const [key, tat] of this.tats) if (tat <= now) this.tats.delete(key);
+    if (this.tats.size >= MAX_ENTRIES) {
+      const oldest = this.tats.keys().next().value;
+      if (oldest !== undefined) this.tats.delete(oldest);
+    }
+  }
+}

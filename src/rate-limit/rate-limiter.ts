@@ -1,0 +1,134 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { KeyRecord } from '../auth/key-record.js';
+import type { GatewayConfig, ModelRoute } from '../config/config.js';
+import { RateLimitExceededError, ServiceUnavailableError } from '../errors/errors.js';
+import type { AcquireResult, LimitCheck, LimiterStore } from './limiter-store.js';
+import { MemoryLimiter } from './memory-limiter.js';
+import { resolveLimits, type AppliedLimit } from './policy.js';
+import { rateLimitHeaders } from './rate-limit-headers.js';
+import { RedisLimiter } from './redis-limiter.js';
+
+/** What an admitted request holds: its headers, and the settlement of its token reservation. */
+export interface Grant {
+  readonly headers: Readonly<Record<string, string>>;
+  /** True when a token limit applies: the caller must settle with the tokens really used. */
+  readonly countsTokens: boolean;
+  /**
+   * Corrects the token reservation to what was really used (the usage the backend reported, or what a
+   * cancelled stream produced). Only the first call counts; null leaves the reservation as it is.
+   */
+  settle(actualTokens: number | null): void;
+}
+
+const NO_LIMITS: Grant = { headers: {}, countsTokens: false, settle: () => undefined };
+
+export interface AcquireInput {
+  readonly key: KeyRecord;
+  readonly route: ModelRoute | null;
+  /**
+   * Computes the token reservation, called only when a token limit applies (tokenizing costs time);
+   * null when the request consumes no tokens (a cache hit).
+   */
+  readonly tokens: (() => number) | null;
+}
+
+function unitWord(limit: AppliedLimit): string {
+  return limit.rate.unit;
+}
+
+/**
+ * Applies the rate limits of the config, the key and the route. With Redis, every instance shares the
+ * state through one atomic script per request; when Redis fails or is slower than `store_timeout_ms`,
+ * `on_store_error` decides: `open` admits through a per-instance limiter (and says so in the log),
+ * `closed` answers 503. Nothing is ever queued for later replay.
+ */
+export class RateLimiter {
+  private readonly memory = new MemoryLimiter();
+  private readonly shared: LimiterStore | null;
+  private lastFailureLog = 0;
+  /** Times the shared store failed and on_store_error decided (for metrics). */
+  storeErrors = 0;
+
+  constructor(
+    private readonly config: GatewayConfig['rateLimit'],
+    redis: Redis | null,
+    private readonly logger: Logger,
+  ) {
+    this.shared = redis === null ? null : new RedisLimiter(redis);
+  }
+
+  async acquire(input: AcquireInput): Promise<Grant> {
+    const limits = resolveLimits({
+      keyId: input.key.id,
+      keyPolicy: input.key.rateLimit,
+      defaultPolicy: this.config.default,
+      routeName: input.route?.name ?? null,
+      routePolicy: input.route?.rateLimit ?? null,
+    }).filter((limit) => limit.kind === 'requests' || input.tokens !== null);
+    if (limits.length === 0) return NO_LIMITS;
+    const reserved =
+      input.tokens !== null && limits.some((limit) => limit.kind === 'tokens') ? input.tokens() : 0;
+    const checks: LimitCheck[] = limits.map((limit) => ({
+      limit,
+      key: `gw-rl:{${input.key.id}}:${limit.scope}`,
+      cost: limit.kind === 'requests' ? 1 : reserved,
+    }));
+    const { result, store } = await this.decide(checks);
+    const headers = rateLimitHeaders(result.statuses);
+    if (!result.allowed && result.refused !== null) {
+      const { limit, retryAfterMs } = result.refused;
+      const never = !Number.isFinite(retryAfterMs);
+      const retryMs = never ? limit.rate.windowSeconds * 1000 : retryAfterMs;
+      let detail = `Rate limit of ${limit.rate.limit} ${limit.kind} per ${unitWord(limit)} exceeded for ${limit.subject}`;
+      if (never)
+        detail += `; this request reserves ${reserved} tokens, more than the whole limit (lower max_tokens)`;
+      throw new RateLimitExceededError(detail, {
+        ...headers,
+        'retry-after': String(Math.max(1, Math.ceil(retryMs / 1000))),
+        'retry-after-ms': String(Math.max(1, Math.ceil(retryMs))),
+      });
+    }
+    const tokenChecks = checks.filter((check) => check.limit.kind === 'tokens');
+    if (tokenChecks.length === 0) return { headers, countsTokens: false, settle: () => undefined };
+    let settled = false;
+    return {
+      headers,
+      countsTokens: true,
+      settle: (actualTokens) => {
+        if (settled || actualTokens === null) return;
+        settled = true;
+        const delta = actualTokens - reserved;
+        if (delta === 0) return;
+        store
+          .adjust(tokenChecks.map((check) => ({ limit: check.limit, key: check.key, delta })))
+          .catch((error: unknown) => {
+            this.logger.warn({ detail: (error as Error).message }, 'rate limit settlement failed');
+          });
+      },
+    };
+  }
+
+  private async decide(checks: LimitCheck[]): Promise<{ result: AcquireResult; store: LimiterStore }> {
+    if (this.shared === null) return { result: await this.memory.acquire(checks), store: this.memory };
+    try {
+      return { result: await this.shared.acquire(checks), store: this.shared };
+    } catch (error) {
+      this.storeErrors++;
+      const now = Date.now();
+      if (now - this.lastFailureLog > 10_000) {
+        this.lastFailureLog = now;
+        this.logger.warn(
+          { detail: (error as Error).message, on_store_error: this.config.onStoreError },
+          this.config.onStoreError === 'open'
+            ? 'rate limit store unavailable: limiting per instance'
+            : 'rate limit store unavailable: refusing requests',
+        );
+      }
+      if (this.config.onStoreError === 'closed') {
+        throw new ServiceUnavailableError('The rate limit store is unavailable; retry shortly', 1);
+      }
+      return { result: await this.memory.acquire(checks), store: this.memory };
+    }
+  }
+}

@@ -1,0 +1,46 @@
+import { countTokens } from 'gpt-tokenizer';
+import type { ChatCompletionRequest, EmbeddingsRequest } from '../api/schemas.js';
+
+/**
+ * Token counts for reservations, with a real BPE tokenizer (o200k_base, as OpenAI's current models).
+ * Self-hosted models tokenize differently, so this is an estimate: it is settled to the usage the
+ * backend reports once the answer is complete.
+ */
+const TOKENS_PER_MESSAGE = 4;
+
+function text(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return content
+    .map((part) => (part as { text?: unknown }).text)
+    .filter((value): value is string => typeof value === 'string')
+    .join('\n');
+}
+
+export function countPromptTokens(request: ChatCompletionRequest): number {
+  let total = 3;
+  for (const message of request.messages) total += TOKENS_PER_MESSAGE + countTokens(text(message.content));
+  if (request.tools !== undefined) total += countTokens(JSON.stringify(request.tools));
+  return total;
+}
+
+/** What a chat request reserves: its prompt, plus max_tokens (or the configured default) per choice. */
+export function estimateChatTokens(request: ChatCompletionRequest, defaultCompletionTokens: number): number {
+  const completion = request.max_completion_tokens ?? request.max_tokens ?? defaultCompletionTokens;
+  return countPromptTokens(request) + completion * (request.n ?? 1);
+}
+
+export function estimateEmbeddingTokens(request: EmbeddingsRequest): number {
+  const input = request.input;
+  if (typeof input === 'string') return countTokens(input);
+  let total = 0;
+  for (const item of input) {
+    total += typeof item === 'string' ? countTokens(item) : Array.isArray(item) ? item.length : 1;
+  }
+  return total;
+}
+
+/** Tokens in a piece of generated text: what a cancelled stream is charged when no usage came. */
+export function countTextTokens(value: string): number {
+  return value === '' ? 0 : countTokens(value);
+}
