@@ -13,7 +13,9 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { createServer, type AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import pino from 'pino';
 import { sha256Hex } from '../src/auth/api-key.js';
@@ -24,11 +26,11 @@ import { EmbeddedStore } from '../src/state/embedded/embedded-store.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, duration: { type: 'string' } } });
 const quick = values.quick === true;
-const throughputSeconds = Number(values.duration ?? (quick ? 3 : 8));
+const throughputSeconds = Number(values.duration ?? (quick ? 3 : 6));
 const sequentialRequests = quick ? 500 : 2000;
 const streamRequests = quick ? 200 : 500;
 const warmup = quick ? 100 : 500;
-const warmupSeconds = quick ? 2 : 10;
+const warmupSeconds = quick ? 2 : 6;
 
 const BENCH_KEY = 'sk-gw-benchAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const body = JSON.stringify({
@@ -77,6 +79,38 @@ async function startService(
       reject(new Error(`${args.join(' ')} exited with ${code}`));
     });
   });
+  return { url, child };
+}
+
+/** A private redis-server on a free port, nothing kept on disk. */
+async function startRedis(): Promise<Service> {
+  const port = await new Promise<number>((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address() as AddressInfo;
+      server.close(() => {
+        resolve(address.port);
+      });
+    });
+  });
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  const child = spawn('redis-server', args, { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.ping();
+      client.disconnect();
+      break;
+    } catch (error) {
+      client.disconnect();
+      if (Date.now() > deadline) throw new Error(`redis-server did not start: ${(error as Error).message}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
   return { url, child };
 }
 
@@ -234,15 +268,28 @@ async function main(): Promise<void> {
     services.push(upstream);
     const bare = await startService(['bench/bare-proxy.mjs', upstream.url], portLine);
     services.push(bare);
-    const startGateway = async (name: string, authEnabled: boolean): Promise<Service> => {
+    progress('starting a private redis-server');
+    const redis = await startRedis();
+    services.push(redis);
+    const startGateway = async (
+      name: string,
+      options: { authEnabled: boolean; redisLimits: boolean },
+    ): Promise<Service> => {
       const configPath = join(workDir, `${name}.yaml`);
       writeFileSync(
         configPath,
         JSON.stringify({
           server: { host: '127.0.0.1', port: 0, state_dir: join(workDir, name) },
+          ...(options.redisLimits
+            ? {
+                redis: { url: redis.url },
+                // Limits that are checked on every request and never reached.
+                rate_limit: { default: { requests: '100000000/minute', tokens: '1000000000000/minute' } },
+              }
+            : {}),
           backends: [{ name: 'upstream', type: 'openai', url: `${upstream.url}/v1` }],
           models: [{ name: '*', targets: [{ backend: 'upstream' }] }],
-          auth: { enabled: authEnabled, keys: [{ id: 'bench', sha256: sha256Hex(BENCH_KEY) }] },
+          auth: { enabled: options.authEnabled, keys: [{ id: 'bench', sha256: sha256Hex(BENCH_KEY) }] },
         }),
       );
       const service = await startService(['dist/cli.js', 'serve', '--config', configPath], listeningLine, {
@@ -251,14 +298,16 @@ async function main(): Promise<void> {
       services.push(service);
       return service;
     };
-    const gateway = await startGateway('gateway', true);
-    const gatewayNoAuth = await startGateway('gateway-no-auth', false);
+    const gateway = await startGateway('gateway', { authEnabled: true, redisLimits: false });
+    const gatewayNoAuth = await startGateway('gateway-no-auth', { authEnabled: false, redisLimits: false });
+    const gatewayLimits = await startGateway('gateway-limits', { authEnabled: true, redisLimits: true });
 
     const targets = {
       direct: upstream.url,
       'bare proxy': bare.url,
       gateway: gateway.url,
       'gateway, auth off': gatewayNoAuth.url,
+      'gateway, Redis limits': gatewayLimits.url,
     } as const;
     const results: Record<string, { c1: SequentialResult; c32: ThroughputResult; stream: SequentialResult }> =
       {};

@@ -11,6 +11,10 @@
  * So over any window of the policy's length at most 2·L are admitted (the documented burst is L, the
  * whole budget at once), at most L at any single instant, and L per window sustained.
  *
+ * The TAT is counted in emission intervals (ms / T), not in ms: a request then adds its whole cost,
+ * exactly. In ms, adding T (6/second: 166.66… ms) to a timestamp of 1.8e12 rounds every time, and a
+ * full budget spent at once could sum past τ and refuse its last unit.
+ *
  * These functions are the one definition of the arithmetic: the in-process limiter calls them, and the
  * Redis script (redis-limiter.ts) is a line-by-line transcription checked against them by the tests.
  */
@@ -23,7 +27,7 @@ export interface GcraLimit {
 
 export interface GcraOutcome {
   readonly allowed: boolean;
-  /** The TAT to store when allowed; the unchanged (floored) TAT when not. */
+  /** The TAT (in emission intervals) to store when allowed; the unchanged (floored) TAT when not. */
   readonly tat: number;
   /** Whole units left after this request (or now, when refused). */
   readonly remaining: number;
@@ -37,7 +41,12 @@ export function emissionInterval(limit: GcraLimit): number {
   return limit.windowMs / limit.limit;
 }
 
-/** Decides one limit; `storedTat` is null when nothing is stored (a full budget). */
+/** `now` (ms) in emission intervals: the unit of stored TATs. */
+export function gcraNow(limit: GcraLimit, now: number): number {
+  return now / emissionInterval(limit);
+}
+
+/** Decides one limit; `storedTat` (in emission intervals) is null when nothing is stored (a full budget). */
 export function gcraDecide(
   limit: GcraLimit,
   storedTat: number | null,
@@ -45,30 +54,33 @@ export function gcraDecide(
   now: number,
 ): GcraOutcome {
   const interval = emissionInterval(limit);
-  const tolerance = limit.windowMs;
-  const tat = storedTat === null || storedTat < now ? now : storedTat;
-  const next = tat + cost * interval;
-  if (next - now <= tolerance) {
+  // In emission intervals, the tolerance τ = W is the limit itself.
+  const tolerance = limit.limit;
+  const current = gcraNow(limit, now);
+  const tat = storedTat === null || storedTat < current ? current : storedTat;
+  const next = tat + cost;
+  if (next - current <= tolerance) {
     return {
       allowed: true,
       tat: next,
-      remaining: Math.max(0, Math.floor((tolerance - (next - now)) / interval + 1e-9)),
-      resetMs: next - now,
+      remaining: Math.max(0, Math.floor(tolerance - (next - current) + 1e-9)),
+      resetMs: (next - current) * interval,
       retryAfterMs: 0,
     };
   }
   return {
     allowed: false,
     tat,
-    remaining: Math.max(0, Math.floor((tolerance - (tat - now)) / interval + 1e-9)),
-    resetMs: tat - now,
-    retryAfterMs: cost > limit.limit ? Infinity : next - now - tolerance,
+    remaining: Math.max(0, Math.floor(tolerance - (tat - current) + 1e-9)),
+    resetMs: (tat - current) * interval,
+    retryAfterMs: cost > limit.limit ? Infinity : (next - current - tolerance) * interval,
   };
 }
 
 /** The TAT after correcting an earlier charge by `delta` units (negative refunds). */
 export function gcraAdjust(limit: GcraLimit, storedTat: number | null, delta: number, now: number): number {
-  const tat = storedTat === null || storedTat < now ? now : storedTat;
-  const next = tat + delta * emissionInterval(limit);
-  return next < now ? now : next;
+  const current = gcraNow(limit, now);
+  const tat = storedTat === null || storedTat < current ? current : storedTat;
+  const next = tat + delta;
+  return next < current ? current : next;
 }

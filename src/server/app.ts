@@ -201,6 +201,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
 
   const close = async (): Promise<void> => {
     await Promise.allSettled([...adapters.values()].map((adapter) => adapter.close()));
+    await context.rateLimiter.flush();
     await stores.close();
   };
 
