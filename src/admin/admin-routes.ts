@@ -222,4 +222,35 @@ export function registerAdminRoutes(app: FastifyInstance, context: GatewayContex
       return reply.type('application/json').send(JSON.stringify(toKeyView(record)));
     },
   );
+
+  app.delete<{ Querystring: { key?: string } }>(
+    '/admin/cache',
+    {
+      onRequest: guard,
+      schema: {
+        tags,
+        security,
+        summary: "Purge the response cache: all of it, or one key's scope (?key=ID)",
+        querystring: Type.Object(
+          { key: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ deleted: Type.Integer() }), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const scope = request.query.key ?? null;
+      let deleted: number;
+      try {
+        deleted = await context.cache.purge(scope);
+      } catch (error) {
+        throw new ServiceUnavailableError(
+          `The cache store is unavailable (${(error as Error).message}); retry shortly`,
+          1,
+        );
+      }
+      request.log.info({ scope, deleted }, 'cache purged');
+      return reply.type('application/json').send(JSON.stringify({ deleted }));
+    },
+  );
 }

@@ -30,6 +30,12 @@ export interface GatewayConfig {
     readonly enabled: boolean;
     readonly ttlSeconds: number;
     readonly scope: 'key' | 'global';
+    /** Store only answers to requests with temperature 0 or a seed. */
+    readonly onlyDeterministic: boolean;
+    /** Larger answers (after compression) are not stored. */
+    readonly maxEntryBytes: number;
+    /** The in-process cache's size bound (without Redis). */
+    readonly memoryMaxBytes: number;
   };
   readonly logLevel: string;
 }
@@ -58,6 +64,8 @@ export interface ModelRoute {
   readonly name: string;
   readonly targets: readonly ModelTarget[];
   readonly rateLimit: RateLimitPolicyConfig | null;
+  /** Overrides of the cache config for this route. */
+  readonly cache: { readonly enabled?: boolean; readonly ttlSeconds?: number } | null;
 }
 
 export interface StaticKey {

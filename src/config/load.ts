@@ -237,6 +237,13 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
     return {
       name: route.name,
       rateLimit: normalizePolicy(route.rate_limit),
+      cache:
+        route.cache === undefined
+          ? null
+          : {
+              ...(route.cache.enabled === undefined ? {} : { enabled: route.cache.enabled }),
+              ...(route.cache.ttl_seconds === undefined ? {} : { ttlSeconds: route.cache.ttl_seconds }),
+            },
       targets: route.targets.map((target, targetIndex) => {
         if (!backendNames.has(target.backend)) {
           problems.push(
@@ -332,6 +339,9 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       enabled: file.cache?.enabled ?? true,
       ttlSeconds: file.cache?.ttl_seconds ?? 3600,
       scope: file.cache?.scope ?? 'key',
+      onlyDeterministic: file.cache?.only_deterministic ?? false,
+      maxEntryBytes: file.cache?.max_entry_bytes ?? 1024 * 1024,
+      memoryMaxBytes: file.cache?.memory_max_bytes ?? 64 * 1024 * 1024,
     },
     logLevel,
   };

@@ -43,6 +43,7 @@ export const ModelRouteSchema = Strict({
   name: Name,
   targets: Type.Array(ModelTargetSchema, { minItems: 1 }),
   rate_limit: Optional(ConfigRateLimitPolicySchema),
+  cache: Optional(Strict({ enabled: Optional(Type.Boolean()), ttl_seconds: Optional(PositiveInt) })),
 });
 
 export const StaticKeySchema = Strict({
@@ -87,6 +88,9 @@ export const ConfigFileSchema = Strict({
       enabled: Optional(Type.Boolean()),
       ttl_seconds: Optional(PositiveInt),
       scope: Optional(Type.Union([Type.Literal('key'), Type.Literal('global')])),
+      only_deterministic: Optional(Type.Boolean()),
+      max_entry_bytes: Optional(PositiveInt),
+      memory_max_bytes: Optional(PositiveInt),
     }),
   ),
   logging: Optional(

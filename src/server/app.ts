@@ -21,6 +21,7 @@ import type { KeyRecord } from '../auth/key-record.js';
 import type { KeyStore } from '../auth/key-store.js';
 import { openStores } from '../state/stores.js';
 import { RateLimiter } from '../rate-limit/rate-limiter.js';
+import { ResponseCache } from '../cache/response-cache.js';
 import type { GatewayContext, ReadinessCheck } from './context.js';
 import { buildErrorHandler } from './error-handler.js';
 import { parseJsonBody } from './json-body.js';
@@ -115,6 +116,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   const context: GatewayContext = {
     config,
     router,
+    cache: new ResponseCache(config.cache, stores.cache, logger),
     rateLimiter: new RateLimiter(config.rateLimit, stores.limiterRedis, logger),
     keyStore: stores.keys,
     authenticator,

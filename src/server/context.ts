@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { KeyStore } from '../auth/key-store.js';
 import type { RateLimiter } from '../rate-limit/rate-limiter.js';
+import type { ResponseCache } from '../cache/response-cache.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { GatewayConfig } from '../config/config.js';
 import type { ModelRouter } from '../routing/model-router.js';
@@ -18,6 +19,7 @@ export interface GatewayContext {
   readonly authenticator: Authenticator;
   readonly keyStore: KeyStore;
   readonly rateLimiter: RateLimiter;
+  readonly cache: ResponseCache;
   readonly calls: UpstreamCalls;
   readonly lifecycle: { shuttingDown: boolean };
   readonly checkReadiness: () => Promise<Record<string, ReadinessCheck>>;

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { KeyStore } from '../auth/key-store.js';
 import type { GatewayConfig } from '../config/config.js';
 import type { ReadinessCheck } from '../server/context.js';
+import { MemoryCacheStore, RedisCacheStore, type CacheStore } from '../cache/cache-store.js';
 import { EmbeddedStore } from './embedded/embedded-store.js';
 import { createRedisClient, pingRedis } from './redis/redis-client.js';
 import { RedisKeyStore } from './redis/redis-key-store.js';
@@ -14,8 +15,10 @@ const KEY_LOOKUP_TIMEOUT_MS = 250;
 /** The state stores of one gateway: Redis when configured (shared by instances), else SQLite. */
 export interface Stores {
   readonly keys: KeyStore;
-  /** The rate limiter's connection (commands time out after rate_limit.store_timeout_ms); null without Redis. */
+  /** The rate limiter's connection (the limiter bounds its calls by rate_limit.store_timeout_ms); null without Redis. */
   readonly limiterRedis: Redis | null;
+  /** The response cache's store: Redis (sharing the rate limiter's short-timeout connection), else in process. */
+  readonly cache: CacheStore;
   /** Readiness checks of the stores, each bounded by a short timeout. */
   check(): Promise<Record<string, ReadinessCheck>>;
   close(): Promise<void>;
@@ -27,6 +30,7 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
     return {
       keys: embedded,
       limiterRedis: null,
+      cache: new MemoryCacheStore(config.cache.memoryMaxBytes, config.cache.maxEntryBytes),
       check: () => {
         try {
           embedded.check();
@@ -44,10 +48,16 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
   const redis = createRedisClient(options);
   const subscriber = createRedisClient(options, { autoResubscribe: false, commandTimeout: 2000 });
   const keys = new RedisKeyStore(redis, subscriber, logger);
-  const limiterRedis = createRedisClient({ ...options, commandTimeoutMs: config.rateLimit.storeTimeoutMs });
+  // The limiter bounds each call by rate_limit.store_timeout_ms itself (rate-limiter.ts, withDeadline);
+  // this command timeout is only a backstop that ends commands a stalled server never answers.
+  const limiterRedis = createRedisClient({
+    ...options,
+    commandTimeoutMs: config.rateLimit.storeTimeoutMs + 1000,
+  });
   return {
     keys,
     limiterRedis,
+    cache: new RedisCacheStore(limiterRedis, config.cache.maxEntryBytes),
     async check() {
       const result = await pingRedis(redis, READINESS_TIMEOUT_MS);
       return { state_store: result, redis: result };

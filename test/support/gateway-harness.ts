@@ -25,7 +25,11 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-/** A config document with the two test keys and the given backends and models. */
+/**
+ * A config document with the two test keys and the given backends and models. The response cache is
+ * off unless `extra.cache` turns it on: most tests send the same request many times and expect each to
+ * reach the stand-in upstream.
+ */
 export function testConfig(parts: {
   backends: unknown[];
   models: unknown[];
@@ -42,6 +46,7 @@ export function testConfig(parts: {
         { id: 'restricted-key', sha256: sha256Hex(RESTRICTED_KEY), models: ['demo', 'stand-in-*'] },
       ],
     },
+    cache: { enabled: false },
     ...parts.extra,
   };
 }

@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import type { ChatCompletionChunk, ChatCompletionRequest, Usage } from '../../api/schemas.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage } from '../../api/schemas.js';
 import { ChatCompletionRequestSchema, ChatCompletionSchema } from '../../api/schemas.js';
 import type { KeyRecord } from '../../auth/key-record.js';
 import type { BackendAdapter, UpstreamCall } from '../../backends/adapter.js';
+import { completionId, nowSeconds } from '../../backends/ids.js';
+import { CompletionAssembler, isCompleteAnswer, replayChunks } from '../../cache/assemble.js';
 import { countPromptTokens, countTextTokens, estimateChatTokens } from '../../rate-limit/token-estimate.js';
 import { ClientClosedError, toProblem } from '../../errors/errors.js';
 import type { GatewayContext } from '../context.js';
@@ -66,35 +68,104 @@ export function registerChatCompletions(app: FastifyInstance, context: GatewayCo
     async (request, reply) => {
       const body = request.body;
       const state = request.gateway;
+      const key = state.key as KeyRecord;
       state.model = body.model;
-      const decision = context.router.resolve(body.model, state.key?.models ?? null);
+      const decision = context.router.resolve(body.model, key.models);
       state.backend = decision.adapter.name;
       reply.header('x-gateway-backend', decision.adapter.name);
-      const grant = await context.rateLimiter.acquire({
-        key: state.key as KeyRecord,
-        route: decision.route,
-        tokens: () => estimateChatTokens(body, context.config.rateLimit.defaultCompletionTokens),
-      });
-      reply.headers(grant.headers);
-      const upstreamRequest: ChatCompletionRequest = { ...body, model: decision.upstreamModel };
       const stream = body.stream === true;
       state.stream = stream;
-      const meter: StreamMeter = { started: false, producedTokens: 0, countTokens: grant.countsTokens };
-      const call = context.calls.open(request, reply, { stream });
+
+      const lookup = await context.cache.lookup({
+        endpoint: 'chat',
+        route: decision.route,
+        backend: decision.adapter.name,
+        upstreamModel: decision.upstreamModel,
+        body,
+        keyId: key.id,
+        cacheControl: request.headers['cache-control'],
+      });
       try {
-        if (stream) {
-          await streamCompletion(request, reply, decision.adapter, upstreamRequest, call, context, meter);
-          return await reply;
+        // A stored answer, or the answer of an identical request in flight on this instance.
+        const shared =
+          (lookup.entry?.body as ChatCompletion | undefined) ??
+          (lookup.status === 'MISS' ? ((await lookup.joinInFlight()) as ChatCompletion | null) : null);
+        if (shared != null) {
+          state.cache = 'HIT';
+          reply.header('x-cache', 'HIT');
+          // Hits count against request limits and consume no tokens.
+          const grant = await context.rateLimiter.acquire({ key, route: decision.route, tokens: null });
+          reply.headers(grant.headers);
+          return await sendStored(request, reply, shared, stream);
         }
-        const completion = await decision.adapter.chat(upstreamRequest, call);
-        recordUsage(request, completion.usage);
-        return await reply.type('application/json').send(JSON.stringify(completion));
+        state.cache = lookup.status;
+        reply.header('x-cache', lookup.status);
+
+        const grant = await context.rateLimiter.acquire({
+          key,
+          route: decision.route,
+          tokens: () => estimateChatTokens(body, context.config.rateLimit.defaultCompletionTokens),
+        });
+        reply.headers(grant.headers);
+        const upstreamRequest: ChatCompletionRequest = { ...body, model: decision.upstreamModel };
+        const meter: StreamMeter = { started: false, producedTokens: 0, countTokens: grant.countsTokens };
+        const call = context.calls.open(request, reply, { stream });
+        try {
+          if (stream) {
+            const assembler = lookup.collects ? new CompletionAssembler() : null;
+            const complete = await streamCompletion(
+              request,
+              reply,
+              decision.adapter,
+              upstreamRequest,
+              call,
+              context,
+              meter,
+              assembler,
+            );
+            if (complete) {
+              const assembled = assembler?.result() ?? null;
+              if (assembled !== null) lookup.complete(assembled);
+            }
+            return await reply;
+          }
+          const completion = await decision.adapter.chat(upstreamRequest, call);
+          recordUsage(request, completion.usage);
+          if (lookup.collects && isCompleteAnswer(completion)) lookup.complete(completion);
+          return await reply.type('application/json').send(JSON.stringify(completion));
+        } finally {
+          call.close();
+          if (grant.countsTokens) grant.settle(tokensUsed(request, meter));
+        }
       } finally {
-        call.close();
-        if (grant.countsTokens) grant.settle(tokensUsed(request, meter));
+        // No-op once complete() ran; otherwise requests waiting on this one go upstream themselves.
+        lookup.abandon();
       }
     },
   );
+}
+
+/** Sends a stored (or shared) answer with a fresh id and time: JSON with "cached": true, or replayed as a stream. */
+async function sendStored(
+  request: FastifyRequest<{ Body: ChatCompletionRequest }>,
+  reply: FastifyReply,
+  stored: ChatCompletion,
+  stream: boolean,
+): Promise<FastifyReply> {
+  const fresh: ChatCompletion = { ...stored, id: completionId(), created: nowSeconds() };
+  if (!stream) return reply.type('application/json').send(JSON.stringify({ ...fresh, cached: true }));
+  const writer = new SseWriter(reply.raw);
+  reply.hijack();
+  writer.open(reply.getHeaders());
+  try {
+    for (const chunk of replayChunks(fresh, request.body.stream_options?.include_usage === true)) {
+      await writer.data(JSON.stringify(chunk));
+    }
+    await writer.data('[DONE]');
+  } finally {
+    writer.end();
+  }
+  return reply;
 }
 
 async function streamCompletion(
@@ -105,7 +176,8 @@ async function streamCompletion(
   call: UpstreamCall,
   context: GatewayContext,
   meter: StreamMeter,
-): Promise<void> {
+  assembler: CompletionAssembler | null,
+): Promise<boolean> {
   // Awaited before anything is sent: a failure here is still an ordinary problem+json response.
   const chunks = await adapter.chatStream(upstreamRequest, call);
   meter.started = true;
@@ -116,6 +188,7 @@ async function streamCompletion(
   try {
     for await (const chunk of chunks) {
       if (chunk.usage != null) recordUsage(request, chunk.usage);
+      assembler?.add(chunk);
       if (meter.countTokens) {
         for (const choice of chunk.choices) {
           if (typeof choice.delta.content === 'string')
@@ -127,11 +200,12 @@ async function streamCompletion(
       if (writer.closed) throw new ClientClosedError();
     }
     await writer.data('[DONE]');
+    return !writer.closed;
   } catch (error) {
     const reason = call.signal.aborted ? (call.signal.reason as unknown) : error;
     if (reason instanceof ClientClosedError || writer.closed) {
       request.gateway.outcome = 'client_closed';
-      return;
+      return false;
     }
     const gatewayError = toGatewayError(reason, request, context.config.server.bodyLimitBytes);
     request.gateway.outcome = 'stream_error';
@@ -140,6 +214,7 @@ async function streamCompletion(
     await writer.data(
       JSON.stringify(toProblem(gatewayError, request.url.split('?', 1)[0] ?? request.url, request.id)),
     );
+    return false;
   } finally {
     writer.end();
   }

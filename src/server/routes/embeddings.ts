@@ -25,24 +25,49 @@ export function registerEmbeddings(app: FastifyInstance, context: GatewayContext
     async (request, reply) => {
       const body = request.body;
       const state = request.gateway;
+      const key = state.key as KeyRecord;
       state.model = body.model;
-      const decision = context.router.resolve(body.model, state.key?.models ?? null);
+      const decision = context.router.resolve(body.model, key.models);
       state.backend = decision.adapter.name;
       reply.header('x-gateway-backend', decision.adapter.name);
-      const grant = await context.rateLimiter.acquire({
-        key: state.key as KeyRecord,
+      const lookup = await context.cache.lookup({
+        endpoint: 'embeddings',
         route: decision.route,
-        tokens: () => estimateEmbeddingTokens(body),
+        backend: decision.adapter.name,
+        upstreamModel: decision.upstreamModel,
+        body,
+        keyId: key.id,
+        cacheControl: request.headers['cache-control'],
       });
-      reply.headers(grant.headers);
-      const call = context.calls.open(request, reply, { stream: false });
       try {
-        const answer = await decision.adapter.embeddings({ ...body, model: decision.upstreamModel }, call);
-        state.promptTokens = answer.usage.prompt_tokens;
-        return await reply.type('application/json').send(JSON.stringify(answer));
+        const shared = lookup.entry?.body ?? (lookup.status === 'MISS' ? await lookup.joinInFlight() : null);
+        if (shared !== null) {
+          state.cache = 'HIT';
+          reply.header('x-cache', 'HIT');
+          const grant = await context.rateLimiter.acquire({ key, route: decision.route, tokens: null });
+          reply.headers(grant.headers);
+          return await reply.type('application/json').send(JSON.stringify({ ...shared, cached: true }));
+        }
+        state.cache = lookup.status;
+        reply.header('x-cache', lookup.status);
+        const grant = await context.rateLimiter.acquire({
+          key,
+          route: decision.route,
+          tokens: () => estimateEmbeddingTokens(body),
+        });
+        reply.headers(grant.headers);
+        const call = context.calls.open(request, reply, { stream: false });
+        try {
+          const answer = await decision.adapter.embeddings({ ...body, model: decision.upstreamModel }, call);
+          state.promptTokens = answer.usage.prompt_tokens;
+          if (lookup.collects) lookup.complete(answer);
+          return await reply.type('application/json').send(JSON.stringify(answer));
+        } finally {
+          call.close();
+          grant.settle(state.promptTokens ?? 0);
+        }
       } finally {
-        call.close();
-        grant.settle(state.promptTokens ?? 0);
+        lookup.abandon();
       }
     },
   );

@@ -1,0 +1,144 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import type { Redis } from 'ioredis';
+
+/** A stored answer: when it was stored, and the answer as the client got it. */
+export interface CachedEntry {
+  readonly storedAt: number;
+  readonly body: Record<string, unknown>;
+}
+
+/**
+ * Where answers are kept: Redis (shared, compressed when that pays) or an in-process LRU bounded in
+ * bytes. Keys are `gw-cache:<scope>:<sha256>`, so one tenant's entries can be purged alone.
+ */
+export interface CacheStore {
+  get(key: string): Promise<CachedEntry | null>;
+  set(key: string, entry: CachedEntry, ttlSeconds: number): Promise<void>;
+  /** Deletes every entry, or one scope's; returns how many. */
+  purge(scope: string | null): Promise<number>;
+}
+
+const RAW = 0;
+const GZIP = 1;
+const COMPRESS_ABOVE_BYTES = 1024;
+
+export function storageKey(scope: string | null, hash: string): string {
+  return `gw-cache:${scope === null ? '*global' : encodeURIComponent(scope)}:${hash}`;
+}
+
+function scopePattern(scope: string | null): string {
+  return scope === null
+    ? 'gw-cache:*'
+    : `gw-cache:${encodeURIComponent(scope).replace(/[*?[\]\\]/g, '\\$&')}:*`;
+}
+
+/** One byte of format, then the JSON, gzipped when that makes it smaller. */
+export function encodeEntry(entry: CachedEntry): Buffer {
+  const json = Buffer.from(JSON.stringify({ stored_at: entry.storedAt, body: entry.body }));
+  if (json.length > COMPRESS_ABOVE_BYTES) {
+    const packed = gzipSync(json, { level: 6 });
+    if (packed.length < json.length) return Buffer.concat([Buffer.of(GZIP), packed]);
+  }
+  return Buffer.concat([Buffer.of(RAW), json]);
+}
+
+export function decodeEntry(buffer: Buffer): CachedEntry | null {
+  try {
+    const json = buffer[0] === GZIP ? gunzipSync(buffer.subarray(1)) : buffer.subarray(1);
+    const parsed = JSON.parse(json.toString('utf8')) as { stored_at: number; body: Record<string, unknown> };
+    return { storedAt: parsed.stored_at, body: parsed.body };
+  } catch {
+    return null; // an entry we cannot read is a miss
+  }
+}
+
+export class RedisCacheStore implements CacheStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly maxEntryBytes: number,
+  ) {}
+
+  async get(key: string): Promise<CachedEntry | null> {
+    const buffer = await this.redis.getBuffer(key);
+    return buffer === null ? null : decodeEntry(buffer);
+  }
+
+  async set(key: string, entry: CachedEntry, ttlSeconds: number): Promise<void> {
+    const encoded = encodeEntry(entry);
+    if (encoded.length > this.maxEntryBytes) return;
+    await this.redis.set(key, encoded, 'EX', ttlSeconds);
+  }
+
+  async purge(scope: string | null): Promise<number> {
+    let cursor = '0';
+    let deleted = 0;
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', scopePattern(scope), 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await this.redis.unlink(...keys);
+    } while (cursor !== '0');
+    return deleted;
+  }
+}
+
+/** An LRU bounded by the bytes of its encoded entries. */
+export class MemoryCacheStore implements CacheStore {
+  private readonly entries = new Map<string, { buffer: Buffer; expiresAt: number }>();
+  private bytes = 0;
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly maxEntryBytes: number,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  get(key: string): Promise<CachedEntry | null> {
+    const found = this.entries.get(key);
+    if (found === undefined) return Promise.resolve(null);
+    if (found.expiresAt <= this.clock()) {
+      this.delete(key);
+      return Promise.resolve(null);
+    }
+    // Touch: most recently used moves to the end of the map's order.
+    this.entries.delete(key);
+    this.entries.set(key, found);
+    return Promise.resolve(decodeEntry(found.buffer));
+  }
+
+  set(key: string, entry: CachedEntry, ttlSeconds: number): Promise<void> {
+    const buffer = encodeEntry(entry);
+    if (buffer.length > this.maxEntryBytes || buffer.length > this.maxBytes) return Promise.resolve();
+    this.delete(key);
+    while (this.bytes + buffer.length > this.maxBytes) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.delete(oldest);
+    }
+    this.entries.set(key, { buffer, expiresAt: this.clock() + ttlSeconds * 1000 });
+    this.bytes += buffer.length;
+    return Promise.resolve();
+  }
+
+  purge(scope: string | null): Promise<number> {
+    const prefix = scope === null ? 'gw-cache:' : `gw-cache:${encodeURIComponent(scope)}:`;
+    let deleted = 0;
+    for (const key of [...this.entries.keys()]) {
+      if (key.startsWith(prefix)) {
+        this.delete(key);
+        deleted++;
+      }
+    }
+    return Promise.resolve(deleted);
+  }
+
+  get sizeBytes(): number {
+    return this.bytes;
+  }
+
+  private delete(key: string): void {
+    const found = this.entries.get(key);
+    if (found === undefined) return;
+    this.bytes -= found.buffer.length;
+    this.entries.delete(key);
+  }
+}

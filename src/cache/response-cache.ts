@@ -1,0 +1,165 @@
+import type { Logger } from 'pino';
+import type { GatewayConfig, ModelRoute } from '../config/config.js';
+import { parseCacheControl } from './cache-control.js';
+import { cacheKey } from './cache-key.js';
+import { storageKey, type CachedEntry, type CacheStore } from './cache-store.js';
+
+export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS';
+
+export interface CacheLookupInput {
+  readonly endpoint: 'chat' | 'embeddings';
+  readonly route: ModelRoute;
+  readonly backend: string;
+  readonly upstreamModel: string;
+  readonly body: Readonly<Record<string, unknown>>;
+  readonly keyId: string;
+  readonly cacheControl: string | string[] | undefined;
+}
+
+/** The cache's decision for one request, and what to do with its answer. */
+export interface CacheLookup {
+  /** HIT: `entry` holds the answer. MISS: looked up, not found. BYPASS: the cache was not read. */
+  readonly status: CacheStatus;
+  readonly entry: CachedEntry | null;
+  /** Whether the answer is wanted (to store, or for requests waiting on this one). */
+  readonly collects: boolean;
+  /**
+   * For a request that goes upstream: waits for an identical request already in flight on this
+   * instance and returns its answer (null if there is none, or it failed); otherwise this request
+   * becomes the one the others wait for.
+   */
+  joinInFlight(): Promise<Record<string, unknown> | null>;
+  /** Hands the complete answer to the cache and to the requests waiting on this one (once). */
+  complete(body: Record<string, unknown>): void;
+  /** This request produced no storable answer: the waiting requests go upstream themselves. */
+  abandon(): void;
+}
+
+const BYPASS: CacheLookup = {
+  status: 'BYPASS',
+  entry: null,
+  collects: false,
+  joinInFlight: () => Promise.resolve(null),
+  complete: () => undefined,
+  abandon: () => undefined,
+};
+
+/**
+ * The response cache: exact (a SHA-256 over everything that can change the answer), per tenant unless
+ * `scope: global`, honouring the request's Cache-Control. A store that fails or is slow makes the
+ * request BYPASS, never fail. Concurrent identical misses on one instance share one upstream call.
+ */
+export class ResponseCache {
+  private readonly inFlight = new Map<string, Promise<Record<string, unknown> | null>>();
+  /** Times the store failed (for metrics). */
+  storeErrors = 0;
+  private lastFailureLog = 0;
+
+  constructor(
+    private readonly config: GatewayConfig['cache'],
+    private readonly store: CacheStore,
+    private readonly logger: Logger,
+  ) {}
+
+  async lookup(input: CacheLookupInput): Promise<CacheLookup> {
+    const routeCache = input.route.cache;
+    if (!this.config.enabled || routeCache?.enabled === false) return BYPASS;
+    if (this.config.onlyDeterministic && input.endpoint === 'chat') {
+      const temperature = input.body['temperature'];
+      const seed = input.body['seed'];
+      if (temperature !== 0 && (seed === undefined || seed === null)) return BYPASS;
+    }
+    const directives = parseCacheControl(input.cacheControl);
+    if (!directives.read && !directives.write) return BYPASS;
+    const scope = this.config.scope === 'key' ? input.keyId : null;
+    const key = storageKey(
+      scope,
+      cacheKey({
+        endpoint: input.endpoint,
+        backend: input.backend,
+        upstreamModel: input.upstreamModel,
+        body: input.body,
+        scope,
+      }),
+    );
+    const ttlSeconds = routeCache?.ttlSeconds ?? this.config.ttlSeconds;
+
+    let entry: CachedEntry | null = null;
+    let status: CacheStatus = directives.read ? 'MISS' : 'BYPASS';
+    if (directives.read) {
+      try {
+        entry = await this.store.get(key);
+      } catch (error) {
+        this.failed(error);
+        return BYPASS;
+      }
+      if (
+        entry !== null &&
+        directives.maxAgeSeconds !== null &&
+        Date.now() - entry.storedAt > directives.maxAgeSeconds * 1000
+      ) {
+        entry = null;
+      }
+      if (entry !== null) status = 'HIT';
+    }
+
+    let settle: ((body: Record<string, unknown> | null) => void) | null = null;
+    return {
+      status,
+      entry,
+      collects: true,
+      joinInFlight: async () => {
+        const leader = directives.read ? this.inFlight.get(key) : undefined;
+        if (leader !== undefined) {
+          const body = await leader;
+          if (body !== null) return body;
+        }
+        if (!this.inFlight.has(key)) {
+          this.inFlight.set(
+            key,
+            new Promise((resolve) => {
+              settle = resolve;
+            }),
+          );
+        }
+        return null;
+      },
+      complete: (body) => {
+        if (directives.write) {
+          this.store.set(key, { storedAt: Date.now(), body }, ttlSeconds).catch((error: unknown) => {
+            this.failed(error);
+          });
+        }
+        this.release(key, settle, body);
+        settle = null;
+      },
+      abandon: () => {
+        this.release(key, settle, null);
+        settle = null;
+      },
+    };
+  }
+
+  async purge(scope: string | null): Promise<number> {
+    return this.store.purge(scope);
+  }
+
+  private release(
+    key: string,
+    settle: ((body: Record<string, unknown> | null) => void) | null,
+    body: Record<string, unknown> | null,
+  ): void {
+    if (settle === null) return;
+    this.inFlight.delete(key);
+    settle(body);
+  }
+
+  private failed(error: unknown): void {
+    this.storeErrors++;
+    const now = Date.now();
+    if (now - this.lastFailureLog > 10_000) {
+      this.lastFailureLog = now;
+      this.logger.warn({ detail: (error as Error).message }, 'cache store unavailable: bypassing the cache');
+    }
+  }
+}
