@@ -135,7 +135,14 @@ describe('loadConfig with a YAML file', () => {
       storeTimeoutMs: 50,
       defaultCompletionTokens: 1024,
     });
-    assert.deepEqual(config.cache, { enabled: true, ttlSeconds: 3600, scope: 'key' });
+    assert.deepEqual(config.cache, {
+      enabled: true,
+      ttlSeconds: 3600,
+      scope: 'key',
+      onlyDeterministic: false,
+      maxEntryBytes: 1024 * 1024,
+      memoryMaxBytes: 64 * 1024 * 1024,
+    });
   });
 
   it('refuses the contract example when LOCAL_API_KEY is not set, naming the field', () => {
@@ -201,7 +208,14 @@ describe('validateConfig defaults', () => {
       storeTimeoutMs: 50,
       defaultCompletionTokens: 1024,
     });
-    assert.deepEqual(config.cache, { enabled: true, ttlSeconds: 3600, scope: 'key' });
+    assert.deepEqual(config.cache, {
+      enabled: true,
+      ttlSeconds: 3600,
+      scope: 'key',
+      onlyDeterministic: false,
+      maxEntryBytes: 1024 * 1024,
+      memoryMaxBytes: 64 * 1024 * 1024,
+    });
     assert.equal(config.logLevel, 'info');
   });
 

@@ -59,7 +59,8 @@ export function gcraDecide(
   const current = gcraNow(limit, now);
   const tat = storedTat === null || storedTat < current ? current : storedTat;
   const next = tat + cost;
-  if (next - current <= tolerance) {
+  // 1e-9 of a unit: room for the rounding of a sum that crosses a power of two, never a whole unit.
+  if (next - current <= tolerance + 1e-9) {
     return {
       allowed: true,
       tat: next,

@@ -1,4 +1,4 @@
-import { gcraAdjust, gcraDecide, type GcraOutcome } from './gcra.js';
+import { emissionInterval, gcraAdjust, gcraDecide, gcraNow, type GcraOutcome } from './gcra.js';
 import type {
   AcquireResult,
   LimitAdjustment,
@@ -20,14 +20,15 @@ function windowMs(limit: AppliedLimit): { limit: number; windowMs: number } {
  * again (TAT in the past): it would mean nothing more than a missing one.
  */
 export class MemoryLimiter implements LimiterStore {
-  private readonly tats = new Map<string, number>();
+  /** Per key: its TAT (in emission intervals) and when (ms) its budget is whole again. */
+  private readonly tats = new Map<string, { readonly tat: number; readonly wholeAt: number }>();
 
   constructor(private readonly clock: () => number = Date.now) {}
 
   acquire(checks: readonly LimitCheck[]): Promise<AcquireResult> {
     const now = this.clock();
     const outcomes: GcraOutcome[] = checks.map((check) =>
-      gcraDecide(windowMs(check.limit), this.tats.get(check.key) ?? null, check.cost, now),
+      gcraDecide(windowMs(check.limit), this.tats.get(check.key)?.tat ?? null, check.cost, now),
     );
     let refused: AcquireResult['refused'] = null;
     for (const [index, outcome] of outcomes.entries()) {
@@ -43,7 +44,8 @@ export class MemoryLimiter implements LimiterStore {
     const allowed = refused === null;
     if (allowed) {
       checks.forEach((check, index) => {
-        this.store(check.key, outcomes[index]?.tat ?? now, now);
+        const outcome = outcomes[index] as GcraOutcome;
+        this.store(check.key, outcome.tat, now + outcome.resetMs, now);
       });
     }
     const statuses: LimitStatus[] = checks.map((check, index) => {
@@ -51,7 +53,7 @@ export class MemoryLimiter implements LimiterStore {
       if (allowed || !outcome.allowed)
         return { limit: check.limit, remaining: outcome.remaining, resetMs: outcome.resetMs };
       // Refused by another limit: this one was not charged; report it as it stands.
-      const unchanged = gcraDecide(windowMs(check.limit), this.tats.get(check.key) ?? null, 0, now);
+      const unchanged = gcraDecide(windowMs(check.limit), this.tats.get(check.key)?.tat ?? null, 0, now);
       return { limit: check.limit, remaining: unchanged.remaining, resetMs: unchanged.resetMs };
     });
     return Promise.resolve({ allowed, statuses, refused });
@@ -60,27 +62,25 @@ export class MemoryLimiter implements LimiterStore {
   adjust(adjustments: readonly LimitAdjustment[]): Promise<void> {
     const now = this.clock();
     for (const adjustment of adjustments) {
-      this.store(
-        adjustment.key,
-        gcraAdjust(windowMs(adjustment.limit), this.tats.get(adjustment.key) ?? null, adjustment.delta, now),
-        now,
-      );
+      const limit = windowMs(adjustment.limit);
+      const tat = gcraAdjust(limit, this.tats.get(adjustment.key)?.tat ?? null, adjustment.delta, now);
+      this.store(adjustment.key, tat, now + (tat - gcraNow(limit, now)) * emissionInterval(limit), now);
     }
     return Promise.resolve();
   }
 
-  private store(key: string, tat: number, now: number): void {
-    if (tat <= now) {
+  private store(key: string, tat: number, wholeAt: number, now: number): void {
+    if (wholeAt <= now) {
       this.tats.delete(key);
       return;
     }
     if (!this.tats.has(key) && this.tats.size >= MAX_ENTRIES) this.sweep(now);
-    this.tats.set(key, tat);
+    this.tats.set(key, { tat, wholeAt });
   }
 
   /** Drops entries whose budget is whole again; if none, the oldest inserted. */
   private sweep(now: number): void {
-    for (const [key, tat] of this.tats) if (tat <= now) this.tats.delete(key);
+    for (const [key, entry] of this.tats) if (entry.wholeAt <= now) this.tats.delete(key);
     if (this.tats.size >= MAX_ENTRIES) {
       const oldest = this.tats.keys().next().value;
       if (oldest !== undefined) this.tats.delete(oldest);

@@ -2,11 +2,12 @@ import type { LimitStatus } from './limiter-store.js';
 
 /** "6m0s", "1.5s", "20ms": the duration format of OpenAI's x-ratelimit-reset-* headers. */
 export function openAiDuration(milliseconds: number): string {
-  if (milliseconds < 1000) return `${Math.max(0, Math.ceil(milliseconds))}ms`;
-  const totalSeconds = milliseconds / 1000;
-  const hours = Math.floor(totalSeconds / 3600);
-  const minutes = Math.floor((totalSeconds % 3600) / 60);
-  const seconds = Math.round((totalSeconds % 60) * 1000) / 1000;
+  // Whole milliseconds first, so that rounding carries into the next unit (never "1000ms" or "1m60s").
+  const whole = Math.max(0, milliseconds < 1000 ? Math.ceil(milliseconds) : Math.round(milliseconds));
+  if (whole < 1000) return `${whole}ms`;
+  const hours = Math.floor(whole / 3_600_000);
+  const minutes = Math.floor((whole % 3_600_000) / 60_000);
+  const seconds = (whole % 60_000) / 1000;
   return `${hours > 0 ? `${hours}h` : ''}${hours > 0 || minutes > 0 ? `${minutes}m` : ''}${seconds}s`;
 }
 

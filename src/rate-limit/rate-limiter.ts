@@ -32,7 +32,47 @@ export interface AcquireInput {
    * Computes the token reservation, called only when a token limit applies (tokenizing costs time);
    * null when the request consumes no tokens (a cache hit).
    */
-  readonly tokens: (() => number) | null;
+  readonly tokens: ((smallestTokenLimit: number) => number) | null;
+  /**
+   * For a request that set no bound of its own (no max_tokens): the least it can be admitted with (its
+   * prompt and one token). When the default reservation does not fit, this is tried instead; the real
+   * usage is settled afterwards either way.
+   */
+  readonly minimumTokens?: () => number;
+}
+
+/**
+ * Rejects when `promise` has not settled within `ms`. The timer's verdict waits one more turn of the
+ * event loop (setImmediate runs after the poll phase, where sockets are read): when this process was too
+ * busy to read an answer that had already arrived, as in a burst of requests, the answer wins. A plain
+ * timer (ioredis' commandTimeout) fires first there, and then every instance of a burst falls back to
+ * its own limit: the limit times the number of instances.
+ */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      setImmediate(() => {
+        if (settled) return;
+        settled = true;
+        reject(new Error(`the rate limit store did not answer within ${ms} ms`));
+      });
+    }, ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        if (settled) return;
+        settled = true;
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        if (settled) return;
+        settled = true;
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }
 
 function unitWord(limit: AppliedLimit): string {
@@ -71,14 +111,36 @@ export class RateLimiter {
       routePolicy: input.route?.rateLimit ?? null,
     }).filter((limit) => limit.kind === 'requests' || input.tokens !== null);
     if (limits.length === 0) return NO_LIMITS;
-    const reserved =
-      input.tokens !== null && limits.some((limit) => limit.kind === 'tokens') ? input.tokens() : 0;
-    const checks: LimitCheck[] = limits.map((limit) => ({
-      limit,
-      key: `gw-rl:{${input.key.id}}:${limit.scope}`,
-      cost: limit.kind === 'requests' ? 1 : reserved,
-    }));
-    const { result, store } = await this.decide(checks);
+    const tokenLimits = limits.filter((limit) => limit.kind === 'tokens');
+    let reserved =
+      input.tokens !== null && tokenLimits.length > 0
+        ? input.tokens(Math.min(...tokenLimits.map((limit) => limit.rate.limit)))
+        : 0;
+    const checksFor = (tokens: number): LimitCheck[] =>
+      limits.map((limit) => ({
+        limit,
+        key: `gw-rl:{${input.key.id}}:${limit.scope}`,
+        cost: limit.kind === 'requests' ? 1 : tokens,
+      }));
+    let checks = checksFor(reserved);
+    let { result, store } = await this.decide(checks);
+    // Refunds of this key's earlier requests may still wait in the settlement batch: send them first.
+    if (
+      !result.allowed &&
+      result.refused?.limit.kind === 'tokens' &&
+      checks.some((check) => this.pending.has(check.key))
+    ) {
+      await this.flush();
+      ({ result, store } = await this.decide(checks));
+    }
+    if (!result.allowed && result.refused?.limit.kind === 'tokens' && input.minimumTokens !== undefined) {
+      const minimum = input.minimumTokens();
+      if (minimum < reserved) {
+        reserved = minimum;
+        checks = checksFor(minimum);
+        ({ result, store } = await this.decide(checks));
+      }
+    }
     const headers = rateLimitHeaders(result.statuses);
     if (!result.allowed && result.refused !== null) {
       const { limit, retryAfterMs } = result.refused;
@@ -146,7 +208,10 @@ export class RateLimiter {
   private async decide(checks: LimitCheck[]): Promise<{ result: AcquireResult; store: LimiterStore }> {
     if (this.shared === null) return { result: await this.memory.acquire(checks), store: this.memory };
     try {
-      return { result: await this.shared.acquire(checks), store: this.shared };
+      return {
+        result: await withDeadline(this.shared.acquire(checks), this.config.storeTimeoutMs),
+        store: this.shared,
+      };
     } catch (error) {
       this.storeErrors++;
       const now = Date.now();

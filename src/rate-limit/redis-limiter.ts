@@ -11,15 +11,18 @@ import type {
 /*
  * GCRA over every limit of a request in one script: one round trip, atomic (either all limits are
  * charged or none), and Redis's clock for every instance, so instances whose clocks differ still agree.
- * Each key expires by itself once its budget is whole again.
- * ARGV: for each key, its emission interval T (ms), tolerance τ (ms) and cost.
- * Returns: { allowed (1|0), now, then per key: its TAT after the decision (unchanged when refused) },
- * with numbers as strings
- * (Redis would truncate Lua numbers to integers).
+ * Each key expires by itself once its budget is whole again. TATs are counted in emission intervals,
+ * as in gcra.ts.
+ * ARGV: for each key, its emission interval T (ms), limit L (τ in emission intervals) and cost.
+ * Returns: { allowed (1|0), now (ms), then per key: its TAT after the decision (unchanged when refused) },
+ * with numbers as strings of 17 significant digits, which read back as the very same doubles (Redis
+ * would truncate Lua numbers to integers, and tostring keeps only 14 digits: 0.1 ms of a timestamp).
  */
 const ACQUIRE = `
+local function num(x) return string.format('%.17g', x) end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+local current = {}
 local before = {}
 local after = {}
 local allowed = 1
@@ -27,37 +30,41 @@ for i = 1, #KEYS do
   local interval = tonumber(ARGV[i * 3 - 2])
   local tolerance = tonumber(ARGV[i * 3 - 1])
   local cost = tonumber(ARGV[i * 3])
-  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
-  if tat < now then tat = now end
+  current[i] = now / interval
+  local tat = tonumber(redis.call('GET', KEYS[i]) or current[i])
+  if tat < current[i] then tat = current[i] end
   before[i] = tat
-  after[i] = tat + cost * interval
-  if after[i] - now > tolerance then allowed = 0 end
+  after[i] = tat + cost
+  if after[i] - current[i] > tolerance + 1e-9 then allowed = 0 end
 end
-local reply = { allowed, tostring(now) }
+local reply = { allowed, num(now) }
 for i = 1, #KEYS do
   if allowed == 1 then
-    if after[i] > now then
-      redis.call('SET', KEYS[i], tostring(after[i]), 'PX', math.ceil(after[i] - now) + 1)
+    if after[i] > current[i] then
+      local ttl = math.ceil((after[i] - current[i]) * tonumber(ARGV[i * 3 - 2])) + 1
+      redis.call('SET', KEYS[i], num(after[i]), 'PX', ttl)
     end
-    reply[i + 2] = tostring(after[i])
+    reply[i + 2] = num(after[i])
   else
-    reply[i + 2] = tostring(before[i])
+    reply[i + 2] = num(before[i])
   end
 end
 return reply`;
 
 /* Corrects earlier charges (a token reservation settled to real usage). ARGV: per key, T (ms) and delta. */
 const ADJUST = `
+local function num(x) return string.format('%.17g', x) end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 for i = 1, #KEYS do
   local interval = tonumber(ARGV[i * 2 - 1])
   local delta = tonumber(ARGV[i * 2])
-  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
-  if tat < now then tat = now end
-  tat = tat + delta * interval
-  if tat > now then
-    redis.call('SET', KEYS[i], tostring(tat), 'PX', math.ceil(tat - now) + 1)
+  local current = now / interval
+  local tat = tonumber(redis.call('GET', KEYS[i]) or current)
+  if tat < current then tat = current end
+  tat = tat + delta
+  if tat > current then
+    redis.call('SET', KEYS[i], num(tat), 'PX', math.ceil((tat - current) * interval) + 1)
   else
     redis.call('DEL', KEYS[i])
   end
@@ -83,7 +90,7 @@ export class RedisLimiter implements LimiterStore {
     const args: (string | number)[] = [checks.length, ...checks.map((check) => check.key)];
     for (const check of checks) {
       const gcra = { limit: check.limit.rate.limit, windowMs: check.limit.rate.windowSeconds * 1000 };
-      args.push(emissionInterval(gcra), gcra.windowMs, check.cost);
+      args.push(emissionInterval(gcra), gcra.limit, check.cost);
     }
     const reply = await this.commands.gatewayAcquire(...args);
     const allowed = Number(reply[0]) === 1;
@@ -91,16 +98,19 @@ export class RedisLimiter implements LimiterStore {
     let refused: AcquireResult['refused'] = null;
     const statuses: LimitStatus[] = checks.map((check, index) => {
       const tat = Number(reply[index + 2]);
-      const windowMs = check.limit.rate.windowSeconds * 1000;
-      const interval = windowMs / check.limit.rate.limit;
-      const remaining = Math.max(0, Math.floor((windowMs - (tat - now)) / interval + 1e-9));
-      if (!allowed) {
-        const wait =
-          check.cost > check.limit.rate.limit ? Infinity : tat + check.cost * interval - now - windowMs;
-        if (wait > 0 && (refused === null || wait > refused.retryAfterMs))
+      const limit = check.limit.rate.limit;
+      const interval = (check.limit.rate.windowSeconds * 1000) / limit;
+      // The script's own arithmetic on the same doubles: `excess > limit + 1e-9` exactly when it refused
+      // this limit.
+      const current = now / interval;
+      const remaining = Math.max(0, Math.floor(limit - (tat - current) + 1e-9));
+      const excess = tat + check.cost - current;
+      if (!allowed && excess > limit + 1e-9) {
+        const wait = check.cost > limit ? Infinity : (excess - limit) * interval;
+        if (refused === null || wait > refused.retryAfterMs)
           refused = { limit: check.limit, retryAfterMs: wait };
       }
-      return { limit: check.limit, remaining, resetMs: Math.max(0, tat - now) };
+      return { limit: check.limit, remaining, resetMs: Math.max(0, (tat - current) * interval) };
     });
     return { allowed, statuses, refused };
   }

@@ -24,10 +24,23 @@ export function countPromptTokens(request: ChatCompletionRequest): number {
   return total;
 }
 
-/** What a chat request reserves: its prompt, plus max_tokens (or the configured default) per choice. */
-export function estimateChatTokens(request: ChatCompletionRequest, defaultCompletionTokens: number): number {
-  const completion = request.max_completion_tokens ?? request.max_tokens ?? defaultCompletionTokens;
-  return countPromptTokens(request) + completion * (request.n ?? 1);
+/**
+ * What a chat request reserves: its prompt, plus max_tokens per choice. Without max_tokens the
+ * configured default is reserved, but never so much that prompt and answer would not fit in the
+ * smallest token limit: a request that sets no bound is not refused for the default's sake (its real
+ * usage is settled afterwards anyway).
+ */
+export function estimateChatTokens(
+  request: ChatCompletionRequest,
+  defaultCompletionTokens: number,
+  smallestTokenLimit = Infinity,
+): number {
+  const prompt = countPromptTokens(request);
+  const choices = request.n ?? 1;
+  const asked = request.max_completion_tokens ?? request.max_tokens;
+  if (asked != null) return prompt + asked * choices;
+  const room = Math.max(1, Math.floor((smallestTokenLimit - prompt) / choices));
+  return prompt + Math.min(defaultCompletionTokens, room) * choices;
 }
 
 export function estimateEmbeddingTokens(request: EmbeddingsRequest): number {

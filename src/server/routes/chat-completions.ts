@@ -104,7 +104,11 @@ export function registerChatCompletions(app: FastifyInstance, context: GatewayCo
         const grant = await context.rateLimiter.acquire({
           key,
           route: decision.route,
-          tokens: () => estimateChatTokens(body, context.config.rateLimit.defaultCompletionTokens),
+          tokens: (smallestTokenLimit) =>
+            estimateChatTokens(body, context.config.rateLimit.defaultCompletionTokens, smallestTokenLimit),
+          ...((body.max_tokens ?? body.max_completion_tokens) == null
+            ? { minimumTokens: () => countPromptTokens(body) + 1 }
+            : {}),
         });
         reply.headers(grant.headers);
         const upstreamRequest: ChatCompletionRequest = { ...body, model: decision.upstreamModel };
