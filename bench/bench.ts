@@ -273,7 +273,7 @@ async function main(): Promise<void> {
     services.push(redis);
     const startGateway = async (
       name: string,
-      options: { authEnabled: boolean; redisLimits: boolean },
+      options: { authEnabled: boolean; redisLimits: boolean; cache: boolean },
     ): Promise<Service> => {
       const configPath = join(workDir, `${name}.yaml`);
       writeFileSync(
@@ -290,6 +290,8 @@ async function main(): Promise<void> {
           backends: [{ name: 'upstream', type: 'openai', url: `${upstream.url}/v1` }],
           models: [{ name: '*', targets: [{ backend: 'upstream' }] }],
           auth: { enabled: options.authEnabled, keys: [{ id: 'bench', sha256: sha256Hex(BENCH_KEY) }] },
+          // Every request of the benchmark is the same: with the cache on, all but the first are hits.
+          cache: { enabled: options.cache },
         }),
       );
       const service = await startService(['dist/cli.js', 'serve', '--config', configPath], listeningLine, {
@@ -298,16 +300,30 @@ async function main(): Promise<void> {
       services.push(service);
       return service;
     };
-    const gateway = await startGateway('gateway', { authEnabled: true, redisLimits: false });
-    const gatewayNoAuth = await startGateway('gateway-no-auth', { authEnabled: false, redisLimits: false });
-    const gatewayLimits = await startGateway('gateway-limits', { authEnabled: true, redisLimits: true });
+    const gateway = await startGateway('gateway', { authEnabled: true, redisLimits: false, cache: false });
+    const gatewayNoAuth = await startGateway('gateway-no-auth', {
+      authEnabled: false,
+      redisLimits: false,
+      cache: false,
+    });
+    const gatewayLimits = await startGateway('gateway-limits', {
+      authEnabled: true,
+      redisLimits: true,
+      cache: false,
+    });
+    const gatewayHits = await startGateway('gateway-hits', {
+      authEnabled: true,
+      redisLimits: false,
+      cache: true,
+    });
 
     const targets = {
       direct: upstream.url,
       'bare proxy': bare.url,
-      gateway: gateway.url,
+      'gateway (miss)': gateway.url,
       'gateway, auth off': gatewayNoAuth.url,
       'gateway, Redis limits': gatewayLimits.url,
+      'gateway, cache hits': gatewayHits.url,
     } as const;
     const results: Record<string, { c1: SequentialResult; c32: ThroughputResult; stream: SequentialResult }> =
       {};
