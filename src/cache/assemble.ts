@@ -36,7 +36,9 @@ export class CompletionAssembler {
         state = { content: '', hasContent: false, toolCalls: new Map(), finishReason: null };
         this.choices.set(choice.index, state);
       }
-      if (typeof choice.delta.content === 'string') {
+      // An empty string is no content: streams open with `content: ""` even before tool calls, whose
+      // answer has content null.
+      if (typeof choice.delta.content === 'string' && choice.delta.content !== '') {
         state.content += choice.delta.content;
         state.hasContent = true;
       }

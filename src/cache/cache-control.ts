@@ -21,9 +21,9 @@ export function parseCacheControl(header: string | string[] | undefined): CacheD
       read = false;
       write = false;
     } else if (name === 'max-age' && rawValue !== undefined) {
-      const seconds = Number(rawValue.trim().replace(/^"|"$/g, ''));
-      if (Number.isInteger(seconds) && seconds >= 0)
-        maxAgeSeconds = Math.min(maxAgeSeconds ?? Infinity, seconds);
+      // delta-seconds is 1*DIGIT (RFC 9111 §1.2.2): Number() alone would read '' as 0 and '1e3' as 1000.
+      const digits = rawValue.trim().replace(/^"|"$/g, '');
+      if (/^\d+$/.test(digits)) maxAgeSeconds = Math.min(maxAgeSeconds ?? Infinity, Number(digits));
     }
   }
   return { read, write, maxAgeSeconds };

@@ -3,6 +3,7 @@ import type { GatewayConfig, ModelRoute } from '../config/config.js';
 import { parseCacheControl } from './cache-control.js';
 import { cacheKey } from './cache-key.js';
 import { storageKey, type CachedEntry, type CacheStore } from './cache-store.js';
+import { withDeadline } from '../state/deadline.js';
 
 export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS';
 
@@ -59,6 +60,8 @@ export class ResponseCache {
     private readonly config: GatewayConfig['cache'],
     private readonly store: CacheStore,
     private readonly logger: Logger,
+    /** Longest wait for the store on the request path (rate_limit.store_timeout_ms): then BYPASS. */
+    private readonly timeoutMs: number,
   ) {}
 
   async lookup(input: CacheLookupInput): Promise<CacheLookup> {
@@ -88,7 +91,7 @@ export class ResponseCache {
     let status: CacheStatus = directives.read ? 'MISS' : 'BYPASS';
     if (directives.read) {
       try {
-        entry = await this.store.get(key);
+        entry = await withDeadline(this.store.get(key), this.timeoutMs);
       } catch (error) {
         this.failed(error);
         return BYPASS;

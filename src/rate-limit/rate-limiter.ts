@@ -7,6 +7,7 @@ import type { AcquireResult, LimitCheck, LimiterStore } from './limiter-store.js
 import { MemoryLimiter } from './memory-limiter.js';
 import { resolveLimits, type AppliedLimit } from './policy.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
+import { withDeadline } from '../state/deadline.js';
 import { RedisLimiter } from './redis-limiter.js';
 
 /** What an admitted request holds: its headers, and the settlement of its token reservation. */
@@ -39,40 +40,6 @@ export interface AcquireInput {
    * usage is settled afterwards either way.
    */
   readonly minimumTokens?: () => number;
-}
-
-/**
- * Rejects when `promise` has not settled within `ms`. The timer's verdict waits one more turn of the
- * event loop (setImmediate runs after the poll phase, where sockets are read): when this process was too
- * busy to read an answer that had already arrived, as in a burst of requests, the answer wins. A plain
- * timer (ioredis' commandTimeout) fires first there, and then every instance of a burst falls back to
- * its own limit: the limit times the number of instances.
- */
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    const timer = setTimeout(() => {
-      setImmediate(() => {
-        if (settled) return;
-        settled = true;
-        reject(new Error(`the rate limit store did not answer within ${ms} ms`));
-      });
-    }, ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        if (settled) return;
-        settled = true;
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        if (settled) return;
-        settled = true;
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
 }
 
 function unitWord(limit: AppliedLimit): string {

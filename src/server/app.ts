@@ -116,7 +116,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   const context: GatewayContext = {
     config,
     router,
-    cache: new ResponseCache(config.cache, stores.cache, logger),
+    cache: new ResponseCache(config.cache, stores.cache, logger, config.rateLimit.storeTimeoutMs),
     rateLimiter: new RateLimiter(config.rateLimit, stores.limiterRedis, logger),
     keyStore: stores.keys,
     authenticator,
