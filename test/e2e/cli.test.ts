@@ -3,16 +3,13 @@
  * first; run `npm run build` before running this file on its own.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { runCli, ServeProcess } from '../support/cli-process.js';
+import { freePort } from '../support/free-port.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-const WAIT_MS = 15_000;
 const KEY_LINE = /^sk-gw-[0-9A-Za-z]{40}$/;
 
 const BAD_CONFIG = `backends:
@@ -36,190 +33,9 @@ models:
     targets: [{ backend: demo }]
 `;
 
-/** The environment of a child: none of the gateway's variables leak in from the test runner. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const gatewayVariables = new Set([
-    'GATEWAY_CONFIG',
-    'HOST',
-    'PORT',
-    'REDIS_URL',
-    'LOG_LEVEL',
-    'GATEWAY_ADMIN_TOKEN',
-    'OLLAMA_URL',
-  ]);
-  const inherited = Object.entries(process.env).filter(([name]) => !gatewayVariables.has(name));
-  return { ...Object.fromEntries(inherited), ...extra };
-}
-
-interface Finished {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the CLI to completion. */
-function runCli(args: string[], options: { cwd: string; env?: Record<string, string> }): Promise<Finished> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: options.cwd,
-      env: childEnv(options.env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => {
-      stdout += text;
-    });
-    child.stderr.setEncoding('utf8').on('data', (text: string) => {
-      stderr += text;
-    });
-    const deadline = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(
-        new Error(
-          `ai-gateway ${args.join(' ')} did not exit within ${WAIT_MS} ms; stdout: ${stdout}; stderr: ${stderr}`,
-        ),
-      );
-    }, WAIT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(deadline);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** A port nobody listens on right now: bind port 0, note the port, close. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  assert.ok(address !== null && typeof address === 'object');
-  await new Promise<void>((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-  });
-  return address.port;
-}
-
-/** A `serve` process whose stdout is read line by line: JSON log lines and the plain-text key banner. */
-class ServeProcess {
-  readonly lines: string[] = [];
-  readonly logs: Record<string, unknown>[] = [];
-  stderr = '';
-  private readonly child: ChildProcess;
-  private readonly exited: Promise<number | null>;
-  private exitCode: number | null | undefined;
-  private partial = '';
-  private readonly waiters = new Set<() => void>();
-
-  constructor(cwd: string, env: Record<string, string>) {
-    this.child = spawn(process.execPath, [CLI, 'serve'], {
-      cwd,
-      env: childEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout?.setEncoding('utf8').on('data', (text: string) => {
-      const parts = (this.partial + text).split('\n');
-      this.partial = parts.pop() ?? '';
-      for (const line of parts) {
-        this.lines.push(line);
-        if (line.startsWith('{')) {
-          try {
-            this.logs.push(JSON.parse(line) as Record<string, unknown>);
-          } catch {
-            // not a log line
-          }
-        }
-      }
-      this.notify();
-    });
-    this.child.stderr?.setEncoding('utf8').on('data', (text: string) => {
-      this.stderr += text;
-    });
-    this.exited = new Promise((resolve) => {
-      this.child.on('exit', (code) => {
-        this.exitCode = code;
-        this.notify();
-        resolve(code);
-      });
-    });
-  }
-
-  private notify(): void {
-    for (const waiter of this.waiters) waiter();
-  }
-
-  /** Resolves once a stdout line satisfies the predicate; fails if the process exits first. */
-  waitForLine(description: string, predicate: (line: string) => boolean): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const found = this.lines.find(predicate);
-        if (found !== undefined) {
-          done();
-          resolve(found);
-        } else if (this.exitCode !== undefined) {
-          done();
-          reject(
-            new Error(
-              `serve exited (${String(this.exitCode)}) before ${description}; stderr: ${this.stderr}`,
-            ),
-          );
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(
-          new Error(
-            `timed out waiting for ${description}; stdout: ${this.lines.join('\n')}; stderr: ${this.stderr}`,
-          ),
-        );
-      }, WAIT_MS);
-      const done = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-      };
-      this.waiters.add(check);
-      check();
-    });
-  }
-
-  waitForLog(
-    description: string,
-    predicate: (log: Record<string, unknown>) => boolean,
-  ): Promise<Record<string, unknown>> {
-    return this.waitForLine(description, (line) => {
-      if (!line.startsWith('{')) return false;
-      try {
-        return predicate(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        return false;
-      }
-    }).then((line) => JSON.parse(line) as Record<string, unknown>);
-  }
-
-  /** Lines that hold nothing but a gateway key (the banner's "shown only this once" line). */
-  keyLines(): string[] {
-    return this.lines.map((line) => line.trim()).filter((line) => KEY_LINE.test(line));
-  }
-
-  /** SIGTERM, then waits for the exit; SIGKILL if the graceful shutdown hangs. */
-  async stop(): Promise<number | null> {
-    if (this.exitCode !== undefined) return this.exitCode;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      this.child.kill('SIGKILL');
-    }, WAIT_MS);
-    try {
-      return await this.exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
+/** Lines that hold nothing but a gateway key (the banner's "shown only this once" line). */
+function keyLines(serve: ServeProcess): string[] {
+  return serve.lines.map((line) => line.trim()).filter((line) => KEY_LINE.test(line));
 }
 
 async function chat(port: number, key: string, requestId: string): Promise<Response> {
@@ -347,7 +163,10 @@ describe('ai-gateway serve: first start in an empty directory', () => {
 
   async function start(): Promise<{ serve: ServeProcess; port: number }> {
     const port = await freePort();
-    const serve = new ServeProcess(directory, { HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' });
+    const serve = new ServeProcess({
+      cwd: directory,
+      env: { HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' },
+    });
     running.add(serve);
     const listening = await serve.waitForLog("the 'listening' log line", (log) => log['msg'] === 'listening');
     assert.equal(listening['url'], `http://127.0.0.1:${port}`);
@@ -375,7 +194,7 @@ describe('ai-gateway serve: first start in an empty directory', () => {
       (entry) => entry['request_id'] === 'first-start-1',
     );
     assert.equal(log['status'], 200);
-    assert.deepEqual(serve.keyLines(), [firstKey]);
+    assert.deepEqual(keyLines(serve), [firstKey]);
     // Every key-shaped string in the output (the banner also has a curl example) is that same key.
     const printed = new Set(serve.lines.join('\n').match(/sk-gw-[0-9A-Za-z]+/g));
     assert.deepEqual([...printed], [firstKey]);
@@ -403,7 +222,7 @@ describe('ai-gateway serve: first start in an empty directory', () => {
       (entry) => entry['request_id'] === 'second-start-1',
     );
     assert.equal(log['status'], 200);
-    assert.deepEqual(serve.keyLines(), []);
+    assert.deepEqual(keyLines(serve), []);
     assert.ok(!serve.lines.join('\n').includes('sk-gw-'));
 
     assert.equal(await serve.stop(), 0);

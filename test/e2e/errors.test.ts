@@ -9,6 +9,7 @@ import { createServer as createTcpServer, type Server as TcpServer } from 'node:
 import { after, afterEach, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { StandInUpstream } from '../support/stand-in-upstream.js';
+import type { Problem } from '../support/problem.js';
 import {
   RESTRICTED_KEY,
   TEST_KEY,
@@ -42,16 +43,6 @@ const OPENAI_TYPE: Record<string, string> = {
   service_unavailable: 'server_error',
   upstream_timeout: 'server_error',
 };
-
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  instance: string;
-  request_id: string;
-  error: { message: string; type: string; code: string; param: string | null };
-}
 
 /** One request sent to a gateway, as the client saw it; the request_complete lines must match these. */
 interface Sent {

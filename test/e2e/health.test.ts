@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
 import { startGateway, testConfig, type RunningGateway } from '../support/gateway-harness.js';
+import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
 
 const DEMO = {
   backends: [{ name: 'demo', type: 'demo' }],
@@ -26,22 +24,6 @@ async function get(
     cacheControl: response.headers.get('cache-control'),
     body: await response.json(),
   };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  assert.ok(address !== null && typeof address === 'object');
-  await new Promise<void>((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-  });
-  return address.port;
 }
 
 describe('GET /health/live and /health/ready with embedded state', () => {
@@ -107,61 +89,16 @@ describe('GET /health/ready with no backend configured', () => {
 });
 
 describe('GET /health/ready with redis', () => {
-  let redisServer: ChildProcess | null = null;
-  let redisExited: Promise<void> = Promise.resolve();
-  let redisStderr = '';
+  let redisServer: PrivateRedis | null = null;
   let running: RunningGateway | null = null;
 
   before(async () => {
-    const port = await freePort();
-    redisServer = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    redisServer.stderr?.setEncoding('utf8').on('data', (text: string) => {
-      redisStderr += text;
-    });
-    const server = redisServer;
-    redisExited = new Promise((resolve) => {
-      server.once('exit', () => {
-        resolve();
-      });
-    });
-
-    // Wait until the private redis answers PING: the client queues the PING and retries the connection.
-    const probe = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 20, maxRetriesPerRequest: null });
-    probe.on('error', () => {
-      // refused while redis starts; retried
-    });
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const answer = await Promise.race([
-        probe.ping(),
-        new Promise<never>((_resolve, reject) => {
-          timer = setTimeout(() => {
-            reject(new Error(`redis-server did not answer PING; stderr: ${redisStderr}`));
-          }, 10_000);
-        }),
-      ]);
-      assert.equal(answer, 'PONG');
-    } finally {
-      clearTimeout(timer);
-      probe.disconnect();
-    }
-
-    running = await startGateway(
-      testConfig({ ...DEMO, extra: { redis: { url: `redis://127.0.0.1:${port}` } } }),
-    );
+    redisServer = await startRedisServer();
+    running = await startGateway(testConfig({ ...DEMO, extra: { redis: { url: redisServer.url } } }));
   });
   after(async () => {
     await running?.stop();
-    if (redisServer !== null && redisServer.exitCode === null && redisServer.signalCode === null) {
-      redisServer.kill('SIGKILL');
-    }
-    await redisExited;
+    await redisServer?.stop();
   });
 
   /** Asks /health/ready until it answers 200 or the deadline passes; returns the last answer. */
@@ -188,7 +125,7 @@ describe('GET /health/ready with redis', () => {
   it('answers 503 after the 500 ms check timeout while redis is connected but silent, and 200 once it answers again', async () => {
     assert.ok(running !== null && redisServer !== null);
     // A stopped process keeps its socket open: the PING is accepted by the kernel and never answered.
-    redisServer.kill('SIGSTOP');
+    redisServer.stall();
     let elapsed: number;
     let ready: Awaited<ReturnType<typeof get>>;
     try {
@@ -196,7 +133,7 @@ describe('GET /health/ready with redis', () => {
       ready = await get(`${running.url}/health/ready`);
       elapsed = Date.now() - started;
     } finally {
-      redisServer.kill('SIGCONT');
+      redisServer.resume();
     }
     assert.equal(ready.status, 503);
     const body = ready.body as Ready;
@@ -215,8 +152,7 @@ describe('GET /health/ready with redis', () => {
 
   it('answers 503 unhealthy with checks.redis error within about a second once redis is gone', async () => {
     assert.ok(running !== null && redisServer !== null);
-    redisServer.kill('SIGKILL');
-    await redisExited;
+    await redisServer.stop();
 
     const started = Date.now();
     const ready = await get(`${running.url}/health/ready`);

@@ -25,6 +25,7 @@ import {
   type StartOptions,
 } from '../support/gateway-harness.js';
 import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
+import type { Problem } from '../support/problem.js';
 
 const ADMIN_TOKEN = 'admin-token-for-tests-0123';
 const ADMIN_ENV = { GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN };
@@ -63,15 +64,6 @@ interface KeyView {
 }
 interface CreatedKey extends KeyView {
   key: string;
-}
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  instance: string;
-  request_id: string;
-  error: { message: string; type: string; code: string; param: string | null };
 }
 interface Answer {
   status: number;

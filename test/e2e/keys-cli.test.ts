@@ -5,19 +5,16 @@
  * `npm test` builds dist/ first; run `npm run build` before running this file on its own.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { parse } from 'yaml';
+import { killStrayChildren, runCli, ServeProcess } from '../support/cli-process.js';
+import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-const WAIT_MS = 15_000;
 const KEY = /sk-gw-[0-9A-Za-z]{40}/g;
 const DAY_MS = 86_400_000;
 /** Every member of POST /admin/keys's answer, and nothing else. */
@@ -54,78 +51,10 @@ interface KeyView {
 }
 type CreatedKey = KeyView & { key: string };
 
-/** The environment of a child: none of the gateway's variables leak in from the test runner. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const gatewayVariables = new Set([
-    'GATEWAY_CONFIG',
-    'HOST',
-    'PORT',
-    'REDIS_URL',
-    'LOG_LEVEL',
-    'GATEWAY_ADMIN_TOKEN',
-    'OLLAMA_URL',
-  ]);
-  const inherited = Object.entries(process.env).filter(([name]) => !gatewayVariables.has(name));
-  return { ...Object.fromEntries(inherited), ...extra };
-}
-
-/** Every child this file starts, so that none outlives it whatever fails. */
-const children = new Set<ChildProcess>();
-
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => {
-    children.delete(child);
-  });
-  return child;
-}
-
+/** No child this file starts outlives it, whatever fails. */
 after(() => {
-  for (const child of children) child.kill('SIGKILL');
+  killStrayChildren();
 });
-
-interface Finished {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the CLI to completion; `input` (if given) is its standard input. */
-function runCli(
-  args: string[],
-  options: { cwd: string; env?: Record<string, string>; input?: string },
-): Promise<Finished> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: options.cwd,
-      env: childEnv(options.env),
-      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    track(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (text: string) => {
-      stdout += text;
-    });
-    child.stderr?.setEncoding('utf8').on('data', (text: string) => {
-      stderr += text;
-    });
-    if (options.input !== undefined) child.stdin?.end(options.input);
-    const deadline = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(
-        new Error(
-          `ai-gateway ${args.join(' ')} did not exit within ${WAIT_MS} ms; stdout: ${stdout}; stderr: ${stderr}`,
-        ),
-      );
-    }, WAIT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(deadline);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** Runs the CLI, expects exit 0 and nothing on stderr, and parses its one line of JSON. */
 async function runJson<T>(
@@ -138,166 +67,6 @@ async function runJson<T>(
   const lines = result.stdout.split('\n').filter((line) => line !== '');
   assert.equal(lines.length, 1, `one line of JSON, got: ${result.stdout}`);
   return JSON.parse(lines[0] ?? '') as T;
-}
-
-/** A `serve` process; resolves `url` from its 'listening' log line. */
-class ServeProcess {
-  readonly lines: string[] = [];
-  stderr = '';
-  private readonly child: ChildProcess;
-  private readonly exited: Promise<number | null>;
-  private exitCode: number | null | undefined;
-  private partial = '';
-  private readonly waiters = new Set<() => void>();
-
-  constructor(cwd: string, configPath: string, env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [CLI, 'serve', '--config', configPath], {
-      cwd,
-      // The test runner sets LOG_LEVEL=silent; the 'listening' line is an info log.
-      env: childEnv({ LOG_LEVEL: 'info', ...env }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    track(this.child);
-    this.child.stdout?.setEncoding('utf8').on('data', (text: string) => {
-      const parts = (this.partial + text).split('\n');
-      this.partial = parts.pop() ?? '';
-      this.lines.push(...parts);
-      this.notify();
-    });
-    this.child.stderr?.setEncoding('utf8').on('data', (text: string) => {
-      this.stderr += text;
-    });
-    this.exited = new Promise((resolve) => {
-      this.child.on('exit', (code) => {
-        this.exitCode = code;
-        this.notify();
-        resolve(code);
-      });
-    });
-  }
-
-  private notify(): void {
-    for (const waiter of this.waiters) waiter();
-  }
-
-  /** The gateway's base URL, once its 'listening' log line is out; fails if it exits first. */
-  listening(): Promise<string> {
-    const parse = (line: string): Record<string, unknown> | null => {
-      if (!line.startsWith('{')) return null;
-      try {
-        return JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        return null;
-      }
-    };
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const log = this.lines.map(parse).find((entry) => entry?.['msg'] === 'listening');
-        if (log !== undefined && log !== null) {
-          done();
-          resolve(String(log['url']));
-        } else if (this.exitCode !== undefined) {
-          done();
-          reject(
-            new Error(`serve exited (${String(this.exitCode)}) before listening; stderr: ${this.stderr}`),
-          );
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(
-          new Error(
-            `timed out waiting for 'listening'; stdout: ${this.lines.join('\n')}; stderr: ${this.stderr}`,
-          ),
-        );
-      }, WAIT_MS);
-      const done = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-      };
-      this.waiters.add(check);
-      check();
-    });
-  }
-
-  /** SIGTERM, then waits for the exit; SIGKILL if the graceful shutdown hangs. */
-  async stop(): Promise<number | null> {
-    if (this.exitCode !== undefined) return this.exitCode;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      this.child.kill('SIGKILL');
-    }, WAIT_MS);
-    try {
-      return await this.exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
-
-/** A port nobody listens on right now: bind port 0, note the port, close. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  assert.ok(address !== null && typeof address === 'object');
-  await new Promise<void>((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-  });
-  return address.port;
-}
-
-/** A private redis-server on a free port, answering PING before this resolves. */
-async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const server = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  track(server);
-  let stderr = '';
-  server.stderr?.setEncoding('utf8').on('data', (text: string) => {
-    stderr += text;
-  });
-  const exited = new Promise<void>((resolve) => {
-    server.once('exit', () => {
-      resolve();
-    });
-  });
-  const stop = async (): Promise<void> => {
-    if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
-    await exited;
-  };
-  // The client queues the PING and retries the connection while redis starts.
-  const probe = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 20, maxRetriesPerRequest: null });
-  probe.on('error', () => {
-    // refused while redis starts; retried
-  });
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const answer = await Promise.race([
-      probe.ping(),
-      new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => {
-          reject(new Error(`redis-server did not answer PING; stderr: ${stderr}`));
-        }, 10_000);
-      }),
-    ]);
-    assert.equal(answer, 'PONG');
-  } catch (error) {
-    await stop();
-    throw error;
-  } finally {
-    clearTimeout(timer);
-    probe.disconnect();
-  }
-  return { url: `redis://127.0.0.1:${port}`, stop };
 }
 
 /** A config file in `directory`: port 0, state under `directory`, the demo model, one static key. */
@@ -482,7 +251,7 @@ describe('ai-gateway keys with the embedded store of a config', () => {
   });
 
   it('a served gateway on the same config accepts the key; a CLI revoke reaches it within about 1 s', async () => {
-    serve = new ServeProcess(directory, config);
+    serve = new ServeProcess({ cwd: directory, args: ['--config', config] });
     const url = await serve.listening();
 
     const response = await chat(url, alice.key);
@@ -541,13 +310,13 @@ describe('ai-gateway keys with the embedded store of a config', () => {
 describe('ai-gateway keys with a Redis store', () => {
   let directory: string;
   let config: string;
-  let redis: { url: string; stop: () => Promise<void> } | null = null;
+  let redis: PrivateRedis | null = null;
   let serve: ServeProcess | null = null;
   let carol: CreatedKey;
 
   before(async () => {
     directory = mkdtempSync(join(tmpdir(), 'gw-keys-cli-redis-'));
-    redis = await startRedis();
+    redis = await startRedisServer();
     config = writeConfig(directory, `redis:\n  url: ${redis.url}\n`);
   });
   after(async () => {
@@ -607,7 +376,7 @@ describe('ai-gateway keys with a Redis store', () => {
   });
 
   it('a gateway on that Redis accepts the key, and refuses it once the CLI revokes it', async () => {
-    serve = new ServeProcess(directory, config);
+    serve = new ServeProcess({ cwd: directory, args: ['--config', config] });
     const url = await serve.listening();
     // The gateway may still be connecting to Redis as it starts listening (503 until then).
     let status = await chatStatus(url, carol.key);
@@ -653,7 +422,11 @@ describe('ai-gateway keys --url: a running gateway through its admin API', () =>
   before(async () => {
     directory = mkdtempSync(join(tmpdir(), 'gw-keys-cli-remote-'));
     config = writeConfig(directory);
-    serve = new ServeProcess(directory, config, { GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN });
+    serve = new ServeProcess({
+      cwd: directory,
+      args: ['--config', config],
+      env: { GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN },
+    });
     url = await serve.listening();
   });
   after(async () => {

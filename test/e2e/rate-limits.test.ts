@@ -6,7 +6,6 @@
  * limiter state leaks from one test to another.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -24,7 +23,9 @@ import {
   waitForLog,
   type RunningGateway,
 } from '../support/gateway-harness.js';
-import { freePort, startRedisServer, type PrivateRedis } from '../support/redis-server.js';
+import { freePort } from '../support/free-port.js';
+import { startRedisServer, startRedisServerOn, type PrivateRedis } from '../support/redis-server.js';
+import type { Problem } from '../support/problem.js';
 import { STAND_IN_TOKENS, STAND_IN_USAGE, StandInUpstream } from '../support/stand-in-upstream.js';
 
 const ADMIN_TOKEN = 'admin-token-for-rate-limit-tests';
@@ -53,16 +54,6 @@ interface Answer {
   sent: number;
   /** performance.now() when the whole answer had arrived. */
   at: number;
-}
-
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  instance: string;
-  request_id: string;
-  error: { message: string; type: string; code: string; param: string | null };
 }
 
 interface SendOptions {
@@ -247,59 +238,6 @@ function assertRateLimited(answer: Answer): Problem {
 function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
-
-interface OwnRedis extends PrivateRedis {
-  /** SIGSTOP: the server keeps its connections open and answers nothing (a stalled Redis). */
-  stall(): void;
-}
-
-/** A redis-server on a given port (the harness picks its own port; a restart must reuse the old one). */
-async function redisOnPort(port: number): Promise<OwnRedis> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (text: string) => {
-    stderr += text;
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  };
-  const probe = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 20, maxRetriesPerRequest: null });
-  probe.on('error', () => {
-    // refused while redis-server starts; retried
-  });
-  const deadline = new AbortController();
-  try {
-    await Promise.race([
-      probe.ping(),
-      exited.then(() => {
-        throw new Error(`redis-server exited at start: ${stderr}`);
-      }),
-      delay(10_000, undefined, { signal: deadline.signal }).then(() => {
-        throw new Error(`redis-server did not answer PING: ${stderr}`);
-      }),
-    ]);
-  } catch (error) {
-    await stop();
-    throw error;
-  } finally {
-    deadline.abort();
-    probe.disconnect();
-  }
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    stop,
-    stall: () => {
-      child.kill('SIGSTOP');
-    },
-  };
 }
 
 /** A chat body as the gateway reads it, for computing what it reserves. */
@@ -770,7 +708,7 @@ describe('rate limits while Redis is stalled, stopped and restarted', () => {
   const PROBE_KEY = 'sk-gw-probeHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHH';
   const SAMPLES = 50;
   let port: number;
-  let redis: OwnRedis;
+  let redis: PrivateRedis;
   /** on_store_error: open (the default). */
   let open: RunningGateway;
   /** on_store_error: closed. */
@@ -811,7 +749,7 @@ describe('rate limits while Redis is stalled, stopped and restarted', () => {
 
   before(async () => {
     port = await freePort();
-    redis = await redisOnPort(port);
+    redis = await startRedisServerOn(port);
     // The default on_store_error is open: the first gateway leaves it unset.
     open = await startReady(document(null), {});
     closed = await startReady(document('closed'), {});
@@ -948,7 +886,7 @@ describe('rate limits while Redis is stalled, stopped and restarted', () => {
   });
 
   it('Redis back on the same port: counting resumes there with nothing replayed', async () => {
-    redis = await redisOnPort(port);
+    redis = await startRedisServerOn(port);
     // The gateways' clients reconnect with a backoff of up to 2 s.
     await waitReady(open, 8000);
     await waitReady(closed, 8000);

@@ -5,16 +5,14 @@
  * the stand-in upstream failing on demand.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { APIError } from 'openai';
 import { stringify } from 'yaml';
 import { sha256Hex } from '../../src/auth/api-key.js';
+import { ServeProcess } from '../support/cli-process.js';
 import { STAND_IN_TOKENS, StandInUpstream } from '../support/stand-in-upstream.js';
 import {
   TEST_KEY,
@@ -24,7 +22,6 @@ import {
   type RunningGateway,
 } from '../support/gateway-harness.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const MESSAGES = [{ role: 'user', content: 'Tell me something' }];
 
 /**
@@ -395,61 +392,6 @@ describe('shutdown with requests in flight (in process)', () => {
   }
 });
 
-/** The real CLI process, as an operator runs it. */
-class GatewayProcess {
-  readonly lines: Record<string, unknown>[] = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private waiters: (() => void)[] = [];
-
-  constructor(readonly child: ChildProcess) {
-    this.exited = once(child, 'exit').then(([code, signal]) => ({
-      code: code as number | null,
-      signal: signal as NodeJS.Signals | null,
-    }));
-    assert.ok(child.stdout !== null);
-    createInterface({ input: child.stdout }).on('line', (text) => {
-      if (!text.startsWith('{')) return;
-      this.lines.push(JSON.parse(text) as Record<string, unknown>);
-      this.wake();
-    });
-    child.once('exit', () => {
-      this.wake();
-    });
-  }
-
-  private wake(): void {
-    for (const waiter of this.waiters.splice(0)) waiter();
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  /** Resolves with the first stdout log line matching, as soon as it is written; fails if the process exits first. */
-  async waitForLine(
-    predicate: (line: Record<string, unknown>) => boolean,
-    timeoutMs = 10_000,
-  ): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.lines.find(predicate);
-      if (found !== undefined) return found;
-      const remaining = deadline - Date.now();
-      if (remaining <= 0 || !this.running)
-        throw new Error(
-          `gateway process: no such log line (got ${JSON.stringify(this.lines.map((line) => line['msg']))})`,
-        );
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, remaining);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-}
-
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -470,7 +412,7 @@ describe('the real process on SIGTERM (node dist/cli.js serve; needs npm run bui
   const GRACE_MS = 20_000;
   let upstream: StandInUpstream;
   let directory: string;
-  let gateway: GatewayProcess;
+  let gateway: ServeProcess;
   let url: string;
 
   beforeEach(async () => {
@@ -492,23 +434,15 @@ describe('the real process on SIGTERM (node dist/cli.js serve; needs npm run bui
         auth: { keys: [{ id: 'only-key', sha256: sha256Hex(TEST_KEY) }] },
       }),
     );
-    // The test runner's LOG_LEVEL=silent would hide the lines waited for; overrides would change the config.
-    const overrides = ['GATEWAY_CONFIG', 'HOST', 'PORT', 'REDIS_URL', 'GATEWAY_ADMIN_TOKEN', 'LOG_LEVEL'];
-    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !overrides.includes(name)));
-    env['LOG_LEVEL'] = 'info';
-    const child = spawn(process.execPath, [join(ROOT, 'dist/cli.js'), 'serve', '--config', configPath], {
-      cwd: directory,
-      env,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    gateway = new GatewayProcess(child);
-    const listening = await gateway.waitForLine((line) => line['msg'] === 'listening');
-    url = String(listening['url']);
+    // The real CLI process, as an operator runs it: LOG_LEVEL=info (the test runner's silent would hide
+    // the lines waited for), and none of the gateway's variables, which would override the config.
+    gateway = new ServeProcess({ cwd: directory, args: ['--config', configPath] });
+    url = await gateway.listening();
   });
 
   afterEach(async () => {
     if (gateway.running) {
-      gateway.child.kill('SIGKILL');
+      gateway.kill('SIGKILL');
       await gateway.exited;
     }
     await upstream.stop();
@@ -526,14 +460,14 @@ describe('the real process on SIGTERM (node dist/cli.js serve; needs npm run bui
     const reader = new SseReader(response);
     assert.equal((JSON.parse((await reader.next()) ?? 'null') as ChunkEvent).object, 'chat.completion.chunk');
 
-    assert.ok(gateway.child.kill('SIGTERM'));
+    assert.ok(gateway.kill('SIGTERM'));
     const { chunks, error } = chunksThenError(await reader.rest());
     assert.ok(chunks.length < STAND_IN_TOKENS.length, 'the stream was ended before the upstream finished');
     assert.equal(error.error.code, 'service_unavailable');
     await upstream.waitForAborts(1, 1000);
     const { code, signal } = await within(gateway.exited, GRACE_MS / 2, 'exit after SIGTERM');
     assert.deepEqual({ code, signal }, { code: 0, signal: null });
-    assert.ok(gateway.lines.some((line) => line['msg'] === 'shutdown complete'));
+    assert.ok(gateway.logs.some((line) => line['msg'] === 'shutdown complete'));
   });
 
   it('exits at once on a second signal while a request holds the shutdown open', async () => {
@@ -548,14 +482,14 @@ describe('the real process on SIGTERM (node dist/cli.js serve; needs npm run bui
     );
     await upstream.waitForRequests(1);
 
-    assert.ok(gateway.child.kill('SIGTERM'));
-    await gateway.waitForLine((line) => line['msg'] === 'shutting down');
+    assert.ok(gateway.kill('SIGTERM'));
+    await gateway.waitForLog("the 'shutting down' log line", (line) => line['msg'] === 'shutting down');
     // The non-streaming request is still waiting for its upstream, so the shutdown has not finished.
     assert.equal(gateway.running, true);
-    assert.ok(gateway.child.kill('SIGINT'));
+    assert.ok(gateway.kill('SIGINT'));
     const { code } = await within(gateway.exited, 2000, 'exit after a second signal');
     assert.notEqual(code, 0);
-    assert.ok(gateway.lines.some((line) => line['msg'] === 'second signal: exiting at once'));
+    assert.ok(gateway.logs.some((line) => line['msg'] === 'second signal: exiting at once'));
     assert.ok((await pending) instanceof TypeError, 'the client saw the connection close without an answer');
   });
 });

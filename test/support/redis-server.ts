@@ -1,37 +1,36 @@
 /**
  * A private redis-server for one test file: `--port N --save "" --appendonly no` on a free loopback
- * port, started and waited for (PING answered), stopped with SIGKILL.
+ * port (or a given one, to restart on the port a gateway already uses), started and waited for (PING
+ * answered), stalled with SIGSTOP, stopped with SIGKILL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { freePort } from './free-port.js';
 
+/** A running private redis-server. */
 export interface PrivateRedis {
+  /** Its port on 127.0.0.1. */
   readonly port: number;
+  /** `redis://127.0.0.1:<port>`, for a config's `redis.url`. */
   readonly url: string;
   /** Kills the server (SIGKILL) and resolves once the process has exited. Safe to call twice. */
   stop(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections open and answers nothing (a stalled Redis). */
+  stall(): void;
+  /** SIGCONT: a stalled server answers again. */
+  resume(): void;
 }
 
-/** A TCP port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-  });
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  return address.port;
-}
+/** Re-exported for the files that import it from here; it lives in free-port.ts. */
+export { freePort } from './free-port.js';
 
+/** Starts a private redis-server on a free port; resolves once it answers PING. */
 export async function startRedisServer(timeoutMs = 10_000): Promise<PrivateRedis> {
-  const port = await freePort();
+  return startRedisServerOn(await freePort(), timeoutMs);
+}
+
+/** Starts a private redis-server on `port`; resolves once it answers PING, fails (server killed) otherwise. */
+export async function startRedisServerOn(port: number, timeoutMs = 10_000): Promise<PrivateRedis> {
   const child: ChildProcess = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
@@ -76,5 +75,15 @@ export async function startRedisServer(timeoutMs = 10_000): Promise<PrivateRedis
     clearTimeout(timer);
     probe.disconnect();
   }
-  return { port, url: `redis://127.0.0.1:${port}`, stop };
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    stop,
+    stall: () => {
+      child.kill('SIGSTOP');
+    },
+    resume: () => {
+      child.kill('SIGCONT');
+    },
+  };
 }
