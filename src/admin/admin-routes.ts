@@ -25,6 +25,7 @@ import {
 } from '../errors/errors.js';
 import type { GatewayContext } from '../server/context.js';
 import { errorResponses } from '../server/routes/openapi-fragments.js';
+import { requestPath } from '../server/request-state.js';
 
 export function toKeyView(record: KeyRecord): KeyView {
   return {
@@ -87,8 +88,7 @@ const security = [{ adminToken: [] }];
 export function registerAdminRoutes(app: FastifyInstance, context: GatewayContext): void {
   const expected = context.config.auth.adminTokenSha256;
   const guard = (request: FastifyRequest): Promise<void> => {
-    if (expected === null)
-      throw new RouteNotFoundError(request.method, request.url.split('?', 1)[0] ?? request.url);
+    if (expected === null) throw new RouteNotFoundError(request.method, requestPath(request));
     context.authenticator.authenticateAdmin(request.headers, request.ip, expected);
     return Promise.resolve();
   };

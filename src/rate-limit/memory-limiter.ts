@@ -6,13 +6,9 @@ import type {
   LimiterStore,
   LimitStatus,
 } from './limiter-store.js';
-import type { AppliedLimit } from './policy.js';
+import { gcraLimitOf } from './policy.js';
 
 const MAX_ENTRIES = 100_000;
-
-function windowMs(limit: AppliedLimit): { limit: number; windowMs: number } {
-  return { limit: limit.rate.limit, windowMs: limit.rate.windowSeconds * 1000 };
-}
 
 /**
  * Limit state in this process: the embedded mode's limiter, and the fallback of the Redis one while
@@ -28,7 +24,7 @@ export class MemoryLimiter implements LimiterStore {
   acquire(checks: readonly LimitCheck[]): Promise<AcquireResult> {
     const now = this.clock();
     const outcomes: GcraOutcome[] = checks.map((check) =>
-      gcraDecide(windowMs(check.limit), this.tats.get(check.key)?.tat ?? null, check.cost, now),
+      gcraDecide(gcraLimitOf(check.limit), this.tats.get(check.key)?.tat ?? null, check.cost, now),
     );
     let refused: AcquireResult['refused'] = null;
     for (const [index, outcome] of outcomes.entries()) {
@@ -53,7 +49,7 @@ export class MemoryLimiter implements LimiterStore {
       if (allowed || !outcome.allowed)
         return { limit: check.limit, remaining: outcome.remaining, resetMs: outcome.resetMs };
       // Refused by another limit: this one was not charged; report it as it stands.
-      const unchanged = gcraDecide(windowMs(check.limit), this.tats.get(check.key)?.tat ?? null, 0, now);
+      const unchanged = gcraDecide(gcraLimitOf(check.limit), this.tats.get(check.key)?.tat ?? null, 0, now);
       return { limit: check.limit, remaining: unchanged.remaining, resetMs: unchanged.resetMs };
     });
     return Promise.resolve({ allowed, statuses, refused });
@@ -62,7 +58,7 @@ export class MemoryLimiter implements LimiterStore {
   adjust(adjustments: readonly LimitAdjustment[]): Promise<void> {
     const now = this.clock();
     for (const adjustment of adjustments) {
-      const limit = windowMs(adjustment.limit);
+      const limit = gcraLimitOf(adjustment.limit);
       const tat = gcraAdjust(limit, this.tats.get(adjustment.key)?.tat ?? null, adjustment.delta, now);
       this.store(adjustment.key, tat, now + (tat - gcraNow(limit, now)) * emissionInterval(limit), now);
     }

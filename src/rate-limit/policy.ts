@@ -1,5 +1,6 @@
 import type { RateLimitPolicyConfig } from '../config/schema.js';
 import { parseRate, type Rate } from '../config/rate-string.js';
+import type { GcraLimit } from './gcra.js';
 
 export type LimitKind = 'requests' | 'tokens';
 
@@ -61,4 +62,9 @@ export function resolveLimits(sources: LimitSources): AppliedLimit[] {
     }
   }
   return out;
+}
+
+/** A limit in the GCRA's terms: units per window in milliseconds. */
+export function gcraLimitOf(limit: AppliedLimit): GcraLimit {
+  return { limit: limit.rate.limit, windowMs: limit.rate.windowSeconds * 1000 };
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { emissionInterval } from './gcra.js';
+import { gcraLimitOf } from './policy.js';
 import type {
   AcquireResult,
   LimitAdjustment,
@@ -89,7 +90,7 @@ export class RedisLimiter implements LimiterStore {
   async acquire(checks: readonly LimitCheck[]): Promise<AcquireResult> {
     const args: (string | number)[] = [checks.length, ...checks.map((check) => check.key)];
     for (const check of checks) {
-      const gcra = { limit: check.limit.rate.limit, windowMs: check.limit.rate.windowSeconds * 1000 };
+      const gcra = gcraLimitOf(check.limit);
       args.push(emissionInterval(gcra), gcra.limit, check.cost);
     }
     const reply = await this.commands.gatewayAcquire(...args);
@@ -99,7 +100,7 @@ export class RedisLimiter implements LimiterStore {
     const statuses: LimitStatus[] = checks.map((check, index) => {
       const tat = Number(reply[index + 2]);
       const limit = check.limit.rate.limit;
-      const interval = (check.limit.rate.windowSeconds * 1000) / limit;
+      const interval = emissionInterval(gcraLimitOf(check.limit));
       // The script's own arithmetic on the same doubles: `excess > limit + 1e-9` exactly when it refused
       // this limit.
       const current = now / interval;
@@ -122,7 +123,7 @@ export class RedisLimiter implements LimiterStore {
       ...adjustments.map((adjustment) => adjustment.key),
     ];
     for (const adjustment of adjustments) {
-      args.push((adjustment.limit.rate.windowSeconds * 1000) / adjustment.limit.rate.limit, adjustment.delta);
+      args.push(emissionInterval(gcraLimitOf(adjustment.limit)), adjustment.delta);
     }
     await this.commands.gatewayAdjust(...args);
   }

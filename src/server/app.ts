@@ -26,7 +26,7 @@ import type { GatewayContext, ReadinessCheck } from './context.js';
 import { buildErrorHandler } from './error-handler.js';
 import { parseJsonBody } from './json-body.js';
 import { installNotFound } from './not-found.js';
-import { chooseRequestId, newRequestState } from './request-state.js';
+import { chooseRequestId, newRequestState, requestPath } from './request-state.js';
 import { registerAdminRoutes } from '../admin/admin-routes.js';
 import { registerChatCompletions } from './routes/chat-completions.js';
 import { registerEmbeddings } from './routes/embeddings.js';
@@ -245,7 +245,7 @@ function logCompletion(logger: Logger, request: FastifyRequest, reply: FastifyRe
   const line: Record<string, unknown> = {
     request_id: request.id,
     method: request.method,
-    path: request.url.split('?', 1)[0],
+    path: requestPath(request),
     status: clientClosed || state.outcome === 'client_closed' ? 499 : response.statusCode,
     duration_ms: Math.round(Number(process.hrtime.bigint() - state.startedAt) / 10_000) / 100,
   };

@@ -9,6 +9,7 @@ import {
   toProblem,
 } from '../errors/errors.js';
 import { describeValidationErrors } from './validation-message.js';
+import { requestPath } from './request-state.js';
 
 /** Maps anything thrown in the pipeline (ours, Fastify's, or a bug) to a GatewayError. */
 export function toGatewayError(error: unknown, request: FastifyRequest, bodyLimit: number): GatewayError {
@@ -44,7 +45,7 @@ export function toGatewayError(error: unknown, request: FastifyRequest, bodyLimi
 export function sendProblem(reply: FastifyReply, error: GatewayError): FastifyReply {
   const request = reply.request;
   request.gateway.errorCode = error.code;
-  const problem = toProblem(error, request.url.split('?', 1)[0] ?? request.url, request.id);
+  const problem = toProblem(error, requestPath(request), request.id);
   return reply
     .code(error.status)
     .headers(error.headers)

@@ -1,5 +1,6 @@
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { MethodNotAllowedError, RouteNotFoundError } from '../errors/errors.js';
+import { requestPath } from './request-state.js';
 
 /**
  * Fastify answers an unknown method on a known path with 404; HTTP says 405 with an Allow header
@@ -24,7 +25,7 @@ export function installNotFound(app: FastifyInstance): void {
     for (const method of methods) entry.methods.add(method);
   });
   app.setNotFoundHandler((request) => {
-    const path = request.url.split('?', 1)[0] ?? request.url;
+    const path = requestPath(request);
     const allowed = new Set<string>();
     for (const route of routes)
       if (route.pattern.test(path)) for (const method of route.methods) allowed.add(method);

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import type { KeyRecord } from '../auth/key-record.js';
 
 /** What the pipeline learns about a request as it goes; the request_complete log line reads it. */
@@ -41,4 +42,9 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** The contract's X-Request-ID rule: keep the client's when it is well-formed, else a new UUID. */
 export function chooseRequestId(header: string | string[] | undefined, generate: () => string): string {
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : generate();
+}
+
+/** The request's path without its query: the problem's `instance` and the log line's `path`. */
+export function requestPath(request: FastifyRequest): string {
+  return request.url.split('?', 1)[0] ?? request.url;
 }

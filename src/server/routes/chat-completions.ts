@@ -12,6 +12,7 @@ import type { GatewayContext } from '../context.js';
 import { toGatewayError } from '../error-handler.js';
 import { SseWriter } from '../sse.js';
 import { errorResponses } from './openapi-fragments.js';
+import { requestPath } from '../request-state.js';
 
 /** What a stream has produced so far, for settling a token reservation when no usage is reported. */
 interface StreamMeter {
@@ -215,9 +216,7 @@ async function streamCompletion(
     request.gateway.outcome = 'stream_error';
     request.gateway.errorCode = gatewayError.code;
     request.log.warn({ code: gatewayError.code, detail: gatewayError.message }, 'stream ended with an error');
-    await writer.data(
-      JSON.stringify(toProblem(gatewayError, request.url.split('?', 1)[0] ?? request.url, request.id)),
-    );
+    await writer.data(JSON.stringify(toProblem(gatewayError, requestPath(request), request.id)));
     return false;
   } finally {
     writer.end();
