@@ -32,6 +32,10 @@ export interface BackendAdapter {
    */
   chatStream(request: ChatCompletionRequest, call: UpstreamCall): Promise<AsyncIterable<ChatCompletionChunk>>;
   embeddings(request: EmbeddingsRequest, call: UpstreamCall): Promise<EmbeddingsResponse>;
+  /** The model names the backend reports (OpenAI's GET /models, Ollama's GET /api/tags). */
+  listModels(call: UpstreamCall): Promise<string[]>;
+  /** An active health check: GETs `path` (relative to the backend's url); resolves on a 2xx. */
+  probe(path: string, call: UpstreamCall): Promise<void>;
   /** Releases connections. */
   close(): Promise<void>;
 }

@@ -19,13 +19,18 @@ const T0 = Date.parse('2030-01-01T00:00:00.000Z');
 function entry(label: string, padding = 0): CachedEntry {
   return {
     storedAt: T0,
+    backend: 'b',
     body: { id: `chatcmpl-${label}`, object: 'chat.completion', text: 'x'.repeat(padding) },
   };
 }
 
 /** An entry of random base64: gzip gains only a quarter of it. */
 function noisy(bytes: number): CachedEntry {
-  return { storedAt: T0, body: { noise: randomBytes(Math.ceil((bytes * 3) / 4)).toString('base64') } };
+  return {
+    storedAt: T0,
+    backend: null,
+    body: { noise: randomBytes(Math.ceil((bytes * 3) / 4)).toString('base64') },
+  };
 }
 
 describe('encodeEntry / decodeEntry', () => {
@@ -35,6 +40,7 @@ describe('encodeEntry / decodeEntry', () => {
     assert.equal(encoded[0], 0);
     assert.deepEqual(JSON.parse(encoded.subarray(1).toString('utf8')), {
       stored_at: T0,
+      backend: 'b',
       body: small.body,
     });
     assert.deepEqual(decodeEntry(encoded), small);
@@ -52,10 +58,11 @@ describe('encodeEntry / decodeEntry', () => {
   it('round-trips unicode and nested values', () => {
     const value: CachedEntry = {
       storedAt: T0 + 1,
+      backend: null,
       body: { text: 'héllo 世界 🚀', nested: { list: [1, null, true, { a: 'b' }] } },
     };
     assert.deepEqual(decodeEntry(encodeEntry(value)), value);
-    const big: CachedEntry = { storedAt: T0, body: { text: '世界🚀'.repeat(1000) } };
+    const big: CachedEntry = { storedAt: T0, backend: null, body: { text: '世界🚀'.repeat(1000) } };
     assert.equal(encodeEntry(big)[0], 1);
     assert.deepEqual(decodeEntry(encodeEntry(big)), big);
   });

@@ -5,6 +5,8 @@ import type { Redis } from 'ioredis';
 export interface CachedEntry {
   readonly storedAt: number;
   readonly body: Record<string, unknown>;
+  /** The backend that produced the answer (X-Gateway-Backend on hits); null in older entries. */
+  readonly backend: string | null;
 }
 
 /**
@@ -34,7 +36,9 @@ function scopePattern(scope: string | null): string {
 
 /** One byte of format, then the JSON, gzipped when that makes it smaller. */
 export function encodeEntry(entry: CachedEntry): Buffer {
-  const json = Buffer.from(JSON.stringify({ stored_at: entry.storedAt, body: entry.body }));
+  const json = Buffer.from(
+    JSON.stringify({ stored_at: entry.storedAt, backend: entry.backend, body: entry.body }),
+  );
   if (json.length > COMPRESS_ABOVE_BYTES) {
     const packed = gzipSync(json, { level: 6 });
     if (packed.length < json.length) return Buffer.concat([Buffer.of(GZIP), packed]);
@@ -45,8 +49,12 @@ export function encodeEntry(entry: CachedEntry): Buffer {
 export function decodeEntry(buffer: Buffer): CachedEntry | null {
   try {
     const json = buffer[0] === GZIP ? gunzipSync(buffer.subarray(1)) : buffer.subarray(1);
-    const parsed = JSON.parse(json.toString('utf8')) as { stored_at: number; body: Record<string, unknown> };
-    return { storedAt: parsed.stored_at, body: parsed.body };
+    const parsed = JSON.parse(json.toString('utf8')) as {
+      stored_at: number;
+      backend?: string | null;
+      body: Record<string, unknown>;
+    };
+    return { storedAt: parsed.stored_at, body: parsed.body, backend: parsed.backend ?? null };
   } catch {
     return null; // an entry we cannot read is a miss
   }

@@ -29,9 +29,9 @@ export interface CacheLookup {
    * instance and returns its answer (null if there is none, or it failed); otherwise this request
    * becomes the one the others wait for.
    */
-  joinInFlight(): Promise<Record<string, unknown> | null>;
-  /** Hands the complete answer to the cache and to the requests waiting on this one (once). */
-  complete(body: Record<string, unknown>): void;
+  joinInFlight(): Promise<CachedEntry | null>;
+  /** Hands the complete answer (and the backend it came from) to the cache and to the requests waiting on this one (once). */
+  complete(body: Record<string, unknown>, backend: string): void;
   /** This request produced no storable answer: the waiting requests go upstream themselves. */
   abandon(): void;
 }
@@ -51,7 +51,7 @@ const BYPASS: CacheLookup = {
  * request BYPASS, never fail. Concurrent identical misses on one instance share one upstream call.
  */
 export class ResponseCache {
-  private readonly inFlight = new Map<string, Promise<Record<string, unknown> | null>>();
+  private readonly inFlight = new Map<string, Promise<CachedEntry | null>>();
   /** Times the store failed (for metrics). */
   storeErrors = 0;
   private lastFailureLog = 0;
@@ -106,7 +106,7 @@ export class ResponseCache {
       if (entry !== null) status = 'HIT';
     }
 
-    let settle: ((body: Record<string, unknown> | null) => void) | null = null;
+    let settle: ((entry: CachedEntry | null) => void) | null = null;
     return {
       status,
       entry,
@@ -114,8 +114,8 @@ export class ResponseCache {
       joinInFlight: async () => {
         const leader = directives.read ? this.inFlight.get(key) : undefined;
         if (leader !== undefined) {
-          const body = await leader;
-          if (body !== null) return body;
+          const shared = await leader;
+          if (shared !== null) return shared;
         }
         if (!this.inFlight.has(key)) {
           this.inFlight.set(
@@ -127,13 +127,14 @@ export class ResponseCache {
         }
         return null;
       },
-      complete: (body) => {
+      complete: (body, backend) => {
+        const entry: CachedEntry = { storedAt: Date.now(), body, backend };
         if (directives.write) {
-          this.store.set(key, { storedAt: Date.now(), body }, ttlSeconds).catch((error: unknown) => {
+          this.store.set(key, entry, ttlSeconds).catch((error: unknown) => {
             this.failed(error);
           });
         }
-        this.release(key, settle, body);
+        this.release(key, settle, entry);
         settle = null;
       },
       abandon: () => {
@@ -149,12 +150,12 @@ export class ResponseCache {
 
   private release(
     key: string,
-    settle: ((body: Record<string, unknown> | null) => void) | null,
-    body: Record<string, unknown> | null,
+    settle: ((entry: CachedEntry | null) => void) | null,
+    entry: CachedEntry | null,
   ): void {
     if (settle === null) return;
     this.inFlight.delete(key);
-    settle(body);
+    settle(entry);
   }
 
   private failed(error: unknown): void {

@@ -1,4 +1,4 @@
-import type { BackendType, RateLimitPolicyConfig } from './schema.js';
+import type { BackendType, RateLimitPolicyConfig, RoutingStrategy } from './schema.js';
 
 /** The validated, defaulted configuration every other module reads. Built only by loadConfig. */
 export interface GatewayConfig {
@@ -26,6 +26,7 @@ export interface GatewayConfig {
     /** Completion tokens reserved when a request sets no max_tokens. */
     readonly defaultCompletionTokens: number;
   };
+  readonly routing: RoutingConfig;
   readonly cache: {
     readonly enabled: boolean;
     readonly ttlSeconds: number;
@@ -51,13 +52,62 @@ export interface BackendConfig {
   readonly connectTimeoutMs: number;
   /** Longest silence between two chunks of an upstream body. */
   readonly idleTimeoutMs: number;
+  /** Active health checks; null: none (the circuit breakers alone judge the backend). */
+  readonly healthCheck: HealthCheckConfig | null;
+}
+
+export interface HealthCheckConfig {
+  /** GET this path (relative to the backend's url); any 2xx is healthy. */
+  readonly path: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** Consecutive failed checks before the backend is taken out of rotation. */
+  readonly unhealthyAfter: number;
+  /** Consecutive passed checks before it is put back. */
+  readonly healthyAfter: number;
+}
+
+export interface RoutingConfig {
+  readonly strategy: RoutingStrategy;
+  /** Upstream attempts per client request, all targets together (1: no retry). */
+  readonly maxAttempts: number;
+  /** Bounds the whole request: no attempt starts after it, and one still waiting for its answer is ended. */
+  readonly deadlineMs: number;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  readonly retryBudget: {
+    /** Retries allowed per client request in the window (0.2: at most 20% more attempts than requests). */
+    readonly ratio: number;
+    readonly windowSeconds: number;
+    /** Retries always allowed per window, so that a quiet gateway can still fail over. */
+    readonly minRetries: number;
+  };
+  readonly circuitBreaker: {
+    readonly enabled: boolean;
+    /** Consecutive failures that open the circuit. */
+    readonly failures: number;
+    /** Or: this share of failed attempts in the window (with at least minRequests attempts); null: off. */
+    readonly errorRatio: number | null;
+    readonly minRequests: number;
+    readonly windowSeconds: number;
+    readonly cooldownMs: number;
+  };
+  readonly discovery: {
+    readonly enabled: boolean;
+    readonly ttlSeconds: number;
+    readonly timeoutMs: number;
+  };
 }
 
 export interface ModelTarget {
   readonly backend: string;
   /** The upstream's model name; null means "the name the client sent". */
   readonly model: string | null;
-  readonly weight: number;
+  /**
+   * Set: this target shares load by weight with the weighted targets next to it in the list (one
+   * tier). Null: a tier of its own. Tiers are tried in list order; the next tier is the fallback.
+   */
+  readonly weight: number | null;
 }
 
 export interface ModelRoute {
@@ -66,6 +116,8 @@ export interface ModelRoute {
   readonly rateLimit: RateLimitPolicyConfig | null;
   /** Overrides of the cache config for this route. */
   readonly cache: { readonly enabled?: boolean; readonly ttlSeconds?: number } | null;
+  /** How targets of one tier share load (routing.strategy unless set on the route). */
+  readonly strategy: RoutingStrategy;
 }
 
 export interface StaticKey {

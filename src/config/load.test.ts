@@ -117,8 +117,8 @@ describe('loadConfig with a YAML file', () => {
     assert.deepEqual(
       config.models.map((route) => ({ name: route.name, targets: route.targets })),
       [
-        { name: 'small', targets: [{ backend: 'local', model: 'qwen2.5:0.5b', weight: 1 }] },
-        { name: '*', targets: [{ backend: 'local', model: null, weight: 1 }] },
+        { name: 'small', targets: [{ backend: 'local', model: 'qwen2.5:0.5b', weight: null }] },
+        { name: '*', targets: [{ backend: 'local', model: null, weight: null }] },
       ],
     );
     assert.equal(config.auth.adminTokenSha256, ADMIN_HASH);

@@ -3,9 +3,17 @@ import { TypeGuard, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { SetErrorFunction, DefaultErrorFunction } from '@sinclair/typebox/errors';
 import { parseDocument } from 'yaml';
-import type { BackendConfig, GatewayConfig, ModelRoute, StaticKey } from './config.js';
+import type {
+  BackendConfig,
+  GatewayConfig,
+  HealthCheckConfig,
+  ModelRoute,
+  RoutingConfig,
+  StaticKey,
+} from './config.js';
 import {
   ConfigFileSchema,
+  type BackendType,
   type ConfigFile,
   type ConfigRateLimitPolicy,
   type RateLimitPolicyConfig,
@@ -227,15 +235,18 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       timeoutMs: backend.timeout_ms ?? DEFAULT_TIMEOUT_MS,
       connectTimeoutMs: backend.connect_timeout_ms ?? DEFAULT_CONNECT_TIMEOUT_MS,
       idleTimeoutMs: backend.idle_timeout_ms ?? DEFAULT_IDLE_TIMEOUT_MS,
+      healthCheck: healthCheckOf(backend, `${path}.health_check`, problems),
     };
   });
 
+  const strategy = file.routing?.strategy ?? 'weighted';
   const models: ModelRoute[] = (file.models ?? []).map((route, index) => {
     const path = `models[${index}]`;
     checkModelPattern(route.name, `${path}.name`, problems);
     checkPolicy(route.rate_limit, `${path}.rate_limit`, problems);
     return {
       name: route.name,
+      strategy: route.strategy ?? strategy,
       rateLimit: normalizePolicy(route.rate_limit),
       cache:
         route.cache === undefined
@@ -250,7 +261,11 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
             `${path}.targets[${targetIndex}].backend: no backend named '${target.backend}' (known: ${[...backendNames].join(', ') || 'none'})`,
           );
         }
-        return { backend: target.backend, model: target.model ?? null, weight: target.weight ?? 1 };
+        return {
+          backend: target.backend,
+          model: target.model ?? null,
+          weight: target.weight ?? null,
+        };
       }),
     };
   });
@@ -314,6 +329,8 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
     problems.push('LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent');
   }
 
+  const routing = routingOf(file.routing, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -335,6 +352,7 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       storeTimeoutMs: file.rate_limit?.store_timeout_ms ?? 50,
       defaultCompletionTokens: file.rate_limit?.default_completion_tokens ?? 1024,
     },
+    routing,
     cache: {
       enabled: file.cache?.enabled ?? true,
       ttlSeconds: file.cache?.ttl_seconds ?? 3600,
@@ -344,5 +362,68 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       memoryMaxBytes: file.cache?.memory_max_bytes ?? 64 * 1024 * 1024,
     },
     logLevel,
+  };
+}
+
+const DEFAULT_HEALTH_PATHS: Record<BackendType, string> = {
+  openai: '/models',
+  ollama: '/api/tags',
+  demo: '/',
+};
+
+function healthCheckOf(
+  backend: NonNullable<ConfigFile['backends']>[number],
+  path: string,
+  problems: string[],
+): HealthCheckConfig | null {
+  const check = backend.health_check;
+  if (check === undefined) return null;
+  if (backend.type === 'demo') {
+    problems.push(`${path}: a demo backend runs in process and has nothing to check`);
+    return null;
+  }
+  const intervalMs = check.interval_ms ?? 10_000;
+  const timeoutMs = check.timeout_ms ?? Math.min(2_000, intervalMs);
+  if (timeoutMs > intervalMs)
+    problems.push(`${path}.timeout_ms: must not exceed interval_ms (${intervalMs})`);
+  return {
+    path: check.path ?? DEFAULT_HEALTH_PATHS[backend.type],
+    intervalMs,
+    timeoutMs,
+    unhealthyAfter: check.unhealthy_after ?? 2,
+    healthyAfter: check.healthy_after ?? 1,
+  };
+}
+
+function routingOf(routing: ConfigFile['routing'], problems: string[]): RoutingConfig {
+  const backoffBaseMs = routing?.backoff_base_ms ?? 100;
+  const backoffMaxMs = routing?.backoff_max_ms ?? 2_000;
+  if (backoffMaxMs < backoffBaseMs)
+    problems.push(`routing.backoff_max_ms: must be at least backoff_base_ms (${backoffBaseMs})`);
+  const breaker = routing?.circuit_breaker;
+  return {
+    strategy: routing?.strategy ?? 'weighted',
+    maxAttempts: routing?.max_attempts ?? 3,
+    deadlineMs: routing?.deadline_ms ?? 120_000,
+    backoffBaseMs,
+    backoffMaxMs,
+    retryBudget: {
+      ratio: routing?.retry_budget?.ratio ?? 0.2,
+      windowSeconds: routing?.retry_budget?.window_seconds ?? 10,
+      minRetries: routing?.retry_budget?.min_retries ?? 3,
+    },
+    circuitBreaker: {
+      enabled: breaker?.enabled ?? true,
+      failures: breaker?.failures ?? 5,
+      errorRatio: breaker?.error_ratio ?? null,
+      minRequests: breaker?.min_requests ?? 20,
+      windowSeconds: breaker?.window_seconds ?? 30,
+      cooldownMs: breaker?.cooldown_ms ?? 30_000,
+    },
+    discovery: {
+      enabled: routing?.discovery?.enabled ?? true,
+      ttlSeconds: routing?.discovery?.ttl_seconds ?? 30,
+      timeoutMs: routing?.discovery?.timeout_ms ?? 1_000,
+    },
   };
 }

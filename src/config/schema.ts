@@ -31,7 +31,18 @@ export const BackendConfigSchema = Strict({
   timeout_ms: Optional(PositiveInt),
   connect_timeout_ms: Optional(PositiveInt),
   idle_timeout_ms: Optional(PositiveInt),
+  health_check: Optional(
+    Strict({
+      path: Optional(Type.String({ pattern: '^/' })),
+      interval_ms: Optional(Type.Integer({ minimum: 100 })),
+      timeout_ms: Optional(PositiveInt),
+      unhealthy_after: Optional(PositiveInt),
+      healthy_after: Optional(PositiveInt),
+    }),
+  ),
 });
+
+const StrategySchema = Type.Union([Type.Literal('weighted'), Type.Literal('least_outstanding')]);
 
 export const ModelTargetSchema = Strict({
   backend: Name,
@@ -44,6 +55,7 @@ export const ModelRouteSchema = Strict({
   targets: Type.Array(ModelTargetSchema, { minItems: 1 }),
   rate_limit: Optional(ConfigRateLimitPolicySchema),
   cache: Optional(Strict({ enabled: Optional(Type.Boolean()), ttl_seconds: Optional(PositiveInt) })),
+  strategy: Optional(StrategySchema),
 });
 
 export const StaticKeySchema = Strict({
@@ -83,6 +95,39 @@ export const ConfigFileSchema = Strict({
       default_completion_tokens: Optional(PositiveInt),
     }),
   ),
+  routing: Optional(
+    Strict({
+      strategy: Optional(StrategySchema),
+      max_attempts: Optional(Type.Integer({ minimum: 1, maximum: 10 })),
+      deadline_ms: Optional(PositiveInt),
+      backoff_base_ms: Optional(Type.Integer({ minimum: 0 })),
+      backoff_max_ms: Optional(Type.Integer({ minimum: 0 })),
+      retry_budget: Optional(
+        Strict({
+          ratio: Optional(Type.Number({ minimum: 0, maximum: 10 })),
+          window_seconds: Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+          min_retries: Optional(Type.Integer({ minimum: 0 })),
+        }),
+      ),
+      circuit_breaker: Optional(
+        Strict({
+          enabled: Optional(Type.Boolean()),
+          failures: Optional(PositiveInt),
+          error_ratio: Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+          min_requests: Optional(PositiveInt),
+          window_seconds: Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+          cooldown_ms: Optional(PositiveInt),
+        }),
+      ),
+      discovery: Optional(
+        Strict({
+          enabled: Optional(Type.Boolean()),
+          ttl_seconds: Optional(PositiveInt),
+          timeout_ms: Optional(PositiveInt),
+        }),
+      ),
+    }),
+  ),
   cache: Optional(
     Strict({
       enabled: Optional(Type.Boolean()),
@@ -107,4 +152,5 @@ export const ConfigFileSchema = Strict({
 export type ConfigFile = Static<typeof ConfigFileSchema>;
 export type RateLimitPolicyConfig = Static<typeof RateLimitPolicyObjectSchema>;
 export type ConfigRateLimitPolicy = Static<typeof ConfigRateLimitPolicySchema>;
+export type RoutingStrategy = Static<typeof StrategySchema>;
 export type BackendType = Static<typeof BackendConfigSchema>['type'];

@@ -69,6 +69,10 @@ export interface GatewayErrorOptions {
   /** Overrides the code's usual status: an upstream 4xx keeps its own status. */
   readonly status?: number;
   readonly cause?: unknown;
+  /** An upstream failure that another attempt may fix (connection refused, 5xx, 429, a stall). */
+  readonly retryable?: boolean;
+  /** The upstream's Retry-After, in milliseconds. */
+  readonly retryAfterMs?: number | null;
 }
 
 export class GatewayError extends Error {
@@ -76,6 +80,8 @@ export class GatewayError extends Error {
   readonly status: number;
   readonly param: string | null;
   readonly headers: Readonly<Record<string, string>>;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | null;
 
   constructor(code: ErrorCode, detail: string, options: GatewayErrorOptions = {}) {
     super(detail, options.cause === undefined ? undefined : { cause: options.cause });
@@ -84,6 +90,8 @@ export class GatewayError extends Error {
     this.status = options.status ?? PROBLEM_KINDS[code].status;
     this.param = options.param ?? null;
     this.headers = options.headers ?? {};
+    this.retryable = options.retryable ?? false;
+    this.retryAfterMs = options.retryAfterMs ?? null;
   }
 }
 
@@ -204,8 +212,14 @@ export class UpstreamError extends GatewayError {
 
 /** The upstream refused the request with a 4xx of its own: the client sees that status and message. */
 export class UpstreamClientError extends GatewayError {
-  constructor(code: ErrorCode, status: number, detail: string, headers: Readonly<Record<string, string>>) {
-    super(code, detail, { status, headers });
+  constructor(
+    code: ErrorCode,
+    status: number,
+    detail: string,
+    headers: Readonly<Record<string, string>>,
+    retry: { retryable: boolean; retryAfterMs: number | null } = { retryable: false, retryAfterMs: null },
+  ) {
+    super(code, detail, { status, headers, ...retry });
   }
 }
 

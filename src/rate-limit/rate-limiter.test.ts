@@ -59,7 +59,7 @@ function freshKey(rateLimit: RateLimitPolicyConfig | null = null): KeyRecord {
 }
 
 function route(name: string, rateLimit: RateLimitPolicyConfig | null): ModelRoute {
-  const value = { name, targets: [], rateLimit, cache: null };
+  const value = { name, targets: [], rateLimit, cache: null, strategy: 'weighted' as const };
   return value;
 }
 

@@ -1,39 +1,119 @@
 import type { BackendAdapter } from '../backends/adapter.js';
-import type { ModelRoute } from '../config/config.js';
+import type { BackendConfig, ModelRoute, RoutingConfig } from '../config/config.js';
 import { ModelNotAllowedError, ModelNotFoundError } from '../errors/errors.js';
 import { isModelAllowed, matchesModelPattern } from './model-patterns.js';
+import { TargetState, type BackendState, type RouteTarget } from './targets.js';
 
-export interface RouteDecision {
+/** A route with its targets grouped in tiers: one tier shares load, the next is its fallback. */
+export interface CompiledRoute {
   readonly route: ModelRoute;
-  readonly adapter: BackendAdapter;
-  /** The name the upstream knows the model by. */
-  readonly upstreamModel: string;
+  readonly tiers: readonly (readonly RouteTarget[])[];
+  /** Which answers may be cached and under what identity: the first tier's targets. */
+  readonly primaryIds: ReadonlySet<string>;
 }
 
-/** Maps a client's model name to a backend and upstream name: first matching route, first target. */
-export class ModelRouter {
-  constructor(
-    private readonly routes: readonly ModelRoute[],
-    private readonly adapters: ReadonlyMap<string, BackendAdapter>,
-  ) {}
+/** Where a request may go: the route it matched, and the client's model name. */
+export interface RoutePlan {
+  readonly compiled: CompiledRoute;
+  readonly route: ModelRoute;
+  readonly clientModel: string;
+  /** Identifies the first tier for the cache key (same for every target of that tier). */
+  readonly cacheBackend: string;
+  readonly cacheModel: string;
+}
 
-  resolve(model: string, allowList: readonly string[] | null): RouteDecision {
+/**
+ * Maps a client's model name to the first matching route and its targets. Targets are tried in list
+ * order; consecutive targets that carry a `weight` form one tier and share load.
+ */
+export class ModelRouter {
+  private readonly compiled: CompiledRoute[];
+  readonly backends: ReadonlyMap<string, BackendState>;
+  readonly targets: ReadonlyMap<string, TargetState>;
+
+  constructor(
+    routes: readonly ModelRoute[],
+    adapters: ReadonlyMap<string, BackendAdapter>,
+    routing: RoutingConfig,
+    backendConfigs: readonly BackendConfig[] = [],
+    now: () => number = Date.now,
+  ) {
+    const backends = new Map<string, BackendState>();
+    for (const [name, adapter] of adapters) {
+      const checkIntervalMs =
+        backendConfigs.find((backend) => backend.name === name)?.healthCheck?.intervalMs ?? null;
+      backends.set(name, { adapter, health: 'unchecked', healthDetail: null, checkIntervalMs });
+    }
+    const targets = new Map<string, TargetState>();
+    this.compiled = routes.map((route) => {
+      const tiers: RouteTarget[][] = [];
+      let previousWeighted = false;
+      for (const target of route.targets) {
+        const backend = backends.get(target.backend);
+        if (backend === undefined) continue; // the config loader refuses such a target
+        const id = `${target.backend}/${target.model ?? '*'}`;
+        let state = targets.get(id);
+        if (state === undefined) {
+          state = new TargetState(id, backend, target.model, routing.circuitBreaker, now);
+          targets.set(id, state);
+        }
+        const weighted = target.weight !== null;
+        const entry: RouteTarget = { state, weight: target.weight ?? 1 };
+        const last = tiers[tiers.length - 1];
+        if (weighted && previousWeighted && last !== undefined) last.push(entry);
+        else tiers.push([entry]);
+        previousWeighted = weighted;
+      }
+      return {
+        route,
+        tiers,
+        primaryIds: new Set((tiers[0] ?? []).map((target) => target.state.id)),
+      };
+    });
+    this.backends = backends;
+    this.targets = targets;
+  }
+
+  resolve(model: string, allowList: readonly string[] | null): RoutePlan {
     if (!isModelAllowed(allowList, model)) throw new ModelNotAllowedError(model);
-    const route = this.routes.find((candidate) => matchesModelPattern(candidate.name, model));
-    const target = route?.targets[0];
-    const adapter = target === undefined ? undefined : this.adapters.get(target.backend);
-    if (route === undefined || target === undefined || adapter === undefined) {
+    const compiled = this.compiled.find((candidate) => matchesModelPattern(candidate.route.name, model));
+    const primary = compiled?.tiers[0];
+    if (compiled === undefined || primary === undefined || primary.length === 0) {
       throw new ModelNotFoundError(
         `The model '${model}' does not exist; GET /v1/models lists the models you can use`,
       );
     }
-    return { route, adapter, upstreamModel: target.model ?? model };
+    const first = primary[0] as RouteTarget;
+    const single = primary.length === 1;
+    return {
+      compiled,
+      route: compiled.route,
+      clientModel: model,
+      cacheBackend: single ? first.state.adapter.name : primary.map((t) => t.state.adapter.name).join(','),
+      cacheModel: single
+        ? upstreamModelOf(first.state, model)
+        : primary.map((t) => upstreamModelOf(t.state, model)).join(','),
+    };
+  }
+
+  get compiledRoutes(): readonly CompiledRoute[] {
+    return this.compiled;
+  }
+
+  /** The route a name resolves to (first match), or undefined. */
+  routeFor(model: string): CompiledRoute | undefined {
+    return this.compiled.find((candidate) => matchesModelPattern(candidate.route.name, model));
   }
 
   /** Names a client may send: every route that is not a pattern, filtered by the key's allow-list. */
   listModels(allowList: readonly string[] | null): string[] {
-    return this.routes
-      .map((route) => route.name)
+    return this.compiled
+      .map((compiled) => compiled.route.name)
       .filter((name) => !name.endsWith('*') && isModelAllowed(allowList, name));
   }
+}
+
+/** The name the upstream knows the model by. */
+export function upstreamModelOf(state: TargetState, clientModel: string): string {
+  return state.model ?? clientModel;
 }

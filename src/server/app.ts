@@ -16,6 +16,9 @@ import type { BackendAdapter } from '../backends/adapter.js';
 import { createAdapter } from '../backends/create-adapter.js';
 import type { GatewayConfig } from '../config/config.js';
 import { ServiceUnavailableError } from '../errors/errors.js';
+import { AttemptRunner } from '../routing/attempt-runner.js';
+import { ModelDiscovery } from '../routing/discovery.js';
+import { HealthChecker } from '../routing/health-checker.js';
 import { ModelRouter } from '../routing/model-router.js';
 import type { KeyRecord } from '../auth/key-record.js';
 import type { KeyStore } from '../auth/key-store.js';
@@ -90,7 +93,8 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   const adapters = new Map<string, BackendAdapter>(
     config.backends.map((backend) => [backend.name, createAdapter(backend)]),
   );
-  const router = new ModelRouter(config.models, adapters);
+  const router = new ModelRouter(config.models, adapters, config.routing, config.backends);
+  const healthChecker = new HealthChecker(config.backends, router.backends, logger);
   const authenticator = new Authenticator(config.auth.keys, stores.keys, logger);
   const calls = new UpstreamCalls();
   const lifecycle = { shuttingDown: false };
@@ -99,8 +103,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     const checks: Record<string, ReadinessCheck> = {};
     if (lifecycle.shuttingDown) checks['lifecycle'] = { status: 'shutting_down' };
     Object.assign(checks, await stores.check());
-    if (config.backends.length === 0)
-      checks['backends'] = { status: 'error', detail: 'no backend is configured' };
+    Object.assign(checks, backendChecks(router));
     return checks;
   };
 
@@ -116,6 +119,8 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   const context: GatewayContext = {
     config,
     router,
+    attempts: new AttemptRunner(config.routing),
+    discovery: new ModelDiscovery(router, config.routing.discovery, logger),
     cache: new ResponseCache(config.cache, stores.cache, logger, config.rateLimit.storeTimeoutMs),
     rateLimiter: new RateLimiter(config.rateLimit, stores.limiterRedis, logger),
     keyStore: stores.keys,
@@ -202,6 +207,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   registerAdminRoutes(app, context);
 
   const close = async (): Promise<void> => {
+    healthChecker.stop();
     await Promise.allSettled([...adapters.values()].map((adapter) => adapter.close()));
     await context.rateLimiter.flush();
     await stores.close();
@@ -213,6 +219,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     keyStore: stores.keys,
     async listen() {
       await app.listen({ host: config.server.host, port: config.server.port });
+      healthChecker.start();
       const address = app.server.address();
       if (address === null || typeof address === 'string') throw new Error('server bound to no TCP address');
       return { host: address.address, port: address.port };
@@ -257,7 +264,43 @@ function logCompletion(logger: Logger, request: FastifyRequest, reply: FastifyRe
   if (state.promptTokens !== null) line['prompt_tokens'] = state.promptTokens;
   if (state.completionTokens !== null) line['completion_tokens'] = state.completionTokens;
   if (state.errorCode !== null) line['error_code'] = state.errorCode;
+  if (state.attempts.length > 0) line['attempts'] = state.attempts;
+  if (state.retryStop !== null) line['retry_stopped'] = state.retryStop;
   if (state.outcome !== null) line['outcome'] = state.outcome;
   else if (clientClosed) line['outcome'] = 'client_closed';
   logger.info(line, 'request_complete');
+}
+
+/**
+ * Readiness of the backends: `backends` fails when none is configured or every one fails its health
+ * check; one `backend:<name>` entry each says ok, degraded (a target's circuit is open) or unhealthy
+ * (failing its active health check). A single backend down does not make the gateway unready: its
+ * traffic fails over, and taking every instance out of a load balancer would help nobody.
+ */
+function backendChecks(router: ModelRouter): Record<string, ReadinessCheck> {
+  const checks: Record<string, ReadinessCheck> = {};
+  if (router.backends.size === 0) {
+    checks['backends'] = { status: 'error', detail: 'no backend is configured' };
+    return checks;
+  }
+  let usable = 0;
+  for (const [name, backend] of router.backends) {
+    const open = [...router.targets.values()]
+      .filter((target) => target.backend === backend && target.breaker.state !== 'closed')
+      .map((target) => `${target.id} ${target.breaker.state}`);
+    if (backend.health !== 'unhealthy') usable++;
+    const detail = [
+      `health check: ${backend.health}${backend.healthDetail === null ? '' : ` (${backend.healthDetail})`}`,
+      ...(open.length === 0 ? [] : [`circuits: ${open.join(', ')}`]),
+    ].join('; ');
+    checks[`backend:${name}`] = {
+      status: backend.health === 'unhealthy' ? 'unhealthy' : open.length > 0 ? 'degraded' : 'ok',
+      detail,
+    };
+  }
+  checks['backends'] =
+    usable > 0
+      ? { status: 'ok', detail: `${usable} of ${router.backends.size} can take requests` }
+      : { status: 'error', detail: 'every backend fails its health check' };
+  return checks;
 }

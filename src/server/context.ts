@@ -4,11 +4,14 @@ import type { RateLimiter } from '../rate-limit/rate-limiter.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { GatewayConfig } from '../config/config.js';
+import type { AttemptRunner } from '../routing/attempt-runner.js';
+import type { ModelDiscovery } from '../routing/discovery.js';
 import type { ModelRouter } from '../routing/model-router.js';
 import type { UpstreamCalls } from './upstream-calls.js';
 
 export interface ReadinessCheck {
-  status: 'ok' | 'error' | 'shutting_down';
+  /** error and shutting_down make the gateway unready; degraded and unhealthy (one backend) do not. */
+  status: 'ok' | 'error' | 'shutting_down' | 'degraded' | 'unhealthy';
   detail?: string;
 }
 
@@ -16,6 +19,8 @@ export interface ReadinessCheck {
 export interface GatewayContext {
   readonly config: GatewayConfig;
   readonly router: ModelRouter;
+  readonly attempts: AttemptRunner;
+  readonly discovery: ModelDiscovery;
   readonly authenticator: Authenticator;
   readonly keyStore: KeyStore;
   readonly rateLimiter: RateLimiter;

@@ -9,7 +9,7 @@ import {
   toProblem,
 } from '../errors/errors.js';
 import { describeValidationErrors } from './validation-message.js';
-import { requestPath } from './request-state.js';
+import { requestPath, setRoutingHeaders } from './request-state.js';
 
 /** Maps anything thrown in the pipeline (ours, Fastify's, or a bug) to a GatewayError. */
 export function toGatewayError(error: unknown, request: FastifyRequest, bodyLimit: number): GatewayError {
@@ -45,6 +45,7 @@ export function toGatewayError(error: unknown, request: FastifyRequest, bodyLimi
 export function sendProblem(reply: FastifyReply, error: GatewayError): FastifyReply {
   const request = reply.request;
   request.gateway.errorCode = error.code;
+  setRoutingHeaders(reply, request.gateway);
   const problem = toProblem(error, requestPath(request), request.id);
   return reply
     .code(error.status)

@@ -1,8 +1,9 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyRecord } from '../auth/key-record.js';
+import type { AttemptLog, AttemptRecord } from '../routing/attempt-runner.js';
 
 /** What the pipeline learns about a request as it goes; the request_complete log line reads it. */
-export interface RequestState {
+export interface RequestState extends AttemptLog {
   readonly startedAt: bigint;
   key: KeyRecord | null;
   model: string | null;
@@ -14,6 +15,10 @@ export interface RequestState {
   /** How a request that did not end normally ended: client_closed, stream_error, ... */
   outcome: string | null;
   errorCode: string | null;
+  /** The request reached a route's targets (X-Gateway-Attempts is sent from then on). */
+  routed: boolean;
+  attempts: AttemptRecord[];
+  retryStop: 'budget' | 'deadline' | null;
 }
 
 declare module 'fastify' {
@@ -34,6 +39,9 @@ export function newRequestState(): RequestState {
     stream: false,
     outcome: null,
     errorCode: null,
+    routed: false,
+    attempts: [],
+    retryStop: null,
   };
 }
 
@@ -47,4 +55,12 @@ export function chooseRequestId(header: string | string[] | undefined, generate:
 /** The request's path without its query: the problem's `instance` and the log line's `path`. */
 export function requestPath(request: FastifyRequest): string {
   return request.url.split('?', 1)[0] ?? request.url;
+}
+
+/** X-Gateway-Attempts (and X-Gateway-Backend: who answered, or was tried last) once a request was routed. */
+export function setRoutingHeaders(reply: FastifyReply, state: RequestState): void {
+  if (!state.routed) return;
+  reply.header('x-gateway-attempts', String(state.attempts.length));
+  const backend = state.backend ?? state.attempts[state.attempts.length - 1]?.backend;
+  if (backend !== undefined) reply.header('x-gateway-backend', backend);
 }

@@ -894,8 +894,16 @@ describe('upstream failures', () => {
     }
   });
 
-  it('ends a stream whose upstream reports an error with a last error event, never [DONE]', async () => {
+  it('answers problem+json when the upstream reports an error before its first chunk (nothing was streamed)', async () => {
     upstream.behaviour = { kind: 'stream-error-event-after', chunks: 0 };
+    const answer = await chat(target, { model: 'llama', messages: HELLO, stream: true });
+    assertProblem(answer, { status: 502, code: 'upstream_error', detail: /stand-in model crashed/ });
+    assert.equal(answer.headers.get('x-gateway-backend'), 'ollama');
+    assert.equal(answer.headers.get('x-gateway-attempts'), '1');
+  });
+
+  it('ends a stream whose upstream reports an error with a last error event, never [DONE]', async () => {
+    upstream.behaviour = { kind: 'stream-error-event-after', chunks: 1 };
     const answer = await chat(target, { model: 'llama', messages: HELLO, stream: true });
     assert.equal(answer.status, 200);
     assert.ok(!answer.text.includes('[DONE]'));

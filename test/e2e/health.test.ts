@@ -48,7 +48,14 @@ describe('GET /health/live and /health/ready with embedded state', () => {
     assert.equal(ready.status, 200);
     assert.match(ready.contentType, /^application\/json/);
     assert.equal(ready.cacheControl, 'no-store');
-    assert.deepEqual(ready.body, { status: 'healthy', checks: { state_store: { status: 'ok' } } });
+    assert.deepEqual(ready.body, {
+      status: 'healthy',
+      checks: {
+        state_store: { status: 'ok' },
+        'backend:demo': { status: 'ok', detail: 'health check: unchecked' },
+        backends: { status: 'ok', detail: '1 of 1 can take requests' },
+      },
+    });
   });
 
   it('ignores an API key that is wrong: health needs none', async () => {
@@ -118,7 +125,12 @@ describe('GET /health/ready with redis', () => {
     assert.equal(ready.status, 200, JSON.stringify(ready.body));
     assert.deepEqual(ready.body, {
       status: 'healthy',
-      checks: { state_store: { status: 'ok' }, redis: { status: 'ok' } },
+      checks: {
+        state_store: { status: 'ok' },
+        redis: { status: 'ok' },
+        'backend:demo': { status: 'ok', detail: 'health check: unchecked' },
+        backends: { status: 'ok', detail: '1 of 1 can take requests' },
+      },
     });
   });
 

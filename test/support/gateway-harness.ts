@@ -47,6 +47,9 @@ export function testConfig(parts: {
       ],
     },
     cache: { enabled: false },
+    // Tests of other features see each upstream failure as it happens: one attempt, no breaker.
+    // The routing tests turn retries and breakers back on through `extra`.
+    routing: { max_attempts: 1, circuit_breaker: { enabled: false } },
     ...parts.extra,
   };
 }

@@ -70,6 +70,14 @@ export class DemoAdapter implements BackendAdapter {
     });
   }
 
+  listModels(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+
+  probe(): Promise<void> {
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }

@@ -77,7 +77,12 @@ export class UpstreamClient {
     if (error instanceof GatewayError) return error;
     const name = this.backend.name;
     if (error instanceof undiciErrors.HeadersTimeoutError) {
-      return new UpstreamTimeoutError(`Backend '${name}' sent no answer within ${this.backend.timeoutMs} ms`);
+      return new UpstreamTimeoutError(
+        `Backend '${name}' sent no answer within ${this.backend.timeoutMs} ms`,
+        {
+          retryable: true,
+        },
+      );
     }
     if (error instanceof undiciErrors.BodyTimeoutError) {
       return new UpstreamTimeoutError(
@@ -87,16 +92,22 @@ export class UpstreamClient {
     if (error instanceof undiciErrors.ConnectTimeoutError) {
       return new UpstreamTimeoutError(
         `Could not connect to backend '${name}' within ${this.backend.connectTimeoutMs} ms`,
+        { retryable: true },
       );
     }
     if (error instanceof undiciErrors.ResponseExceededMaxSizeError) {
       return new UpstreamError(`Backend '${name}' sent an answer larger than ${MAX_RESPONSE_BYTES} bytes`);
     }
     if (!isTransportError(error)) return error; // a bug of ours: the error handler answers 500 and logs it
+    // The connection failed or broke: nothing of this answer reached the client through this call yet
+    // (the caller decides whether anything reached the client at all).
     const code = transportCode(error);
     return phase === 'answer'
-      ? new UpstreamError(`Backend '${name}' broke off its answer (${code})`, { cause: error })
-      : new UpstreamError(`Could not reach backend '${name}' (${code})`, { cause: error });
+      ? new UpstreamError(`Backend '${name}' broke off its answer (${code})`, {
+          cause: error,
+          retryable: true,
+        })
+      : new UpstreamError(`Could not reach backend '${name}' (${code})`, { cause: error, retryable: true });
   }
 
   async close(): Promise<void> {
@@ -120,6 +131,7 @@ export class UpstreamClient {
       call.abort(
         new UpstreamTimeoutError(
           `Backend '${this.backend.name}' sent no answer within ${this.backend.timeoutMs} ms`,
+          { retryable: true },
         ),
       );
     }, this.backend.timeoutMs);
@@ -164,10 +176,15 @@ export class UpstreamClient {
         `Backend '${name}' refused the gateway's credentials (${status}); check its api_key`,
       );
     }
-    if (status === 408) return new UpstreamTimeoutError(`Backend '${name}' timed out (408)`);
+    const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
+    const retryAfterHeader: Record<string, string> =
+      retryAfterMs === null ? {} : { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) };
+    if (status === 408)
+      return new UpstreamTimeoutError(`Backend '${name}' timed out (408)`, { retryable: true, retryAfterMs });
     if (status >= 500) {
       return new UpstreamError(
         `Backend '${name}' failed with status ${status}${message === null ? '' : `: ${message}`}`,
+        { retryable: true, retryAfterMs, headers: retryAfterHeader },
       );
     }
     const code: ErrorCode =
@@ -178,17 +195,24 @@ export class UpstreamClient {
           : status === 429
             ? 'rate_limit_exceeded'
             : 'invalid_request';
-    const headers: Record<string, string> = {};
-    const retryAfter = response.headers['retry-after'];
-    if (status === 429 && typeof retryAfter === 'string' && /^\d{1,6}$/.test(retryAfter))
-      headers['retry-after'] = retryAfter;
     return new UpstreamClientError(
       code,
       status,
       `Backend '${name}': ${message ?? `status ${status}`}`,
-      headers,
+      status === 429 ? retryAfterHeader : {},
+      status === 429 ? { retryable: true, retryAfterMs } : { retryable: false, retryAfterMs: null },
     );
   }
+}
+
+/** Retry-After as seconds or an HTTP date (RFC 9110 §10.2.3), in ms; null when absent or unusable. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | null {
+  if (typeof value !== 'string') return null;
+  const text = value.trim();
+  if (/^\d{1,9}$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  if (Number.isNaN(date) || !/[a-z]/i.test(text)) return null;
+  return Math.max(0, date - now);
 }
 
 async function readCapped(response: UpstreamResponse, limit: number): Promise<string> {

@@ -63,6 +63,22 @@ export class OllamaAdapter implements BackendAdapter {
     return fromOllamaEmbedResponse(answer, request.model, request.encoding_format ?? 'float');
   }
 
+  async listModels(call: UpstreamCall): Promise<string[]> {
+    const answer = await this.client.readJson(await this.client.get('/api/tags', call), call);
+    const models =
+      answer !== null && typeof answer === 'object' ? (answer as { models?: unknown }).models : null;
+    if (!Array.isArray(models)) throw new UpstreamError(`Backend '${this.name}' listed no models`);
+    return models.flatMap((model: unknown) => {
+      const name = model !== null && typeof model === 'object' ? (model as { name?: unknown }).name : null;
+      return typeof name === 'string' ? [name] : [];
+    });
+  }
+
+  async probe(path: string, call: UpstreamCall): Promise<void> {
+    const response = await this.client.get(path, call);
+    await response.body.dump();
+  }
+
   async close(): Promise<void> {
     await this.client.close();
   }

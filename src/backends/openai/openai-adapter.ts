@@ -58,6 +58,20 @@ export class OpenAiAdapter implements BackendAdapter {
     return answer as unknown as EmbeddingsResponse;
   }
 
+  async listModels(call: UpstreamCall): Promise<string[]> {
+    const answer = await this.client.readJson(await this.client.get('/models', call), call);
+    const data = isObject(answer) ? answer['data'] : undefined;
+    if (!Array.isArray(data)) throw new UpstreamError(`Backend '${this.name}' listed no models`);
+    return data.flatMap((model: unknown) =>
+      isObject(model) && typeof model['id'] === 'string' ? [model['id']] : [],
+    );
+  }
+
+  async probe(path: string, call: UpstreamCall): Promise<void> {
+    const response = await this.client.get(path, call);
+    await response.body.dump();
+  }
+
   async close(): Promise<void> {
     await this.client.close();
   }

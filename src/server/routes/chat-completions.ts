@@ -3,7 +3,8 @@ import { Type } from '@sinclair/typebox';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage } from '../../api/schemas.js';
 import { ChatCompletionRequestSchema, ChatCompletionSchema } from '../../api/schemas.js';
 import type { KeyRecord } from '../../auth/key-record.js';
-import type { BackendAdapter, UpstreamCall } from '../../backends/adapter.js';
+import type { UpstreamCall } from '../../backends/adapter.js';
+import type { RoutePlan } from '../../routing/model-router.js';
 import { completionId, nowSeconds } from '../../backends/ids.js';
 import { CompletionAssembler, isCompleteAnswer, replayChunks } from '../../cache/assemble.js';
 import { countPromptTokens, countTextTokens, estimateChatTokens } from '../../rate-limit/token-estimate.js';
@@ -12,7 +13,7 @@ import type { GatewayContext } from '../context.js';
 import { toGatewayError } from '../error-handler.js';
 import { SseWriter } from '../sse.js';
 import { errorResponses } from './openapi-fragments.js';
-import { requestPath } from '../request-state.js';
+import { requestPath, setRoutingHeaders } from '../request-state.js';
 
 /** What a stream has produced so far, for settling a token reservation when no usage is reported. */
 interface StreamMeter {
@@ -71,40 +72,41 @@ export function registerChatCompletions(app: FastifyInstance, context: GatewayCo
       const state = request.gateway;
       const key = state.key as KeyRecord;
       state.model = body.model;
-      const decision = context.router.resolve(body.model, key.models);
-      state.backend = decision.adapter.name;
-      reply.header('x-gateway-backend', decision.adapter.name);
+      const plan = context.router.resolve(body.model, key.models);
+      state.routed = true;
       const stream = body.stream === true;
       state.stream = stream;
 
       const lookup = await context.cache.lookup({
         endpoint: 'chat',
-        route: decision.route,
-        backend: decision.adapter.name,
-        upstreamModel: decision.upstreamModel,
+        route: plan.route,
+        backend: plan.cacheBackend,
+        upstreamModel: plan.cacheModel,
         body,
         keyId: key.id,
         cacheControl: request.headers['cache-control'],
       });
       try {
         // A stored answer, or the answer of an identical request in flight on this instance.
-        const shared =
-          (lookup.entry?.body as ChatCompletion | undefined) ??
-          (lookup.status === 'MISS' ? ((await lookup.joinInFlight()) as ChatCompletion | null) : null);
-        if (shared != null) {
+        const shared = lookup.entry ?? (lookup.status === 'MISS' ? await lookup.joinInFlight() : null);
+        if (shared !== null) {
           state.cache = 'HIT';
+          state.backend = shared.backend;
           reply.header('x-cache', 'HIT');
+          setRoutingHeaders(reply, state);
           // Hits count against request limits and consume no tokens.
-          const grant = await context.rateLimiter.acquire({ key, route: decision.route, tokens: null });
+          const grant = await context.rateLimiter.acquire({ key, route: plan.route, tokens: null });
           reply.headers(grant.headers);
-          return await sendStored(request, reply, shared, stream);
+          return await sendStored(request, reply, shared.body as ChatCompletion, stream);
         }
         state.cache = lookup.status;
         reply.header('x-cache', lookup.status);
+        // Every target's circuit open: answer at once, before any limit is charged.
+        context.attempts.assertAvailable(plan);
 
         const grant = await context.rateLimiter.acquire({
           key,
-          route: decision.route,
+          route: plan.route,
           tokens: (smallestTokenLimit) =>
             estimateChatTokens(body, context.config.rateLimit.defaultCompletionTokens, smallestTokenLimit),
           ...((body.max_tokens ?? body.max_completion_tokens) == null
@@ -112,31 +114,31 @@ export function registerChatCompletions(app: FastifyInstance, context: GatewayCo
             : {}),
         });
         reply.headers(grant.headers);
-        const upstreamRequest: ChatCompletionRequest = { ...body, model: decision.upstreamModel };
         const meter: StreamMeter = { started: false, producedTokens: 0, countTokens: grant.countsTokens };
         const call = context.calls.open(request, reply, { stream });
         try {
           if (stream) {
             const assembler = lookup.collects ? new CompletionAssembler() : null;
-            const complete = await streamCompletion(
-              request,
-              reply,
-              decision.adapter,
-              upstreamRequest,
-              call,
-              context,
-              meter,
-              assembler,
-            );
-            if (complete) {
+            const answered = await streamCompletion(request, reply, plan, call, context, meter, assembler);
+            if (answered !== null && answered.primary) {
               const assembled = assembler?.result() ?? null;
-              if (assembled !== null) lookup.complete(assembled);
+              if (assembled !== null) lookup.complete(assembled, answered.backend);
             }
             return await reply;
           }
-          const completion = await decision.adapter.chat(upstreamRequest, call);
+          const attempt = await context.attempts.run(
+            plan,
+            call,
+            state,
+            (adapter, upstreamModel, attemptCall) =>
+              adapter.chat({ ...body, model: upstreamModel }, attemptCall),
+          );
+          const completion = attempt.value;
           recordUsage(request, completion.usage);
-          if (lookup.collects && isCompleteAnswer(completion)) lookup.complete(completion);
+          // Only the first tier's answers are stored: a fallback's answer is served, not kept for later.
+          if (lookup.collects && attempt.primary && isCompleteAnswer(completion))
+            lookup.complete(completion, attempt.backend);
+          setRoutingHeaders(reply, state);
           return await reply.type('application/json').send(JSON.stringify(completion));
         } finally {
           call.close();
@@ -173,25 +175,48 @@ async function sendStored(
   return reply;
 }
 
+interface StreamStart {
+  readonly iterator: AsyncIterator<ChatCompletionChunk>;
+  readonly first: IteratorResult<ChatCompletionChunk>;
+}
+
+/**
+ * Streams the answer. Attempts run until one produces its first chunk (failures before it are retried
+ * or failed over; the client has seen nothing yet); from then on the stream is the answer, and a
+ * failure becomes a last error event. Returns who answered when the stream completed, else null.
+ */
 async function streamCompletion(
   request: FastifyRequest<{ Body: ChatCompletionRequest }>,
   reply: FastifyReply,
-  adapter: BackendAdapter,
-  upstreamRequest: ChatCompletionRequest,
+  plan: RoutePlan,
   call: UpstreamCall,
   context: GatewayContext,
   meter: StreamMeter,
   assembler: CompletionAssembler | null,
-): Promise<boolean> {
+): Promise<{ backend: string; primary: boolean } | null> {
+  const body = request.body;
   // Awaited before anything is sent: a failure here is still an ordinary problem+json response.
-  const chunks = await adapter.chatStream(upstreamRequest, call);
+  const attempt = await context.attempts.open(
+    plan,
+    call,
+    request.gateway,
+    async (adapter, upstreamModel, attemptCall): Promise<StreamStart> => {
+      const chunks = await adapter.chatStream({ ...body, model: upstreamModel }, attemptCall);
+      const iterator = chunks[Symbol.asyncIterator]();
+      return { iterator, first: await iterator.next() };
+    },
+  );
   meter.started = true;
-  const includeUsage = request.body.stream_options?.include_usage === true;
+  const { iterator } = attempt.value;
+  let next = attempt.value.first;
+  const includeUsage = body.stream_options?.include_usage === true;
+  setRoutingHeaders(reply, request.gateway);
   const writer = new SseWriter(reply.raw);
   reply.hijack();
   writer.open(reply.getHeaders());
   try {
-    for await (const chunk of chunks) {
+    while (next.done !== true) {
+      const chunk = next.value;
       if (chunk.usage != null) recordUsage(request, chunk.usage);
       assembler?.add(chunk);
       if (meter.countTokens) {
@@ -200,25 +225,35 @@ async function streamCompletion(
             meter.producedTokens += countTextTokens(choice.delta.content);
         }
       }
-      if (!includeUsage && isUsageOnly(chunk)) continue;
-      await writer.data(JSON.stringify(chunk));
-      if (writer.closed) throw new ClientClosedError();
+      if (includeUsage || !isUsageOnly(chunk)) {
+        await writer.data(JSON.stringify(chunk));
+        if (writer.closed) throw new ClientClosedError();
+      }
+      next = await iterator.next();
     }
     await writer.data('[DONE]');
-    return !writer.closed;
+    if (writer.closed) {
+      attempt.fail(new ClientClosedError());
+      return null;
+    }
+    attempt.succeed();
+    return { backend: attempt.backend, primary: attempt.primary };
   } catch (error) {
     const reason = call.signal.aborted ? (call.signal.reason as unknown) : error;
+    attempt.fail(reason);
     if (reason instanceof ClientClosedError || writer.closed) {
       request.gateway.outcome = 'client_closed';
-      return false;
+      return null;
     }
     const gatewayError = toGatewayError(reason, request, context.config.server.bodyLimitBytes);
     request.gateway.outcome = 'stream_error';
     request.gateway.errorCode = gatewayError.code;
     request.log.warn({ code: gatewayError.code, detail: gatewayError.message }, 'stream ended with an error');
     await writer.data(JSON.stringify(toProblem(gatewayError, requestPath(request), request.id)));
-    return false;
+    return null;
   } finally {
+    // Ends the upstream body if the loop stopped early (the generator's own cleanup runs).
+    if (next.done !== true) await iterator.return?.().catch(() => undefined);
     writer.end();
   }
 }

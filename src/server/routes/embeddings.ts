@@ -8,6 +8,7 @@ import type { KeyRecord } from '../../auth/key-record.js';
 import { estimateEmbeddingTokens } from '../../rate-limit/token-estimate.js';
 import type { GatewayContext } from '../context.js';
 import { errorResponses } from './openapi-fragments.js';
+import { setRoutingHeaders } from '../request-state.js';
 
 export function registerEmbeddings(app: FastifyInstance, context: GatewayContext): void {
   app.post<{ Body: EmbeddingsRequest }>(
@@ -27,40 +28,50 @@ export function registerEmbeddings(app: FastifyInstance, context: GatewayContext
       const state = request.gateway;
       const key = state.key as KeyRecord;
       state.model = body.model;
-      const decision = context.router.resolve(body.model, key.models);
-      state.backend = decision.adapter.name;
-      reply.header('x-gateway-backend', decision.adapter.name);
+      const plan = context.router.resolve(body.model, key.models);
+      state.routed = true;
       const lookup = await context.cache.lookup({
         endpoint: 'embeddings',
-        route: decision.route,
-        backend: decision.adapter.name,
-        upstreamModel: decision.upstreamModel,
+        route: plan.route,
+        backend: plan.cacheBackend,
+        upstreamModel: plan.cacheModel,
         body,
         keyId: key.id,
         cacheControl: request.headers['cache-control'],
       });
       try {
-        const shared = lookup.entry?.body ?? (lookup.status === 'MISS' ? await lookup.joinInFlight() : null);
+        const shared = lookup.entry ?? (lookup.status === 'MISS' ? await lookup.joinInFlight() : null);
         if (shared !== null) {
           state.cache = 'HIT';
+          state.backend = shared.backend;
           reply.header('x-cache', 'HIT');
-          const grant = await context.rateLimiter.acquire({ key, route: decision.route, tokens: null });
+          setRoutingHeaders(reply, state);
+          const grant = await context.rateLimiter.acquire({ key, route: plan.route, tokens: null });
           reply.headers(grant.headers);
-          return await reply.type('application/json').send(JSON.stringify({ ...shared, cached: true }));
+          return await reply.type('application/json').send(JSON.stringify({ ...shared.body, cached: true }));
         }
         state.cache = lookup.status;
         reply.header('x-cache', lookup.status);
+        context.attempts.assertAvailable(plan);
         const grant = await context.rateLimiter.acquire({
           key,
-          route: decision.route,
+          route: plan.route,
           tokens: () => estimateEmbeddingTokens(body),
         });
         reply.headers(grant.headers);
         const call = context.calls.open(request, reply, { stream: false });
         try {
-          const answer = await decision.adapter.embeddings({ ...body, model: decision.upstreamModel }, call);
+          const attempt = await context.attempts.run(
+            plan,
+            call,
+            state,
+            (adapter, upstreamModel, attemptCall) =>
+              adapter.embeddings({ ...body, model: upstreamModel }, attemptCall),
+          );
+          const answer = attempt.value;
           state.promptTokens = answer.usage.prompt_tokens;
-          if (lookup.collects) lookup.complete(answer);
+          if (lookup.collects && attempt.primary) lookup.complete(answer, attempt.backend);
+          setRoutingHeaders(reply, state);
           return await reply.type('application/json').send(JSON.stringify(answer));
         } finally {
           call.close();

@@ -25,7 +25,9 @@ export function registerHealth(app: FastifyInstance, context: GatewayContext): v
     },
     async (_request, reply) => {
       const checks = await context.checkReadiness();
-      const healthy = Object.values(checks).every((check) => check.status === 'ok');
+      const healthy = Object.values(checks).every(
+        (check) => check.status !== 'error' && check.status !== 'shutting_down',
+      );
       return reply
         .code(healthy ? 200 : 503)
         .type('application/json')

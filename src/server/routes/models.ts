@@ -18,7 +18,7 @@ export function registerModels(app: FastifyInstance, context: GatewayContext): v
       },
     },
     async (request, reply) => {
-      const names = context.router.listModels(request.gateway.key?.models ?? null);
+      const names = await context.discovery.listModels(request.gateway.key?.models ?? null);
       const list: ModelList = {
         object: 'list',
         data: names.map((id) => ({ id, object: 'model', created: STARTED, owned_by: 'ai-gateway' })),

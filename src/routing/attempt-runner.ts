@@ -1,0 +1,345 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BackendAdapter, UpstreamCall } from '../backends/adapter.js';
+import type { RoutingConfig } from '../config/config.js';
+import type { RoutingStrategy } from '../config/schema.js';
+import {
+  GatewayError,
+  ServiceUnavailableError,
+  UpstreamClientError,
+  UpstreamTimeoutError,
+} from '../errors/errors.js';
+import { fullJitterDelay } from './backoff.js';
+import type { CircuitPermit } from './circuit-breaker.js';
+import { upstreamModelOf, type RoutePlan } from './model-router.js';
+import { RetryBudget } from './retry-budget.js';
+import type { RouteTarget, TargetState } from './targets.js';
+
+/** One upstream attempt, as the request's log line shows it. */
+export interface AttemptRecord {
+  backend: string;
+  model: string;
+  /** pending (no answer yet), ok, error, cancelled (the client went away or the gateway stopped). */
+  outcome: 'pending' | 'ok' | 'error' | 'cancelled';
+  error_code?: string;
+  duration_ms: number;
+}
+
+/** Where the runner reports what it did (the request's state). */
+export interface AttemptLog {
+  attempts: AttemptRecord[];
+  /** The backend that answered, once one has. */
+  backend: string | null;
+  /** Why retrying stopped early: budget (retry budget spent) or deadline. */
+  retryStop: 'budget' | 'deadline' | null;
+}
+
+/** An attempt that answered; for streams it stays open until the caller reports how the stream ended. */
+export interface OpenAttempt<T> {
+  readonly value: T;
+  readonly backend: string;
+  /** The answer came from the route's first tier (only those answers are cached). */
+  readonly primary: boolean;
+  /** The stream ended complete. */
+  succeed(): void;
+  /** The stream broke (counts against the target) or was cancelled (does not). */
+  fail(error: unknown): void;
+}
+
+const EMPTY: ReadonlySet<TargetState> = new Set();
+
+type Perform<T> = (adapter: BackendAdapter, upstreamModel: string, call: UpstreamCall) => Promise<T>;
+
+/**
+ * Sends a request to a route's targets: the first tier first (load shared by weight or by fewest
+ * requests in flight), the next tier when a target fails; retries with exponential backoff and full
+ * jitter; honours an upstream's Retry-After; skips targets whose circuit is open or whose backend fails
+ * its health check; bounded by max_attempts, the retry budget and the request deadline. Only failures
+ * before the answer started are retried: once `perform` has resolved, the attempt is the answer.
+ */
+export class AttemptRunner {
+  readonly budget: RetryBudget;
+
+  constructor(
+    private readonly config: RoutingConfig,
+    private readonly now: () => number = Date.now,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.budget = new RetryBudget(config.retryBudget, now);
+  }
+
+  /** For a whole answer (JSON): the attempt is over when perform resolves. */
+  async run<T>(
+    plan: RoutePlan,
+    parent: UpstreamCall,
+    log: AttemptLog,
+    perform: Perform<T>,
+  ): Promise<OpenAttempt<T>> {
+    const attempt = await this.open(plan, parent, log, perform);
+    attempt.succeed();
+    return attempt;
+  }
+
+  /** Throws the 503 (with Retry-After) when no target of the plan can take a request now. */
+  assertAvailable(plan: RoutePlan): void {
+    if (this.choose(plan, EMPTY) === null) throw this.unavailable(plan, this.earliestWait(plan));
+  }
+
+  /** For a stream: perform resolves with its first chunk; the caller ends the attempt when it ends. */
+  async open<T>(
+    plan: RoutePlan,
+    parent: UpstreamCall,
+    log: AttemptLog,
+    perform: Perform<T>,
+  ): Promise<OpenAttempt<T>> {
+    this.budget.recordRequest();
+    const config = this.config;
+    const deadlineAt = this.now() + config.deadlineMs;
+    const tried = new Set<TargetState>();
+    /** Retry-After each target of this request asked for (made only when one does). */
+    let notBefore: Map<TargetState, number> | undefined;
+    let lastError: GatewayError | null = null;
+    // What the client gets when no further attempt is made: the last attempt's error.
+    const stop = (): GatewayError => lastError ?? this.unavailable(plan, this.earliestWait(plan));
+    let current: AbortController | null = null;
+    const deadline = setTimeout(() => {
+      current?.abort(
+        new UpstreamTimeoutError(`No answer within the gateway's deadline of ${config.deadlineMs} ms`),
+      );
+    }, config.deadlineMs);
+    try {
+      for (;;) {
+        if (log.attempts.length >= config.maxAttempts) throw stop();
+        let target = this.choose(plan, tried);
+        if (target === null) {
+          if (lastError === null) throw this.unavailable(plan, this.earliestWait(plan));
+          throw stop(); // every target's circuit opened during this request
+        }
+        if (log.attempts.length > 0) {
+          // A new target is tried at once; the same one again after a backoff, and never before the
+          // Retry-After it sent (when that is longer than the backoff ceiling, the client decides).
+          let delay = tried.has(target.state)
+            ? fullJitterDelay(log.attempts.length, config.backoffBaseMs, config.backoffMaxMs, this.random)
+            : 0;
+          const asked = notBefore?.get(target.state);
+          if (asked !== undefined) {
+            const wait = asked - this.now();
+            if (wait > config.backoffMaxMs) throw stop();
+            delay = Math.max(delay, wait);
+          }
+          if (this.now() + delay >= deadlineAt) {
+            log.retryStop = 'deadline';
+            throw stop();
+          }
+          if (!this.budget.tryRetry()) {
+            log.retryStop = 'budget';
+            throw stop();
+          }
+          if (delay > 0) {
+            await sleep(delay, undefined, { signal: parent.signal }).catch(() => {
+              throw parent.signal.reason;
+            });
+            if (!target.state.available()) target = this.choose(plan, tried);
+            if (target === null) throw stop();
+          }
+        }
+        const permit = target.state.breaker.tryAcquire();
+        if (permit === null) continue; // cannot happen between choose() and here (no await), but be safe
+        tried.add(target.state);
+        const controller = new AbortController();
+        current = controller;
+        try {
+          return await this.attempt(target.state, permit, plan, parent, controller, log, perform, () => {
+            clearTimeout(deadline);
+          });
+        } catch (error) {
+          if (parent.signal.aborted) throw parent.signal.reason;
+          if (!(error instanceof GatewayError) || !error.retryable) throw error;
+          lastError = error;
+          if (error.retryAfterMs !== null) {
+            notBefore ??= new Map();
+            notBefore.set(target.state, this.now() + error.retryAfterMs);
+          }
+        } finally {
+          current = null;
+        }
+      }
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  private async attempt<T>(
+    state: TargetState,
+    permit: CircuitPermit,
+    plan: RoutePlan,
+    parent: UpstreamCall,
+    controller: AbortController,
+    log: AttemptLog,
+    perform: Perform<T>,
+    answered: () => void,
+  ): Promise<OpenAttempt<T>> {
+    if (parent.signal.aborted) {
+      state.breaker.onNeutral(permit);
+      throw parent.signal.reason;
+    }
+    const onParentAbort = (): void => {
+      controller.abort(parent.signal.reason);
+    };
+    parent.signal.addEventListener('abort', onParentAbort, { once: true });
+    const call: UpstreamCall = {
+      signal: controller.signal,
+      requestId: parent.requestId,
+      abort: (reason) => {
+        controller.abort(reason);
+      },
+    };
+    const upstreamModel = upstreamModelOf(state, plan.clientModel);
+    const record: AttemptRecord = {
+      backend: state.adapter.name,
+      model: upstreamModel,
+      outcome: 'pending',
+      duration_ms: 0,
+    };
+    log.attempts.push(record);
+    state.outstanding++;
+    const started = performance.now();
+    let ended = false;
+    const end = (error: unknown): void => {
+      if (ended) return;
+      ended = true;
+      state.outstanding--;
+      parent.signal.removeEventListener('abort', onParentAbort);
+      record.duration_ms = Math.round((performance.now() - started) * 100) / 100;
+      if (error === null) {
+        record.outcome = 'ok';
+        state.breaker.onSuccess(permit);
+        return;
+      }
+      const cancelled = parent.signal.aborted;
+      record.outcome = cancelled ? 'cancelled' : 'error';
+      if (error instanceof GatewayError) record.error_code = error.code;
+      if (cancelled) state.breaker.onNeutral(permit);
+      else this.judge(state, permit, error);
+    };
+    let value: T;
+    try {
+      value = await perform(state.adapter, upstreamModel, call);
+    } catch (error) {
+      end(error);
+      throw error;
+    }
+    answered();
+    record.outcome = 'ok';
+    log.backend = state.adapter.name;
+    return {
+      value,
+      backend: state.adapter.name,
+      primary: plan.compiled.primaryIds.has(state.id),
+      succeed: () => {
+        end(null);
+      },
+      fail: (error) => {
+        end(error);
+      },
+    };
+  }
+
+  /** What a failed attempt says about its target. */
+  private judge(state: TargetState, permit: CircuitPermit, error: unknown): void {
+    if (error instanceof UpstreamClientError) {
+      // The upstream works and refused this request (or is busy: 429); its circuit is not at fault.
+      if (error.status === 429) state.breaker.onNeutral(permit);
+      else state.breaker.onSuccess(permit);
+      return;
+    }
+    if (
+      error instanceof GatewayError &&
+      (error.code === 'upstream_error' || error.code === 'upstream_timeout')
+    ) {
+      state.breaker.onFailure(permit);
+      return;
+    }
+    state.breaker.onNeutral(permit);
+  }
+
+  /** The next target: the first tier with an available target not yet tried, else one tried before. */
+  private choose(plan: RoutePlan, tried: ReadonlySet<TargetState>): RouteTarget | null {
+    const tiers = plan.compiled.tiers;
+    const strategy = plan.route.strategy;
+    for (const tier of tiers) {
+      const pick = this.pick(tier, tried, strategy);
+      if (pick !== null) return pick;
+    }
+    if (tried.size === 0) return null;
+    for (const tier of tiers) {
+      const pick = this.pick(tier, null, strategy);
+      if (pick !== null) return pick;
+    }
+    return null;
+  }
+
+  private pick(
+    tier: readonly RouteTarget[],
+    exclude: ReadonlySet<TargetState> | null,
+    strategy: RoutingStrategy,
+  ): RouteTarget | null {
+    const usable = (target: RouteTarget): boolean =>
+      target.state.available() && (exclude === null || !exclude.has(target.state));
+    if (tier.length === 1) {
+      const only = tier[0] as RouteTarget;
+      return usable(only) ? only : null;
+    }
+    const candidates = tier.filter(usable);
+    if (candidates.length <= 1) return candidates[0] ?? null;
+    if (strategy === 'least_outstanding') return this.leastOutstanding(candidates);
+    return this.weighted(candidates);
+  }
+
+  private weighted(candidates: readonly RouteTarget[]): RouteTarget {
+    let total = 0;
+    for (const candidate of candidates) total += candidate.weight;
+    let point = this.random() * total;
+    for (const candidate of candidates) {
+      point -= candidate.weight;
+      if (point < 0) return candidate;
+    }
+    return candidates[candidates.length - 1] as RouteTarget;
+  }
+
+  /** Fewest requests in flight per unit of weight; ties broken by weight at random. */
+  private leastOutstanding(candidates: readonly RouteTarget[]): RouteTarget {
+    let best = Infinity;
+    let ties: RouteTarget[] = [];
+    for (const candidate of candidates) {
+      const load = candidate.state.outstanding / candidate.weight;
+      if (load < best) {
+        best = load;
+        ties = [candidate];
+      } else if (load === best) ties.push(candidate);
+    }
+    return ties.length === 1 ? (ties[0] as RouteTarget) : this.weighted(ties);
+  }
+
+  /** How long until some target of the plan can take an attempt (Infinity: none will by itself). */
+  private earliestWait(plan: RoutePlan): number {
+    let wait = Infinity;
+    for (const tier of plan.compiled.tiers) {
+      for (const { state } of tier) {
+        if (state.backend.health === 'unhealthy') {
+          wait = Math.min(wait, state.backend.checkIntervalMs ?? Infinity);
+          continue;
+        }
+        wait = Math.min(wait, state.breaker.retryAfterMs());
+      }
+    }
+    return wait;
+  }
+
+  private unavailable(plan: RoutePlan, waitMs: number): ServiceUnavailableError {
+    const seconds = Number.isFinite(waitMs) ? Math.max(1, Math.ceil(waitMs / 1000)) : 10;
+    return new ServiceUnavailableError(
+      `Every backend for model '${plan.clientModel}' is unavailable (circuit open, or failing its health check); retry after ${seconds} s`,
+      seconds,
+    );
+  }
+}
