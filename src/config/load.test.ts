@@ -636,3 +636,266 @@ describe('embedded defaults (no config file)', () => {
     );
   });
 });
+
+describe('validateConfig routing', () => {
+  it('applies the documented routing defaults', () => {
+    assert.deepEqual(validateConfig({}, {}).routing, {
+      strategy: 'weighted',
+      maxAttempts: 3,
+      deadlineMs: 120_000,
+      backoffBaseMs: 100,
+      backoffMaxMs: 2_000,
+      retryBudget: { ratio: 0.2, windowSeconds: 10, minRetries: 3 },
+      circuitBreaker: {
+        enabled: true,
+        failures: 5,
+        errorRatio: null,
+        minRequests: 20,
+        windowSeconds: 30,
+        cooldownMs: 30_000,
+      },
+      discovery: { enabled: true, ttlSeconds: 30, timeoutMs: 1_000 },
+    });
+  });
+
+  it('takes every routing field from the file', () => {
+    const routing = {
+      strategy: 'least_outstanding',
+      max_attempts: 5,
+      deadline_ms: 30_000,
+      backoff_base_ms: 50,
+      backoff_max_ms: 500,
+      retry_budget: { ratio: 0.5, window_seconds: 60, min_retries: 0 },
+      circuit_breaker: {
+        enabled: false,
+        failures: 2,
+        error_ratio: 0.25,
+        min_requests: 8,
+        window_seconds: 15,
+        cooldown_ms: 5_000,
+      },
+      discovery: { enabled: false, ttl_seconds: 120, timeout_ms: 250 },
+    };
+    assert.deepEqual(validateConfig({ routing }, {}).routing, {
+      strategy: 'least_outstanding',
+      maxAttempts: 5,
+      deadlineMs: 30_000,
+      backoffBaseMs: 50,
+      backoffMaxMs: 500,
+      retryBudget: { ratio: 0.5, windowSeconds: 60, minRetries: 0 },
+      circuitBreaker: {
+        enabled: false,
+        failures: 2,
+        errorRatio: 0.25,
+        minRequests: 8,
+        windowSeconds: 15,
+        cooldownMs: 5_000,
+      },
+      discovery: { enabled: false, ttlSeconds: 120, timeoutMs: 250 },
+    });
+  });
+
+  it('keeps the defaults of the fields a partial routing section leaves out', () => {
+    const routing = validateConfig(
+      { routing: { max_attempts: 1, circuit_breaker: { failures: 10 }, retry_budget: { ratio: 1 } } },
+      {},
+    ).routing;
+    assert.equal(routing.maxAttempts, 1);
+    assert.equal(routing.strategy, 'weighted');
+    assert.deepEqual(routing.circuitBreaker, {
+      enabled: true,
+      failures: 10,
+      errorRatio: null,
+      minRequests: 20,
+      windowSeconds: 30,
+      cooldownMs: 30_000,
+    });
+    assert.deepEqual(routing.retryBudget, { ratio: 1, windowSeconds: 10, minRetries: 3 });
+  });
+
+  it('refuses an unknown field in routing and its sections, naming the path', () => {
+    assertOneProblem(
+      problemsOf(() => validateConfig({ routing: { bogus: 1 } }, {})),
+      'routing.bogus: unknown field',
+    );
+    assertOneProblem(
+      problemsOf(() => validateConfig({ routing: { circuit_breaker: { threshold: 3 } } }, {})),
+      'routing.circuit_breaker.threshold: unknown field',
+    );
+  });
+
+  it('refuses an unknown strategy, listing the known ones', () => {
+    assertOneProblem(
+      problemsOf(() => validateConfig({ routing: { strategy: 'round_robin' } }, {})),
+      'routing.strategy: must be one of: weighted, least_outstanding',
+    );
+  });
+
+  it('refuses out-of-range routing values', () => {
+    for (const [routing, path] of [
+      [{ max_attempts: 0 }, 'routing.max_attempts'],
+      [{ max_attempts: 11 }, 'routing.max_attempts'],
+      [{ deadline_ms: 0 }, 'routing.deadline_ms'],
+      [{ retry_budget: { ratio: -0.1 } }, 'routing.retry_budget.ratio'],
+      [{ circuit_breaker: { error_ratio: 0 } }, 'routing.circuit_breaker.error_ratio'],
+      [{ circuit_breaker: { error_ratio: 1.5 } }, 'routing.circuit_breaker.error_ratio'],
+    ] as const) {
+      const problems = problemsOf(() => validateConfig({ routing }, {}));
+      assert.deepEqual(
+        problems.map((problem) => problem.split(':', 1)[0]),
+        [path],
+        `${JSON.stringify(routing)}: ${problems.join(' | ')}`,
+      );
+    }
+  });
+
+  it('refuses backoff_max_ms below backoff_base_ms, and accepts them equal', () => {
+    assertOneProblem(
+      problemsOf(() => validateConfig({ routing: { backoff_base_ms: 500, backoff_max_ms: 499 } }, {})),
+      'routing.backoff_max_ms: must be at least backoff_base_ms (500)',
+    );
+    const routing = validateConfig({ routing: { backoff_base_ms: 500, backoff_max_ms: 500 } }, {}).routing;
+    assert.equal(routing.backoffMaxMs, 500);
+  });
+
+  it('raises the default backoff_max_ms to a backoff_base_ms above it', () => {
+    const routing = validateConfig({ routing: { backoff_base_ms: 3000 } }, {}).routing;
+    assert.equal(routing.backoffMaxMs, 3000);
+  });
+
+  it('refuses a second route with the same name (it could never be reached)', () => {
+    assertOneProblem(
+      problemsOf(() =>
+        validateConfig(
+          {
+            ...baseDocument(),
+            models: [
+              { name: 'demo', targets: [{ backend: 'demo' }] },
+              { name: 'demo', targets: [{ backend: 'vllm' }] },
+            ],
+          },
+          {},
+        ),
+      ),
+      "models[1].name: 'demo' is already routed by an earlier entry (first match wins)",
+    );
+  });
+
+  it('gives a route the global strategy unless it sets its own', () => {
+    const config = validateConfig(
+      {
+        ...baseDocument(),
+        routing: { strategy: 'least_outstanding' },
+        models: [
+          { name: 'demo', targets: [{ backend: 'demo' }], strategy: 'weighted' },
+          { name: '*', targets: [{ backend: 'vllm' }] },
+        ],
+      },
+      {},
+    );
+    assert.deepEqual(
+      config.models.map((route) => route.strategy),
+      ['weighted', 'least_outstanding'],
+    );
+    assert.equal(validateConfig(baseDocument(), {}).models[0]?.strategy, 'weighted');
+  });
+
+  it('keeps target weights, and null for a target without one', () => {
+    const config = validateConfig(
+      {
+        ...baseDocument(),
+        models: [
+          {
+            name: 'm',
+            targets: [{ backend: 'vllm', model: 'a', weight: 2.5 }, { backend: 'demo' }],
+          },
+        ],
+      },
+      {},
+    );
+    assert.deepEqual(config.models[0]?.targets, [
+      { backend: 'vllm', model: 'a', weight: 2.5 },
+      { backend: 'demo', model: null, weight: null },
+    ]);
+  });
+
+  it('refuses a weight that is not positive', () => {
+    const document = baseDocument();
+    document['models'] = [{ name: 'm', targets: [{ backend: 'vllm', weight: 0 }] }];
+    assertOneProblem(
+      problemsOf(() => validateConfig(document, {})),
+      'models[0].targets[0].weight: ',
+    );
+  });
+});
+
+describe('validateConfig health checks', () => {
+  function backendsWith(checks: Record<string, unknown>[]): Record<string, unknown> {
+    return {
+      backends: [
+        { name: 'vllm', type: 'openai', url: 'http://127.0.0.1:8000/v1', health_check: checks[0] },
+        { name: 'ollama', type: 'ollama', url: 'http://127.0.0.1:11434', health_check: checks[1] },
+      ],
+    };
+  }
+
+  it('has no health check unless one is configured', () => {
+    const config = validateConfig(baseDocument(), {});
+    assert.deepEqual(
+      config.backends.map((backend) => backend.healthCheck),
+      [null, null],
+    );
+  });
+
+  it('fills in the defaults, with a path per backend type', () => {
+    const config = validateConfig(backendsWith([{}, {}]), {});
+    assert.deepEqual(
+      config.backends.map((backend) => backend.healthCheck),
+      [
+        { path: '/models', intervalMs: 10_000, timeoutMs: 2_000, unhealthyAfter: 2, healthyAfter: 1 },
+        { path: '/api/tags', intervalMs: 10_000, timeoutMs: 2_000, unhealthyAfter: 2, healthyAfter: 1 },
+      ],
+    );
+  });
+
+  it('takes every field from the file, and caps the default timeout at the interval', () => {
+    const config = validateConfig(
+      backendsWith([
+        { path: '/health', interval_ms: 3_000, timeout_ms: 3_000, unhealthy_after: 4, healthy_after: 3 },
+        { interval_ms: 500 },
+      ]),
+      {},
+    );
+    assert.deepEqual(
+      config.backends.map((backend) => backend.healthCheck),
+      [
+        { path: '/health', intervalMs: 3_000, timeoutMs: 3_000, unhealthyAfter: 4, healthyAfter: 3 },
+        { path: '/api/tags', intervalMs: 500, timeoutMs: 500, unhealthyAfter: 2, healthyAfter: 1 },
+      ],
+    );
+  });
+
+  it('refuses a health check on a demo backend', () => {
+    assertOneProblem(
+      problemsOf(() => validateConfig({ backends: [{ name: 'demo', type: 'demo', health_check: {} }] }, {})),
+      'backends[0].health_check: a demo backend runs in process and has nothing to check',
+    );
+  });
+
+  it('refuses timeout_ms above interval_ms', () => {
+    assertOneProblem(
+      problemsOf(() => validateConfig(backendsWith([{}, { interval_ms: 1_000, timeout_ms: 1_001 }]), {})),
+      'backends[1].health_check.timeout_ms: must not exceed interval_ms (1000)',
+    );
+  });
+
+  it('refuses a path that does not start with /, and an unknown field', () => {
+    const problems = problemsOf(() =>
+      validateConfig(backendsWith([{ path: 'health' }, { every: 1000 }]), {}),
+    );
+    assert.deepEqual(
+      problems.map((problem) => problem.split(':', 1)[0]),
+      ['backends[0].health_check.path', 'backends[1].health_check.every'],
+    );
+  });
+});

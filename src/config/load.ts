@@ -240,8 +240,12 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
   });
 
   const strategy = file.routing?.strategy ?? 'weighted';
+  const routeNames = new Set<string>();
   const models: ModelRoute[] = (file.models ?? []).map((route, index) => {
     const path = `models[${index}]`;
+    if (routeNames.has(route.name))
+      problems.push(`${path}.name: '${route.name}' is already routed by an earlier entry (first match wins)`);
+    routeNames.add(route.name);
     checkModelPattern(route.name, `${path}.name`, problems);
     checkPolicy(route.rate_limit, `${path}.rate_limit`, problems);
     return {
@@ -397,7 +401,7 @@ function healthCheckOf(
 
 function routingOf(routing: ConfigFile['routing'], problems: string[]): RoutingConfig {
   const backoffBaseMs = routing?.backoff_base_ms ?? 100;
-  const backoffMaxMs = routing?.backoff_max_ms ?? 2_000;
+  const backoffMaxMs = routing?.backoff_max_ms ?? Math.max(2_000, backoffBaseMs);
   if (backoffMaxMs < backoffBaseMs)
     problems.push(`routing.backoff_max_ms: must be at least backoff_base_ms (${backoffBaseMs})`);
   const breaker = routing?.circuit_breaker;

@@ -229,6 +229,13 @@ export class UpstreamTimeoutError extends GatewayError {
   }
 }
 
+/** The request's own deadline (routing.deadline_ms) passed: no fault of the target that was running. */
+export class DeadlineExceededError extends UpstreamTimeoutError {
+  constructor(deadlineMs: number) {
+    super(`No answer within the gateway's deadline of ${deadlineMs} ms`);
+  }
+}
+
 export class InternalError extends GatewayError {
   constructor(cause: unknown) {
     super('internal_error', 'An unexpected error occurred; the request id identifies it in the logs', {

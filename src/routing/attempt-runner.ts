@@ -5,8 +5,8 @@ import type { RoutingStrategy } from '../config/schema.js';
 import {
   GatewayError,
   ServiceUnavailableError,
+  DeadlineExceededError,
   UpstreamClientError,
-  UpstreamTimeoutError,
 } from '../errors/errors.js';
 import { fullJitterDelay } from './backoff.js';
 import type { CircuitPermit } from './circuit-breaker.js';
@@ -46,6 +46,7 @@ export interface OpenAttempt<T> {
 }
 
 const EMPTY: ReadonlySet<TargetState> = new Set();
+const NORMAL_PERMIT: CircuitPermit = { probe: false };
 
 type Perform<T> = (adapter: BackendAdapter, upstreamModel: string, call: UpstreamCall) => Promise<T>;
 
@@ -102,9 +103,9 @@ export class AttemptRunner {
     const stop = (): GatewayError => lastError ?? this.unavailable(plan, this.earliestWait(plan));
     let current: AbortController | null = null;
     const deadline = setTimeout(() => {
-      current?.abort(
-        new UpstreamTimeoutError(`No answer within the gateway's deadline of ${config.deadlineMs} ms`),
-      );
+      if (current === null) return;
+      log.retryStop = 'deadline';
+      current.abort(new DeadlineExceededError(config.deadlineMs));
     }, config.deadlineMs);
     try {
       for (;;) {
@@ -170,7 +171,7 @@ export class AttemptRunner {
 
   private async attempt<T>(
     state: TargetState,
-    permit: CircuitPermit,
+    admitted: CircuitPermit,
     plan: RoutePlan,
     parent: UpstreamCall,
     controller: AbortController,
@@ -178,6 +179,7 @@ export class AttemptRunner {
     perform: Perform<T>,
     answered: () => void,
   ): Promise<OpenAttempt<T>> {
+    let permit = admitted;
     if (parent.signal.aborted) {
       state.breaker.onNeutral(permit);
       throw parent.signal.reason;
@@ -230,11 +232,17 @@ export class AttemptRunner {
     }
     answered();
     record.outcome = 'ok';
+    if (permit.probe) {
+      // A probe that answered has shown the target works: the circuit closes now, not when a long
+      // stream ends (which would hold every other request to this target until then).
+      state.breaker.onSuccess(permit);
+      permit = NORMAL_PERMIT;
+    }
     log.backend = state.adapter.name;
     return {
       value,
       backend: state.adapter.name,
-      primary: plan.compiled.primaryIds.has(state.id),
+      primary: plan.compiled.primary.has(state),
       succeed: () => {
         end(null);
       },
@@ -246,6 +254,11 @@ export class AttemptRunner {
 
   /** What a failed attempt says about its target. */
   private judge(state: TargetState, permit: CircuitPermit, error: unknown): void {
+    if (error instanceof DeadlineExceededError) {
+      // The request ran out of time (perhaps on earlier attempts): says nothing about this target.
+      state.breaker.onNeutral(permit);
+      return;
+    }
     if (error instanceof UpstreamClientError) {
       // The upstream works and refused this request (or is busy: 429); its circuit is not at fault.
       if (error.status === 429) state.breaker.onNeutral(permit);

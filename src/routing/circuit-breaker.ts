@@ -35,6 +35,7 @@ export class CircuitBreaker {
   }
 
   get state(): CircuitState {
+    if (!this.config.enabled) return 'closed';
     if (this.current === 'open' && this.now() >= this.openUntil) return 'half_open';
     return this.current;
   }
@@ -64,6 +65,7 @@ export class CircuitBreaker {
   }
 
   onSuccess(permit: CircuitPermit): void {
+    if (!this.config.enabled) return;
     if (permit.probe) {
       this.probing = false;
       this.close();
@@ -75,6 +77,7 @@ export class CircuitBreaker {
   }
 
   onFailure(permit: CircuitPermit): void {
+    if (!this.config.enabled) return;
     if (permit.probe) {
       this.probing = false;
       this.open();

@@ -4,9 +4,13 @@ import { isModelAllowed } from './model-patterns.js';
 import type { ModelRouter } from './model-router.js';
 import type { BackendState } from './targets.js';
 
+/** A backend that could not be asked is asked again this soon, not after the whole ttl. */
+const RETRY_FAILED_MS = 5_000;
+
 interface Listing {
   names: readonly string[];
   fetchedAt: number;
+  failed: boolean;
   refreshing: Promise<void> | null;
 }
 
@@ -68,7 +72,7 @@ export class ModelDiscovery {
   private async fresh(backend: BackendState): Promise<void> {
     const listing = this.listings.get(backend.adapter.name);
     if (listing === undefined) {
-      const first: Listing = { names: [], fetchedAt: 0, refreshing: null };
+      const first: Listing = { names: [], fetchedAt: 0, failed: false, refreshing: null };
       this.listings.set(backend.adapter.name, first);
       first.refreshing = this.fetch(backend, first);
       return first.refreshing;
@@ -77,8 +81,10 @@ export class ModelDiscovery {
       if (listing.fetchedAt === 0) await listing.refreshing;
       return;
     }
-    if (this.now() - listing.fetchedAt >= this.config.ttlSeconds * 1000)
-      listing.refreshing = this.fetch(backend, listing);
+    const maxAge = listing.failed
+      ? Math.min(RETRY_FAILED_MS, this.config.ttlSeconds * 1000)
+      : this.config.ttlSeconds * 1000;
+    if (this.now() - listing.fetchedAt >= maxAge) listing.refreshing = this.fetch(backend, listing);
   }
 
   private async fetch(backend: BackendState, listing: Listing): Promise<void> {
@@ -94,7 +100,9 @@ export class ModelDiscovery {
           controller.abort(reason);
         },
       });
+      listing.failed = false;
     } catch (error) {
+      listing.failed = true;
       this.logger.debug(
         { backend: backend.adapter.name, detail: (error as Error).message },
         'model discovery failed',

@@ -9,7 +9,7 @@ export interface CompiledRoute {
   readonly route: ModelRoute;
   readonly tiers: readonly (readonly RouteTarget[])[];
   /** Which answers may be cached and under what identity: the first tier's targets. */
-  readonly primaryIds: ReadonlySet<string>;
+  readonly primary: ReadonlySet<TargetState>;
 }
 
 /** Where a request may go: the route it matched, and the client's model name. */
@@ -51,11 +51,13 @@ export class ModelRouter {
       for (const target of route.targets) {
         const backend = backends.get(target.backend);
         if (backend === undefined) continue; // the config loader refuses such a target
-        const id = `${target.backend}/${target.model ?? '*'}`;
-        let state = targets.get(id);
+        // Keyed so that names containing '/' or '*' cannot collide; the id is for people to read.
+        const key = JSON.stringify([target.backend, target.model]);
+        let state = targets.get(key);
         if (state === undefined) {
+          const id = `${target.backend}/${target.model ?? '(client model)'}`;
           state = new TargetState(id, backend, target.model, routing.circuitBreaker, now);
-          targets.set(id, state);
+          targets.set(key, state);
         }
         const weighted = target.weight !== null;
         const entry: RouteTarget = { state, weight: target.weight ?? 1 };
@@ -67,7 +69,7 @@ export class ModelRouter {
       return {
         route,
         tiers,
-        primaryIds: new Set((tiers[0] ?? []).map((target) => target.state.id)),
+        primary: new Set((tiers[0] ?? []).map((target) => target.state)),
       };
     });
     this.backends = backends;
@@ -94,6 +96,11 @@ export class ModelRouter {
         ? upstreamModelOf(first.state, model)
         : primary.map((t) => upstreamModelOf(t.state, model)).join(','),
     };
+  }
+
+  /** The state of the target with this backend and configured model (null: pass-through). */
+  target(backend: string, model: string | null): TargetState | undefined {
+    return this.targets.get(JSON.stringify([backend, model]));
   }
 
   get compiledRoutes(): readonly CompiledRoute[] {

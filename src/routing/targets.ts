@@ -23,7 +23,7 @@ export class TargetState {
   outstanding = 0;
 
   constructor(
-    /** `backend/model`, or `backend/*` for a target that passes the client's name on. */
+    /** `backend/model`, or `backend/(client model)` for a target that passes the client's name on. */
     readonly id: string,
     readonly backend: BackendState,
     /** The configured upstream name; null: the name the client sent. */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastify, {
@@ -131,9 +132,19 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     authenticate,
   };
 
+  // Connections that never sent a request are not "idle" to Node (closeIdleConnections leaves them), so
+  // they would hold a shutdown for the whole grace period: they are tracked and closed at shutdown.
+  const connections = new Set<Socket>();
+  const usedConnections = new WeakSet<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
+
   app.decorateRequest('gateway', null as never);
   app.addHook('onRequest', (request, reply, done) => {
     request.gateway = newRequestState();
+    usedConnections.add(request.raw.socket);
     reply.header('x-request-id', request.id);
     reply.raw.once('close', () => {
       logCompletion(logger, request, reply);
@@ -235,6 +246,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
         app.server.closeAllConnections();
       }, config.server.shutdownGraceMs);
       grace.unref();
+      for (const socket of connections) if (!usedConnections.has(socket)) socket.destroy();
       try {
         await app.close();
       } finally {

@@ -3,7 +3,8 @@
  * /v1/models, SSE streaming with usage) and Ollama's (/api/chat with NDJSON streaming, /api/embed,
  * /api/tags), and fails on demand in every way a real one does: error statuses, a stall before the
  * first byte, a stream that goes silent or is cut midway, a redirect, a body that is not JSON.
- * It records every request and every connection closed by the client before the answer ended.
+ * It records every request, every TCP connection it accepts, and every connection closed by the client
+ * before the answer ended. It listens on 127.0.0.1 unless told another loopback address (127.0.0.2, ...).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -12,7 +13,8 @@ export type Behaviour =
   | { kind: 'normal' }
   | { kind: 'status'; status: number; body?: string; headers?: Record<string, string> }
   | { kind: 'stall' }
-  | { kind: 'redirect' }
+  /** A 307 to `location` (by default a closed port on 127.0.0.2). */
+  | { kind: 'redirect'; location?: string }
   | { kind: 'not-json' }
   | { kind: 'stream-silent-after'; chunks: number }
   | { kind: 'stream-cut-after'; chunks: number }
@@ -26,6 +28,8 @@ export interface RecordedRequest {
   path: string;
   headers: IncomingMessage['headers'];
   body: Record<string, unknown> | null;
+  /** performance.now() when the request's body had been read. */
+  receivedAt: number;
 }
 
 export const STAND_IN_TOKENS = ['Hello', ' from', ' the', ' stand-in', ' upstream', '.'];
@@ -37,32 +41,55 @@ export const STAND_IN_USAGE = {
 
 export class StandInUpstream {
   behaviour: Behaviour = { kind: 'normal' };
+  /** Names GET /v1/models lists. */
+  openAiModels: string[] = ['stand-in'];
+  /** Names GET /api/tags lists. */
+  ollamaModels: string[] = ['stand-in:latest'];
   readonly requests: RecordedRequest[] = [];
+  /** TCP connections accepted so far (whether or not a request followed). */
+  connections = 0;
   /** Requests whose connection the client closed before the answer was complete. */
   aborts = 0;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private abortWaiters: (() => void)[] = [];
   private requestWaiters: (() => void)[] = [];
+  /** One-shot behaviours, used by the next requests in order before `behaviour` applies again. */
+  private readonly queued: Behaviour[] = [];
+  private host = '127.0.0.1';
 
   constructor() {
     this.server = createServer((request, response) => {
       void this.handle(request, response);
     });
     this.server.on('connection', (socket) => {
+      this.connections++;
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
   }
 
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+  /** Listens on `host` (a loopback address), port 0; resolves to the base URL. */
+  async start(host = '127.0.0.1'): Promise<string> {
+    this.host = host;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
     return this.url;
   }
 
   get url(): string {
     const address = this.server.address() as AddressInfo;
-    return `http://127.0.0.1:${address.port}`;
+    return `http://${this.host}:${address.port}`;
+  }
+
+  /** The next requests get these behaviours, one each, in order; then `behaviour` applies again. */
+  once(...behaviours: Behaviour[]): void {
+    this.queued.push(...behaviours);
   }
 
   async stop(): Promise<void> {
@@ -119,7 +146,13 @@ export class StandInUpstream {
     const text = Buffer.concat(chunks).toString('utf8');
     const body = text === '' ? null : (JSON.parse(text) as Record<string, unknown>);
     const path = (request.url ?? '/').split('?')[0] ?? '/';
-    this.requests.push({ method: request.method ?? 'GET', path, headers: request.headers, body });
+    this.requests.push({
+      method: request.method ?? 'GET',
+      path,
+      headers: request.headers,
+      body,
+      receivedAt: performance.now(),
+    });
     this.notify(this.requestWaiters);
     response.on('close', () => {
       if (!response.writableFinished) {
@@ -128,7 +161,7 @@ export class StandInUpstream {
       }
     });
 
-    const behaviour = this.behaviour;
+    const behaviour = this.queued.shift() ?? this.behaviour;
     switch (behaviour.kind) {
       case 'status':
         response.writeHead(behaviour.status, { 'content-type': 'application/json', ...behaviour.headers });
@@ -139,7 +172,7 @@ export class StandInUpstream {
       case 'stall':
         return; // never answers
       case 'redirect':
-        response.writeHead(307, { location: 'http://127.0.0.2:9/elsewhere' });
+        response.writeHead(307, { location: behaviour.location ?? 'http://127.0.0.2:9/elsewhere' });
         response.end();
         return;
       case 'not-json':
@@ -158,16 +191,17 @@ export class StandInUpstream {
         break; // answered normally below; the stream behaviours act while streaming
     }
 
-    if (path === '/v1/chat/completions') return this.openAiChat(body ?? {}, response);
+    if (path === '/v1/chat/completions') return this.openAiChat(body ?? {}, response, behaviour);
     if (path === '/v1/embeddings') return this.json(response, embeddings(body ?? {}, 'openai'));
     if (path === '/v1/models')
       return this.json(response, {
         object: 'list',
-        data: [{ id: 'stand-in', object: 'model', created: 0, owned_by: 'test' }],
+        data: this.openAiModels.map((id) => ({ id, object: 'model', created: 0, owned_by: 'test' })),
       });
-    if (path === '/api/chat') return this.ollamaChat(body ?? {}, response);
+    if (path === '/api/chat') return this.ollamaChat(body ?? {}, response, behaviour);
     if (path === '/api/embed') return this.json(response, embeddings(body ?? {}, 'ollama'));
-    if (path === '/api/tags') return this.json(response, { models: [{ name: 'stand-in:latest' }] });
+    if (path === '/api/tags')
+      return this.json(response, { models: this.ollamaModels.map((name) => ({ name })) });
     response.writeHead(404, { 'content-type': 'application/json' });
     response.end(JSON.stringify({ error: `no route ${path}` }));
   }
@@ -177,7 +211,11 @@ export class StandInUpstream {
     response.end(JSON.stringify(value));
   }
 
-  private async openAiChat(body: Record<string, unknown>, response: ServerResponse): Promise<void> {
+  private async openAiChat(
+    body: Record<string, unknown>,
+    response: ServerResponse,
+    behaviour: Behaviour,
+  ): Promise<void> {
     const model = String(body['model']);
     const created = 1700000000;
     if (body['stream'] !== true) {
@@ -219,10 +257,15 @@ export class StandInUpstream {
       response,
       events.map((event) => `data: ${event}\n\n`),
       'sse',
+      behaviour,
     );
   }
 
-  private async ollamaChat(body: Record<string, unknown>, response: ServerResponse): Promise<void> {
+  private async ollamaChat(
+    body: Record<string, unknown>,
+    response: ServerResponse,
+    behaviour: Behaviour,
+  ): Promise<void> {
     const model = String(body['model']);
     const stamp = '2026-01-01T00:00:00Z';
     if (body['stream'] === false) {
@@ -261,6 +304,7 @@ export class StandInUpstream {
       response,
       lines.map((line) => `${line}\n`),
       'ndjson',
+      behaviour,
     );
   }
 
@@ -268,8 +312,8 @@ export class StandInUpstream {
     response: ServerResponse,
     pieces: string[],
     format: 'sse' | 'ndjson',
+    behaviour: Behaviour,
   ): Promise<void> {
-    const behaviour = this.behaviour;
     let written: Promise<void> = Promise.resolve();
     for (let index = 0; index < pieces.length; index++) {
       if (response.destroyed) return;
