@@ -1,3 +1,4 @@
+import { NO_METRICS, type MetricsSink } from '../observability/metrics.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { StaticKey } from '../config/config.js';
@@ -36,6 +37,7 @@ export class Authenticator {
     keys: readonly StaticKey[],
     private readonly store: KeyStore,
     private readonly logger: Logger,
+    private readonly metrics: MetricsSink = NO_METRICS,
   ) {
     for (const key of keys) {
       this.staticKeys.set(key.sha256, {
@@ -127,6 +129,7 @@ export class Authenticator {
     try {
       record = await this.store.findByHash(hash);
     } catch (error) {
+      this.metrics.storeError('keys');
       // A key verified before keeps working while the store is away; a change to it would have removed
       // it from the cache (a key changed by this instance, or announced by the store, is forgotten).
       if (cached !== undefined && cached.record !== null) return cached.record;

@@ -14,6 +14,8 @@ export interface UpstreamCall {
   readonly requestId: string;
   /** Ends the call with this reason (an upstream timeout, say): the signal aborts with it. */
   abort(reason: Error): void;
+  /** Trace context for the upstream (traceparent, tracestate); nothing else is ever added. */
+  readonly traceHeaders?: Readonly<Record<string, string>> | null;
 }
 
 /**

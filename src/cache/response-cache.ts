@@ -1,3 +1,4 @@
+import { NO_METRICS, type MetricsSink } from '../observability/metrics.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig, ModelRoute } from '../config/config.js';
 import { parseCacheControl } from './cache-control.js';
@@ -62,6 +63,7 @@ export class ResponseCache {
     private readonly logger: Logger,
     /** Longest wait for the store on the request path (rate_limit.store_timeout_ms): then BYPASS. */
     private readonly timeoutMs: number,
+    private readonly metrics: MetricsSink = NO_METRICS,
   ) {}
 
   async lookup(input: CacheLookupInput): Promise<CacheLookup> {
@@ -160,6 +162,7 @@ export class ResponseCache {
 
   private failed(error: unknown): void {
     this.storeErrors++;
+    this.metrics.storeError('cache');
     const now = Date.now();
     if (now - this.lastFailureLog > 10_000) {
       this.lastFailureLog = now;

@@ -39,6 +39,33 @@ export interface GatewayConfig {
     readonly memoryMaxBytes: number;
   };
   readonly logLevel: string;
+  /** Optional logging of prompts and answers (off by default): capped and redacted. */
+  readonly promptLogging: {
+    readonly enabled: boolean;
+    readonly maxBytes: number;
+    readonly redact: readonly RegExp[];
+  };
+  readonly metrics: {
+    readonly enabled: boolean;
+    /** GET /metrics then needs `Authorization: Bearer <token>`; null: open. */
+    readonly tokenSha256: string | null;
+    /** Serve /metrics on this port (on server.host) instead of the main one; null: the main port. */
+    readonly port: number | null;
+  };
+  readonly usage: {
+    readonly enabled: boolean;
+    /** Usage counters expire this long after their hour. */
+    readonly retentionDays: number;
+    /** First matching pattern prices a model; no match: no cost. */
+    readonly prices: readonly ModelPrice[];
+  };
+}
+
+export interface ModelPrice {
+  /** A model pattern as in models[].name: exact, `prefix*` or `*`. */
+  readonly model: string;
+  readonly promptPerMillion: number;
+  readonly completionPerMillion: number;
 }
 
 export interface BackendConfig {

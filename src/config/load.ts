@@ -334,6 +334,32 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
   }
 
   const routing = routingOf(file.routing, problems);
+  const redact = (file.logging?.prompts?.redact ?? []).flatMap((pattern, index) => {
+    try {
+      return [new RegExp(pattern, 'g')];
+    } catch (error) {
+      problems.push(
+        `logging.prompts.redact[${index}]: not a valid regular expression (${(error as Error).message})`,
+      );
+      return [];
+    }
+  });
+  let metricsTokenSha256 = file.metrics?.token_sha256?.toLowerCase() ?? null;
+  if (metricsTokenSha256 !== null && !/^[0-9a-f]{64}$/.test(metricsTokenSha256))
+    problems.push('metrics.token_sha256: must be 64 hex characters (printf %s "$TOKEN" | sha256sum)');
+  const metricsToken = env['METRICS_TOKEN'];
+  if (metricsToken !== undefined && metricsToken !== '') {
+    if (metricsToken.length < 16) problems.push('METRICS_TOKEN: must be at least 16 characters');
+    else metricsTokenSha256 = sha256Hex(metricsToken);
+  }
+  const prices = (file.usage?.prices ?? []).map((price, index) => {
+    checkModelPattern(price.model, `usage.prices[${index}].model`, problems);
+    return {
+      model: price.model,
+      promptPerMillion: price.prompt_per_million,
+      completionPerMillion: price.completion_per_million,
+    };
+  });
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -366,6 +392,21 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       memoryMaxBytes: file.cache?.memory_max_bytes ?? 64 * 1024 * 1024,
     },
     logLevel,
+    promptLogging: {
+      enabled: file.logging?.prompts?.enabled ?? false,
+      maxBytes: file.logging?.prompts?.max_bytes ?? 4096,
+      redact,
+    },
+    metrics: {
+      enabled: file.metrics?.enabled ?? true,
+      tokenSha256: metricsTokenSha256,
+      port: file.metrics?.port ?? null,
+    },
+    usage: {
+      enabled: file.usage?.enabled ?? true,
+      retentionDays: file.usage?.retention_days ?? 90,
+      prices,
+    },
   };
 }
 

@@ -145,6 +145,35 @@ export const ConfigFileSchema = Strict({
           ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
         ),
       ),
+      prompts: Optional(
+        Strict({
+          enabled: Optional(Type.Boolean()),
+          max_bytes: Optional(PositiveInt),
+          redact: Optional(Type.Array(Type.String({ minLength: 1 }))),
+        }),
+      ),
+    }),
+  ),
+  metrics: Optional(
+    Strict({
+      enabled: Optional(Type.Boolean()),
+      token_sha256: Optional(Type.String()),
+      port: Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    }),
+  ),
+  usage: Optional(
+    Strict({
+      enabled: Optional(Type.Boolean()),
+      retention_days: Optional(Type.Integer({ minimum: 1, maximum: 3660 })),
+      prices: Optional(
+        Type.Array(
+          Strict({
+            model: Name,
+            prompt_per_million: Type.Number({ minimum: 0 }),
+            completion_per_million: Type.Number({ minimum: 0 }),
+          }),
+        ),
+      ),
     }),
   ),
 });

@@ -1,3 +1,4 @@
+import { NO_METRICS, type MetricsSink } from '../observability/metrics.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { KeyRecord } from '../auth/key-record.js';
@@ -65,6 +66,7 @@ export class RateLimiter {
     private readonly config: GatewayConfig['rateLimit'],
     redis: Redis | null,
     private readonly logger: Logger,
+    private readonly metrics: MetricsSink = NO_METRICS,
   ) {
     this.shared = redis === null ? null : new RedisLimiter(redis);
   }
@@ -111,6 +113,7 @@ export class RateLimiter {
     const headers = rateLimitHeaders(result.statuses);
     if (!result.allowed && result.refused !== null) {
       const { limit, retryAfterMs } = result.refused;
+      this.metrics.rateLimited(limit.name);
       const never = !Number.isFinite(retryAfterMs);
       const retryMs = never ? limit.rate.windowSeconds * 1000 : retryAfterMs;
       let detail = `Rate limit of ${limit.rate.limit} ${limit.kind} per ${unitWord(limit)} exceeded for ${limit.subject}`;
@@ -181,6 +184,7 @@ export class RateLimiter {
       };
     } catch (error) {
       this.storeErrors++;
+      this.metrics.storeError('rate_limit');
       const now = Date.now();
       if (now - this.lastFailureLog > 10_000) {
         this.lastFailureLog = now;
@@ -194,6 +198,7 @@ export class RateLimiter {
       if (this.config.onStoreError === 'closed') {
         throw new ServiceUnavailableError('The rate limit store is unavailable; retry shortly', 1);
       }
+      this.metrics.failOpen();
       return { result: await this.memory.acquire(checks), store: this.memory };
     }
   }

@@ -10,6 +10,8 @@ import {
 } from '../errors/errors.js';
 import { fullJitterDelay } from './backoff.js';
 import type { CircuitPermit } from './circuit-breaker.js';
+import { NO_METRICS, type MetricsSink } from '../observability/metrics.js';
+import type { RequestTrace } from '../observability/tracing.js';
 import { upstreamModelOf, type RoutePlan } from './model-router.js';
 import { RetryBudget } from './retry-budget.js';
 import type { RouteTarget, TargetState } from './targets.js';
@@ -31,6 +33,12 @@ export interface AttemptLog {
   backend: string | null;
   /** Why retrying stopped early: budget (retry budget spent) or deadline. */
   retryStop: 'budget' | 'deadline' | null;
+  /** The request's trace: each attempt is a client span of it (absent or null: not traced). */
+  readonly trace?: RequestTrace | null;
+  /** Without a trace: the caller's traceparent/tracestate, passed upstream as they are. */
+  readonly traceHeaders?: Readonly<Record<string, string>> | null;
+  /** For span names and attributes (gen_ai.operation.name). */
+  readonly operation?: 'chat' | 'embeddings';
 }
 
 /** An attempt that answered; for streams it stays open until the caller reports how the stream ended. */
@@ -39,14 +47,26 @@ export interface OpenAttempt<T> {
   readonly backend: string;
   /** The answer came from the route's first tier (only those answers are cached). */
   readonly primary: boolean;
-  /** The stream ended complete. */
-  succeed(): void;
+  /** The answer (a stream: once complete) is in; `usage` is what the backend reported, if anything. */
+  succeed(usage?: { promptTokens: number | null; completionTokens: number | null }): void;
   /** The stream broke (counts against the target) or was cancelled (does not). */
   fail(error: unknown): void;
 }
 
 const EMPTY: ReadonlySet<TargetState> = new Set();
 const NORMAL_PERMIT: CircuitPermit = { probe: false };
+
+/** What one attempt needs of the request it serves. */
+interface AttemptRequest<T> {
+  readonly plan: RoutePlan;
+  readonly parent: UpstreamCall;
+  readonly log: AttemptLog;
+  readonly perform: Perform<T>;
+  /** The attempt is over when its first chunk arrives (time to first token is measured then). */
+  readonly stream: boolean;
+  /** Called once the attempt has answered: the request's deadline no longer applies. */
+  readonly answered: () => void;
+}
 
 type Perform<T> = (adapter: BackendAdapter, upstreamModel: string, call: UpstreamCall) => Promise<T>;
 
@@ -64,6 +84,7 @@ export class AttemptRunner {
     private readonly config: RoutingConfig,
     private readonly now: () => number = Date.now,
     private readonly random: () => number = Math.random,
+    private readonly metrics: MetricsSink = NO_METRICS,
   ) {
     this.budget = new RetryBudget(config.retryBudget, now);
   }
@@ -74,9 +95,10 @@ export class AttemptRunner {
     parent: UpstreamCall,
     log: AttemptLog,
     perform: Perform<T>,
+    usageOf?: (value: T) => { promptTokens: number | null; completionTokens: number | null },
   ): Promise<OpenAttempt<T>> {
-    const attempt = await this.open(plan, parent, log, perform);
-    attempt.succeed();
+    const attempt = await this.begin(plan, parent, log, perform, false);
+    attempt.succeed(usageOf?.(attempt.value));
     return attempt;
   }
 
@@ -91,6 +113,16 @@ export class AttemptRunner {
     parent: UpstreamCall,
     log: AttemptLog,
     perform: Perform<T>,
+  ): Promise<OpenAttempt<T>> {
+    return this.begin(plan, parent, log, perform, true);
+  }
+
+  private async begin<T>(
+    plan: RoutePlan,
+    parent: UpstreamCall,
+    log: AttemptLog,
+    perform: Perform<T>,
+    stream: boolean,
   ): Promise<OpenAttempt<T>> {
     this.budget.recordRequest();
     const config = this.config;
@@ -149,8 +181,15 @@ export class AttemptRunner {
         const controller = new AbortController();
         current = controller;
         try {
-          return await this.attempt(target.state, permit, plan, parent, controller, log, perform, () => {
-            clearTimeout(deadline);
+          return await this.attempt(target.state, permit, controller, {
+            plan,
+            parent,
+            log,
+            perform,
+            stream,
+            answered: () => {
+              clearTimeout(deadline);
+            },
           });
         } catch (error) {
           if (parent.signal.aborted) throw parent.signal.reason;
@@ -172,13 +211,10 @@ export class AttemptRunner {
   private async attempt<T>(
     state: TargetState,
     admitted: CircuitPermit,
-    plan: RoutePlan,
-    parent: UpstreamCall,
     controller: AbortController,
-    log: AttemptLog,
-    perform: Perform<T>,
-    answered: () => void,
+    request: AttemptRequest<T>,
   ): Promise<OpenAttempt<T>> {
+    const { plan, parent, log, perform, stream, answered } = request;
     let permit = admitted;
     if (parent.signal.aborted) {
       state.breaker.onNeutral(permit);
@@ -188,14 +224,28 @@ export class AttemptRunner {
       controller.abort(parent.signal.reason);
     };
     parent.signal.addEventListener('abort', onParentAbort, { once: true });
+    const upstreamModel = upstreamModelOf(state, plan.clientModel);
+    const operation = log.operation ?? 'chat';
+    const span =
+      log.trace?.child(
+        `${operation} ${upstreamModel}`,
+        {
+          'gen_ai.operation.name': operation,
+          'gen_ai.provider.name': state.adapter.type,
+          'gen_ai.request.model': upstreamModel,
+          'ai_gateway.backend': state.adapter.name,
+          'ai_gateway.attempt': log.attempts.length + 1,
+        },
+        'client',
+      ) ?? null;
     const call: UpstreamCall = {
       signal: controller.signal,
       requestId: parent.requestId,
       abort: (reason) => {
         controller.abort(reason);
       },
+      traceHeaders: span?.propagationHeaders() ?? log.traceHeaders ?? null,
     };
-    const upstreamModel = upstreamModelOf(state, plan.clientModel);
     const record: AttemptRecord = {
       backend: state.adapter.name,
       model: upstreamModel,
@@ -211,14 +261,25 @@ export class AttemptRunner {
       ended = true;
       state.outstanding--;
       parent.signal.removeEventListener('abort', onParentAbort);
-      record.duration_ms = Math.round((performance.now() - started) * 100) / 100;
+      const elapsed = performance.now() - started;
+      record.duration_ms = Math.round(elapsed * 100) / 100;
+      if (span !== null) {
+        if (error !== null) {
+          span.fail(
+            error instanceof GatewayError ? error.code : parent.signal.aborted ? 'cancelled' : 'error',
+          );
+        }
+        span.end();
+      }
       if (error === null) {
         record.outcome = 'ok';
+        this.metrics.attemptFinished(record.backend, plan.route.name, 'ok', elapsed / 1000);
         state.breaker.onSuccess(permit);
         return;
       }
       const cancelled = parent.signal.aborted;
       record.outcome = cancelled ? 'cancelled' : 'error';
+      this.metrics.attemptFinished(record.backend, plan.route.name, record.outcome, elapsed / 1000);
       if (error instanceof GatewayError) record.error_code = error.code;
       if (cancelled) state.breaker.onNeutral(permit);
       else this.judge(state, permit, error);
@@ -232,6 +293,8 @@ export class AttemptRunner {
     }
     answered();
     record.outcome = 'ok';
+    if (stream)
+      this.metrics.firstToken(record.backend, plan.route.name, (performance.now() - started) / 1000);
     if (permit.probe) {
       // A probe that answered has shown the target works: the circuit closes now, not when a long
       // stream ends (which would hold every other request to this target until then).
@@ -243,7 +306,13 @@ export class AttemptRunner {
       value,
       backend: state.adapter.name,
       primary: plan.compiled.primary.has(state),
-      succeed: () => {
+      succeed: (usage) => {
+        if (span !== null && usage !== undefined) {
+          if (usage.promptTokens !== null)
+            span.setAttributes({ 'gen_ai.usage.input_tokens': usage.promptTokens });
+          if (usage.completionTokens !== null)
+            span.setAttributes({ 'gen_ai.usage.output_tokens': usage.completionTokens });
+        }
         end(null);
       },
       fail: (error) => {

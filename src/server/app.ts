@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -30,13 +31,16 @@ import type { GatewayContext, ReadinessCheck } from './context.js';
 import { buildErrorHandler } from './error-handler.js';
 import { parseJsonBody } from './json-body.js';
 import { installNotFound } from './not-found.js';
-import { chooseRequestId, newRequestState, requestPath } from './request-state.js';
+import { chooseRequestId, newRequestState, requestPath, type RequestState } from './request-state.js';
 import { registerAdminRoutes } from '../admin/admin-routes.js';
 import { registerChatCompletions } from './routes/chat-completions.js';
 import { registerEmbeddings } from './routes/embeddings.js';
 import { registerHealth } from './routes/health.js';
 import { registerModels } from './routes/models.js';
 import { UpstreamCalls } from './upstream-calls.js';
+import { NO_METRICS, PrometheusMetrics, type MetricsSink } from '../observability/metrics.js';
+import { listenMetrics, registerMetricsRoute } from '../observability/metrics-endpoint.js';
+import { createTracing, inSpan } from '../observability/tracing.js';
 
 /** Who a request is from when auth.enabled is false. */
 const ANONYMOUS: KeyRecord = {
@@ -65,6 +69,8 @@ export interface Gateway {
 export interface BuildGatewayOptions {
   readonly config: GatewayConfig;
   readonly logger: Logger;
+  /** Where OTEL_* variables are read (tracing); process.env by default. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export async function buildGateway(options: BuildGatewayOptions): Promise<Gateway> {
@@ -96,8 +102,20 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   );
   const router = new ModelRouter(config.models, adapters, config.routing, config.backends);
   const healthChecker = new HealthChecker(config.backends, router.backends, logger);
-  const authenticator = new Authenticator(config.auth.keys, stores.keys, logger);
   const calls = new UpstreamCalls();
+  const prometheus = config.metrics.enabled
+    ? new PrometheusMetrics({
+        circuits: () => circuitStates(router),
+        backends: () =>
+          [...router.backends].map(([name, backend]) => ({
+            backend: name,
+            healthy: backend.health !== 'unhealthy',
+          })),
+        streamsInFlight: () => calls.streamCount,
+      })
+    : null;
+  const metrics: MetricsSink = prometheus ?? NO_METRICS;
+  const authenticator = new Authenticator(config.auth.keys, stores.keys, logger, metrics);
   const lifecycle = { shuttingDown: false };
 
   const checkReadiness = async (): Promise<Record<string, ReadinessCheck>> => {
@@ -108,9 +126,16 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     return checks;
   };
 
+  const tracing = await createTracing(options.env ?? process.env, logger);
   const authenticate = config.auth.enabled
     ? async (request: FastifyRequest): Promise<void> => {
-        request.gateway.key = await authenticator.authenticate(request.headers, request.ip);
+        const trace = request.gateway.trace;
+        request.gateway.key =
+          trace === null
+            ? await authenticator.authenticate(request.headers, request.ip)
+            : await inSpan(trace, 'authenticate', () =>
+                authenticator.authenticate(request.headers, request.ip),
+              );
       }
     : (request: FastifyRequest): Promise<void> => {
         request.gateway.key = ANONYMOUS;
@@ -120,10 +145,11 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   const context: GatewayContext = {
     config,
     router,
-    attempts: new AttemptRunner(config.routing),
+    attempts: new AttemptRunner(config.routing, Date.now, Math.random, metrics),
     discovery: new ModelDiscovery(router, config.routing.discovery, logger),
-    cache: new ResponseCache(config.cache, stores.cache, logger, config.rateLimit.storeTimeoutMs),
-    rateLimiter: new RateLimiter(config.rateLimit, stores.limiterRedis, logger),
+    cache: new ResponseCache(config.cache, stores.cache, logger, config.rateLimit.storeTimeoutMs, metrics),
+    rateLimiter: new RateLimiter(config.rateLimit, stores.limiterRedis, logger, metrics),
+    metrics,
     keyStore: stores.keys,
     authenticator,
     calls,
@@ -145,9 +171,24 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   app.addHook('onRequest', (request, reply, done) => {
     request.gateway = newRequestState();
     usedConnections.add(request.raw.socket);
+    metrics.requestStarted();
+    if (tracing.enabled) {
+      const route = request.routeOptions.url ?? 'unmatched';
+      request.gateway.trace = tracing.startRequest(request.headers, `${request.method} ${route}`, {
+        'http.request.method': request.method,
+        'http.route': route,
+        'url.path': requestPath(request),
+        'ai_gateway.request_id': request.id,
+      });
+    } else if (request.headers.traceparent !== undefined) {
+      request.gateway.traceHeaders = tracing.passThrough(request.headers);
+    }
     reply.header('x-request-id', request.id);
     reply.raw.once('close', () => {
-      logCompletion(logger, request, reply);
+      metrics.requestEnded();
+      const status = logCompletion(logger, request, reply);
+      countCompletion(metrics, request, status);
+      if (request.gateway.trace !== null) endRequestSpan(request.gateway, status);
       // app.close() closes the connections idle at that moment only; one whose answer ends later stays
       // open (keep-alive) and would hold the shutdown until the grace period.
       if (lifecycle.shuttingDown) app.server.closeIdleConnections();
@@ -188,6 +229,11 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
             scheme: 'bearer',
             description: 'A gateway API key: Authorization: Bearer sk-gw-...',
           },
+          metricsToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'The metrics token (metrics.token_sha256 or METRICS_TOKEN), when one is configured',
+          },
           adminToken: {
             type: 'http',
             scheme: 'bearer',
@@ -216,9 +262,24 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   registerModels(app, context);
   registerHealth(app, context);
   registerAdminRoutes(app, context);
+  if (prometheus !== null && config.metrics.port === null)
+    registerMetricsRoute(app, prometheus, config.metrics.tokenSha256);
+  let metricsServer: Server | null = null;
 
   const close = async (): Promise<void> => {
     healthChecker.stop();
+    await tracing.shutdown().catch((error: unknown) => {
+      logger.warn({ detail: (error as Error).message }, 'traces could not be flushed');
+    });
+    if (metricsServer !== null) {
+      const server = metricsServer;
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
+      server.closeAllConnections();
+    }
     await Promise.allSettled([...adapters.values()].map((adapter) => adapter.close()));
     await context.rateLimiter.flush();
     await stores.close();
@@ -230,6 +291,16 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     keyStore: stores.keys,
     async listen() {
       await app.listen({ host: config.server.host, port: config.server.port });
+      if (prometheus !== null && config.metrics.port !== null) {
+        const listening = await listenMetrics(
+          prometheus,
+          config.metrics.tokenSha256,
+          config.server.host,
+          config.metrics.port,
+        );
+        metricsServer = listening.server;
+        logger.info({ port: listening.port }, 'metrics listening on their own port');
+      }
       healthChecker.start();
       const address = app.server.address();
       if (address === null || typeof address === 'string') throw new Error('server bound to no TCP address');
@@ -257,7 +328,8 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   };
 }
 
-function logCompletion(logger: Logger, request: FastifyRequest, reply: FastifyReply): void {
+/** Writes the request_complete line; returns the status it logged (499 when the client left). */
+function logCompletion(logger: Logger, request: FastifyRequest, reply: FastifyReply): number {
   const state = request.gateway;
   const response = reply.raw;
   const clientClosed = !response.writableFinished && state.outcome === null;
@@ -281,6 +353,47 @@ function logCompletion(logger: Logger, request: FastifyRequest, reply: FastifyRe
   if (state.outcome !== null) line['outcome'] = state.outcome;
   else if (clientClosed) line['outcome'] = 'client_closed';
   logger.info(line, 'request_complete');
+  return line['status'] as number;
+}
+
+function countCompletion(metrics: MetricsSink, request: FastifyRequest, status: number): void {
+  const state = request.gateway;
+  const seconds = Number(process.hrtime.bigint() - state.startedAt) / 1e9;
+  metrics.requestFinished(request.routeOptions.url ?? 'unmatched', request.method, status, seconds);
+  if (state.cache !== null)
+    metrics.cache(state.cache === 'HIT' ? 'hit' : state.cache === 'MISS' ? 'miss' : 'bypass');
+  if (state.routeName !== null && state.key !== null) {
+    if (state.promptTokens !== null)
+      metrics.tokens('prompt', state.routeName, state.key.id, state.promptTokens);
+    if (state.completionTokens !== null)
+      metrics.tokens('completion', state.routeName, state.key.id, state.completionTokens);
+  }
+}
+
+function endRequestSpan(state: RequestState, status: number): void {
+  const span = state.trace?.root;
+  if (span === undefined) return;
+  const attributes: Record<string, string | number | boolean> = { 'http.response.status_code': status };
+  if (state.model !== null) attributes['gen_ai.request.model'] = state.model;
+  if (state.key !== null) attributes['ai_gateway.key_id'] = state.key.id;
+  if (state.cache !== null) attributes['ai_gateway.cache'] = state.cache;
+  if (state.backend !== null) attributes['ai_gateway.backend'] = state.backend;
+  if (state.promptTokens !== null) attributes['gen_ai.usage.input_tokens'] = state.promptTokens;
+  if (state.completionTokens !== null) attributes['gen_ai.usage.output_tokens'] = state.completionTokens;
+  span.setAttributes(attributes);
+  if (status >= 500 || state.outcome === 'stream_error') span.fail(state.errorCode ?? String(status));
+  span.end();
+}
+
+function circuitStates(router: ModelRouter): { target: string; backend: string; state: 0 | 1 | 2 }[] {
+  return [...router.targets.values()].map((target) => {
+    const state = target.breaker.state;
+    return {
+      target: target.id,
+      backend: target.adapter.name,
+      state: state === 'closed' ? 0 : state === 'half_open' ? 1 : 2,
+    };
+  });
 }
 
 /**

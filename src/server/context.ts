@@ -8,6 +8,7 @@ import type { AttemptRunner } from '../routing/attempt-runner.js';
 import type { ModelDiscovery } from '../routing/discovery.js';
 import type { ModelRouter } from '../routing/model-router.js';
 import type { UpstreamCalls } from './upstream-calls.js';
+import type { MetricsSink } from '../observability/metrics.js';
 
 export interface ReadinessCheck {
   /** error and shutting_down make the gateway unready; degraded and unhealthy (one backend) do not. */
@@ -25,6 +26,7 @@ export interface GatewayContext {
   readonly keyStore: KeyStore;
   readonly rateLimiter: RateLimiter;
   readonly cache: ResponseCache;
+  readonly metrics: MetricsSink;
   readonly calls: UpstreamCalls;
   readonly lifecycle: { shuttingDown: boolean };
   readonly checkReadiness: () => Promise<Record<string, ReadinessCheck>>;

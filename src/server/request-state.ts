@@ -1,12 +1,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyRecord } from '../auth/key-record.js';
 import type { AttemptLog, AttemptRecord } from '../routing/attempt-runner.js';
+import type { RequestTrace } from '../observability/tracing.js';
 
 /** What the pipeline learns about a request as it goes; the request_complete log line reads it. */
 export interface RequestState extends AttemptLog {
   readonly startedAt: bigint;
   key: KeyRecord | null;
   model: string | null;
+  /** The configured route the model matched (the `model` label of metrics). */
+  routeName: string | null;
   backend: string | null;
   cache: 'HIT' | 'MISS' | 'BYPASS' | null;
   promptTokens: number | null;
@@ -17,6 +20,9 @@ export interface RequestState extends AttemptLog {
   errorCode: string | null;
   /** The request reached a route's targets (X-Gateway-Attempts is sent from then on). */
   routed: boolean;
+  trace: RequestTrace | null;
+  traceHeaders: Readonly<Record<string, string>> | null;
+  operation: 'chat' | 'embeddings';
   attempts: AttemptRecord[];
   retryStop: 'budget' | 'deadline' | null;
 }
@@ -32,6 +38,7 @@ export function newRequestState(): RequestState {
     startedAt: process.hrtime.bigint(),
     key: null,
     model: null,
+    routeName: null,
     backend: null,
     cache: null,
     promptTokens: null,
@@ -40,6 +47,9 @@ export function newRequestState(): RequestState {
     outcome: null,
     errorCode: null,
     routed: false,
+    trace: null,
+    traceHeaders: null,
+    operation: 'chat',
     attempts: [],
     retryStop: null,
   };

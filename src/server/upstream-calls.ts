@@ -50,6 +50,10 @@ export class UpstreamCalls {
     for (const controller of this.all) controller.abort(new ShuttingDownError());
   }
 
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
   get size(): number {
     return this.all.size;
   }

@@ -213,7 +213,7 @@ describe('GET /openapi.json and /docs', () => {
       const value = object(scheme, 'a security scheme');
       return value['type'] === 'http' && value['scheme'] === 'bearer';
     });
-    assert.deepEqual(bearer.map(([schemeName]) => schemeName).sort(), ['adminToken', 'apiKey']);
+    assert.deepEqual(bearer.map(([schemeName]) => schemeName).sort(), ['adminToken', 'apiKey', 'metricsToken']);
     const name = 'apiKey';
     for (const [path, method] of [
       ['/admin/keys', 'post'],
@@ -240,7 +240,7 @@ describe('GET /openapi.json and /docs', () => {
         `${method} ${path}`,
       );
     }
-    for (const path of ['/health/live', '/health/ready']) {
+    for (const path of ['/health/live', '/health/ready', '/metrics']) {
       assert.equal(at(document, 'paths', path, 'get')['security'], undefined, path);
     }
   });

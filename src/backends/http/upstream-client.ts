@@ -122,6 +122,11 @@ export class UpstreamClient {
     accept: string,
   ): Promise<UpstreamResponse> {
     const headers: Record<string, string> = { ...this.baseHeaders, accept, 'x-request-id': call.requestId };
+    const trace = call.traceHeaders;
+    if (trace != null) {
+      if (trace['traceparent'] !== undefined) headers['traceparent'] = trace['traceparent'];
+      if (trace['tracestate'] !== undefined) headers['tracestate'] = trace['tracestate'];
+    }
     if (body !== null) headers['content-type'] = 'application/json';
     // undici's headersTimeout runs on its coarse timer (about 0.5 to 1 s late), so timeout_ms is also kept
     // by a native timer: the 504 comes at the configured time (RELIABILITY.md #6).

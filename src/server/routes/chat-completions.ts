@@ -14,6 +14,7 @@ import { toGatewayError } from '../error-handler.js';
 import { SseWriter } from '../sse.js';
 import { errorResponses } from './openapi-fragments.js';
 import { requestPath, setRoutingHeaders } from '../request-state.js';
+import { inSpan } from '../../observability/tracing.js';
 
 /** What a stream has produced so far, for settling a token reservation when no usage is reported. */
 interface StreamMeter {
@@ -74,18 +75,21 @@ export function registerChatCompletions(app: FastifyInstance, context: GatewayCo
       state.model = body.model;
       const plan = context.router.resolve(body.model, key.models);
       state.routed = true;
+      state.routeName = plan.route.name;
       const stream = body.stream === true;
       state.stream = stream;
 
-      const lookup = await context.cache.lookup({
-        endpoint: 'chat',
-        route: plan.route,
-        backend: plan.cacheBackend,
-        upstreamModel: plan.cacheModel,
-        body,
-        keyId: key.id,
-        cacheControl: request.headers['cache-control'],
-      });
+      const lookup = await inSpan(state.trace, 'cache_lookup', () =>
+        context.cache.lookup({
+          endpoint: 'chat',
+          route: plan.route,
+          backend: plan.cacheBackend,
+          upstreamModel: plan.cacheModel,
+          body,
+          keyId: key.id,
+          cacheControl: request.headers['cache-control'],
+        }),
+      );
       try {
         // A stored answer, or the answer of an identical request in flight on this instance.
         const shared = lookup.entry ?? (lookup.status === 'MISS' ? await lookup.joinInFlight() : null);
@@ -95,7 +99,9 @@ export function registerChatCompletions(app: FastifyInstance, context: GatewayCo
           reply.header('x-cache', 'HIT');
           setRoutingHeaders(reply, state);
           // Hits count against request limits and consume no tokens.
-          const grant = await context.rateLimiter.acquire({ key, route: plan.route, tokens: null });
+          const grant = await inSpan(state.trace, 'rate_limit', () =>
+            context.rateLimiter.acquire({ key, route: plan.route, tokens: null }),
+          );
           reply.headers(grant.headers);
           return await sendStored(request, reply, shared.body as ChatCompletion, stream);
         }
@@ -104,15 +110,17 @@ export function registerChatCompletions(app: FastifyInstance, context: GatewayCo
         // Every target's circuit open: answer at once, before any limit is charged.
         context.attempts.assertAvailable(plan);
 
-        const grant = await context.rateLimiter.acquire({
-          key,
-          route: plan.route,
-          tokens: (smallestTokenLimit) =>
-            estimateChatTokens(body, context.config.rateLimit.defaultCompletionTokens, smallestTokenLimit),
-          ...((body.max_tokens ?? body.max_completion_tokens) == null
-            ? { minimumTokens: () => countPromptTokens(body) + 1 }
-            : {}),
-        });
+        const grant = await inSpan(state.trace, 'rate_limit', () =>
+          context.rateLimiter.acquire({
+            key,
+            route: plan.route,
+            tokens: (smallestTokenLimit) =>
+              estimateChatTokens(body, context.config.rateLimit.defaultCompletionTokens, smallestTokenLimit),
+            ...((body.max_tokens ?? body.max_completion_tokens) == null
+              ? { minimumTokens: () => countPromptTokens(body) + 1 }
+              : {}),
+          }),
+        );
         reply.headers(grant.headers);
         const meter: StreamMeter = { started: false, producedTokens: 0, countTokens: grant.countsTokens };
         const call = context.calls.open(request, reply, { stream });
@@ -132,6 +140,10 @@ export function registerChatCompletions(app: FastifyInstance, context: GatewayCo
             state,
             (adapter, upstreamModel, attemptCall) =>
               adapter.chat({ ...body, model: upstreamModel }, attemptCall),
+            (completion) => ({
+              promptTokens: completion.usage?.prompt_tokens ?? null,
+              completionTokens: completion.usage?.completion_tokens ?? null,
+            }),
           );
           const completion = attempt.value;
           recordUsage(request, completion.usage);
@@ -236,7 +248,10 @@ async function streamCompletion(
       attempt.fail(new ClientClosedError());
       return null;
     }
-    attempt.succeed();
+    attempt.succeed({
+      promptTokens: request.gateway.promptTokens,
+      completionTokens: request.gateway.completionTokens,
+    });
     return { backend: attempt.backend, primary: attempt.primary };
   } catch (error) {
     const reason = call.signal.aborted ? (call.signal.reason as unknown) : error;

@@ -9,6 +9,7 @@ import { estimateEmbeddingTokens } from '../../rate-limit/token-estimate.js';
 import type { GatewayContext } from '../context.js';
 import { errorResponses } from './openapi-fragments.js';
 import { setRoutingHeaders } from '../request-state.js';
+import { inSpan } from '../../observability/tracing.js';
 
 export function registerEmbeddings(app: FastifyInstance, context: GatewayContext): void {
   app.post<{ Body: EmbeddingsRequest }>(
@@ -30,15 +31,19 @@ export function registerEmbeddings(app: FastifyInstance, context: GatewayContext
       state.model = body.model;
       const plan = context.router.resolve(body.model, key.models);
       state.routed = true;
-      const lookup = await context.cache.lookup({
-        endpoint: 'embeddings',
-        route: plan.route,
-        backend: plan.cacheBackend,
-        upstreamModel: plan.cacheModel,
-        body,
-        keyId: key.id,
-        cacheControl: request.headers['cache-control'],
-      });
+      state.routeName = plan.route.name;
+      state.operation = 'embeddings';
+      const lookup = await inSpan(state.trace, 'cache_lookup', () =>
+        context.cache.lookup({
+          endpoint: 'embeddings',
+          route: plan.route,
+          backend: plan.cacheBackend,
+          upstreamModel: plan.cacheModel,
+          body,
+          keyId: key.id,
+          cacheControl: request.headers['cache-control'],
+        }),
+      );
       try {
         const shared = lookup.entry ?? (lookup.status === 'MISS' ? await lookup.joinInFlight() : null);
         if (shared !== null) {
@@ -46,18 +51,22 @@ export function registerEmbeddings(app: FastifyInstance, context: GatewayContext
           state.backend = shared.backend;
           reply.header('x-cache', 'HIT');
           setRoutingHeaders(reply, state);
-          const grant = await context.rateLimiter.acquire({ key, route: plan.route, tokens: null });
+          const grant = await inSpan(state.trace, 'rate_limit', () =>
+            context.rateLimiter.acquire({ key, route: plan.route, tokens: null }),
+          );
           reply.headers(grant.headers);
           return await reply.type('application/json').send(JSON.stringify({ ...shared.body, cached: true }));
         }
         state.cache = lookup.status;
         reply.header('x-cache', lookup.status);
         context.attempts.assertAvailable(plan);
-        const grant = await context.rateLimiter.acquire({
-          key,
-          route: plan.route,
-          tokens: () => estimateEmbeddingTokens(body),
-        });
+        const grant = await inSpan(state.trace, 'rate_limit', () =>
+          context.rateLimiter.acquire({
+            key,
+            route: plan.route,
+            tokens: () => estimateEmbeddingTokens(body),
+          }),
+        );
         reply.headers(grant.headers);
         const call = context.calls.open(request, reply, { stream: false });
         try {
@@ -67,6 +76,7 @@ export function registerEmbeddings(app: FastifyInstance, context: GatewayContext
             state,
             (adapter, upstreamModel, attemptCall) =>
               adapter.embeddings({ ...body, model: upstreamModel }, attemptCall),
+            (answer) => ({ promptTokens: answer.usage.prompt_tokens, completionTokens: null }),
           );
           const answer = attempt.value;
           state.promptTokens = answer.usage.prompt_tokens;

@@ -1,0 +1,220 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * What the gateway reports to Prometheus. The request path calls these methods; with metrics off it
+ * gets NO_METRICS, whose methods do nothing. Every label value comes from a bounded set: route
+ * patterns, configured route and backend names, key ids, status classes, outcomes; never a request id
+ * or a model name a client made up (requests are labelled with the configured route they matched).
+ */
+export interface MetricsSink {
+  requestFinished(route: string, method: string, status: number, seconds: number): void;
+  attemptFinished(backend: string, model: string, outcome: string, seconds: number): void;
+  firstToken(backend: string, model: string, seconds: number): void;
+  tokens(kind: 'prompt' | 'completion', model: string, keyId: string, count: number): void;
+  cache(result: 'hit' | 'miss' | 'bypass'): void;
+  rateLimited(policy: string): void;
+  storeError(store: 'rate_limit' | 'cache' | 'keys'): void;
+  failOpen(): void;
+  requestStarted(): void;
+  requestEnded(): void;
+}
+
+export const NO_METRICS: MetricsSink = {
+  requestFinished: () => undefined,
+  attemptFinished: () => undefined,
+  firstToken: () => undefined,
+  tokens: () => undefined,
+  cache: () => undefined,
+  rateLimited: () => undefined,
+  storeError: () => undefined,
+  failOpen: () => undefined,
+  requestStarted: () => undefined,
+  requestEnded: () => undefined,
+};
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/** Read at scrape time: the state that lives elsewhere (circuits, streams). */
+export interface MetricsSources {
+  /** Each target's circuit: 0 closed, 1 half-open, 2 open. */
+  circuits(): Iterable<{ target: string; backend: string; state: 0 | 1 | 2 }>;
+  /** Each backend's active health check: 1 healthy or unchecked, 0 failing. */
+  backends(): Iterable<{ backend: string; healthy: boolean }>;
+  streamsInFlight(): number;
+}
+
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+function statusClass(status: number): string {
+  return STATUS_CLASSES[Math.floor(status / 100) - 1] ?? 'other';
+}
+
+export class PrometheusMetrics implements MetricsSink {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'route' | 'method' | 'status_class'>;
+  private readonly requestDuration: Histogram<'route' | 'method' | 'status_class'>;
+  private readonly attempts: Counter<'backend' | 'model' | 'outcome'>;
+  private readonly attemptDuration: Histogram<'backend' | 'model'>;
+  private readonly timeToFirstToken: Histogram<'backend' | 'model'>;
+  private readonly tokenCount: Counter<'kind' | 'model' | 'key_id'>;
+  private readonly cacheResults: Counter<'result'>;
+  private readonly rejections: Counter<'policy'>;
+  private readonly storeErrors: Counter<'store'>;
+  private readonly failOpens: Counter;
+  private readonly inFlight: Gauge;
+
+  constructor(sources: MetricsSources) {
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: 'gateway_http_requests_total',
+      help: 'HTTP requests answered, by route pattern, method and status class',
+      labelNames: ['route', 'method', 'status_class'],
+      registers,
+    });
+    this.requestDuration = new Histogram({
+      name: 'gateway_http_request_duration_seconds',
+      help: 'Time from the request to the end of its answer (a stream: its last event)',
+      labelNames: ['route', 'method', 'status_class'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.attempts = new Counter({
+      name: 'gateway_upstream_attempts_total',
+      help: 'Upstream attempts by backend, route (model) and outcome: ok, error, cancelled',
+      labelNames: ['backend', 'model', 'outcome'],
+      registers,
+    });
+    this.attemptDuration = new Histogram({
+      name: 'gateway_upstream_duration_seconds',
+      help: 'Duration of upstream attempts (a stream: until it ended)',
+      labelNames: ['backend', 'model'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.timeToFirstToken = new Histogram({
+      name: 'gateway_upstream_time_to_first_token_seconds',
+      help: 'Streams: from the start of the attempt to its first chunk',
+      labelNames: ['backend', 'model'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.tokenCount = new Counter({
+      name: 'gateway_tokens_total',
+      help: 'Tokens the backends reported, by kind (prompt, completion), route (model) and key id',
+      labelNames: ['kind', 'model', 'key_id'],
+      registers,
+    });
+    this.cacheResults = new Counter({
+      name: 'gateway_cache_requests_total',
+      help: 'Response cache results: hit, miss, bypass',
+      labelNames: ['result'],
+      registers,
+    });
+    this.rejections = new Counter({
+      name: 'gateway_rate_limit_rejections_total',
+      help: 'Requests refused with 429 by a rate limit of the gateway, by policy',
+      labelNames: ['policy'],
+      registers,
+    });
+    this.storeErrors = new Counter({
+      name: 'gateway_store_errors_total',
+      help: 'Failed or timed-out calls to the state store (Redis), by user: rate_limit, cache, keys',
+      labelNames: ['store'],
+      registers,
+    });
+    this.failOpens = new Counter({
+      name: 'gateway_rate_limit_fail_open_total',
+      help: 'Requests admitted by the per-instance fallback limit because the shared store failed (on_store_error: open)',
+      registers,
+    });
+    this.inFlight = new Gauge({
+      name: 'gateway_requests_in_flight',
+      help: 'Requests being answered now',
+      registers,
+    });
+    new Gauge({
+      name: 'gateway_streams_in_flight',
+      help: 'Streams being relayed now',
+      registers,
+      collect() {
+        this.set(sources.streamsInFlight());
+      },
+    });
+    new Gauge({
+      name: 'gateway_circuit_state',
+      help: "Each target's circuit breaker: 0 closed, 1 half-open, 2 open",
+      labelNames: ['target', 'backend'],
+      registers,
+      collect() {
+        this.reset();
+        for (const circuit of sources.circuits())
+          this.labels(circuit.target, circuit.backend).set(circuit.state);
+      },
+    });
+    new Gauge({
+      name: 'gateway_backend_healthy',
+      help: "Each backend's active health check: 1 passing or not checked, 0 failing",
+      labelNames: ['backend'],
+      registers,
+      collect() {
+        for (const backend of sources.backends()) this.labels(backend.backend).set(backend.healthy ? 1 : 0);
+      },
+    });
+    // Process metrics (CPU, memory, handles, GC) and the event loop's lag, prefixed as Node's usually are.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+    // Every series of a bounded label set exists from the start, so that rates work from the first scrape.
+    for (const result of ['hit', 'miss', 'bypass']) this.cacheResults.labels(result).inc(0);
+    for (const store of ['rate_limit', 'cache', 'keys']) this.storeErrors.labels(store).inc(0);
+  }
+
+  requestFinished(route: string, method: string, status: number, seconds: number): void {
+    const statusLabel = statusClass(status);
+    this.requests.labels(route, method, statusLabel).inc();
+    this.requestDuration.labels(route, method, statusLabel).observe(seconds);
+  }
+
+  attemptFinished(backend: string, model: string, outcome: string, seconds: number): void {
+    this.attempts.labels(backend, model, outcome).inc();
+    this.attemptDuration.labels(backend, model).observe(seconds);
+  }
+
+  firstToken(backend: string, model: string, seconds: number): void {
+    this.timeToFirstToken.labels(backend, model).observe(seconds);
+  }
+
+  tokens(kind: 'prompt' | 'completion', model: string, keyId: string, count: number): void {
+    if (count > 0) this.tokenCount.labels(kind, model, keyId).inc(count);
+  }
+
+  cache(result: 'hit' | 'miss' | 'bypass'): void {
+    this.cacheResults.labels(result).inc();
+  }
+
+  rateLimited(policy: string): void {
+    this.rejections.labels(policy).inc();
+  }
+
+  storeError(store: 'rate_limit' | 'cache' | 'keys'): void {
+    this.storeErrors.labels(store).inc();
+  }
+
+  failOpen(): void {
+    this.failOpens.inc();
+  }
+
+  requestStarted(): void {
+    this.inFlight.inc();
+  }
+
+  requestEnded(): void {
+    this.inFlight.dec();
+  }
+
+  async render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
