@@ -41,6 +41,7 @@ import { UpstreamCalls } from './upstream-calls.js';
 import { NO_METRICS, PrometheusMetrics, type MetricsSink } from '../observability/metrics.js';
 import { listenMetrics, registerMetricsRoute } from '../observability/metrics-endpoint.js';
 import { createTracing, inSpan } from '../observability/tracing.js';
+import { promptForLog } from '../logging/prompt-log.js';
 
 /** Who a request is from when auth.enabled is false. */
 const ANONYMOUS: KeyRecord = {
@@ -186,7 +187,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     reply.header('x-request-id', request.id);
     reply.raw.once('close', () => {
       metrics.requestEnded();
-      const status = logCompletion(logger, request, reply);
+      const status = logCompletion(logger, request, reply, config.promptLogging);
       countCompletion(metrics, request, status);
       if (request.gateway.trace !== null) endRequestSpan(request.gateway, status);
       // app.close() closes the connections idle at that moment only; one whose answer ends later stays
@@ -329,7 +330,12 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
 }
 
 /** Writes the request_complete line; returns the status it logged (499 when the client left). */
-function logCompletion(logger: Logger, request: FastifyRequest, reply: FastifyReply): number {
+function logCompletion(
+  logger: Logger,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  prompts: GatewayConfig['promptLogging'],
+): number {
   const state = request.gateway;
   const response = reply.raw;
   const clientClosed = !response.writableFinished && state.outcome === null;
@@ -349,6 +355,8 @@ function logCompletion(logger: Logger, request: FastifyRequest, reply: FastifyRe
   if (state.completionTokens !== null) line['completion_tokens'] = state.completionTokens;
   if (state.errorCode !== null) line['error_code'] = state.errorCode;
   if (state.attempts.length > 0) line['attempts'] = state.attempts;
+  if (state.loggedPrompt !== null) line['prompt'] = promptForLog(state.loggedPrompt, prompts);
+  if (state.loggedAnswer !== null) line['answer'] = promptForLog(state.loggedAnswer, prompts);
   if (state.retryStop !== null) line['retry_stopped'] = state.retryStop;
   if (state.outcome !== null) line['outcome'] = state.outcome;
   else if (clientClosed) line['outcome'] = 'client_closed';

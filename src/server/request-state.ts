@@ -23,6 +23,9 @@ export interface RequestState extends AttemptLog {
   trace: RequestTrace | null;
   traceHeaders: Readonly<Record<string, string>> | null;
   operation: 'chat' | 'embeddings';
+  /** With logging.prompts on: what the client sent and what it got, for the log line. */
+  loggedPrompt: string | null;
+  loggedAnswer: string | null;
   attempts: AttemptRecord[];
   retryStop: 'budget' | 'deadline' | null;
 }
@@ -50,6 +53,8 @@ export function newRequestState(): RequestState {
     trace: null,
     traceHeaders: null,
     operation: 'chat',
+    loggedPrompt: null,
+    loggedAnswer: null,
     attempts: [],
     retryStop: null,
   };

@@ -15,6 +15,7 @@ import { SseWriter } from '../sse.js';
 import { errorResponses } from './openapi-fragments.js';
 import { requestPath, setRoutingHeaders } from '../request-state.js';
 import { inSpan } from '../../observability/tracing.js';
+import { TextCollector } from '../../logging/prompt-log.js';
 
 /** What a stream has produced so far, for settling a token reservation when no usage is reported. */
 interface StreamMeter {
@@ -78,6 +79,8 @@ export function registerChatCompletions(app: FastifyInstance, context: GatewayCo
       state.routeName = plan.route.name;
       const stream = body.stream === true;
       state.stream = stream;
+      const prompts = context.config.promptLogging;
+      if (prompts.enabled) state.loggedPrompt = JSON.stringify(body.messages);
 
       const lookup = await inSpan(state.trace, 'cache_lookup', () =>
         context.cache.lookup({
@@ -103,6 +106,7 @@ export function registerChatCompletions(app: FastifyInstance, context: GatewayCo
             context.rateLimiter.acquire({ key, route: plan.route, tokens: null }),
           );
           reply.headers(grant.headers);
+          if (prompts.enabled) state.loggedAnswer = answerText(shared.body as ChatCompletion);
           return await sendStored(request, reply, shared.body as ChatCompletion, stream);
         }
         state.cache = lookup.status;
@@ -147,6 +151,7 @@ export function registerChatCompletions(app: FastifyInstance, context: GatewayCo
           );
           const completion = attempt.value;
           recordUsage(request, completion.usage);
+          if (prompts.enabled) state.loggedAnswer = answerText(completion);
           // Only the first tier's answers are stored: a fallback's answer is served, not kept for later.
           if (lookup.collects && attempt.primary && isCompleteAnswer(completion))
             lookup.complete(completion, attempt.backend);
@@ -222,6 +227,8 @@ async function streamCompletion(
   const { iterator } = attempt.value;
   let next = attempt.value.first;
   const includeUsage = body.stream_options?.include_usage === true;
+  const prompts = context.config.promptLogging;
+  const logged = prompts.enabled ? new TextCollector(prompts.maxBytes + 1024) : null;
   setRoutingHeaders(reply, request.gateway);
   const writer = new SseWriter(reply.raw);
   reply.hijack();
@@ -231,6 +238,11 @@ async function streamCompletion(
       const chunk = next.value;
       if (chunk.usage != null) recordUsage(request, chunk.usage);
       assembler?.add(chunk);
+      if (logged !== null) {
+        for (const choice of chunk.choices) {
+          if (typeof choice.delta.content === 'string') logged.add(choice.delta.content);
+        }
+      }
       if (meter.countTokens) {
         for (const choice of chunk.choices) {
           if (typeof choice.delta.content === 'string')
@@ -269,8 +281,15 @@ async function streamCompletion(
   } finally {
     // Ends the upstream body if the loop stopped early (the generator's own cleanup runs).
     if (next.done !== true) await iterator.return?.().catch(() => undefined);
+    // What reached the client, complete or not.
+    if (logged !== null) request.gateway.loggedAnswer = logged.toString();
     writer.end();
   }
+}
+
+/** The text of an answer's choices, for the prompt log. */
+function answerText(completion: ChatCompletion): string {
+  return completion.choices.map((choice) => choice.message.content ?? '').join('\n');
 }
 
 function isUsageOnly(chunk: ChatCompletionChunk): boolean {

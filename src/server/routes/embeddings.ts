@@ -33,6 +33,7 @@ export function registerEmbeddings(app: FastifyInstance, context: GatewayContext
       state.routed = true;
       state.routeName = plan.route.name;
       state.operation = 'embeddings';
+      if (context.config.promptLogging.enabled) state.loggedPrompt = JSON.stringify(body.input);
       const lookup = await inSpan(state.trace, 'cache_lookup', () =>
         context.cache.lookup({
           endpoint: 'embeddings',
