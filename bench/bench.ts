@@ -273,7 +273,7 @@ async function main(): Promise<void> {
     services.push(redis);
     const startGateway = async (
       name: string,
-      options: { authEnabled: boolean; redisLimits: boolean; cache: boolean },
+      options: { authEnabled: boolean; redisLimits: boolean; cache: boolean; observability?: boolean },
     ): Promise<Service> => {
       const configPath = join(workDir, `${name}.yaml`);
       writeFileSync(
@@ -292,6 +292,10 @@ async function main(): Promise<void> {
           auth: { enabled: options.authEnabled, keys: [{ id: 'bench', sha256: sha256Hex(BENCH_KEY) }] },
           // Every request of the benchmark is the same: with the cache on, all but the first are hits.
           cache: { enabled: options.cache },
+          // Metrics and usage accounting are on by default; one target turns them off to price them.
+          ...(options.observability === false
+            ? { metrics: { enabled: false }, usage: { enabled: false } }
+            : {}),
         }),
       );
       const service = await startService(['dist/cli.js', 'serve', '--config', configPath], listeningLine, {
@@ -305,6 +309,12 @@ async function main(): Promise<void> {
       authEnabled: false,
       redisLimits: false,
       cache: false,
+    });
+    const gatewayQuiet = await startGateway('gateway-quiet', {
+      authEnabled: true,
+      redisLimits: false,
+      cache: false,
+      observability: false,
     });
     const gatewayLimits = await startGateway('gateway-limits', {
       authEnabled: true,
@@ -322,6 +332,7 @@ async function main(): Promise<void> {
       'bare proxy': bare.url,
       'gateway (miss)': gateway.url,
       'gateway, auth off': gatewayNoAuth.url,
+      'gateway, metrics+usage off': gatewayQuiet.url,
       'gateway, Redis limits': gatewayLimits.url,
       'gateway, cache hits': gatewayHits.url,
     } as const;
@@ -376,6 +387,11 @@ async function main(): Promise<void> {
     }));
     console.table(rows);
     console.log(`gateway RSS after the run: ${gatewayRss} MB`);
+    const observed = results['gateway (miss)']!.c32.requestsPerSecond;
+    const quiet = results['gateway, metrics+usage off']!.c32.requestsPerSecond;
+    console.log(
+      `metrics and usage accounting cost: ${(((quiet - observed) / quiet) * 100).toFixed(1)}% of throughput at 32 connections (on ${Math.round(observed)} req/s, off ${Math.round(quiet)} req/s)`,
+    );
     console.log(
       `authentication CPU per request: ${auth.staticKeyMicros.toFixed(2)} µs (static key), ${auth.cachedDynamicKeyMicros.toFixed(2)} µs (dynamic key, cached)`,
     );

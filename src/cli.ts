@@ -10,6 +10,8 @@ Usage:
                                         validate a config file and exit (0 valid, 2 invalid)
   ai-gateway keys create|list|revoke|hash
                                         manage API keys (ai-gateway keys --help)
+  ai-gateway usage [--key K] [--model M] [--from T] [--to T] [--group-by key,model,day,hour]
+                                        usage per key and model (ai-gateway usage --help)
   ai-gateway <command> --help           help for one command
 
 Environment: HOST, PORT, REDIS_URL, LOG_LEVEL, GATEWAY_ADMIN_TOKEN, OLLAMA_URL, GATEWAY_CONFIG.
@@ -106,6 +108,10 @@ async function main(argv: string[]): Promise<number> {
     case 'keys': {
       const { runKeys } = await import('./cli/keys-command.js');
       return runKeys(rest);
+    }
+    case 'usage': {
+      const { runUsage } = await import('./cli/usage-command.js');
+      return runUsage(rest);
     }
     case undefined:
     case '--help':

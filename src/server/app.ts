@@ -42,6 +42,8 @@ import { NO_METRICS, PrometheusMetrics, type MetricsSink } from '../observabilit
 import { listenMetrics, registerMetricsRoute } from '../observability/metrics-endpoint.js';
 import { createTracing, inSpan } from '../observability/tracing.js';
 import { promptForLog } from '../logging/prompt-log.js';
+import { UsageRecorder } from '../usage/usage-recorder.js';
+import { registerUsageRoutes } from '../admin/usage-routes.js';
 
 /** Who a request is from when auth.enabled is false. */
 const ANONYMOUS: KeyRecord = {
@@ -116,6 +118,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
       })
     : null;
   const metrics: MetricsSink = prometheus ?? NO_METRICS;
+  const usage = config.usage.enabled ? new UsageRecorder(stores.usage, config.usage.prices, logger) : null;
   const authenticator = new Authenticator(config.auth.keys, stores.keys, logger, metrics);
   const lifecycle = { shuttingDown: false };
 
@@ -189,6 +192,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
       metrics.requestEnded();
       const status = logCompletion(logger, request, reply, config.promptLogging);
       countCompletion(metrics, request, status);
+      if (usage !== null) recordUsage(usage, request.gateway, status);
       if (request.gateway.trace !== null) endRequestSpan(request.gateway, status);
       // app.close() closes the connections idle at that moment only; one whose answer ends later stays
       // open (keep-alive) and would hold the shutdown until the grace period.
@@ -263,6 +267,12 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   registerModels(app, context);
   registerHealth(app, context);
   registerAdminRoutes(app, context);
+  registerUsageRoutes(app, {
+    adminTokenSha256: config.auth.adminTokenSha256,
+    authenticator,
+    store: stores.usage,
+    recorder: usage,
+  });
   if (prometheus !== null && config.metrics.port === null)
     registerMetricsRoute(app, prometheus, config.metrics.tokenSha256);
   let metricsServer: Server | null = null;
@@ -283,6 +293,8 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     }
     await Promise.allSettled([...adapters.values()].map((adapter) => adapter.close()));
     await context.rateLimiter.flush();
+    // Before the stores close: on SQLite the usage table shares the key store's database.
+    await usage?.close();
     await stores.close();
   };
 
@@ -362,6 +374,20 @@ function logCompletion(
   else if (clientClosed) line['outcome'] = 'client_closed';
   logger.info(line, 'request_complete');
   return line['status'] as number;
+}
+
+/** One finished chat or embeddings request into the usage counters (only requests that matched a route). */
+function recordUsage(usage: UsageRecorder, state: RequestState, status: number): void {
+  if (!state.routed || state.key === null || state.model === null) return;
+  usage.record({
+    keyId: state.key.id,
+    model: state.model,
+    at: Date.now(),
+    error: status >= 400 || state.outcome === 'stream_error',
+    cached: state.cache === 'HIT' && status < 400,
+    promptTokens: state.promptTokens ?? 0,
+    completionTokens: state.completionTokens ?? 0,
+  });
 }
 
 function countCompletion(metrics: MetricsSink, request: FastifyRequest, status: number): void {

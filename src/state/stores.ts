@@ -7,10 +7,15 @@ import { MemoryCacheStore, RedisCacheStore, type CacheStore } from '../cache/cac
 import { EmbeddedStore } from './embedded/embedded-store.js';
 import { createRedisClient, pingRedis } from './redis/redis-client.js';
 import { RedisKeyStore } from './redis/redis-key-store.js';
+import { EmbeddedUsageStore } from '../usage/embedded-usage-store.js';
+import { RedisUsageStore } from '../usage/redis-usage-store.js';
+import type { UsageStore } from '../usage/usage.js';
 
 const READINESS_TIMEOUT_MS = 500;
 /** Key look-ups that miss the in-process cache wait at most this long for Redis. */
 const KEY_LOOKUP_TIMEOUT_MS = 250;
+/** Usage flushes and queries are off the request path: their connection has a timeout of its own. */
+const USAGE_TIMEOUT_MS = 2000;
 
 /** The state stores of one gateway: Redis when configured (shared by instances), else SQLite. */
 export interface Stores {
@@ -19,6 +24,8 @@ export interface Stores {
   readonly limiterRedis: Redis | null;
   /** The response cache's store: Redis (sharing the rate limiter's short-timeout connection), else in process. */
   readonly cache: CacheStore;
+  /** Usage counters: Redis (a connection of its own, 2 s command timeout), else the SQLite file. */
+  readonly usage: UsageStore;
   /** Readiness checks of the stores, each bounded by a short timeout. */
   check(): Promise<Record<string, ReadinessCheck>>;
   close(): Promise<void>;
@@ -31,6 +38,7 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
       keys: embedded,
       limiterRedis: null,
       cache: new MemoryCacheStore(config.cache.memoryMaxBytes, config.cache.maxEntryBytes),
+      usage: new EmbeddedUsageStore(embedded.db, config.usage.retentionDays),
       check: () => {
         try {
           embedded.check();
@@ -54,10 +62,12 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
     ...options,
     commandTimeoutMs: config.rateLimit.storeTimeoutMs + 1000,
   });
+  const usageRedis = createRedisClient({ ...options, commandTimeoutMs: USAGE_TIMEOUT_MS });
   return {
     keys,
     limiterRedis,
     cache: new RedisCacheStore(limiterRedis, config.cache.maxEntryBytes),
+    usage: new RedisUsageStore(usageRedis, config.usage.retentionDays),
     async check() {
       const result = await pingRedis(redis, READINESS_TIMEOUT_MS);
       return { state_store: result, redis: result };
@@ -66,6 +76,7 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
       await keys.close();
       redis.disconnect();
       limiterRedis.disconnect();
+      usageRedis.disconnect();
     },
   };
 }

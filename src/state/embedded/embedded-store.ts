@@ -109,6 +109,11 @@ export class EmbeddedStore implements KeyStore {
     this.listeners.push(listener);
   }
 
+  /** The SQLite database, shared with the usage store (src/usage/embedded-usage-store.ts). */
+  get db(): Database.Database {
+    return this.database;
+  }
+
   /** Readiness: the file answers a query. */
   check(): void {
     this.database.prepare('SELECT 1').get();

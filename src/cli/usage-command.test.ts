@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { EmbeddedStore } from '../state/embedded/embedded-store.js';
+import { EmbeddedUsageStore } from '../usage/embedded-usage-store.js';
+import { hourOf } from '../usage/hours.js';
+import type { UsageRow } from '../usage/usage.js';
+import { runUsage, USAGE_HELP, usageTable, type UsageIo } from './usage-command.js';
+
+const NOW = Date.now();
+const HOUR = hourOf(NOW - 3_600_000);
+
+function io(env: Record<string, string> = {}): UsageIo & { out: string; err: string } {
+  const captured = {
+    out: '',
+    err: '',
+    env,
+    now: () => NOW,
+    stdout: {
+      write: (text: string) => {
+        captured.out += text;
+      },
+    },
+    stderr: {
+      write: (text: string) => {
+        captured.err += text;
+      },
+    },
+  };
+  return captured;
+}
+
+describe('usageTable', () => {
+  it('aligns the group columns left and the numbers right, cost - when unpriced', () => {
+    const rows: UsageRow[] = [
+      {
+        key: 'team-a',
+        model: 'llama',
+        requests: 12,
+        errors: 1,
+        cached: 0,
+        prompt_tokens: 1234,
+        completion_tokens: 56,
+        total_tokens: 1290,
+        cost: 0.0123,
+      },
+      {
+        key: 'b',
+        model: 'qwen-long-name',
+        requests: 3,
+        errors: 0,
+        cached: 2,
+        prompt_tokens: 5,
+        completion_tokens: 6,
+        total_tokens: 11,
+        cost: null,
+      },
+    ];
+    assert.equal(
+      usageTable(rows, ['key', 'model']),
+      [
+        'KEY     MODEL           REQUESTS  ERRORS  CACHED  PROMPT_TOKENS  COMPLETION_TOKENS  TOTAL_TOKENS    COST',
+        'team-a  llama                 12       1       0           1234                 56          1290  0.0123',
+        'b       qwen-long-name         3       0       2              5                  6            11       -',
+        '',
+      ].join('\n'),
+    );
+  });
+});
+
+describe('ai-gateway usage (in process, on the SQLite file of a config)', () => {
+  let directory: string;
+  let config: string;
+
+  before(async () => {
+    directory = mkdtempSync(join(tmpdir(), 'gw-usage-cli-'));
+    const stateDir = join(directory, 'state');
+    config = join(directory, 'gateway.yaml');
+    writeFileSync(
+      config,
+      `server:\n  state_dir: ${JSON.stringify(stateDir)}\nbackends:\n  - name: demo\n    type: demo\nmodels:\n  - name: demo\n    targets: [{ backend: demo }]\n`,
+    );
+    const embedded = new EmbeddedStore(stateDir);
+    await new EmbeddedUsageStore(embedded.db, 90).add([
+      {
+        hour: HOUR,
+        keyId: 'team-a',
+        model: 'demo',
+        requests: 2,
+        errors: 1,
+        cached: 0,
+        promptTokens: 20,
+        completionTokens: 10,
+        costMicros: null,
+      },
+      {
+        hour: HOUR,
+        keyId: 'team-b',
+        model: 'demo',
+        requests: 1,
+        errors: 0,
+        cached: 1,
+        promptTokens: 5,
+        completionTokens: 5,
+        costMicros: 1500,
+      },
+    ]);
+    await embedded.close();
+  });
+
+  after(() => {
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('prints a table by default', async () => {
+    const out = io();
+    assert.equal(await runUsage(['--config', config], out), 0, out.err);
+    const lines = out.out.split('\n');
+    assert.match(lines[0] ?? '', /^Usage from \S+Z to \S+Z/);
+    assert.match(lines[2] ?? '', /^KEY\s+MODEL\s+REQUESTS/);
+    assert.match(lines[3] ?? '', /^team-a\s+demo\s+2\s+1\s+0\s+20\s+10\s+30\s+-$/);
+    assert.match(lines[4] ?? '', /^team-b\s+demo\s+1\s+0\s+1\s+5\s+5\s+10\s+0\.0015$/);
+  });
+
+  it('prints the JSON of GET /admin/usage with --json, and CSV with --csv', async () => {
+    const json = io({ GATEWAY_CONFIG: config });
+    assert.equal(await runUsage(['--json', '--group-by', 'model', '--key', 'team-a'], json), 0, json.err);
+    const answer = JSON.parse(json.out) as { data: UsageRow[]; from: string; to: string };
+    assert.deepEqual(answer.data, [
+      {
+        model: 'demo',
+        requests: 2,
+        errors: 1,
+        cached: 0,
+        prompt_tokens: 20,
+        completion_tokens: 10,
+        total_tokens: 30,
+        cost: null,
+      },
+    ]);
+    assert.equal(answer.to, new Date(NOW).toISOString());
+    const csv = io();
+    assert.equal(await runUsage(['--config', config, '--csv', '--group-by', ''], csv), 0, csv.err);
+    assert.equal(
+      csv.out,
+      'requests,errors,cached,prompt_tokens,completion_tokens,total_tokens,cost\r\n3,1,1,25,15,40,0.0015\r\n',
+    );
+  });
+
+  it('says so when there is no usage in the span', async () => {
+    const out = io();
+    assert.equal(await runUsage(['--config', config, '--from', '2020-01-01', '--to', '2020-01-02'], out), 0);
+    assert.equal(out.out, 'No usage from 2020-01-01T00:00:00.000Z to 2020-01-02T00:00:00.000Z.\n');
+  });
+
+  it('names the option at fault, and exits 1', async () => {
+    for (const [args, message] of [
+      [['--group-by', 'week'], /^ai-gateway usage: --group-by: 'week' is not a grouping/],
+      [['--from', 'yesterday'], /^ai-gateway usage: --from: 'yesterday' is not a time/],
+      [['--from', '2020-01-02', '--to', '2020-01-01'], /^ai-gateway usage: --from: must be before to/],
+      [['--json', '--csv'], /^ai-gateway usage: --json and --csv: choose one/],
+      [['--nonsense'], /^ai-gateway usage: Unknown option '--nonsense'/],
+      [
+        ['--url', 'http://127.0.0.1:1'],
+        /^ai-gateway usage: --url needs --admin-token or GATEWAY_ADMIN_TOKEN/,
+      ],
+    ] as const) {
+      const out = io();
+      assert.equal(await runUsage(['--config', config, ...args], out), 1, args.join(' '));
+      assert.match(out.err, message);
+      assert.equal(out.out, '');
+    }
+  });
+
+  it('shows its help', async () => {
+    for (const args of [['--help'], ['-h'], ['help']]) {
+      const out = io();
+      assert.equal(await runUsage(args, out), 0);
+      assert.equal(out.out, USAGE_HELP);
+    }
+  });
+});
