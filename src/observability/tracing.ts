@@ -39,9 +39,19 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
+/** W3C Trace Context §3.2: the shape, and neither version ff nor an all-zero trace id or parent id. */
+function validTraceparent(value: string): boolean {
+  return (
+    TRACEPARENT.test(value) &&
+    !value.startsWith('ff-') &&
+    value.slice(3, 35) !== '0'.repeat(32) &&
+    value.slice(36, 52) !== '0'.repeat(16)
+  );
+}
+
 function passThrough(headers: IncomingHttpHeaders): Record<string, string> | null {
   const traceparent = headers['traceparent'];
-  if (typeof traceparent !== 'string' || !TRACEPARENT.test(traceparent)) return null;
+  if (typeof traceparent !== 'string' || !validTraceparent(traceparent)) return null;
   const tracestate = headers['tracestate'];
   return typeof tracestate === 'string' && tracestate.length <= 512
     ? { traceparent, tracestate }

@@ -79,7 +79,7 @@ describe('parseJsonBody', () => {
   });
 
   it('refuses text that is not JSON, saying why', () => {
-    assertRefused(body('{"model": "demo",}'), /^The request body is not valid JSON: /);
+    assertRefused(body('{"model": "demo",}'), /^The request body is not valid JSON \(error at byte \d+\)$/);
     assertRefused(body('model=demo'), /not valid JSON/);
     assertRefused(body('{"a":1} trailing'), /not valid JSON/);
   });

@@ -26,7 +26,13 @@ export function parseJsonBody(body: Buffer): unknown {
         'The request body contains a forbidden property name (__proto__ or constructor.prototype)',
       );
     }
-    throw new InvalidRequestError(`The request body is not valid JSON: ${message}`);
+    // Only the position: V8's message quotes the body around the error, and the body may be a prompt.
+    const position = /at position (\d+)/.exec(message)?.[1];
+    throw new InvalidRequestError(
+      position === undefined
+        ? 'The request body is not valid JSON'
+        : `The request body is not valid JSON (error at byte ${position})`,
+    );
   }
 }
 

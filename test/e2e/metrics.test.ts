@@ -12,7 +12,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sha256Hex } from '../../src/auth/api-key.js';
 import { freePort } from '../support/free-port.js';
-import { TEST_KEY, startGateway, testConfig, waitForLog, type RunningGateway } from '../support/gateway-harness.js';
+import {
+  TEST_KEY,
+  startGateway,
+  testConfig,
+  waitForLog,
+  type RunningGateway,
+} from '../support/gateway-harness.js';
 import { exchange, type Exchange } from '../support/http-exchange.js';
 import type { Problem } from '../support/problem.js';
 import { parseScrape, seriesOf, type Scrape } from '../support/prometheus-text.js';
@@ -85,7 +91,13 @@ describe('GET /metrics after a run of known traffic', () => {
   async function send(
     route: string,
     status: number,
-    options: { method?: string; path?: string; key?: string | null; body?: unknown; headers?: Record<string, string> },
+    options: {
+      method?: string;
+      path?: string;
+      key?: string | null;
+      body?: unknown;
+      headers?: Record<string, string>;
+    },
   ): Promise<Exchange> {
     const requestId = `req-${randomUUID()}`;
     requestIds.push(requestId);
@@ -222,7 +234,10 @@ describe('GET /metrics after a run of known traffic', () => {
     {
       const answer = await send(CHAT, 404, { body: { model: 'nope', messages: messages('nope') } });
       assert.equal(JSON.parse(answer.text).error.code, 'model_not_found');
-      const unauthenticated = await send(CHAT, 401, { key: null, body: { model: 'chat', messages: messages('x') } });
+      const unauthenticated = await send(CHAT, 401, {
+        key: null,
+        body: { model: 'chat', messages: messages('x') },
+      });
       assert.equal(JSON.parse(unauthenticated.text).error.code, 'invalid_api_key');
     }
     // 50 made-up names on the `rnd-*` route, whose backend refuses connections (502 each), and 50
@@ -285,7 +300,9 @@ describe('GET /metrics after a run of known traffic', () => {
       gateway_backend_healthy: 'GAUGE',
     };
     const actual = Object.fromEntries(
-      [...scrape.types].filter(([name]) => name.startsWith('gateway_')).sort(([a], [b]) => a.localeCompare(b)),
+      [...scrape.types]
+        .filter(([name]) => name.startsWith('gateway_'))
+        .sort(([a], [b]) => a.localeCompare(b)),
     );
     assert.deepEqual(
       actual,
@@ -338,7 +355,10 @@ describe('GET /metrics after a run of known traffic', () => {
       'backend=failing,model=broken,outcome=error': 1,
       'backend=dead,model=rnd-*,outcome=error': 50,
     });
-    assert.deepEqual(seriesOf(scrape, 'gateway_upstream_attempts_total', ['backend', 'model', 'outcome']), attempts);
+    assert.deepEqual(
+      seriesOf(scrape, 'gateway_upstream_attempts_total', ['backend', 'model', 'outcome']),
+      attempts,
+    );
   });
 
   it('counts the tokens the stand-in reported, by kind, route and key id', () => {
@@ -355,7 +375,10 @@ describe('GET /metrics after a run of known traffic', () => {
   it('has histogram counts equal to the counters, and +Inf buckets equal to the counts', () => {
     const requestLabels = ['route', 'method', 'status_class'];
     assert.deepEqual(seriesOf(scrape, 'gateway_http_request_duration_seconds_count', requestLabels), http);
-    assert.deepEqual(seriesOf(scrape, 'gateway_upstream_duration_seconds_count', ['backend', 'model']), attemptDurations);
+    assert.deepEqual(
+      seriesOf(scrape, 'gateway_upstream_duration_seconds_count', ['backend', 'model']),
+      attemptDurations,
+    );
     assert.deepEqual(
       seriesOf(scrape, 'gateway_upstream_time_to_first_token_seconds_count', ['backend', 'model']),
       firstTokens,
@@ -426,14 +449,19 @@ describe('GET /metrics after a run of known traffic', () => {
     assert.equal(requestIds.length, sent);
     const values = new Set<string>();
     for (const name of scrape.names())
-      for (const sample of scrape.samples(name)) for (const value of Object.values(sample.labels)) values.add(value);
+      for (const sample of scrape.samples(name))
+        for (const value of Object.values(sample.labels)) values.add(value);
     assert.ok(values.has('rnd-*') && values.has('/v1/chat/completions'), 'the label values were collected');
     for (const value of values) {
       for (const made of madeUpNames) {
         const random = made.replace(/^(rnd-|ghost|path)/, '');
-        assert.ok(!value.includes(random), `label value ${JSON.stringify(value)} carries the made-up ${made}`);
+        assert.ok(
+          !value.includes(random),
+          `label value ${JSON.stringify(value)} carries the made-up ${made}`,
+        );
       }
-      for (const id of requestIds) assert.ok(!value.includes(id.slice(4)), `label value ${value} carries ${id}`);
+      for (const id of requestIds)
+        assert.ok(!value.includes(id.slice(4)), `label value ${value} carries ${id}`);
       assert.doesNotMatch(value, /[0-9a-f]{8}-[0-9a-f]{4}-/, `label value ${value} looks like a request id`);
     }
     // The label values of the gateway's own families come from the configuration and fixed sets only.
@@ -457,7 +485,8 @@ describe('GET /metrics after a run of known traffic', () => {
         for (const [label, value] of Object.entries(sample.labels)) {
           const set = allowed[label];
           assert.ok(set !== undefined, `${name}: unexpected label ${label}`);
-          if (label !== 'le') assert.ok(set.includes(value), `${name}{${label}="${value}"}: not a configured value`);
+          if (label !== 'le')
+            assert.ok(set.includes(value), `${name}{${label}="${value}"}: not a configured value`);
         }
       }
     }
@@ -468,7 +497,10 @@ describe('guarding GET /metrics', () => {
   const TOKEN = 'metrics-token-0123456789abcdef';
   const gateways: RunningGateway[] = [];
 
-  async function start(metrics: Record<string, unknown> | null, env: Record<string, string> = {}): Promise<RunningGateway> {
+  async function start(
+    metrics: Record<string, unknown> | null,
+    env: Record<string, string> = {},
+  ): Promise<RunningGateway> {
     const running = await startGateway(demoConfig(metrics), env);
     gateways.push(running);
     return running;
@@ -486,10 +518,19 @@ describe('guarding GET /metrics', () => {
           : await start({ token_sha256: sha256Hex(TOKEN) });
       const url = `${running.url}/metrics`;
       assertProblem(await exchange(url), 401, 'invalid_api_key');
-      assertProblem(await exchange(url, { headers: { authorization: `Bearer ${TOKEN}x` } }), 401, 'invalid_api_key');
+      assertProblem(
+        await exchange(url, { headers: { authorization: `Bearer ${TOKEN}x` } }),
+        401,
+        'invalid_api_key',
+      );
       // An API key is not the metrics token.
-      assertProblem(await exchange(url, { headers: { authorization: `Bearer ${TEST_KEY}` } }), 401, 'invalid_api_key');
+      assertProblem(
+        await exchange(url, { headers: { authorization: `Bearer ${TEST_KEY}` } }),
+        401,
+        'invalid_api_key',
+      );
       assertProblem(await exchange(url, { headers: { authorization: TOKEN } }), 401, 'invalid_api_key');
+      await waitForCompleted(running, 4);
       const ok = await exchange(url, { headers: { authorization: `Bearer ${TOKEN}` } });
       assert.equal(ok.status, 200, ok.text);
       assert.match(ok.headers['content-type'] ?? '', PROMETHEUS_CONTENT_TYPE);

@@ -213,7 +213,11 @@ describe('GET /openapi.json and /docs', () => {
       const value = object(scheme, 'a security scheme');
       return value['type'] === 'http' && value['scheme'] === 'bearer';
     });
-    assert.deepEqual(bearer.map(([schemeName]) => schemeName).sort(), ['adminToken', 'apiKey', 'metricsToken']);
+    assert.deepEqual(bearer.map(([schemeName]) => schemeName).sort(), [
+      'adminToken',
+      'apiKey',
+      'metricsToken',
+    ]);
     const name = 'apiKey';
     for (const [path, method] of [
       ['/admin/keys', 'post'],

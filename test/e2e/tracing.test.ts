@@ -173,7 +173,11 @@ describe('traces exported over OTLP/HTTP', () => {
     const answer = await chat(running, 'fallback', { traceparent: caller.traceparent });
     assert.equal(answer.headers['x-gateway-attempts'], '2');
     assert.equal(answer.headers['x-gateway-backend'], 'vllm');
-    const spans = await spansOf(caller.traceId, ['POST /v1/chat/completions', 'chat fallback', 'chat stand-in']);
+    const spans = await spansOf(caller.traceId, [
+      'POST /v1/chat/completions',
+      'chat fallback',
+      'chat stand-in',
+    ]);
     const server = only(spans, 'POST /v1/chat/completions');
     assert.equal(server.parentSpanId, caller.spanId);
     assert.notEqual(server.status.code, STATUS_ERROR);
@@ -219,7 +223,12 @@ describe('traces exported over OTLP/HTTP', () => {
     assert.match(server.traceId, /^[0-9a-f]{32}$/);
     assert.equal(server.attributes['gen_ai.usage.input_tokens'], STAND_IN_USAGE.prompt_tokens);
     assert.equal(server.attributes['gen_ai.usage.output_tokens'], STAND_IN_USAGE.completion_tokens);
-    const spans = await spansOf(server.traceId, ['authenticate', 'cache_lookup', 'rate_limit', 'chat stand-in']);
+    const spans = await spansOf(server.traceId, [
+      'authenticate',
+      'cache_lookup',
+      'rate_limit',
+      'chat stand-in',
+    ]);
     for (const span of spans.filter((candidate) => candidate !== server))
       assert.equal(span.parentSpanId, server.spanId, span.name);
     const attempt = only(spans, 'chat stand-in');
@@ -240,7 +249,12 @@ describe('traces exported over OTLP/HTTP', () => {
     assert.equal(answer.status, 502, answer.text);
     // routing.max_attempts: 3, one target: three attempts, each a span of its own.
     assert.equal(answer.headers['x-gateway-attempts'], '3');
-    const spans = await spansOf(caller.traceId, ['POST /v1/chat/completions', 'chat down', 'chat down', 'chat down']);
+    const spans = await spansOf(caller.traceId, [
+      'POST /v1/chat/completions',
+      'chat down',
+      'chat down',
+      'chat down',
+    ]);
     const server = only(spans, 'POST /v1/chat/completions');
     assert.equal(server.status.code, STATUS_ERROR);
     assert.equal(server.attributes['error.type'], 'upstream_error');
@@ -304,14 +318,20 @@ describe('with tracing off', () => {
         // On every attempt of a fallback too.
         const fallback = await chat(running, 'fallback', { traceparent: caller.traceparent });
         assert.equal(fallback.headers['x-gateway-attempts'], '2');
-        assert.equal(upstreamRequestOf(upstream, fallback.headers['x-request-id'] ?? '').headers['traceparent'], caller.traceparent);
+        assert.equal(
+          upstreamRequestOf(upstream, fallback.headers['x-request-id'] ?? '').headers['traceparent'],
+          caller.traceparent,
+        );
       });
 
       /** The traceparent/tracestate the stand-in got for a chat request sent with these headers. */
       async function forwarded(headers: Record<string, string>): Promise<(string | undefined)[]> {
         const answer = await chat(running, 'chat', headers);
         const sent = upstreamRequestOf(upstream, answer.headers['x-request-id'] ?? '');
-        return [sent.headers['traceparent'] as string | undefined, sent.headers['tracestate'] as string | undefined];
+        return [
+          sent.headers['traceparent'] as string | undefined,
+          sent.headers['tracestate'] as string | undefined,
+        ];
       }
 
       it('does not forward a malformed traceparent (nor its tracestate), nor invent one', async () => {
@@ -322,7 +342,11 @@ describe('with tracing off', () => {
           `00-${hex(16)}-${hex(8)}-01-zz`,
           `00-${hex(15)}-${hex(8)}-01`,
         ]) {
-          assert.deepEqual(await forwarded({ traceparent: invalid, tracestate: 'vendor=abc' }), [undefined, undefined], invalid);
+          assert.deepEqual(
+            await forwarded({ traceparent: invalid, tracestate: 'vendor=abc' }),
+            [undefined, undefined],
+            invalid,
+          );
         }
         assert.deepEqual(await forwarded({}), [undefined, undefined]);
         assert.deepEqual(await forwarded({ tracestate: 'vendor=abc' }), [undefined, undefined]);
@@ -335,18 +359,18 @@ describe('with tracing off', () => {
       // until the check also refuses them.
       // (The same code path serves both variants: checked once.)
       if (variant === 'no OTEL_* variable')
-      it('does not forward a traceparent that W3C Trace Context calls invalid (all-zero ids, version ff)', async () => {
-        const wrongly: string[] = [];
-        for (const invalid of [
-          `00-${'0'.repeat(32)}-${hex(8)}-01`,
-          `00-${hex(16)}-${'0'.repeat(16)}-01`,
-          `ff-${hex(16)}-${hex(8)}-01`,
-        ]) {
-          const [traceparent] = await forwarded({ traceparent: invalid });
-          if (traceparent !== undefined) wrongly.push(traceparent);
-        }
-        assert.deepEqual(wrongly, [], 'forwarded upstream although invalid');
-      });
+        it('does not forward a traceparent that W3C Trace Context calls invalid (all-zero ids, version ff)', async () => {
+          const wrongly: string[] = [];
+          for (const invalid of [
+            `00-${'0'.repeat(32)}-${hex(8)}-01`,
+            `00-${hex(16)}-${'0'.repeat(16)}-01`,
+            `ff-${hex(16)}-${hex(8)}-01`,
+          ]) {
+            const [traceparent] = await forwarded({ traceparent: invalid });
+            if (traceparent !== undefined) wrongly.push(traceparent);
+          }
+          assert.deepEqual(wrongly, [], 'forwarded upstream although invalid');
+        });
 
       it('exports nothing (not even when it stops, which would flush any batch)', async () => {
         await running.stop();

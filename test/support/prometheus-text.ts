@@ -49,7 +49,11 @@ export function parseScrape(text: string): Scrape {
  * The series of one sample name as `{ "label=value,label=value": value }` (labels in the order given),
  * for deepEqual against every series expected: a missing or an extra one fails as well as a wrong count.
  */
-export function seriesOf(scrape: Scrape, name: string, labelNames: readonly string[]): Record<string, number> {
+export function seriesOf(
+  scrape: Scrape,
+  name: string,
+  labelNames: readonly string[],
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const sample of scrape.samples(name)) {
     const extra = Object.keys(sample.labels).filter((label) => !labelNames.includes(label));
