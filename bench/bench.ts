@@ -7,8 +7,8 @@
  * first byte, and the gateway's RSS. Prints a table and writes bench/results/latest.json.
  * Flags: --quick (shorter runs), --duration SECONDS (throughput phase length, default 10).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,8 +23,19 @@ import { Authenticator } from '../src/auth/authenticator.js';
 import { createKey } from '../src/auth/key-factory.js';
 import { validateConfig } from '../src/config/load.js';
 import { EmbeddedStore } from '../src/state/embedded/embedded-store.js';
+import { PrometheusMetrics } from '../src/observability/metrics.js';
+import { UsageRecorder } from '../src/usage/usage-recorder.js';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, duration: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean' }, duration: { type: 'string' }, 'no-pin': { type: 'boolean' } },
+});
+/**
+ * With two or more CPUs and taskset, the server under test (the bare proxy, each gateway) runs alone on
+ * CPU 1, and everything else (this load generator, the upstream, Redis) on CPU 0: each target then gets
+ * the same machine, instead of whatever the scheduler gave it, and Redis and the upstream stand for the
+ * other machines they are in production. --no-pin lets the scheduler place everything.
+ */
+const pin = values['no-pin'] !== true && cpus().length >= 2 && existsSync('/usr/bin/taskset');
 const quick = values.quick === true;
 const throughputSeconds = Number(values.duration ?? (quick ? 3 : 6));
 const sequentialRequests = quick ? 500 : 2000;
@@ -58,8 +69,13 @@ async function startService(
   args: string[],
   parse: (line: string) => string | null,
   env: NodeJS.ProcessEnv = {},
+  cpu: '0' | '1' = '0',
 ): Promise<Service> {
-  const child = spawn(process.execPath, args, {
+  // taskset execs the command: the child's pid is the server's.
+  const command = pin
+    ? (['taskset', ['-c', cpu, process.execPath, ...args]] as const)
+    : ([process.execPath, args] as const);
+  const child = spawn(command[0], command[1], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
   });
@@ -94,7 +110,9 @@ async function startRedis(): Promise<Service> {
     });
   });
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-  const child = spawn('redis-server', args, { stdio: 'ignore' });
+  const child = pin
+    ? spawn('taskset', ['-c', '0', 'redis-server', ...args], { stdio: 'ignore' })
+    : spawn('redis-server', args, { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -189,13 +207,25 @@ interface ThroughputResult {
   p50: number;
   p99: number;
   errors: number;
+  /** CPU time of the serving process (user + system) per request, in µs; NaN when not measured. */
+  cpuMicrosPerRequest: number;
+}
+
+/** User + system CPU seconds of a process so far (/proc/PID/stat, clock ticks of 1/100 s). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function throughput(
   url: string,
   connections: number,
   seconds = throughputSeconds,
+  pid?: number,
 ): Promise<ThroughputResult> {
+  const cpuBefore = cpuSeconds(pid);
   const result = await autocannon({
     url: `${url}/v1/chat/completions`,
     method: 'POST',
@@ -204,11 +234,13 @@ async function throughput(
     connections,
     duration: seconds,
   });
+  const cpu = cpuSeconds(pid) - cpuBefore;
   return {
     requestsPerSecond: Math.round(result.requests.average),
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.non2xx,
+    cpuMicrosPerRequest: (cpu * 1e6) / Math.max(1, result.requests.total),
   };
 }
 
@@ -258,15 +290,51 @@ async function authenticationCost(): Promise<{ staticKeyMicros: number; cachedDy
   }
 }
 
+/**
+ * What metrics and usage accounting add to one request, in process: the calls a chat completion makes
+ * (request, attempt, cache and token metrics, the in-flight gauge, one usage record).
+ */
+function observabilityCost(): number {
+  const metrics = new PrometheusMetrics({ circuits: () => [], backends: () => [], streamsInFlight: () => 0 });
+  const store = { add: () => Promise.resolve(), query: () => Promise.resolve([]) };
+  const usage = new UsageRecorder(store, [], pino({ level: 'silent' }));
+  const once = (): void => {
+    metrics.requestStarted();
+    metrics.cache('miss');
+    metrics.attemptFinished('upstream', '*', 'ok', 0.002);
+    metrics.requestEnded();
+    metrics.requestFinished('/v1/chat/completions', 'POST', 200, 0.004);
+    metrics.tokens('prompt', '*', 'bench', 11);
+    metrics.tokens('completion', '*', 'bench', 6);
+    usage.record({
+      keyId: 'bench',
+      model: 'fast',
+      at: Date.now(),
+      error: false,
+      cached: false,
+      promptTokens: 11,
+      completionTokens: 6,
+    });
+  };
+  for (let index = 0; index < 50_000; index++) once();
+  const iterations = 300_000;
+  const started = process.hrtime.bigint();
+  for (let index = 0; index < iterations; index++) once();
+  const micros = Number(process.hrtime.bigint() - started) / 1000 / iterations;
+  void usage.close();
+  return micros;
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
+  if (pin) execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
   const workDir = mkdtempSync(join(tmpdir(), 'gw-bench-'));
   const services: Service[] = [];
   try {
     progress('starting the fast upstream, the bare proxy and the gateway');
     const upstream = await startService(['bench/fast-upstream.mjs'], portLine);
     services.push(upstream);
-    const bare = await startService(['bench/bare-proxy.mjs', upstream.url], portLine);
+    const bare = await startService(['bench/bare-proxy.mjs', upstream.url], portLine, {}, '1');
     services.push(bare);
     progress('starting a private redis-server');
     const redis = await startRedis();
@@ -298,9 +366,12 @@ async function main(): Promise<void> {
             : {}),
         }),
       );
-      const service = await startService(['dist/cli.js', 'serve', '--config', configPath], listeningLine, {
-        LOG_LEVEL: 'info',
-      });
+      const service = await startService(
+        ['dist/cli.js', 'serve', '--config', configPath],
+        listeningLine,
+        { LOG_LEVEL: 'info' },
+        '1',
+      );
       services.push(service);
       return service;
     };
@@ -336,6 +407,16 @@ async function main(): Promise<void> {
       'gateway, Redis limits': gatewayLimits.url,
       'gateway, cache hits': gatewayHits.url,
     } as const;
+    /** The process that serves each target, whose CPU time is measured. */
+    const servers: Record<keyof typeof targets, Service> = {
+      direct: upstream,
+      'bare proxy': bare,
+      'gateway (miss)': gateway,
+      'gateway, auth off': gatewayNoAuth,
+      'gateway, metrics+usage off': gatewayQuiet,
+      'gateway, Redis limits': gatewayLimits,
+      'gateway, cache hits': gatewayHits,
+    };
     const results: Record<string, { c1: SequentialResult; c32: ThroughputResult; stream: SequentialResult }> =
       {};
     // Two passes in alternating order, averaged: machine-wide drift (other processes, CPU frequency)
@@ -358,7 +439,9 @@ async function main(): Promise<void> {
         );
         entry.c1.push(await sequential(url, body, sequentialRequests, false));
         progress(`pass ${passIndex + 1}/2, ${name}: ${throughputSeconds} s at 32 connections`);
-        entry.c32.push(await throughput(url, 32));
+        entry.c32.push(
+          await throughput(url, 32, throughputSeconds, servers[name as keyof typeof targets].child.pid),
+        );
         progress(
           `pass ${passIndex + 1}/2, ${name}: ${streamRequests} streaming requests, time to first byte`,
         );
@@ -371,6 +454,8 @@ async function main(): Promise<void> {
     const gatewayRss = rssMegabytes(gateway.child.pid);
     progress('authentication alone, in process');
     const auth = await authenticationCost();
+    progress('metrics and usage accounting alone, in process');
+    const observabilityMicros = observabilityCost();
 
     const direct = results['direct']!;
     const rows = Object.entries(results).map(([name, result]) => ({
@@ -383,19 +468,23 @@ async function main(): Promise<void> {
       'added p50 ms @1': (result.c1.p50 - direct.c1.p50).toFixed(3),
       'added p99 ms @1': (result.c1.p99 - direct.c1.p99).toFixed(3),
       'stream TTFB p50 ms': result.stream.p50.toFixed(3),
+      'CPU µs/req': Math.round(result.c32.cpuMicrosPerRequest),
       errors: result.c32.errors,
     }));
     console.table(rows);
     console.log(`gateway RSS after the run: ${gatewayRss} MB`);
-    const observed = results['gateway (miss)']!.c32.requestsPerSecond;
-    const quiet = results['gateway, metrics+usage off']!.c32.requestsPerSecond;
+    const observed = results['gateway (miss)']!.c32;
+    const quiet = results['gateway, metrics+usage off']!.c32;
     console.log(
-      `metrics and usage accounting cost: ${(((quiet - observed) / quiet) * 100).toFixed(1)}% of throughput at 32 connections (on ${Math.round(observed)} req/s, off ${Math.round(quiet)} req/s)`,
+      `metrics and usage accounting, in process: ${observabilityMicros.toFixed(2)} µs CPU per request = ${((observabilityMicros / observed.cpuMicrosPerRequest) * 100).toFixed(1)}% of the gateway's ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
+    );
+    console.log(
+      `metrics and usage accounting, same run: on ${Math.round(observed.requestsPerSecond)} req/s (${Math.round(observed.cpuMicrosPerRequest)} µs CPU/req), off ${Math.round(quiet.requestsPerSecond)} req/s (${Math.round(quiet.cpuMicrosPerRequest)} µs CPU/req): ${(((quiet.requestsPerSecond - observed.requestsPerSecond) / quiet.requestsPerSecond) * 100).toFixed(1)}% of throughput`,
     );
     console.log(
       `authentication CPU per request: ${auth.staticKeyMicros.toFixed(2)} µs (static key), ${auth.cachedDynamicKeyMicros.toFixed(2)} µs (dynamic key, cached)`,
     );
-    const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+    const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}${pin ? '; server under test pinned to CPU 1, load generator, upstream and Redis to CPU 0' : '; no CPU pinning'}`;
     console.log(
       `machine: ${machine}; ${new Date().toISOString()}; ${Math.round((Date.now() - started) / 1000)} s`,
     );
@@ -409,6 +498,7 @@ async function main(): Promise<void> {
       results,
       gatewayRssMb: gatewayRss,
       authenticationMicros: auth,
+      observabilityMicros,
       rows,
     };
     writeFileSync('bench/results/latest.json', `${JSON.stringify(report, null, 2)}\n`);

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { CellCounter, CellHistogram } from './cell-metrics.js';
 
 /**
  * What the gateway reports to Prometheus. The request path calls these methods; with metrics off it
@@ -51,65 +52,62 @@ function statusClass(status: number): string {
 
 export class PrometheusMetrics implements MetricsSink {
   readonly registry = new Registry();
-  private readonly requests: Counter<'route' | 'method' | 'status_class'>;
-  private readonly requestDuration: Histogram<'route' | 'method' | 'status_class'>;
-  private readonly attempts: Counter<'backend' | 'model' | 'outcome'>;
-  private readonly attemptDuration: Histogram<'backend' | 'model'>;
-  private readonly timeToFirstToken: Histogram<'backend' | 'model'>;
-  private readonly tokenCount: Counter<'kind' | 'model' | 'key_id'>;
-  private readonly cacheResults: Counter<'result'>;
+  private readonly requests = new CellCounter(
+    'gateway_http_requests_total',
+    'HTTP requests answered, by route pattern, method and status class',
+    ['route', 'method', 'status_class'],
+  );
+  private readonly requestDuration = new CellHistogram(
+    'gateway_http_request_duration_seconds',
+    'Time from the request to the end of its answer (a stream: its last event)',
+    ['route', 'method', 'status_class'],
+    LATENCY_BUCKETS,
+  );
+  private readonly attempts = new CellCounter(
+    'gateway_upstream_attempts_total',
+    'Upstream attempts by backend, route (model) and outcome: ok, error, cancelled',
+    ['backend', 'model', 'outcome'],
+  );
+  private readonly attemptDuration = new CellHistogram(
+    'gateway_upstream_duration_seconds',
+    'Duration of upstream attempts (a stream: until it ended)',
+    ['backend', 'model'],
+    LATENCY_BUCKETS,
+  );
+  private readonly timeToFirstToken = new CellHistogram(
+    'gateway_upstream_time_to_first_token_seconds',
+    'Streams: from the start of the attempt to its first chunk',
+    ['backend', 'model'],
+    LATENCY_BUCKETS,
+  );
+  private readonly tokenCount = new CellCounter(
+    'gateway_tokens_total',
+    'Tokens the backends reported, by kind (prompt, completion), route (model) and key id',
+    ['kind', 'model', 'key_id'],
+  );
+  private readonly cacheResults = new CellCounter(
+    'gateway_cache_requests_total',
+    'Response cache results: hit, miss, bypass',
+    ['result'],
+  );
   private readonly rejections: Counter<'policy'>;
   private readonly storeErrors: Counter<'store'>;
   private readonly failOpens: Counter;
-  private readonly inFlight: Gauge;
+  private inFlight = 0;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
-    this.requests = new Counter({
-      name: 'gateway_http_requests_total',
-      help: 'HTTP requests answered, by route pattern, method and status class',
-      labelNames: ['route', 'method', 'status_class'],
-      registers,
-    });
-    this.requestDuration = new Histogram({
-      name: 'gateway_http_request_duration_seconds',
-      help: 'Time from the request to the end of its answer (a stream: its last event)',
-      labelNames: ['route', 'method', 'status_class'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.attempts = new Counter({
-      name: 'gateway_upstream_attempts_total',
-      help: 'Upstream attempts by backend, route (model) and outcome: ok, error, cancelled',
-      labelNames: ['backend', 'model', 'outcome'],
-      registers,
-    });
-    this.attemptDuration = new Histogram({
-      name: 'gateway_upstream_duration_seconds',
-      help: 'Duration of upstream attempts (a stream: until it ended)',
-      labelNames: ['backend', 'model'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.timeToFirstToken = new Histogram({
-      name: 'gateway_upstream_time_to_first_token_seconds',
-      help: 'Streams: from the start of the attempt to its first chunk',
-      labelNames: ['backend', 'model'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.tokenCount = new Counter({
-      name: 'gateway_tokens_total',
-      help: 'Tokens the backends reported, by kind (prompt, completion), route (model) and key id',
-      labelNames: ['kind', 'model', 'key_id'],
-      registers,
-    });
-    this.cacheResults = new Counter({
-      name: 'gateway_cache_requests_total',
-      help: 'Response cache results: hit, miss, bypass',
-      labelNames: ['result'],
-      registers,
-    });
+    for (const metric of [
+      this.requests,
+      this.requestDuration,
+      this.attempts,
+      this.attemptDuration,
+      this.timeToFirstToken,
+      this.tokenCount,
+      this.cacheResults,
+    ]) {
+      this.registry.registerMetric(metric as never);
+    }
     this.rejections = new Counter({
       name: 'gateway_rate_limit_rejections_total',
       help: 'Requests refused with 429 by a rate limit of the gateway, by policy',
@@ -127,10 +125,14 @@ export class PrometheusMetrics implements MetricsSink {
       help: 'Requests admitted by the per-instance fallback limit because the shared store failed (on_store_error: open)',
       registers,
     });
-    this.inFlight = new Gauge({
+    const inFlight = (): number => this.inFlight;
+    new Gauge({
       name: 'gateway_requests_in_flight',
       help: 'Requests being answered now',
       registers,
+      collect() {
+        this.set(inFlight());
+      },
     });
     new Gauge({
       name: 'gateway_streams_in_flight',
@@ -163,31 +165,31 @@ export class PrometheusMetrics implements MetricsSink {
     // Process metrics (CPU, memory, handles, GC) and the event loop's lag, prefixed as Node's usually are.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
     // Every series of a bounded label set exists from the start, so that rates work from the first scrape.
-    for (const result of ['hit', 'miss', 'bypass']) this.cacheResults.labels(result).inc(0);
+    for (const result of ['hit', 'miss', 'bypass']) this.cacheResults.cell(result);
     for (const store of ['rate_limit', 'cache', 'keys']) this.storeErrors.labels(store).inc(0);
   }
 
   requestFinished(route: string, method: string, status: number, seconds: number): void {
     const statusLabel = statusClass(status);
-    this.requests.labels(route, method, statusLabel).inc();
-    this.requestDuration.labels(route, method, statusLabel).observe(seconds);
+    this.requests.cell(route, method, statusLabel).value++;
+    this.requestDuration.cell(route, method, statusLabel).observe(seconds);
   }
 
   attemptFinished(backend: string, model: string, outcome: string, seconds: number): void {
-    this.attempts.labels(backend, model, outcome).inc();
-    this.attemptDuration.labels(backend, model).observe(seconds);
+    this.attempts.cell(backend, model, outcome).value++;
+    this.attemptDuration.cell(backend, model).observe(seconds);
   }
 
   firstToken(backend: string, model: string, seconds: number): void {
-    this.timeToFirstToken.labels(backend, model).observe(seconds);
+    this.timeToFirstToken.cell(backend, model).observe(seconds);
   }
 
   tokens(kind: 'prompt' | 'completion', model: string, keyId: string, count: number): void {
-    if (count > 0) this.tokenCount.labels(kind, model, keyId).inc(count);
+    if (count > 0) this.tokenCount.cell(kind, model, keyId).value += count;
   }
 
   cache(result: 'hit' | 'miss' | 'bypass'): void {
-    this.cacheResults.labels(result).inc();
+    this.cacheResults.cell(result).value++;
   }
 
   rateLimited(policy: string): void {
@@ -203,11 +205,11 @@ export class PrometheusMetrics implements MetricsSink {
   }
 
   requestStarted(): void {
-    this.inFlight.inc();
+    this.inFlight++;
   }
 
   requestEnded(): void {
-    this.inFlight.dec();
+    this.inFlight--;
   }
 
   async render(): Promise<string> {
