@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
 
@@ -29,6 +30,17 @@ function configPath(value: string | undefined): string | null {
   return path === undefined || path === '' ? null : path;
 }
 
+/** On a first start, the key that was made for it: shown once, with a request to try. */
+function printFirstKey(base: string, first: { id: string; key: string } | null): void {
+  if (first === null) return;
+  process.stdout.write(
+    `\nNo API key was configured, so one was created (id ${first.id}). It is shown only this once:\n\n` +
+      `    ${first.key}\n\n` +
+      `Try it:\n\n    curl ${base}/v1/chat/completions -H "Authorization: Bearer ${first.key}" \\\n` +
+      `      -H "Content-Type: application/json" -d '{"model":"demo","messages":[{"role":"user","content":"Hello"}]}'\n\n`,
+  );
+}
+
 async function serve(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -46,24 +58,24 @@ async function serve(argv: string[]): Promise<number> {
     import('./auth/first-start.js'),
   ]);
   const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY });
-  const gateway = await buildGateway({ config, logger });
-  const first = config.auth.enabled
-    ? await ensureFirstKey(gateway.context.authenticator, gateway.keyStore)
-    : null;
-  if (!config.auth.enabled) {
+  if (!config.auth.enabled && !cluster.isWorker) {
     logger.warn('auth.enabled is false: anyone who can reach this port can use every model');
   }
+  if (config.server.workers > 1 && cluster.isPrimary) {
+    const { runPrimary } = await import('./server/cluster-primary.js');
+    await runPrimary(config, logger, printFirstKey);
+    return -1;
+  }
+  const gateway = await buildGateway({ config, logger });
+  // With workers, the primary made the first key before forking them.
+  const first =
+    config.auth.enabled && !cluster.isWorker
+      ? await ensureFirstKey(gateway.context.authenticator, gateway.keyStore)
+      : null;
   const address = await gateway.listen();
   const base = `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
   logger.info({ url: base, backends: config.backends.map((backend) => backend.name) }, 'listening');
-  if (first !== null) {
-    process.stdout.write(
-      `\nNo API key was configured, so one was created (id ${first.id}). It is shown only this once:\n\n` +
-        `    ${first.key}\n\n` +
-        `Try it:\n\n    curl ${base}/v1/chat/completions -H "Authorization: Bearer ${first.key}" \\\n` +
-        `      -H "Content-Type: application/json" -d '{"model":"demo","messages":[{"role":"user","content":"Hello"}]}'\n\n`,
-    );
-  }
+  printFirstKey(base, first);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;

@@ -8,6 +8,8 @@ export interface GatewayConfig {
     readonly bodyLimitBytes: number;
     readonly shutdownGraceMs: number;
     readonly stateDir: string;
+    /** Processes serving the port (node:cluster); more than one needs Redis. */
+    readonly workers: number;
   };
   readonly redis: { readonly url: string } | null;
   readonly backends: readonly BackendConfig[];

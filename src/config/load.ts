@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { TypeGuard, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { SetErrorFunction, DefaultErrorFunction } from '@sinclair/typebox/errors';
@@ -334,6 +335,14 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
   }
 
   const routing = routingOf(file.routing, problems);
+  const workersSetting = file.server?.workers ?? 1;
+  const workers =
+    workersSetting === 'auto' ? (redisUrl === null ? 1 : availableParallelism()) : workersSetting;
+  if (workers > 1 && redisUrl === null) {
+    problems.push(
+      `server.workers: ${workers} workers need redis (rate limits, the response cache and key changes live in each process without it); set redis.url or use one worker`,
+    );
+  }
   const redact = (file.logging?.prompts?.redact ?? []).flatMap((pattern, index) => {
     try {
       return [new RegExp(pattern, 'g')];
@@ -371,6 +380,7 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       bodyLimitBytes: file.server?.body_limit_bytes ?? DEFAULT_BODY_LIMIT_BYTES,
       shutdownGraceMs: file.server?.shutdown_grace_ms ?? 10_000,
       stateDir: file.server?.state_dir ?? '.gateway',
+      workers,
     },
     redis: redisUrl === null ? null : { url: redisUrl },
     backends,

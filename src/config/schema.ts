@@ -75,6 +75,7 @@ export const ConfigFileSchema = Strict({
       body_limit_bytes: Optional(PositiveInt),
       shutdown_grace_ms: Optional(Type.Integer({ minimum: 0 })),
       state_dir: Optional(Type.String({ minLength: 1 })),
+      workers: Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')])),
     }),
   ),
   redis: Optional(Strict({ url: Type.String() })),

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import pino, { type Logger } from 'pino';
 
 export interface LoggerOptions {
@@ -19,7 +20,10 @@ const FLUSH_INTERVAL_MS = 250;
 export function createLogger(options: LoggerOptions): Logger {
   const base = {
     level: options.level,
-    base: { service: 'ai-gateway' },
+    // With server.workers > 1, each worker's lines say which worker wrote them.
+    base: cluster.isWorker
+      ? { service: 'ai-gateway', worker: cluster.worker?.id }
+      : { service: 'ai-gateway' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (options.pretty) {

@@ -144,8 +144,9 @@ export class PrometheusMetrics implements MetricsSink {
     });
     new Gauge({
       name: 'gateway_circuit_state',
-      help: "Each target's circuit breaker: 0 closed, 1 half-open, 2 open",
+      help: "Each target's circuit breaker: 0 closed, 1 half-open, 2 open (with workers: the most open)",
       labelNames: ['target', 'backend'],
+      aggregator: 'max',
       registers,
       collect() {
         this.reset();
@@ -155,8 +156,9 @@ export class PrometheusMetrics implements MetricsSink {
     });
     new Gauge({
       name: 'gateway_backend_healthy',
-      help: "Each backend's active health check: 1 passing or not checked, 0 failing",
+      help: "Each backend's active health check: 1 passing or not checked, 0 failing (with workers: the worst)",
       labelNames: ['backend'],
+      aggregator: 'min',
       registers,
       collect() {
         for (const backend of sources.backends()) this.labels(backend.backend).set(backend.healthy ? 1 : 0);
@@ -212,8 +214,11 @@ export class PrometheusMetrics implements MetricsSink {
     this.inFlight--;
   }
 
+  /** With several workers: the cluster's sum, gathered by the primary (see cluster-metrics.ts). */
+  renderer: (() => Promise<string>) | null = null;
+
   async render(): Promise<string> {
-    return this.registry.metrics();
+    return this.renderer === null ? this.registry.metrics() : this.renderer();
   }
 
   get contentType(): string {

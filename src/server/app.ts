@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -41,6 +42,7 @@ import { UpstreamCalls } from './upstream-calls.js';
 import { NO_METRICS, PrometheusMetrics, type MetricsSink } from '../observability/metrics.js';
 import { listenMetrics, registerMetricsRoute } from '../observability/metrics-endpoint.js';
 import { createTracing, inSpan } from '../observability/tracing.js';
+import { workerMetrics } from '../observability/cluster-metrics.js';
 import { promptForLog } from '../logging/prompt-log.js';
 import { UsageRecorder } from '../usage/usage-recorder.js';
 import { registerUsageRoutes } from '../admin/usage-routes.js';
@@ -117,6 +119,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
         streamsInFlight: () => calls.streamCount,
       })
     : null;
+  if (prometheus !== null && cluster.isWorker) prometheus.renderer = workerMetrics(prometheus.registry);
   const metrics: MetricsSink = prometheus ?? NO_METRICS;
   const usage = config.usage.enabled ? new UsageRecorder(stores.usage, config.usage.prices, logger) : null;
   const authenticator = new Authenticator(config.auth.keys, stores.keys, logger, metrics);

@@ -151,6 +151,11 @@ export class ServeProcess {
     for (const waiter of this.waiters) waiter();
   }
 
+  /** The process id (the primary's, with server.workers > 1). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** Whether the process has not exited yet. */
   get running(): boolean {
     return this.exitCode === undefined;
