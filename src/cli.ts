@@ -1,5 +1,9 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster';
+import { watch } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config/config.js';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
 
@@ -30,6 +34,30 @@ function configPath(value: string | undefined): string | null {
   return path === undefined || path === '' ? null : path;
 }
 
+/**
+ * server.watch_config: reloads when the file changes. The directory is watched (editors and config
+ * management often replace the file rather than write it), and bursts of events make one reload.
+ */
+function watchConfigFile(path: string, reload: (trigger: string) => void, logger: Logger): void {
+  const file = basename(path);
+  let timer: NodeJS.Timeout | null = null;
+  try {
+    watch(dirname(resolve(path)), (_event, name) => {
+      if (name !== file) return;
+      if (timer !== null) clearTimeout(timer);
+      timer = setTimeout(() => {
+        timer = null;
+        reload('file change');
+      }, 300);
+    }).unref();
+  } catch (error) {
+    logger.warn(
+      { detail: (error as Error).message },
+      'cannot watch the config file; SIGHUP still reloads it',
+    );
+  }
+}
+
 /** On a first start, the key that was made for it: shown once, with a request to try. */
 function printFirstKey(base: string, first: { id: string; key: string } | null): void {
   if (first === null) return;
@@ -50,7 +78,8 @@ async function serve(argv: string[]): Promise<number> {
     process.stdout.write(SERVE_HELP);
     return 0;
   }
-  const config = loadConfig({ path: configPath(values.config), env: process.env });
+  const path = configPath(values.config);
+  const config = loadConfig({ path, env: process.env });
   // The server is loaded only to serve: the other commands start in a fraction of the time.
   const [{ createLogger }, { buildGateway }, { ensureFirstKey }] = await Promise.all([
     import('./logging/logger.js'),
@@ -76,6 +105,31 @@ async function serve(argv: string[]): Promise<number> {
   const base = `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
   logger.info({ url: base, backends: config.backends.map((backend) => backend.name) }, 'listening');
   printFirstKey(base, first);
+  const reload = (trigger: string): void => {
+    let next: GatewayConfig;
+    try {
+      next = loadConfig({ path, env: process.env });
+    } catch (error) {
+      const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
+      logger.error({ trigger, problems }, 'config reload refused: the running config stays');
+      return;
+    }
+    const needsRestart = gateway.reload(next);
+    logger.info(
+      {
+        trigger,
+        backends: next.backends.map((backend) => backend.name),
+        models: next.models.map((m) => m.name),
+      },
+      'config reloaded',
+    );
+    if (needsRestart.length > 0)
+      logger.warn({ sections: needsRestart }, 'these changes take effect only after a restart');
+  };
+  process.on('SIGHUP', () => {
+    reload('SIGHUP');
+  });
+  if (config.server.watchConfig && path !== null) watchConfigFile(path, reload, logger);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;

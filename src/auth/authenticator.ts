@@ -27,7 +27,7 @@ interface CacheEntry {
  * config's static keys, then a bounded in-process cache, then the store.
  */
 export class Authenticator {
-  private readonly staticKeys = new Map<string, KeyRecord>();
+  private staticKeys = new Map<string, KeyRecord>();
   private readonly cache = new Map<string, CacheEntry>();
   private readonly failures = new AuthFailureLimiter();
   /** Counts invalidations: a look-up that overlapped one may carry the old record and is not cached. */
@@ -39,8 +39,19 @@ export class Authenticator {
     private readonly logger: Logger,
     private readonly metrics: MetricsSink = NO_METRICS,
   ) {
+    this.setStaticKeys(keys);
+    store.subscribe((sha256) => {
+      this.invalidations++;
+      if (sha256 === null) this.expireAll();
+      else this.cache.delete(sha256);
+    });
+  }
+
+  /** Replaces the static keys (config reload): one swap, so a request sees the old set or the new. */
+  setStaticKeys(keys: readonly StaticKey[]): void {
+    const next = new Map<string, KeyRecord>();
     for (const key of keys) {
-      this.staticKeys.set(key.sha256, {
+      next.set(key.sha256, {
         id: key.id,
         name: key.name,
         sha256: key.sha256,
@@ -53,11 +64,7 @@ export class Authenticator {
         source: 'config',
       });
     }
-    store.subscribe((sha256) => {
-      this.invalidations++;
-      if (sha256 === null) this.expireAll();
-      else this.cache.delete(sha256);
-    });
+    this.staticKeys = next;
   }
 
   get staticRecords(): readonly KeyRecord[] {

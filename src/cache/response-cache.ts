@@ -58,13 +58,18 @@ export class ResponseCache {
   private lastFailureLog = 0;
 
   constructor(
-    private readonly config: GatewayConfig['cache'],
+    private config: GatewayConfig['cache'],
     private readonly store: CacheStore,
     private readonly logger: Logger,
     /** Longest wait for the store on the request path (rate_limit.store_timeout_ms): then BYPASS. */
     private readonly timeoutMs: number,
     private readonly metrics: MetricsSink = NO_METRICS,
   ) {}
+
+  /** Config reload: enabled, ttl, scope and the other per-request settings (the store stays). */
+  reconfigure(config: GatewayConfig['cache']): void {
+    this.config = config;
+  }
 
   async lookup(input: CacheLookupInput): Promise<CacheLookup> {
     const routeCache = input.route.cache;

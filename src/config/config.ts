@@ -10,8 +10,11 @@ export interface GatewayConfig {
     readonly stateDir: string;
     /** Processes serving the port (node:cluster); more than one needs Redis. */
     readonly workers: number;
+    /** Reload the config file when it changes (as on SIGHUP). */
+    readonly watchConfig: boolean;
   };
-  readonly redis: { readonly url: string } | null;
+  /** Shared state (keys, limits, cache, usage); null: the embedded store, one instance only. */
+  readonly redis: RedisConfig | null;
   readonly backends: readonly BackendConfig[];
   readonly models: readonly ModelRoute[];
   readonly auth: {
@@ -60,6 +63,54 @@ export interface GatewayConfig {
     readonly retentionDays: number;
     /** First matching pattern prices a model; no match: no cost. */
     readonly prices: readonly ModelPrice[];
+  };
+}
+
+/**
+ * One Redis server (`url`, as written or from REDIS_URL), a Redis Cluster (its seed nodes) or a master
+ * found through Redis Sentinel. Credentials are only present when set; none is ever logged.
+ */
+export type RedisConfig = RedisUrlConfig | RedisClusterConfig | RedisSentinelConfig;
+
+export interface RedisUrlConfig {
+  /** redis:// or rediss://, credentials and database number included. */
+  readonly url: string;
+  /** Used when the URL carries none. */
+  readonly username?: string;
+  readonly password?: string;
+}
+
+export interface RedisNodeAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RedisClusterConfig {
+  /** Seed nodes: any reachable one tells the client the whole cluster. */
+  readonly cluster: readonly RedisNodeAddress[];
+  /** Credentials of every node (from redis.username/password, else from the seed URLs). */
+  readonly username?: string;
+  readonly password?: string;
+  /** rediss:// seeds: TLS to every node. */
+  readonly tls: boolean;
+}
+
+export interface RedisSentinelConfig {
+  readonly sentinel: {
+    readonly sentinels: readonly RedisNodeAddress[];
+    /** The master's name in the sentinels' configuration. */
+    readonly name: string;
+    /** Credentials of the master and its replicas. */
+    readonly username?: string;
+    readonly password?: string;
+    /** Credentials of the sentinels themselves (sentinel_*, else from the sentinel URLs). */
+    readonly sentinelUsername?: string;
+    readonly sentinelPassword?: string;
+    readonly db: number;
+    /** TLS to the master (sentinel.tls). */
+    readonly tls: boolean;
+    /** rediss:// sentinels: TLS to the sentinels. */
+    readonly sentinelTls: boolean;
   };
 }
 

@@ -381,6 +381,7 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       shutdownGraceMs: file.server?.shutdown_grace_ms ?? 10_000,
       stateDir: file.server?.state_dir ?? '.gateway',
       workers,
+      watchConfig: file.server?.watch_config ?? false,
     },
     redis: redisUrl === null ? null : { url: redisUrl },
     backends,

@@ -67,6 +67,29 @@ export const StaticKeySchema = Strict({
   metadata: Optional(Type.Record(Type.String(), Type.String())),
 });
 
+/**
+ * Where shared state lives: exactly one of `url` (one server), `cluster` (seed nodes of a Redis Cluster)
+ * and `sentinel` (a master found through Redis Sentinel). Checked further in redis-config.ts.
+ */
+const RedisSchema = Strict({
+  url: Optional(Type.String()),
+  cluster: Optional(Type.Array(Type.String(), { minItems: 1 })),
+  sentinel: Optional(
+    Strict({
+      sentinels: Type.Array(Type.String(), { minItems: 1 }),
+      name: Type.String({ minLength: 1 }),
+      username: Optional(Type.String()),
+      password: Optional(Type.String()),
+      sentinel_username: Optional(Type.String()),
+      sentinel_password: Optional(Type.String()),
+      db: Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+      tls: Optional(Type.Boolean()),
+    }),
+  ),
+  username: Optional(Type.String()),
+  password: Optional(Type.String()),
+});
+
 export const ConfigFileSchema = Strict({
   server: Optional(
     Strict({
@@ -75,10 +98,11 @@ export const ConfigFileSchema = Strict({
       body_limit_bytes: Optional(PositiveInt),
       shutdown_grace_ms: Optional(Type.Integer({ minimum: 0 })),
       state_dir: Optional(Type.String({ minLength: 1 })),
+      watch_config: Optional(Type.Boolean()),
       workers: Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')])),
     }),
   ),
-  redis: Optional(Strict({ url: Type.String() })),
+  redis: Optional(RedisSchema),
   backends: Optional(Type.Array(BackendConfigSchema)),
   models: Optional(Type.Array(ModelRouteSchema)),
   auth: Optional(
@@ -184,3 +208,4 @@ export type RateLimitPolicyConfig = Static<typeof RateLimitPolicyObjectSchema>;
 export type ConfigRateLimitPolicy = Static<typeof ConfigRateLimitPolicySchema>;
 export type RoutingStrategy = Static<typeof StrategySchema>;
 export type BackendType = Static<typeof BackendConfigSchema>['type'];
+export type RedisConfigFile = Static<typeof RedisSchema>;

@@ -63,12 +63,17 @@ export class RateLimiter {
   storeErrors = 0;
 
   constructor(
-    private readonly config: GatewayConfig['rateLimit'],
+    private config: GatewayConfig['rateLimit'],
     redis: Redis | null,
     private readonly logger: Logger,
     private readonly metrics: MetricsSink = NO_METRICS,
   ) {
     this.shared = redis === null ? null : new RedisLimiter(redis);
+  }
+
+  /** Config reload: new default policy and settings; counts kept so far stay. */
+  reconfigure(config: GatewayConfig['rateLimit']): void {
+    this.config = config;
   }
 
   async acquire(input: AcquireInput): Promise<Grant> {

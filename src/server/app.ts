@@ -67,6 +67,11 @@ export interface Gateway {
   readonly keyStore: KeyStore;
   /** Starts listening; resolves to the address actually bound. */
   listen(): Promise<{ host: string; port: number }>;
+  /**
+   * Applies a new config (already validated) to what can change without a restart; returns the
+   * sections that changed but need one (server, redis, metrics, usage, auth.enabled, the admin token).
+   */
+  reload(config: GatewayConfig): string[];
   /** Graceful shutdown: readiness 503, streams ended, in-flight requests given the grace period. */
   shutdown(): Promise<void>;
 }
@@ -102,17 +107,13 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   app.addSchema(KeyViewSchema);
 
   const stores = openStores(config, logger);
-  const adapters = new Map<string, BackendAdapter>(
-    config.backends.map((backend) => [backend.name, createAdapter(backend)]),
-  );
-  const router = new ModelRouter(config.models, adapters, config.routing, config.backends);
-  const healthChecker = new HealthChecker(config.backends, router.backends, logger);
   const calls = new UpstreamCalls();
+  let routing = buildRouting(config, logger);
   const prometheus = config.metrics.enabled
     ? new PrometheusMetrics({
-        circuits: () => circuitStates(router),
+        circuits: () => circuitStates(routing.router),
         backends: () =>
-          [...router.backends].map(([name, backend]) => ({
+          [...routing.router.backends].map(([name, backend]) => ({
             backend: name,
             healthy: backend.health !== 'unhealthy',
           })),
@@ -129,7 +130,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     const checks: Record<string, ReadinessCheck> = {};
     if (lifecycle.shuttingDown) checks['lifecycle'] = { status: 'shutting_down' };
     Object.assign(checks, await stores.check());
-    Object.assign(checks, backendChecks(router));
+    Object.assign(checks, backendChecks(routing.router));
     return checks;
   };
 
@@ -151,9 +152,9 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
 
   const context: GatewayContext = {
     config,
-    router,
+    router: routing.router,
     attempts: new AttemptRunner(config.routing, Date.now, Math.random, metrics),
-    discovery: new ModelDiscovery(router, config.routing.discovery, logger),
+    discovery: new ModelDiscovery(routing.router, config.routing.discovery, logger),
     cache: new ResponseCache(config.cache, stores.cache, logger, config.rateLimit.storeTimeoutMs, metrics),
     rateLimiter: new RateLimiter(config.rateLimit, stores.limiterRedis, logger, metrics),
     metrics,
@@ -193,7 +194,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     reply.header('x-request-id', request.id);
     reply.raw.once('close', () => {
       metrics.requestEnded();
-      const status = logCompletion(logger, request, reply, config.promptLogging);
+      const status = logCompletion(logger, request, reply, context.config.promptLogging);
       countCompletion(metrics, request, status);
       if (usage !== null) recordUsage(usage, request.gateway, status);
       if (request.gateway.trace !== null) endRequestSpan(request.gateway, status);
@@ -279,9 +280,32 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   if (prometheus !== null && config.metrics.port === null)
     registerMetricsRoute(app, prometheus, config.metrics.tokenSha256);
   let metricsServer: Server | null = null;
+  let listening = false;
+
+  /**
+   * Config reload: backends, models, routing, rate limits, the cache's settings, static keys and prompt
+   * logging change at once; requests in flight finish with what they started with (old backends are
+   * closed gracefully: undici lets their requests and streams end). What needs a restart is reported.
+   */
+  const reload = (next: GatewayConfig): string[] => {
+    const needsRestart = restartOnlyChanges(context.config, next);
+    const previous = routing;
+    routing = buildRouting(next, logger);
+    context.config = next;
+    context.router = routing.router;
+    context.attempts = new AttemptRunner(next.routing, Date.now, Math.random, metrics);
+    context.discovery = new ModelDiscovery(routing.router, next.routing.discovery, logger);
+    context.rateLimiter.reconfigure(next.rateLimit);
+    context.cache.reconfigure(next.cache);
+    authenticator.setStaticKeys(next.auth.keys);
+    previous.healthChecker.stop();
+    if (listening) routing.healthChecker.start();
+    void closeAdapters(previous);
+    return needsRestart;
+  };
 
   const close = async (): Promise<void> => {
-    healthChecker.stop();
+    routing.healthChecker.stop();
     await tracing.shutdown().catch((error: unknown) => {
       logger.warn({ detail: (error as Error).message }, 'traces could not be flushed');
     });
@@ -294,7 +318,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
       );
       server.closeAllConnections();
     }
-    await Promise.allSettled([...adapters.values()].map((adapter) => adapter.close()));
+    await closeAdapters(routing);
     await context.rateLimiter.flush();
     // Before the stores close: on SQLite the usage table shares the key store's database.
     await usage?.close();
@@ -305,6 +329,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     app,
     context,
     keyStore: stores.keys,
+    reload,
     async listen() {
       await app.listen({ host: config.server.host, port: config.server.port });
       if (prometheus !== null && config.metrics.port !== null) {
@@ -317,7 +342,8 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
         metricsServer = listening.server;
         logger.info({ port: listening.port }, 'metrics listening on their own port');
       }
-      healthChecker.start();
+      routing.healthChecker.start();
+      listening = true;
       const address = app.server.address();
       if (address === null || typeof address === 'string') throw new Error('server bound to no TCP address');
       return { host: address.address, port: address.port };
@@ -420,6 +446,40 @@ function endRequestSpan(state: RequestState, status: number): void {
   span.setAttributes(attributes);
   if (status >= 500 || state.outcome === 'stream_error') span.fail(state.errorCode ?? String(status));
   span.end();
+}
+
+interface Routing {
+  readonly adapters: ReadonlyMap<string, BackendAdapter>;
+  readonly router: ModelRouter;
+  readonly healthChecker: HealthChecker;
+}
+
+function buildRouting(config: GatewayConfig, logger: Logger): Routing {
+  const adapters = new Map<string, BackendAdapter>(
+    config.backends.map((backend) => [backend.name, createAdapter(backend)]),
+  );
+  const router = new ModelRouter(config.models, adapters, config.routing, config.backends);
+  return { adapters, router, healthChecker: new HealthChecker(config.backends, router.backends, logger) };
+}
+
+async function closeAdapters(routing: Routing): Promise<void> {
+  await Promise.allSettled([...routing.adapters.values()].map((adapter) => adapter.close()));
+}
+
+/** The sections of a new config that differ from the running one and only take effect on a restart. */
+function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string[] {
+  const sections: [string, unknown, unknown][] = [
+    ['server', current.server, next.server],
+    ['redis', current.redis, next.redis],
+    ['metrics', current.metrics, next.metrics],
+    ['usage', current.usage, next.usage],
+    ['auth.enabled', current.auth.enabled, next.auth.enabled],
+    ['auth.admin_token_sha256', current.auth.adminTokenSha256, next.auth.adminTokenSha256],
+    ['logging.level', current.logLevel, next.logLevel],
+  ];
+  return sections
+    .filter(([, before, after]) => JSON.stringify(before) !== JSON.stringify(after))
+    .map(([name]) => name);
 }
 
 function circuitStates(router: ModelRouter): { target: string; backend: string; state: 0 | 1 | 2 }[] {

@@ -93,6 +93,11 @@ export async function runPrimary(
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Each worker reloads its own config (and logs whether it took it).
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: asking every worker to reload the config');
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
+  });
 
   for (let index = 0; index < config.server.workers; index++) fork();
   await Promise.resolve();

@@ -18,10 +18,11 @@ export interface ReadinessCheck {
 
 /** Everything a route needs, built once by buildGateway. */
 export interface GatewayContext {
-  readonly config: GatewayConfig;
-  readonly router: ModelRouter;
-  readonly attempts: AttemptRunner;
-  readonly discovery: ModelDiscovery;
+  // Replaced as a whole on a config reload; a request reads each once and keeps what it got.
+  config: GatewayConfig;
+  router: ModelRouter;
+  attempts: AttemptRunner;
+  discovery: ModelDiscovery;
   readonly authenticator: Authenticator;
   readonly keyStore: KeyStore;
   readonly rateLimiter: RateLimiter;
