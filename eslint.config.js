@@ -8,7 +8,8 @@ export default tseslint.config(
       'dist/**',
       'node_modules/**',
       'coverage/**',
-      'clients/**',
+      'clients/python/**',
+      'clients/typescript/dist/**',
       'scripts/**',
       'bench/*.mjs',
       'eslint.config.js',
@@ -32,11 +33,11 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli.ts', 'src/cli/**', 'bench/**', 'test/**'],
+    files: ['src/cli.ts', 'src/cli/**', 'bench/**', 'test/**', 'clients/typescript/scripts/**'],
     rules: { 'no-console': 'off' },
   },
   {
-    files: ['test/**', 'src/**/*.test.ts', 'bench/**'],
+    files: ['test/**', 'src/**/*.test.ts', 'bench/**', 'clients/typescript/test/**'],
     rules: {
       // node:test's describe/it return promises the runner itself awaits.
       '@typescript-eslint/no-floating-promises': [

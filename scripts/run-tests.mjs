@@ -1,14 +1,17 @@
-// Runs every *.test.ts under src/ and test/ with node's test runner (TypeScript through tsx), then
-// prints one closing line "N passed, N failed, N skipped". Arguments narrow the run to matching paths.
+// Runs every *.test.ts under src/, test/ and clients/typescript/ with node's test runner (TypeScript
+// through tsx), then prints one closing line "N passed, N failed, N skipped". Arguments narrow the run to
+// matching paths.
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 
 function findTests(directory) {
   const out = [];
+  if (!existsSync(directory)) return out;
   for (const name of readdirSync(directory)) {
+    if (name === 'node_modules' || name === 'dist') continue;
     const path = join(directory, name);
     if (statSync(path).isDirectory()) out.push(...findTests(path));
     else if (name.endsWith('.test.ts')) out.push(relative(root, path));
@@ -17,7 +20,7 @@ function findTests(directory) {
 }
 
 const filters = process.argv.slice(2);
-const files = ['src', 'test']
+const files = ['src', 'test', 'clients/typescript']
   .flatMap((directory) => findTests(join(root, directory)))
   .filter((file) => filters.length === 0 || filters.some((filter) => file.includes(filter)))
   .sort();
