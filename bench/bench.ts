@@ -6,6 +6,8 @@
  * sequential requests (microsecond timer, so sub-millisecond overhead is visible), streaming time to
  * first byte, and the gateway's RSS. Prints a table and writes bench/results/latest.json.
  * Flags: --quick (shorter runs), --duration SECONDS (throughput phase length, default 10).
+ * Other modes: --soak SECONDS (memory under steady load, bench/soak.ts), --streams N (memory with N open
+ * streams, bench/streams.ts).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +29,13 @@ import { PrometheusMetrics } from '../src/observability/metrics.js';
 import { UsageRecorder } from '../src/usage/usage-recorder.js';
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean' }, duration: { type: 'string' }, 'no-pin': { type: 'boolean' } },
+  options: {
+    quick: { type: 'boolean' },
+    duration: { type: 'string' },
+    'no-pin': { type: 'boolean' },
+    soak: { type: 'string' },
+    streams: { type: 'string' },
+  },
 });
 /**
  * With two or more CPUs and taskset, the server under test (the bare proxy, each gateway) runs alone on
@@ -509,4 +517,12 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (values.soak !== undefined) {
+  const { runSoak } = await import('./soak.js');
+  process.exitCode = await runSoak({ seconds: Number(values.soak), pin });
+} else if (values.streams !== undefined) {
+  const { runStreams } = await import('./streams.js');
+  process.exitCode = await runStreams({ streams: Number(values.streams), pin });
+} else {
+  await main();
+}

@@ -1,4 +1,6 @@
 // A fast OpenAI-compatible upstream for the benchmark: a fixed completion, or a short SSE stream.
+// Slow-stream mode (bench/streams.ts): a streaming request for the model 'slow' gets its first chunk at
+// once, then one chunk every SLOW_STREAM_INTERVAL_MS (default 5000) until the client goes away.
 import { createServer } from 'node:http';
 
 const completion = JSON.stringify({
@@ -29,12 +31,27 @@ const events =
     .map((event) => `data: ${JSON.stringify(event)}\n\n`)
     .join('') + 'data: [DONE]\n\n';
 
+const slowInterval = Number(process.env.SLOW_STREAM_INTERVAL_MS ?? 5000);
+const slowBase = { ...base, model: 'slow' };
+const slowFirst = `data: ${JSON.stringify({ ...slowBase, choices: [{ index: 0, delta: { role: 'assistant', content: 'Hello' }, finish_reason: null }] })}\n\n`;
+const slowNext = `data: ${JSON.stringify({ ...slowBase, choices: [{ index: 0, delta: { content: ' again' }, finish_reason: null }] })}\n\n`;
+
+function slowStream(response) {
+  response.writeHead(200, { 'content-type': 'text/event-stream' });
+  response.write(slowFirst);
+  const timer = setInterval(() => response.write(slowNext), slowInterval);
+  response.on('close', () => clearInterval(timer));
+}
+
 const server = createServer((request, response) => {
   const chunks = [];
   request.on('data', (chunk) => chunks.push(chunk));
   request.on('end', () => {
-    const stream = Buffer.concat(chunks).includes('"stream":true');
-    if (stream) {
+    const received = Buffer.concat(chunks);
+    const stream = received.includes('"stream":true');
+    if (stream && received.includes('"model":"slow"')) {
+      slowStream(response);
+    } else if (stream) {
       response.writeHead(200, { 'content-type': 'text/event-stream' });
       response.end(events);
     } else {

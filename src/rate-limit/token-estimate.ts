@@ -1,4 +1,4 @@
-import { countTokens } from 'gpt-tokenizer';
+import { createRequire } from 'node:module';
 import type { ChatCompletionRequest, EmbeddingsRequest } from '../api/schemas.js';
 
 /**
@@ -7,6 +7,26 @@ import type { ChatCompletionRequest, EmbeddingsRequest } from '../api/schemas.js
  * backend reports once the answer is complete.
  */
 const TOKENS_PER_MESSAGE = 4;
+
+type CountTokens = (text: string) => number;
+let tokenizer: CountTokens | null = null;
+
+/**
+ * The tokenizer's tables take about 35 MB of heap and 65 MB of RSS, so they are loaded on first use
+ * (synchronously, once: a few hundred milliseconds) rather than at start: a gateway without token
+ * limits never pays for them. preloadTokenizer() loads them at start when a token limit is configured.
+ */
+function countTokens(value: string): number {
+  if (tokenizer === null) {
+    const require = createRequire(import.meta.url);
+    tokenizer = (require('gpt-tokenizer') as { countTokens: CountTokens }).countTokens;
+  }
+  return tokenizer(value);
+}
+
+export function preloadTokenizer(): void {
+  countTokens('');
+}
 
 function text(content: unknown): string {
   if (typeof content === 'string') return content;

@@ -45,6 +45,7 @@ import { createTracing, inSpan } from '../observability/tracing.js';
 import { workerMetrics } from '../observability/cluster-metrics.js';
 import { promptForLog } from '../logging/prompt-log.js';
 import { UsageRecorder } from '../usage/usage-recorder.js';
+import { preloadTokenizer } from '../rate-limit/token-estimate.js';
 import { registerUsageRoutes } from '../admin/usage-routes.js';
 
 /** Who a request is from when auth.enabled is false. */
@@ -109,6 +110,15 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   const stores = openStores(config, logger);
   const calls = new UpstreamCalls();
   let routing = buildRouting(config, logger);
+  // Token limits in the config: load the tokenizer now rather than on the first request that needs it.
+  if (
+    [
+      config.rateLimit.default,
+      ...config.auth.keys.map((key) => key.rateLimit),
+      ...config.models.map((m) => m.rateLimit),
+    ].some((policy) => policy?.tokens !== undefined)
+  )
+    preloadTokenizer();
   const prometheus = config.metrics.enabled
     ? new PrometheusMetrics({
         circuits: () => circuitStates(routing.router),

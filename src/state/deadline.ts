@@ -4,17 +4,25 @@
  * busy to read an answer that had already arrived, as in a burst of requests, the answer wins. A plain
  * timer (ioredis' commandTimeout) fires first there, and then every instance of a burst falls back to
  * its own limit: the limit times the number of instances.
+ *
+ * The clock starts in a setImmediate too: a client that auto-pipelines (ioredis) writes the command in
+ * a setImmediate queued when it was called, so this one runs after the write, and time the process
+ * spent busy before it could write does not count against the store.
  */
 export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled = false;
-    const timer = setTimeout(() => {
-      setImmediate(() => {
-        if (settled) return;
-        settled = true;
-        reject(new Error(`the store did not answer within ${ms} ms`));
-      });
-    }, ms);
+    let timer: NodeJS.Timeout | undefined;
+    setImmediate(() => {
+      if (settled) return;
+      timer = setTimeout(() => {
+        setImmediate(() => {
+          if (settled) return;
+          settled = true;
+          reject(new Error(`the store did not answer within ${ms} ms`));
+        });
+      }, ms);
+    });
     promise.then(
       (value) => {
         clearTimeout(timer);
