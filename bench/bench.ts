@@ -15,9 +15,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { createServer, type AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
-import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import pino from 'pino';
 import { sha256Hex } from '../src/auth/api-key.js';
@@ -27,6 +25,7 @@ import { validateConfig } from '../src/config/load.js';
 import { EmbeddedStore } from '../src/state/embedded/embedded-store.js';
 import { PrometheusMetrics } from '../src/observability/metrics.js';
 import { UsageRecorder } from '../src/usage/usage-recorder.js';
+import { listeningLine, portLine, startRedis } from './soak.js';
 
 const { values } = parseArgs({
   options: {
@@ -104,58 +103,6 @@ async function startService(
     });
   });
   return { url, child };
-}
-
-/** A private redis-server on a free port, nothing kept on disk. */
-async function startRedis(): Promise<Service> {
-  const port = await new Promise<number>((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address() as AddressInfo;
-      server.close(() => {
-        resolve(address.port);
-      });
-    });
-  });
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-  const child = pin
-    ? spawn('taskset', ['-c', '0', 'redis-server', ...args], { stdio: 'ignore' })
-    : spawn('redis-server', args, { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      await client.ping();
-      client.disconnect();
-      break;
-    } catch (error) {
-      client.disconnect();
-      if (Date.now() > deadline) throw new Error(`redis-server did not start: ${(error as Error).message}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  return { url, child };
-}
-
-function portLine(line: string): string | null {
-  try {
-    const parsed = JSON.parse(line) as { port?: number };
-    return parsed.port === undefined ? null : `http://127.0.0.1:${parsed.port}`;
-  } catch {
-    return null;
-  }
-}
-
-function listeningLine(line: string): string | null {
-  try {
-    const parsed = JSON.parse(line) as { msg?: string; url?: string };
-    return parsed.msg === 'listening' && parsed.url !== undefined ? parsed.url : null;
-  } catch {
-    return null;
-  }
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -345,7 +292,7 @@ async function main(): Promise<void> {
     const bare = await startService(['bench/bare-proxy.mjs', upstream.url], portLine, {}, '1');
     services.push(bare);
     progress('starting a private redis-server');
-    const redis = await startRedis();
+    const redis = await startRedis(pin);
     services.push(redis);
     const startGateway = async (
       name: string,
