@@ -1,5 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../state/redis/redis-client.js';
 
 /** A stored answer: when it was stored, and the answer as the client got it. */
 export interface CachedEntry {
@@ -62,7 +63,7 @@ export function decodeEntry(buffer: Buffer): CachedEntry | null {
 
 export class RedisCacheStore implements CacheStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly maxEntryBytes: number,
   ) {}
 
@@ -77,16 +78,63 @@ export class RedisCacheStore implements CacheStore {
     await this.redis.set(key, encoded, 'EX', ttlSeconds);
   }
 
+  /**
+   * SCAN by pattern and UNLINK what it finds. In a Redis Cluster, SCAN sees one node's keys only: every
+   * master is scanned (each master of the slot map must be connected, or the purge fails rather than
+   * leaving a master's entries behind), and the keys, spread over many slots, are unlinked one by one
+   * (auto-pipelined: one write per node).
+   */
   async purge(scope: string | null): Promise<number> {
-    let cursor = '0';
-    let deleted = 0;
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', scopePattern(scope), 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await this.redis.unlink(...keys);
-    } while (cursor !== '0');
-    return deleted;
+    const pattern = scopePattern(scope);
+    if (!isCluster(this.redis)) {
+      const redis = this.redis;
+      return scanAndUnlink(redis, pattern, (keys) => redis.unlink(...keys));
+    }
+    const cluster = this.redis;
+    const counts = await Promise.all(
+      clusterMasters(cluster).map((node) =>
+        scanAndUnlink(node, pattern, async (keys) => {
+          const deleted = await Promise.all(keys.map((key) => cluster.unlink(key)));
+          return deleted.reduce((sum, count) => sum + count, 0);
+        }),
+      ),
+    );
+    return counts.reduce((sum, count) => sum + count, 0);
   }
+}
+
+async function scanAndUnlink(
+  node: Redis,
+  pattern: string,
+  unlink: (keys: string[]) => Promise<number>,
+): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await unlink(keys);
+  } while (cursor !== '0');
+  return deleted;
+}
+
+/** The connection to every master of the cluster's slot map; throws when one is missing. */
+function clusterMasters(cluster: Cluster): Redis[] {
+  if (cluster.status !== 'ready') throw new Error(`the cluster client is ${cluster.status}`);
+  const connections = new Map<string, Redis>();
+  for (const node of cluster.nodes('master')) {
+    connections.set(`${node.options.host}:${node.options.port}`, node);
+  }
+  const masters = new Map<string, Redis>();
+  for (let slot = 0; slot < 16384; slot++) {
+    const owner = cluster.slots[slot]?.[0];
+    if (owner === undefined) throw new Error(`no master serves slot ${slot}`);
+    if (masters.has(owner)) continue;
+    const connection = connections.get(owner);
+    if (connection === undefined) throw new Error(`master ${owner} is not connected`);
+    masters.set(owner, connection);
+  }
+  return [...masters.values()];
 }
 
 /** An LRU bounded by the bytes of its encoded entries. */

@@ -20,6 +20,7 @@ import {
   type RateLimitPolicyConfig,
 } from './schema.js';
 import { parseRate } from './rate-string.js';
+import { redisConfigOf } from './redis-config.js';
 import { sha256Hex } from '../auth/api-key.js';
 
 /** A mistake in the configuration; the CLI prints it and exits with status 2. */
@@ -313,13 +314,7 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
   }
   checkPolicy(file.rate_limit?.default, 'rate_limit.default', problems);
 
-  let redisUrl = env['REDIS_URL'] ?? file.redis?.url ?? null;
-  if (redisUrl === '') redisUrl = null;
-  if (redisUrl !== null && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
-    problems.push(
-      `${env['REDIS_URL'] === undefined ? 'redis.url' : 'REDIS_URL'}: must be a redis:// or rediss:// URL`,
-    );
-  }
+  const redis = redisConfigOf(file.redis, env, problems);
 
   let port = file.server?.port ?? 8080;
   const portOverride = env['PORT'];
@@ -336,11 +331,10 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
 
   const routing = routingOf(file.routing, problems);
   const workersSetting = file.server?.workers ?? 1;
-  const workers =
-    workersSetting === 'auto' ? (redisUrl === null ? 1 : availableParallelism()) : workersSetting;
-  if (workers > 1 && redisUrl === null) {
+  const workers = workersSetting === 'auto' ? (redis === null ? 1 : availableParallelism()) : workersSetting;
+  if (workers > 1 && redis === null) {
     problems.push(
-      `server.workers: ${workers} workers need redis (rate limits, the response cache and key changes live in each process without it); set redis.url or use one worker`,
+      `server.workers: ${workers} workers need redis (rate limits, the response cache and key changes live in each process without it); set redis.url (or redis.cluster, redis.sentinel) or use one worker`,
     );
   }
   const redact = (file.logging?.prompts?.redact ?? []).flatMap((pattern, index) => {
@@ -383,7 +377,7 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       workers,
       watchConfig: file.server?.watch_config ?? false,
     },
-    redis: redisUrl === null ? null : { url: redisUrl },
+    redis,
     backends,
     models,
     auth: { enabled: file.auth?.enabled ?? true, adminTokenSha256, keys },

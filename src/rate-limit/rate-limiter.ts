@@ -1,5 +1,4 @@
 import { NO_METRICS, type MetricsSink } from '../observability/metrics.js';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { KeyRecord } from '../auth/key-record.js';
 import type { GatewayConfig, ModelRoute } from '../config/config.js';
@@ -9,6 +8,7 @@ import { MemoryLimiter } from './memory-limiter.js';
 import { resolveLimits, type AppliedLimit } from './policy.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 import { withDeadline } from '../state/deadline.js';
+import type { RedisClient } from '../state/redis/redis-client.js';
 import { RedisLimiter } from './redis-limiter.js';
 
 /** What an admitted request holds: its headers, and the settlement of its token reservation. */
@@ -64,7 +64,7 @@ export class RateLimiter {
 
   constructor(
     private config: GatewayConfig['rateLimit'],
-    redis: Redis | null,
+    redis: RedisClient | null,
     private readonly logger: Logger,
     private readonly metrics: MetricsSink = NO_METRICS,
   ) {

@@ -1,4 +1,6 @@
-import type { Redis } from 'ioredis';
+import { groupByHashTag } from '../state/redis/hash-tag.js';
+import { LuaScript } from '../state/redis/lua-script.js';
+import { isCluster, type RedisClient } from '../state/redis/redis-client.js';
 import { emissionInterval } from './gcra.js';
 import { gcraLimitOf } from './policy.js';
 import type {
@@ -19,7 +21,7 @@ import type {
  * with numbers as strings of 17 significant digits, which read back as the very same doubles (Redis
  * would truncate Lua numbers to integers, and tostring keeps only 14 digits: 0.1 ms of a timestamp).
  */
-const ACQUIRE = `
+const ACQUIRE = new LuaScript(`
 local function num(x) return string.format('%.17g', x) end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
@@ -50,10 +52,10 @@ for i = 1, #KEYS do
     reply[i + 2] = num(before[i])
   end
 end
-return reply`;
+return reply`);
 
 /* Corrects earlier charges (a token reservation settled to real usage). ARGV: per key, T (ms) and delta. */
-const ADJUST = `
+const ADJUST = new LuaScript(`
 local function num(x) return string.format('%.17g', x) end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
@@ -70,30 +72,31 @@ for i = 1, #KEYS do
     redis.call('DEL', KEYS[i])
   end
 end
-return 1`;
+return 1`);
 
-interface LimiterCommands {
-  gatewayAcquire(...args: (string | number)[]): Promise<string[] | [number, ...string[]]>;
-  gatewayAdjust(...args: (string | number)[]): Promise<number>;
-}
-
+/*
+ * Keys: `gw-rl:{<key id>}:<scope>`. Every limit of one request belongs to one API key, so the keys of one
+ * acquire share the hash tag `{<key id>}`: one Redis Cluster slot, as a script's keys must be. A batch of
+ * adjustments mixes API keys: in a cluster it is sent as one script call per hash tag.
+ */
 export class RedisLimiter implements LimiterStore {
-  private readonly commands: LimiterCommands;
+  private readonly cluster: boolean;
 
-  constructor(redis: Redis) {
-    // defineCommand sends EVALSHA, and the script itself only when Redis does not know it yet.
-    redis.defineCommand('gatewayAcquire', { lua: ACQUIRE });
-    redis.defineCommand('gatewayAdjust', { lua: ADJUST });
-    this.commands = redis as unknown as LimiterCommands;
+  constructor(private readonly redis: RedisClient) {
+    this.cluster = isCluster(redis);
   }
 
   async acquire(checks: readonly LimitCheck[]): Promise<AcquireResult> {
-    const args: (string | number)[] = [checks.length, ...checks.map((check) => check.key)];
+    const args: (string | number)[] = [];
     for (const check of checks) {
       const gcra = gcraLimitOf(check.limit);
       args.push(emissionInterval(gcra), gcra.limit, check.cost);
     }
-    const reply = await this.commands.gatewayAcquire(...args);
+    const reply = (await ACQUIRE.run(
+      this.redis,
+      checks.map((check) => check.key),
+      args,
+    )) as (string | number)[];
     const allowed = Number(reply[0]) === 1;
     const now = Number(reply[1]);
     let refused: AcquireResult['refused'] = null;
@@ -118,13 +121,19 @@ export class RedisLimiter implements LimiterStore {
 
   async adjust(adjustments: readonly LimitAdjustment[]): Promise<void> {
     if (adjustments.length === 0) return;
-    const args: (string | number)[] = [
-      adjustments.length,
-      ...adjustments.map((adjustment) => adjustment.key),
-    ];
+    const groups = this.cluster ? groupByHashTag(adjustments, (adjustment) => adjustment.key) : [adjustments];
+    await Promise.all(groups.map((group) => this.adjustGroup(group)));
+  }
+
+  private async adjustGroup(adjustments: readonly LimitAdjustment[]): Promise<void> {
+    const args: (string | number)[] = [];
     for (const adjustment of adjustments) {
       args.push(emissionInterval(gcraLimitOf(adjustment.limit)), adjustment.delta);
     }
-    await this.commands.gatewayAdjust(...args);
+    await ADJUST.run(
+      this.redis,
+      adjustments.map((adjustment) => adjustment.key),
+      args,
+    );
   }
 }

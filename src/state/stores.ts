@@ -1,11 +1,10 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { KeyStore } from '../auth/key-store.js';
 import type { GatewayConfig } from '../config/config.js';
 import type { ReadinessCheck } from '../server/context.js';
 import { MemoryCacheStore, RedisCacheStore, type CacheStore } from '../cache/cache-store.js';
 import { EmbeddedStore } from './embedded/embedded-store.js';
-import { createRedisClient, pingRedis } from './redis/redis-client.js';
+import { checkRedis, createStateClient, createSubscriber, type RedisClient } from './redis/redis-client.js';
 import { RedisKeyStore } from './redis/redis-key-store.js';
 import { EmbeddedUsageStore } from '../usage/embedded-usage-store.js';
 import { RedisUsageStore } from '../usage/redis-usage-store.js';
@@ -17,11 +16,16 @@ const KEY_LOOKUP_TIMEOUT_MS = 250;
 /** Usage flushes and queries are off the request path: their connection has a timeout of its own. */
 const USAGE_TIMEOUT_MS = 2000;
 
-/** The state stores of one gateway: Redis when configured (shared by instances), else SQLite. */
+/**
+ * The state stores of one gateway: Redis when configured (shared by instances), else SQLite. Redis is
+ * one server (redis.url), a Redis Cluster (redis.cluster) or a master found through Sentinel
+ * (redis.sentinel): the same connections and timeouts in each case, and every multi-key script or
+ * transaction touches keys of one hash tag (one cluster slot).
+ */
 export interface Stores {
   readonly keys: KeyStore;
   /** The rate limiter's connection (the limiter bounds its calls by rate_limit.store_timeout_ms); null without Redis. */
-  readonly limiterRedis: Redis | null;
+  readonly limiterRedis: RedisClient | null;
   /** The response cache's store: Redis (sharing the rate limiter's short-timeout connection), else in process. */
   readonly cache: CacheStore;
   /** Usage counters: Redis (a connection of its own, 2 s command timeout), else the SQLite file. */
@@ -52,26 +56,38 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
       close: () => embedded.close(),
     };
   }
-  const options = { url: config.redis.url, logger, commandTimeoutMs: KEY_LOOKUP_TIMEOUT_MS };
-  const redis = createRedisClient(options);
-  const subscriber = createRedisClient(options, { autoResubscribe: false, commandTimeout: 2000 });
-  const keys = new RedisKeyStore(redis, subscriber, logger);
+  const redisConfig = config.redis;
+  const options = { logger, commandTimeoutMs: KEY_LOOKUP_TIMEOUT_MS };
+  const redis = createStateClient(redisConfig, options);
+  const subscriber = createSubscriber(redisConfig, redis, { logger, commandTimeoutMs: 2000 });
+  const keys = new RedisKeyStore(redis, subscriber, logger, KEY_LOOKUP_TIMEOUT_MS);
   // The limiter bounds each call by rate_limit.store_timeout_ms itself (rate-limiter.ts, withDeadline);
   // this command timeout is only a backstop that ends commands a stalled server never answers.
-  const limiterRedis = createRedisClient(
-    { ...options, commandTimeoutMs: config.rateLimit.storeTimeoutMs + 1000 },
+  const limiterRedis = createStateClient(redisConfig, {
+    logger,
+    commandTimeoutMs: config.rateLimit.storeTimeoutMs + 1000,
     // Commands issued in the same tick (concurrent requests) leave in one write: a socket write costs
     // a system call, which under load cost more than the script itself.
-    { enableAutoPipelining: true },
-  );
-  const usageRedis = createRedisClient({ ...options, commandTimeoutMs: USAGE_TIMEOUT_MS });
+    autoPipelining: true,
+  });
+  const usageRedis = createStateClient(redisConfig, { logger, commandTimeoutMs: USAGE_TIMEOUT_MS });
   return {
     keys,
     limiterRedis,
     cache: new RedisCacheStore(limiterRedis, config.cache.maxEntryBytes),
     usage: new RedisUsageStore(usageRedis, config.usage.retentionDays),
     async check() {
-      const result = await pingRedis(redis, READINESS_TIMEOUT_MS);
+      let result = await checkRedis(redis, READINESS_TIMEOUT_MS);
+      // The other connections reconnect on their own: while one is down, limits would fall back to
+      // per-instance counting (or usage would wait), so readiness waits for them too.
+      for (const [name, client] of [
+        ['rate limit', limiterRedis],
+        ['usage', usageRedis],
+      ] as const) {
+        if (result.status === 'ok' && client.status !== 'ready') {
+          result = { status: 'error', detail: `the ${name} connection is ${client.status}` };
+        }
+      }
       return { state_store: result, redis: result };
     },
     async close() {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../state/redis/redis-client.js';
 import { matchesModelPattern } from '../routing/model-patterns.js';
 import { DAY_MS, expiryOf, hoursIn } from './hours.js';
 import { cellGroupValues, UsageRowBuilder } from './usage-rows.js';
@@ -64,7 +64,7 @@ export class RedisUsageStore implements UsageStore {
   private readonly firstConnection: Promise<void>;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly retentionDays: number,
   ) {
     // The gateway's clients queue nothing while disconnected: a command sent before the first

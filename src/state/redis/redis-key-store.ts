@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { KeyRecord } from '../../auth/key-record.js';
 import {
@@ -9,6 +8,9 @@ import {
   type KeyStore,
   type StoredKey,
 } from '../../auth/key-store.js';
+import { withDeadline } from '../deadline.js';
+import type { ChangeSubscriber } from './cluster-subscriber.js';
+import type { RedisClient } from './redis-client.js';
 
 /**
  * API keys in Redis, shared by every instance. Every key of this store carries the `{gw-keys}` hash tag,
@@ -19,7 +21,8 @@ import {
  *   {gw-keys}:ids            → set of ids
  *
  * Changes are published on `gw-keys:changed` (the hash) so that other instances drop their cached copy at
- * once; a subscriber that loses its connection tells its listeners to forget everything.
+ * once; a subscriber that loses its connection tells its listeners to forget everything. In a Redis
+ * Cluster, PUBLISH reaches every node, and the subscriber listens on any one of them.
  */
 const TAG = '{gw-keys}';
 const CHANNEL = 'gw-keys:changed';
@@ -52,9 +55,14 @@ export class RedisKeyStore implements KeyStore {
   private readonly firstConnection: Promise<void>;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly subscriber: Redis,
+    private readonly redis: RedisClient,
+    private readonly subscriber: ChangeSubscriber,
     private readonly logger: Logger,
+    /**
+     * Bounds a look-up on the request path as a whole: a cluster client retries a command whose node
+     * went away (a failover), each attempt bounded by the command timeout only.
+     */
+    private readonly lookupTimeoutMs: number | null = null,
   ) {
     // The client does not queue commands while disconnected, so a command sent before the first
     // connection is up fails at once; admin operations (not the hot path) wait for it, bounded.
@@ -94,7 +102,10 @@ export class RedisKeyStore implements KeyStore {
   }
 
   async findByHash(sha256: string): Promise<KeyRecord | null> {
-    const json = await this.redis.get(hashKey(sha256));
+    const reading = this.redis.get(hashKey(sha256));
+    const json = await (this.lookupTimeoutMs === null
+      ? reading
+      : withDeadline(reading, this.lookupTimeoutMs));
     return json === null ? null : fromStored(JSON.parse(json) as StoredKey);
   }
 
