@@ -34,6 +34,7 @@ export async function runPrimary(
   if (config.metrics.enabled) servePrimaryMetrics();
 
   let stopping = false;
+  let failed = false;
   let listening = 0;
   let announced = false;
   const crashes: number[] = [];
@@ -55,7 +56,7 @@ export async function runPrimary(
       if (Object.keys(cluster.workers ?? {}).length === 0) {
         logger.info('every worker has stopped: shutdown complete');
         logger.flush();
-        process.exit(0);
+        process.exit(failed ? 1 : 0);
       }
       return;
     }
@@ -64,12 +65,13 @@ export async function runPrimary(
     while (crashes.length > 0 && (crashes[0] ?? now) < now - CRASH_WINDOW_MS) crashes.shift();
     if (crashes.length >= MAX_CRASHES) {
       logger.fatal({ crashes: crashes.length }, 'workers keep dying: stopping the gateway');
+      failed = true;
       stopAll('SIGTERM');
-      process.exitCode = 1;
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(1);
       return;
     }
     logger.error({ worker: worker.id, code, signal }, 'worker died: starting another');
-    setTimeout(fork, RESTART_DELAY_MS).unref();
+    setTimeout(fork, RESTART_DELAY_MS);
   });
 
   const stopAll = (signal: NodeJS.Signals): void => {

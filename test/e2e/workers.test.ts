@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { killStrayChildren, runCli, ServeProcess } from '../support/cli-process.js';
@@ -132,6 +133,35 @@ describe('server.workers: 2 with Redis', () => {
     assert.equal(await serve.stop(), 0);
     assert.deepEqual(workerPids(primary), []);
     assert.ok(serve.logs.some((log) => log['msg'] === 'every worker has stopped: shutdown complete'));
+  });
+});
+
+describe('server.workers whose workers cannot start', () => {
+  let redis: PrivateRedis;
+  let directory: string;
+  let blocker: Server;
+
+  before(async () => {
+    redis = await startRedisServer();
+    directory = mkdtempSync(join(tmpdir(), 'gw-workers-crash-'));
+    blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  });
+  after(async () => {
+    killStrayChildren();
+    await new Promise((resolve) => blocker.close(resolve));
+    await redis.stop();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('stops with exit status 1 when workers keep dying, instead of restarting them for ever', async () => {
+    const port = (blocker.address() as AddressInfo).port;
+    writeFileSync(join(directory, 'config.yaml'), config(redis.url, 2).replace('"port":0', `"port":${port}`));
+    const serve = new ServeProcess({ cwd: directory, args: ['--config', 'config.yaml'] });
+    const { code } = await serve.exited;
+    assert.equal(code, 1);
+    assert.ok(serve.logs.some((log) => log['msg'] === 'workers keep dying: stopping the gateway'));
+    assert.ok(serve.logs.filter((log) => log['msg'] === 'worker died: starting another').length >= 2);
   });
 });
 
