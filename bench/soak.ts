@@ -272,6 +272,34 @@ export async function heapAfterGc(gateway: Service, file: string): Promise<numbe
   }
 }
 
+/**
+ * The fast upstream, a private redis-server and one gateway with every feature on, started with the
+ * forced-collection hook (heapAfterGc); each is pushed on `services` as it starts, for the caller to stop.
+ */
+export async function startMeasuredStack(options: {
+  workDir: string;
+  heapFile: string;
+  cache: boolean;
+  pin: boolean;
+  services: Service[];
+}): Promise<Service> {
+  const upstream = await startNode(['bench/fast-upstream.mjs'], portLine, { pin: options.pin });
+  options.services.push(upstream);
+  const redis = await startRedis(options.pin);
+  options.services.push(redis);
+  const gateway = await startGateway({
+    workDir: options.workDir,
+    upstreamUrl: upstream.url,
+    redisUrl: redis.url,
+    cache: options.cache,
+    pin: options.pin,
+    nodeArgs: ['--expose-gc', '--import', GC_HOOK],
+    env: { SOAK_HEAP_FILE: options.heapFile },
+  });
+  options.services.push(gateway);
+  return gateway;
+}
+
 export async function runSoak(options: { seconds: number; pin: boolean }): Promise<number> {
   const tag = 'soak';
   const sampleCount = Math.floor(options.seconds / SAMPLE_SECONDS);
@@ -288,20 +316,7 @@ export async function runSoak(options: { seconds: number; pin: boolean }): Promi
   let stopLoad = (): void => undefined;
   try {
     progress(tag, 'starting the fast upstream, a private redis-server and the gateway');
-    const upstream = await startNode(['bench/fast-upstream.mjs'], portLine, { pin: options.pin });
-    services.push(upstream);
-    const redis = await startRedis(options.pin);
-    services.push(redis);
-    const gateway = await startGateway({
-      workDir,
-      upstreamUrl: upstream.url,
-      redisUrl: redis.url,
-      cache: false,
-      pin: options.pin,
-      nodeArgs: ['--expose-gc', '--import', GC_HOOK],
-      env: { SOAK_HEAP_FILE: heapFile },
-    });
-    services.push(gateway);
+    const gateway = await startMeasuredStack({ workDir, heapFile, cache: false, pin: options.pin, services });
     const pid = gateway.child.pid;
     const completions = (text: string): number =>
       metricValue(text, 'gateway_http_requests_total', 'route="/v1/chat/completions"') || 0;

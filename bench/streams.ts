@@ -18,19 +18,15 @@ import autocannon from 'autocannon';
 import { Pool } from 'undici';
 import {
   BENCH_KEY,
-  GC_HOOK,
   heapAfterGc,
   machineLine,
   mb,
   metricValue,
   pinSelf,
-  portLine,
   progress,
   rssBytes,
   scrapeMetrics,
-  startGateway,
-  startNode,
-  startRedis,
+  startMeasuredStack,
   type Service,
 } from './soak.js';
 
@@ -76,21 +72,7 @@ export async function runStreams(options: { streams: number; pin: boolean }): Pr
   let pool: Pool | undefined;
   try {
     progress(tag, 'starting the fast upstream (slow streams), a private redis-server and the gateway');
-    const upstream = await startNode(['bench/fast-upstream.mjs'], portLine, { pin: options.pin });
-    services.push(upstream);
-    const redis = await startRedis(options.pin);
-    services.push(redis);
-    const gateway = await startGateway({
-      workDir,
-      upstreamUrl: upstream.url,
-      redisUrl: redis.url,
-      cache: true,
-      pin: options.pin,
-      // For the heap after a forced collection (see bench/soak.ts).
-      nodeArgs: ['--expose-gc', '--import', GC_HOOK],
-      env: { SOAK_HEAP_FILE: heapFile },
-    });
-    services.push(gateway);
+    const gateway = await startMeasuredStack({ workDir, heapFile, cache: true, pin: options.pin, services });
 
     progress(tag, 'warming up: 3 s of streaming requests at 16 connections (each prompt distinct)');
     const warm = await autocannon({

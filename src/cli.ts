@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/config.js';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
+import { baseUrl } from './server/base-url.js';
 
 const HELP = `ai-gateway: an OpenAI-compatible gateway for self-hosted models
 
@@ -102,7 +103,7 @@ async function serve(argv: string[]): Promise<number> {
       ? await ensureFirstKey(gateway.context.authenticator, gateway.keyStore)
       : null;
   const address = await gateway.listen();
-  const base = `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+  const base = baseUrl(address.host, address.port);
   logger.info({ url: base, backends: config.backends.map((backend) => backend.name) }, 'listening');
   printFirstKey(base, first);
   const reload = (trigger: string): void => {

@@ -40,14 +40,20 @@ export function sha256Hex(text: string): string {
  * The key a client sent, from `Authorization: Bearer <key>` or `x-api-key: <key>`.
  * Throws 401 for a missing or malformed header; never echoes what was sent.
  */
+/** The token of `Authorization: Bearer <token>`; null when the header is absent or of another shape. */
+export function bearerToken(authorization: string | undefined): string | null {
+  if (authorization === undefined) return null;
+  return /^Bearer +(\S+) *$/i.exec(authorization)?.[1] ?? null;
+}
+
 export function extractApiKey(headers: IncomingHttpHeaders): string {
   const authorization = headers.authorization;
   let key: string | undefined;
   if (authorization !== undefined) {
-    const match = /^Bearer +(\S+) *$/i.exec(authorization);
-    if (match === null)
+    const token = bearerToken(authorization);
+    if (token === null)
       throw new AuthenticationError("Malformed Authorization header; send 'Authorization: Bearer <key>'");
-    key = match[1];
+    key = token;
   } else {
     const header = headers['x-api-key'];
     key = Array.isArray(header) ? header[0] : header;

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { StaticKey } from '../config/config.js';
 import { AuthenticationError, RateLimitedAuthError, ServiceUnavailableError } from '../errors/errors.js';
-import { digestsEqual, extractApiKey, keyHint, sha256Hex } from './api-key.js';
+import { bearerToken, digestsEqual, extractApiKey, keyHint, sha256Hex } from './api-key.js';
 import { AuthFailureLimiter } from './auth-failure-limiter.js';
 import type { KeyRecord } from './key-record.js';
 import type { KeyStore } from './key-store.js';
@@ -98,11 +98,11 @@ export class Authenticator {
   authenticateAdmin(headers: IncomingHttpHeaders, address: string, expectedSha256: string): void {
     const retryAfter = this.failures.retryAfter(address);
     if (retryAfter > 0) throw new RateLimitedAuthError(retryAfter);
-    const match = /^Bearer +(\S+) *$/i.exec(headers.authorization ?? '');
-    if (match === null || !digestsEqual(sha256Hex(match[1] ?? ''), expectedSha256)) {
+    const token = bearerToken(headers.authorization);
+    if (token === null || !digestsEqual(sha256Hex(token), expectedSha256)) {
       this.failures.recordFailure(address);
       this.logger.info(
-        { reason: match === null ? 'missing or malformed' : 'wrong token', address },
+        { reason: token === null ? 'missing or malformed' : 'wrong token', address },
         'admin authentication failed',
       );
       throw new AuthenticationError("Invalid admin token; send 'Authorization: Bearer <admin token>'");

@@ -1,14 +1,14 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { digestsEqual, sha256Hex } from '../auth/api-key.js';
+import { bearerToken, digestsEqual, sha256Hex } from '../auth/api-key.js';
 import { AuthenticationError } from '../errors/errors.js';
 import type { PrometheusMetrics } from './metrics.js';
 
 /** True when no token is configured, or the request carries it as `Authorization: Bearer <token>`. */
 function authorized(headers: IncomingHttpHeaders, tokenSha256: string | null): boolean {
   if (tokenSha256 === null) return true;
-  const match = /^Bearer +(\S+) *$/i.exec(headers.authorization ?? '');
-  return match !== null && digestsEqual(sha256Hex(match[1] ?? ''), tokenSha256);
+  const token = bearerToken(headers.authorization);
+  return token !== null && digestsEqual(sha256Hex(token), tokenSha256);
 }
 
 /** GET /metrics on the gateway's own port. */

@@ -5,6 +5,7 @@ import { ensureFirstKey } from '../auth/first-start.js';
 import type { GatewayConfig } from '../config/config.js';
 import { servePrimaryMetrics } from '../observability/cluster-metrics.js';
 import { openStores } from '../state/stores.js';
+import { baseUrl } from './base-url.js';
 
 /** A worker that dies this many times within CRASH_WINDOW_MS stops the gateway instead of looping. */
 const MAX_CRASHES = 5;
@@ -46,7 +47,7 @@ export async function runPrimary(
     if (!announced && listening >= config.server.workers) {
       announced = true;
       const host = address.address === '' ? config.server.host : address.address;
-      const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+      const url = baseUrl(host, address.port);
       logger.info({ url, workers: config.server.workers, pid: process.pid }, 'listening');
       banner(url, first);
     }

@@ -11,7 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
+import { pooledSender, type Answer } from '../support/pooled-request.js';
 import type { ChatCompletionRequest } from '../../src/api/schemas.js';
 import { sha256Hex } from '../../src/auth/api-key.js';
 import { countTextTokens, estimateChatTokens } from '../../src/rate-limit/token-estimate.js';
@@ -36,67 +37,11 @@ const RATE_LIMIT_TYPE = /\/problems\/rate-limit-exceeded$/;
 /** OpenAI's duration format in x-ratelimit-reset-*: "20s", "1m0s", "1.5s", "250ms". */
 const OPENAI_DURATION = /^(?:\d+h)?(?:\d+m)?\d+(?:\.\d+)?s$|^\d+ms$/;
 
-/**
- * One keep-alive connection pool for every request of this file: 500 concurrent requests reuse the
- * connections the earlier rounds opened, so that a round measures the limiter, not TCP handshakes.
- */
-const agent = new Agent({ keepAliveTimeout: 30_000, connections: 300 });
+const sender = pooledSender(15_000);
 after(async () => {
-  await agent.close();
+  await sender.close();
 });
-
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  text: string;
-  json: unknown;
-  /** performance.now() just before the request was sent. */
-  sent: number;
-  /** performance.now() when the whole answer had arrived. */
-  at: number;
-}
-
-interface SendOptions {
-  token?: string;
-  body?: unknown;
-}
-
-/** One request through the shared keep-alive pool, read whole. */
-async function send(
-  base: string,
-  method: 'GET' | 'POST',
-  path: string,
-  options: SendOptions = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = {};
-  if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
-  let body: string | undefined;
-  if (options.body !== undefined) {
-    body = JSON.stringify(options.body);
-    headers['content-type'] = 'application/json';
-  }
-  const sent = performance.now();
-  const response = await request(`${base}${path}`, {
-    method,
-    headers,
-    ...(body === undefined ? {} : { body }),
-    dispatcher: agent,
-    signal: AbortSignal.timeout(15_000),
-  });
-  const text = await response.body.text();
-  const at = performance.now();
-  const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(response.headers)) {
-    if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  let json: unknown = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  return { status: response.statusCode, headers: flat, text, json, sent, at };
-}
+const send = sender.send;
 
 function chat(
   base: string,
@@ -466,7 +411,7 @@ describe('rate limits across two gateway instances on one Redis', () => {
           'x-request-id': `cancelled-${id}`,
         },
         body: JSON.stringify(streamed),
-        dispatcher: agent,
+        dispatcher: sender.agent,
         signal: controller.signal,
       });
       assert.equal(response.statusCode, 200);

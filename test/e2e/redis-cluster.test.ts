@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Agent, request } from 'undici';
+import { pooledSender, type Answer } from '../support/pooled-request.js';
 import { sha256Hex } from '../../src/auth/api-key.js';
 import { startGateway, testConfig, type RunningGateway } from '../support/gateway-harness.js';
 import {
@@ -28,55 +28,11 @@ const MESSAGES = [{ role: 'user', content: 'Hi' }];
 /** Requests per key in the exactness rounds; each round sends three times as many. */
 const LIMIT = 20;
 
-const agent = new Agent({ keepAliveTimeout: 30_000, connections: 300 });
+const sender = pooledSender(10_000);
 after(async () => {
-  await agent.close();
+  await sender.close();
 });
-
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  text: string;
-  json: unknown;
-  /** Milliseconds from sending to the whole answer. */
-  ms: number;
-}
-
-async function send(
-  base: string,
-  method: 'GET' | 'POST' | 'DELETE',
-  path: string,
-  options: { token?: string; body?: unknown } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = {};
-  if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
-  let body: string | undefined;
-  if (options.body !== undefined) {
-    body = JSON.stringify(options.body);
-    headers['content-type'] = 'application/json';
-  }
-  const sent = performance.now();
-  const response = await request(`${base}${path}`, {
-    method,
-    headers,
-    ...(body === undefined ? {} : { body }),
-    dispatcher: agent,
-    // A request that hangs fails the test.
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await response.body.text();
-  const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(response.headers)) {
-    if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  let json: unknown = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  return { status: response.statusCode, headers: flat, text, json, ms: performance.now() - sent };
-}
+const send = sender.send;
 
 function chat(base: string, key: string, model = 'demo', content = 'Hi'): Promise<Answer> {
   return send(base, 'POST', '/v1/chat/completions', {

@@ -9,11 +9,9 @@
  * `logging.prompts` on, prompts are logged redacted and capped.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { sha256Hex } from '../../src/auth/api-key.js';
-import { startGatewayWithEnv } from '../support/gateway-with-env.js';
-import { testConfig, type RunningGateway } from '../support/gateway-harness.js';
+import { startGateway, testConfig, type RunningGateway } from '../support/gateway-harness.js';
 import { exchange, exchangeText, type Exchange, type ExchangeOptions } from '../support/http-exchange.js';
 import { OtlpReceiver } from '../support/otlp-receiver.js';
 import type { Problem } from '../support/problem.js';
@@ -155,7 +153,7 @@ describe('secrets through every path (RELIABILITY 15)', () => {
     failing.behaviour = { kind: 'status', status: 500 };
     stalling.behaviour = { kind: 'stall' };
     breaking.behaviour = { kind: 'stream-error-event-after', chunks: 3 };
-    running = await startGatewayWithEnv(
+    running = await startGateway(
       gatewayConfig({
         normal: normal.url,
         failing: failing.url,
@@ -163,14 +161,12 @@ describe('secrets through every path (RELIABILITY 15)', () => {
         broken: breaking.url,
       }),
       {
-        env: {
-          GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
-          METRICS_TOKEN,
-          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-          OTEL_BSP_SCHEDULE_DELAY: '100',
-        },
-        logLevel: 'trace',
+        GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
+        METRICS_TOKEN,
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
       },
+      { logLevel: 'trace' },
     );
   });
 
@@ -351,14 +347,10 @@ describe('secrets through every path (RELIABILITY 15)', () => {
     assert.deepEqual(occurrences(upstreamText, upstreamSecrets, 'an upstream request'), []);
   });
 
-  // BUG (src/server/json-body.ts:30): a body that is not JSON gets 400 with the parser's message
-  // appended to the detail, and V8's SyntaxError messages (Node 20) quote up to 10 characters of the
-  // body on each side of the error, e.g. `Unexpected token ''', ..."content":'Please kee"... is not
-  // valid JSON`. A client that sends a prompt single-quoted or unquoted thus gets the start of its
-  // prompt back in the error body (and anything that logs error bodies keeps it), which RELIABILITY 15
-  // rules out. This test fails until the detail no longer quotes the body.
+  // V8's SyntaxError messages quote up to 10 characters of the body on each side of the error; a
+  // prompt sent single-quoted or unquoted must not come back in the 400 (RELIABILITY 15).
   it('does not quote the body of a request that is not JSON in the error', async () => {
-    const fresh = await startGatewayWithEnv(
+    const fresh = await startGateway(
       gatewayConfig({
         normal: normal.url,
         failing: failing.url,
@@ -389,22 +381,13 @@ describe('secrets through every path (RELIABILITY 15)', () => {
 });
 
 describe('logging.prompts: on, redacted and capped', () => {
-  // Prompt logging is live when the request_complete line (src/server/app.ts) writes
-  // RequestState.loggedPrompt; these tests were written while it was being added, and skip without it.
-  const live = readFileSync(new URL('../../src/server/app.ts', import.meta.url), 'utf8').includes(
-    'loggedPrompt',
-  );
-  const skip = live
-    ? false
-    : 'prompt logging is not implemented yet: src/server/app.ts never writes RequestState.loggedPrompt';
   const MAX_BYTES = 256;
   const upstream = new StandInUpstream();
   let running: RunningGateway;
 
   before(async () => {
-    if (!live) return;
     await upstream.start();
-    running = await startGatewayWithEnv(
+    running = await startGateway(
       gatewayConfig(
         { normal: upstream.url, failing: upstream.url, stalling: upstream.url, broken: upstream.url },
         { logging: { prompts: { enabled: true, max_bytes: MAX_BYTES, redact: ['SECRET-[A-Z0-9]+'] } } },
@@ -413,13 +396,12 @@ describe('logging.prompts: on, redacted and capped', () => {
   });
 
   after(async () => {
-    if (!live) return;
     await running?.stop();
     await upstream.stop();
   });
 
   for (const route of [CHAT, EMBEDDINGS]) {
-    it(`logs the prompt of ${route} without the redacted pattern, at most max_bytes`, { skip }, async () => {
+    it(`logs the prompt of ${route} without the redacted pattern, at most max_bytes`, async () => {
       const tag = route === CHAT ? 'chat' : 'embed';
       const text = `visible-${tag}-one SECRET-ABC123 visible-${tag}-two SECRET-Z9 ${'y'.repeat(2000)} tail-${tag}-end`;
       const requestId = `prompt-log-${tag}`;

@@ -11,8 +11,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../support/free-port.js';
-import { startGatewayWithEnv } from '../support/gateway-with-env.js';
-import { TEST_KEY, testConfig, type RunningGateway } from '../support/gateway-harness.js';
+import { startGateway, TEST_KEY, testConfig, type RunningGateway } from '../support/gateway-harness.js';
 import { exchange, type Exchange } from '../support/http-exchange.js';
 import { OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js';
 import { STAND_IN_USAGE, StandInUpstream, type RecordedRequest } from '../support/stand-in-upstream.js';
@@ -91,8 +90,9 @@ describe('traces exported over OTLP/HTTP', () => {
   before(async () => {
     await upstream.start();
     await receiver.start();
-    running = await startGatewayWithEnv(config(upstream.url, await freePort()), {
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '100' },
+    running = await startGateway(config(upstream.url, await freePort()), {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
     });
   });
 
@@ -297,7 +297,7 @@ describe('with tracing off', () => {
                 OTEL_SDK_DISABLED: 'true',
               }
             : {};
-        running = await startGatewayWithEnv(config(upstream.url, await freePort()), { env });
+        running = await startGateway(config(upstream.url, await freePort()), env);
       });
 
       after(async () => {

@@ -86,6 +86,8 @@ export interface StartOptions {
    * gets a new temporary directory, removed when it stops.
    */
   readonly stateDir?: string;
+  /** pino level of the captured logger; 'info' by default. */
+  readonly logLevel?: string;
 }
 
 export async function startGateway(
@@ -109,8 +111,9 @@ export async function startGateway(
       callback();
     },
   });
-  const logger = pino({ level: 'info' }, sink);
-  const gateway = await buildGateway({ config, logger });
+  const logger = pino({ level: options.logLevel ?? 'info' }, sink);
+  // `env` is also where tracing reads OTEL_*: nothing leaks in from the test runner's environment.
+  const gateway = await buildGateway({ config, logger, env: { ...env } });
   const address = await gateway.listen();
   const url = `http://127.0.0.1:${address.port}`;
   return {
