@@ -7,7 +7,6 @@ import type { AcquireResult, LimitCheck, LimiterStore } from './limiter-store.js
 import { MemoryLimiter } from './memory-limiter.js';
 import { resolveLimits, type AppliedLimit } from './policy.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
-import { withDeadline } from '../state/deadline.js';
 import type { RedisClient } from '../state/redis/redis-client.js';
 import { RedisLimiter } from './redis-limiter.js';
 
@@ -68,7 +67,7 @@ export class RateLimiter {
     private readonly logger: Logger,
     private readonly metrics: MetricsSink = NO_METRICS,
   ) {
-    this.shared = redis === null ? null : new RedisLimiter(redis);
+    this.shared = redis === null ? null : new RedisLimiter(redis, () => this.config.storeTimeoutMs);
   }
 
   /** Config reload: new default policy and settings; counts kept so far stay. */
@@ -184,7 +183,8 @@ export class RateLimiter {
     if (this.shared === null) return { result: await this.memory.acquire(checks), store: this.memory };
     try {
       return {
-        result: await withDeadline(this.shared.acquire(checks), this.config.storeTimeoutMs),
+        // The store's own deadline: store_timeout_ms from when the batch's command is written.
+        result: await this.shared.acquire(checks),
         store: this.shared,
       };
     } catch (error) {

@@ -218,6 +218,83 @@ describe('RedisLimiter', () => {
     }
   });
 
+  it('decides the requests of one turn in one script call, in order, each as if it were alone', async () => {
+    test++;
+    const scriptCalls = async (): Promise<number> => {
+      const stats = await redis.info('commandstats');
+      return [...stats.matchAll(/^cmdstat_eval(?:sha)?:calls=(\d+)/gm)].reduce(
+        (sum, match) => sum + Number(match[1]),
+        0,
+      );
+    };
+    const perKey = applied('requests', 'requests', '10/hour');
+    const wide = applied('requests', 'requests', '5/hour');
+    const narrow = applied('model-requests', 'requests', '1/hour');
+    await limiter.acquire([{ limit: perKey, key: key('warm'), cost: 1 }]); // the script is loaded
+    const before = await scriptCalls();
+    // 25 requests on one key and 3 with two limits each, all asked in the same turn.
+    const single = Array.from({ length: 25 }, () =>
+      limiter.acquire([{ limit: perKey, key: key('a'), cost: 1 }]),
+    );
+    const double = Array.from({ length: 3 }, () =>
+      limiter.acquire([
+        { limit: wide, key: key('wide'), cost: 1 },
+        { limit: narrow, key: key('narrow'), cost: 1 },
+      ]),
+    );
+    const singles = await Promise.all(single);
+    const doubles = await Promise.all(double);
+    // INFO counts itself in commandstats only after it ran: the second reading adds no script call.
+    assert.equal((await scriptCalls()) - before, 1, 'one script call for the whole turn');
+    assert.deepEqual(
+      singles.map((result) => (result.allowed ? result.statuses[0]?.remaining : 'refused')),
+      [
+        ...Array.from({ length: 10 }, (_, index) => 9 - index),
+        ...Array.from({ length: 15 }, () => 'refused'),
+      ],
+      'admitted in the order asked, each seeing the charges before it',
+    );
+    assert.deepEqual(
+      doubles.map((result) => (result.allowed ? 'admitted' : result.refused?.limit.name)),
+      ['admitted', 'model-requests', 'model-requests'],
+    );
+    // The refused ones charged nothing: the wide limit has 4 of 5 left.
+    const next = await limiter.acquire([{ limit: wide, key: key('wide'), cost: 0 }]);
+    assert.equal(next.statuses[0]?.remaining, 4);
+  });
+
+  it('fails every request of a batch once Redis stalls past the deadline, and recovers after', async () => {
+    test++;
+    const stalling = await startRedisServer();
+    const connection = new Redis(stalling.port, '127.0.0.1');
+    try {
+      const bounded = new RedisLimiter(connection, () => 100);
+      const limit = applied('requests', 'requests', '10/hour');
+      assert.equal((await bounded.acquire([{ limit, key: key('s'), cost: 1 }])).allowed, true);
+      stalling.stall();
+      const started = Date.now();
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 5 }, () => bounded.acquire([{ limit, key: key('s'), cost: 1 }])),
+      );
+      const waited = Date.now() - started;
+      assert.ok(
+        outcomes.every(
+          (outcome) => outcome.status === 'rejected' && /within 100 ms/.test(String(outcome.reason)),
+        ),
+        JSON.stringify(outcomes.map((outcome) => outcome.status)),
+      );
+      assert.ok(waited >= 100 && waited < 1000, `failed after ${waited} ms`);
+      stalling.resume();
+      // The stalled batch reaches Redis late and is charged there; the next one is answered normally.
+      const after = await bounded.acquire([{ limit, key: key('s'), cost: 1 }]);
+      assert.equal(after.allowed, true);
+    } finally {
+      stalling.resume();
+      connection.disconnect();
+      await stalling.stop();
+    }
+  });
+
   it('adjust with a negative delta gives budget back, a positive one charges', async () => {
     test++;
     const tokens = applied('tokens', 'tokens', '1000/hour');

@@ -1,5 +1,6 @@
 import { groupByHashTag } from '../state/redis/hash-tag.js';
 import { LuaScript } from '../state/redis/lua-script.js';
+import { withDeadline } from '../state/deadline.js';
 import { isCluster, type RedisClient } from '../state/redis/redis-client.js';
 import { emissionInterval } from './gcra.js';
 import { gcraLimitOf } from './policy.js';
@@ -12,45 +13,60 @@ import type {
 } from './limiter-store.js';
 
 /*
- * GCRA over every limit of a request in one script: one round trip, atomic (either all limits are
- * charged or none), and Redis's clock for every instance, so instances whose clocks differ still agree.
- * Each key expires by itself once its budget is whole again. TATs are counted in emission intervals,
- * as in gcra.ts.
- * ARGV: for each key, its emission interval T (ms), limit L (τ in emission intervals) and cost.
- * Returns: { allowed (1|0), now (ms), then per key: its TAT after the decision (unchanged when refused) },
- * with numbers as strings of 17 significant digits, which read back as the very same doubles (Redis
- * would truncate Lua numbers to integers, and tostring keeps only 14 digits: 0.1 ms of a timestamp).
+ * GCRA in one script for a batch of requests: each request's limits are decided together (either all
+ * of them are charged or none), one request after the other in the batch's order, exactly as if each had
+ * been its own script call; and Redis's clock for every instance, so instances whose clocks differ still
+ * agree. Each key expires by itself once its budget is whole again. TATs are counted in emission
+ * intervals, as in gcra.ts.
+ * KEYS: every request's keys, one request after the other.
+ * ARGV: the number of requests; then for each request, its number of limits n followed by n triples of
+ * emission interval T (ms), limit L (τ in emission intervals) and cost.
+ * Returns: { now (ms), then per request: allowed (1|0) and per limit its TAT after the decision
+ * (unchanged when refused) }, with numbers as strings of 17 significant digits, which read back as the
+ * very same doubles (Redis would truncate Lua numbers to integers, and tostring keeps only 14 digits:
+ * 0.1 ms of a timestamp).
  */
 const ACQUIRE = new LuaScript(`
 local function num(x) return string.format('%.17g', x) end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
-local current = {}
-local before = {}
-local after = {}
-local allowed = 1
-for i = 1, #KEYS do
-  local interval = tonumber(ARGV[i * 3 - 2])
-  local tolerance = tonumber(ARGV[i * 3 - 1])
-  local cost = tonumber(ARGV[i * 3])
-  current[i] = now / interval
-  local tat = tonumber(redis.call('GET', KEYS[i]) or current[i])
-  if tat < current[i] then tat = current[i] end
-  before[i] = tat
-  after[i] = tat + cost
-  if after[i] - current[i] > tolerance + 1e-9 then allowed = 0 end
-end
-local reply = { allowed, num(now) }
-for i = 1, #KEYS do
-  if allowed == 1 then
-    if after[i] > current[i] then
-      local ttl = math.ceil((after[i] - current[i]) * tonumber(ARGV[i * 3 - 2])) + 1
-      redis.call('SET', KEYS[i], num(after[i]), 'PX', ttl)
-    end
-    reply[i + 2] = num(after[i])
-  else
-    reply[i + 2] = num(before[i])
+local reply = { num(now) }
+local k = 0
+local a = 2
+for r = 1, tonumber(ARGV[1]) do
+  local n = tonumber(ARGV[a])
+  a = a + 1
+  local intervals = {}
+  local current = {}
+  local before = {}
+  local after = {}
+  local allowed = 1
+  for i = 1, n do
+    local interval = tonumber(ARGV[a])
+    local tolerance = tonumber(ARGV[a + 1])
+    local cost = tonumber(ARGV[a + 2])
+    a = a + 3
+    intervals[i] = interval
+    current[i] = now / interval
+    local tat = tonumber(redis.call('GET', KEYS[k + i]) or current[i])
+    if tat < current[i] then tat = current[i] end
+    before[i] = tat
+    after[i] = tat + cost
+    if after[i] - current[i] > tolerance + 1e-9 then allowed = 0 end
   end
+  reply[#reply + 1] = allowed
+  for i = 1, n do
+    if allowed == 1 then
+      if after[i] > current[i] then
+        local ttl = math.ceil((after[i] - current[i]) * intervals[i]) + 1
+        redis.call('SET', KEYS[k + i], num(after[i]), 'PX', ttl)
+      end
+      reply[#reply + 1] = num(after[i])
+    else
+      reply[#reply + 1] = num(before[i])
+    end
+  end
+  k = k + n
 end
 return reply`);
 
@@ -79,44 +95,81 @@ return 1`);
  * acquire share the hash tag `{<key id>}`: one Redis Cluster slot, as a script's keys must be. A batch of
  * adjustments mixes API keys: in a cluster it is sent as one script call per hash tag.
  */
+/** One request waiting for the next batch. */
+interface PendingAcquire {
+  readonly checks: readonly LimitCheck[];
+  readonly resolve: (result: AcquireResult) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** At most this many requests in one script call: Redis runs a script alone, and must not stall long. */
+const MAX_BATCH_REQUESTS = 256;
+
+/**
+ * Requests are gathered until the event loop has read what arrived (one setImmediate), then decided by
+ * one script call per batch (per hash tag in a cluster): one round trip for every request of a turn
+ * instead of one command each, in the order they asked. The deadline (`timeoutMs`) is the batch's,
+ * started once its command is written; a batch that fails or times out fails each of its requests.
+ */
 export class RedisLimiter implements LimiterStore {
   private readonly cluster: boolean;
+  private queue: PendingAcquire[] = [];
 
-  constructor(private readonly redis: RedisClient) {
+  constructor(
+    private readonly redis: RedisClient,
+    /** Longest wait for Redis, read for each batch (a config reload may change it); none when infinite. */
+    private readonly timeoutMs: () => number = () => Infinity,
+  ) {
     this.cluster = isCluster(redis);
   }
 
-  async acquire(checks: readonly LimitCheck[]): Promise<AcquireResult> {
-    const args: (string | number)[] = [];
-    for (const check of checks) {
-      const gcra = gcraLimitOf(check.limit);
-      args.push(emissionInterval(gcra), gcra.limit, check.cost);
-    }
-    const reply = (await ACQUIRE.run(
-      this.redis,
-      checks.map((check) => check.key),
-      args,
-    )) as (string | number)[];
-    const allowed = Number(reply[0]) === 1;
-    const now = Number(reply[1]);
-    let refused: AcquireResult['refused'] = null;
-    const statuses: LimitStatus[] = checks.map((check, index) => {
-      const tat = Number(reply[index + 2]);
-      const limit = check.limit.rate.limit;
-      const interval = emissionInterval(gcraLimitOf(check.limit));
-      // The script's own arithmetic on the same doubles: `excess > limit + 1e-9` exactly when it refused
-      // this limit.
-      const current = now / interval;
-      const remaining = Math.max(0, Math.floor(limit - (tat - current) + 1e-9));
-      const excess = tat + check.cost - current;
-      if (!allowed && excess > limit + 1e-9) {
-        const wait = check.cost > limit ? Infinity : (excess - limit) * interval;
-        if (refused === null || wait > refused.retryAfterMs)
-          refused = { limit: check.limit, retryAfterMs: wait };
-      }
-      return { limit: check.limit, remaining, resetMs: Math.max(0, (tat - current) * interval) };
+  acquire(checks: readonly LimitCheck[]): Promise<AcquireResult> {
+    if (checks.length === 0) return Promise.resolve({ allowed: true, statuses: [], refused: null });
+    return new Promise((resolve, reject) => {
+      if (this.queue.push({ checks, resolve, reject }) === 1) setImmediate(this.flush);
     });
-    return { allowed, statuses, refused };
+  }
+
+  private readonly flush = (): void => {
+    const queue = this.queue;
+    this.queue = [];
+    // Every limit of one request belongs to one API key: one hash tag, one slot.
+    const groups = this.cluster ? groupByHashTag(queue, (pending) => pending.checks[0]?.key ?? '') : [queue];
+    for (const group of groups) {
+      for (let start = 0; start < group.length; start += MAX_BATCH_REQUESTS)
+        void this.send(group.slice(start, start + MAX_BATCH_REQUESTS));
+    }
+  };
+
+  private async send(batch: readonly PendingAcquire[]): Promise<void> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [batch.length];
+    for (const pending of batch) {
+      args.push(pending.checks.length);
+      for (const check of pending.checks) {
+        keys.push(check.key);
+        const gcra = gcraLimitOf(check.limit);
+        args.push(emissionInterval(gcra), gcra.limit, check.cost);
+      }
+    }
+    let reply: (string | number)[];
+    try {
+      const call = ACQUIRE.run(this.redis, keys, args);
+      const timeoutMs = this.timeoutMs();
+      reply = (await (Number.isFinite(timeoutMs) ? withDeadline(call, timeoutMs) : call)) as (
+        string | number
+      )[];
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      for (const pending of batch) pending.reject(failure);
+      return;
+    }
+    const now = Number(reply[0]);
+    let index = 1;
+    for (const pending of batch) {
+      pending.resolve(decision(pending.checks, Number(reply[index]) === 1, now, reply, index + 1));
+      index += 1 + pending.checks.length;
+    }
   }
 
   async adjust(adjustments: readonly LimitAdjustment[]): Promise<void> {
@@ -136,4 +189,32 @@ export class RedisLimiter implements LimiterStore {
       args,
     );
   }
+}
+
+/** One request's result from the script's reply: its TATs start at `offset`. */
+function decision(
+  checks: readonly LimitCheck[],
+  allowed: boolean,
+  now: number,
+  reply: readonly (string | number)[],
+  offset: number,
+): AcquireResult {
+  let refused: AcquireResult['refused'] = null;
+  const statuses: LimitStatus[] = checks.map((check, index) => {
+    const tat = Number(reply[offset + index]);
+    const limit = check.limit.rate.limit;
+    const interval = emissionInterval(gcraLimitOf(check.limit));
+    // The script's own arithmetic on the same doubles: `excess > limit + 1e-9` exactly when it refused
+    // this limit.
+    const current = now / interval;
+    const remaining = Math.max(0, Math.floor(limit - (tat - current) + 1e-9));
+    const excess = tat + check.cost - current;
+    if (!allowed && excess > limit + 1e-9) {
+      const wait = check.cost > limit ? Infinity : (excess - limit) * interval;
+      if (refused === null || wait > refused.retryAfterMs)
+        refused = { limit: check.limit, retryAfterMs: wait };
+    }
+    return { limit: check.limit, remaining, resetMs: Math.max(0, (tat - current) * interval) };
+  });
+  return { allowed, statuses, refused };
 }

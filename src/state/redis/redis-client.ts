@@ -105,7 +105,12 @@ function clusterNodeOptions(
  * (retryDelayOnFailover, bounded by maxRedirections); it queues nothing while the cluster is down.
  */
 export function createStateClient(config: RedisConfig, options: StateClientOptions): RedisClient {
-  const pipelining = options.autoPipelining === true ? { enableAutoPipelining: true } : {};
+  // Scripts are batched by their callers already (one call per turn of the event loop): written at
+  // once rather than a turn later.
+  const pipelining =
+    options.autoPipelining === true
+      ? { enableAutoPipelining: true, autoPipeliningIgnoredCommands: ['evalsha', 'eval'] }
+      : {};
   let client: RedisClient;
   if ('cluster' in config) {
     client = new Cluster(
