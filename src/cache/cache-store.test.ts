@@ -8,7 +8,9 @@ import {
   MemoryCacheStore,
   RedisCacheStore,
   decodeEntry,
+  answerJson,
   encodeEntry,
+  memoryEntryBytes,
   storageKey,
   type CachedEntry,
 } from './cache-store.js';
@@ -91,8 +93,42 @@ function memoryAt(
   return { store: new MemoryCacheStore(maxBytes, maxEntryBytes, () => clock.now), clock };
 }
 
+describe('answerJson', () => {
+  it('is the answer without the fields a hit sets anew, serialised once per entry', () => {
+    const stored: CachedEntry = {
+      storedAt: T0,
+      backend: 'b',
+      body: {
+        id: 'chatcmpl-1',
+        created: 1,
+        cached: false,
+        object: 'chat.completion',
+        choices: [{ index: 0 }],
+      },
+    };
+    const json = answerJson(stored);
+    assert.deepEqual(JSON.parse(json), { object: 'chat.completion', choices: [{ index: 0 }] });
+    assert.equal(answerJson(stored), json);
+    // The same object: not serialised again.
+    assert.ok(Object.is(answerJson(stored), json));
+  });
+
+  it('is what the in-process store hands back, ready, with the body as stored', async () => {
+    const { store } = memoryAt(10_000, 10_000);
+    const stored = entry('a');
+    await store.set('k:a', stored, 60);
+    const hit = await store.get('k:a');
+    assert.ok(hit !== null);
+    assert.equal(answerJson(hit), answerJson(stored));
+    assert.deepEqual(hit.body, stored.body);
+    // Each read of the body is a fresh parse: a caller cannot change what the store holds.
+    hit.body['object'] = 'changed';
+    assert.equal(hit.body['object'], 'chat.completion');
+  });
+});
+
 describe('MemoryCacheStore', () => {
-  const size = encodeEntry(entry('a')).length;
+  const size = memoryEntryBytes(entry('a'));
 
   it('returns what was stored, and null for an unknown key', async () => {
     const { store } = memoryAt(10_000, 10_000);
@@ -122,7 +158,7 @@ describe('MemoryCacheStore', () => {
     const { store } = memoryAt(size * 4, 100_000);
     for (const label of ['a', 'b', 'c', 'd']) await store.set(`k:${label}`, entry(label), 60);
     const large = entry('L', 2 * size); // well over two small entries, compressed or not
-    const largeSize = encodeEntry(large).length;
+    const largeSize = memoryEntryBytes(large);
     assert.ok(largeSize > size && largeSize <= size * 4);
     await store.set('k:L', large, 60);
     assert.ok(store.sizeBytes <= size * 4, `${store.sizeBytes} > ${size * 4}`);

@@ -15,6 +15,8 @@ export interface CachedEntry {
  * bytes. Keys are `gw-cache:<scope>:<sha256>`, so one tenant's entries can be purged alone.
  */
 export interface CacheStore {
+  /** The store answers in process, at once: no deadline is needed. */
+  readonly inProcess?: boolean;
   get(key: string): Promise<CachedEntry | null>;
   set(key: string, entry: CachedEntry, ttlSeconds: number): Promise<void>;
   /** Deletes every entry, or one scope's; returns how many. */
@@ -137,9 +139,59 @@ function clusterMasters(cluster: Cluster): Redis[] {
   return [...masters.values()];
 }
 
-/** An LRU bounded by the bytes of its encoded entries. */
+/** Fields a hit replaces (id, created) or adds (cached): kept out of an answer's stored JSON. */
+const FRESH_FIELDS = new Set(['id', 'created', 'cached']);
+const answerJsonOf = new WeakMap<CachedEntry, string>();
+
+/**
+ * The answer of an entry as JSON, without the fields each hit sets anew (id, created, cached): a hit's
+ * body is built around it. Serialised once per entry object (the in-process store keeps it ready).
+ */
+export function answerJson(entry: CachedEntry): string {
+  let json = answerJsonOf.get(entry);
+  if (json === undefined) {
+    const rest: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(entry.body)) if (!FRESH_FIELDS.has(name)) rest[name] = value;
+    json = JSON.stringify(rest);
+    answerJsonOf.set(entry, json);
+  }
+  return json;
+}
+
+/** What an entry costs the in-process store: its answer's JSON (UTF-8) and the id and time kept beside it. */
+export function memoryEntryBytes(entry: CachedEntry): number {
+  return (
+    Buffer.byteLength(answerJson(entry)) + Buffer.byteLength(JSON.stringify(entry.body['id'] ?? null)) + 64
+  );
+}
+
+/**
+ * An entry as the in-process store keeps it: the answer's JSON (what a hit sends), parsed again only
+ * when something reads `body` (a replayed stream), and never kept parsed, so that the store's byte bound
+ * is the memory it holds.
+ */
+function keptEntry(entry: CachedEntry): CachedEntry {
+  const json = answerJson(entry);
+  const { id, created } = entry.body;
+  const kept: CachedEntry = {
+    storedAt: entry.storedAt,
+    backend: entry.backend,
+    get body(): Record<string, unknown> {
+      const rest = JSON.parse(json) as Record<string, unknown>;
+      return { ...(id === undefined ? {} : { id }), ...(created === undefined ? {} : { created }), ...rest };
+    },
+  };
+  answerJsonOf.set(kept, json);
+  return kept;
+}
+
+/**
+ * An LRU bounded in bytes (the JSON of its answers). It keeps answers as JSON ready to send, so a hit
+ * neither decodes nor re-serialises; and it answers at once (no deadline needed: `inProcess`).
+ */
 export class MemoryCacheStore implements CacheStore {
-  private readonly entries = new Map<string, { buffer: Buffer; expiresAt: number }>();
+  readonly inProcess = true;
+  private readonly entries = new Map<string, { entry: CachedEntry; bytes: number; expiresAt: number }>();
   private bytes = 0;
 
   constructor(
@@ -158,20 +210,20 @@ export class MemoryCacheStore implements CacheStore {
     // Touch: most recently used moves to the end of the map's order.
     this.entries.delete(key);
     this.entries.set(key, found);
-    return Promise.resolve(decodeEntry(found.buffer));
+    return Promise.resolve(found.entry);
   }
 
   set(key: string, entry: CachedEntry, ttlSeconds: number): Promise<void> {
-    const buffer = encodeEntry(entry);
-    if (buffer.length > this.maxEntryBytes || buffer.length > this.maxBytes) return Promise.resolve();
+    const bytes = memoryEntryBytes(entry);
+    if (bytes > this.maxEntryBytes || bytes > this.maxBytes) return Promise.resolve();
     this.delete(key);
-    while (this.bytes + buffer.length > this.maxBytes) {
+    while (this.bytes + bytes > this.maxBytes) {
       const oldest = this.entries.keys().next().value;
       if (oldest === undefined) break;
       this.delete(oldest);
     }
-    this.entries.set(key, { buffer, expiresAt: this.clock() + ttlSeconds * 1000 });
-    this.bytes += buffer.length;
+    this.entries.set(key, { entry: keptEntry(entry), bytes, expiresAt: this.clock() + ttlSeconds * 1000 });
+    this.bytes += bytes;
     return Promise.resolve();
   }
 
@@ -194,7 +246,7 @@ export class MemoryCacheStore implements CacheStore {
   private delete(key: string): void {
     const found = this.entries.get(key);
     if (found === undefined) return;
-    this.bytes -= found.buffer.length;
+    this.bytes -= found.bytes;
     this.entries.delete(key);
   }
 }

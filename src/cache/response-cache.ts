@@ -98,7 +98,9 @@ export class ResponseCache {
     let status: CacheStatus = directives.read ? 'MISS' : 'BYPASS';
     if (directives.read) {
       try {
-        entry = await withDeadline(this.store.get(key), this.timeoutMs);
+        entry = await (this.store.inProcess === true
+          ? this.store.get(key)
+          : withDeadline(this.store.get(key), this.timeoutMs));
       } catch (error) {
         this.failed(error);
         return BYPASS;

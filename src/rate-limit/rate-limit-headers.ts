@@ -1,4 +1,5 @@
 import type { LimitStatus } from './limiter-store.js';
+import type { AppliedLimit } from './policy.js';
 
 /** "6m0s", "1.5s", "20ms": the duration format of OpenAI's x-ratelimit-reset-* headers. */
 export function openAiDuration(milliseconds: number): string {
@@ -11,31 +12,46 @@ export function openAiDuration(milliseconds: number): string {
   return `${hours > 0 ? `${hours}h` : ''}${hours > 0 || minutes > 0 ? `${minutes}m` : ''}${seconds}s`;
 }
 
+/** RateLimit-Policy for a set of limits (it depends on the limits only, not on their state). */
+export function rateLimitPolicy(limits: readonly AppliedLimit[]): string {
+  return limits
+    .map((limit) => `"${limit.name}";q=${limit.rate.limit};w=${limit.rate.windowSeconds}`)
+    .join(', ');
+}
+
 /**
  * RateLimit-Policy and RateLimit as in draft-ietf-httpapi-ratelimit-headers-10 (one item per limit),
- * and OpenAI's x-ratelimit-* for the tightest requests and tokens limits.
+ * and OpenAI's x-ratelimit-* for the tightest requests and tokens limits. `policy` is the
+ * RateLimit-Policy of the statuses' limits when the caller has it already.
  */
-export function rateLimitHeaders(statuses: readonly LimitStatus[]): Record<string, string> {
+export function rateLimitHeaders(
+  statuses: readonly LimitStatus[],
+  policy = rateLimitPolicy(statuses.map((status) => status.limit)),
+): Record<string, string> {
   if (statuses.length === 0) return {};
-  const headers: Record<string, string> = {
-    'ratelimit-policy': statuses
-      .map(
-        (status) =>
-          `"${status.limit.name}";q=${status.limit.rate.limit};w=${status.limit.rate.windowSeconds}`,
-      )
-      .join(', '),
-    ratelimit: statuses
-      .map((status) => `"${status.limit.name}";r=${status.remaining};t=${Math.ceil(status.resetMs / 1000)}`)
-      .join(', '),
-  };
-  for (const kind of ['requests', 'tokens'] as const) {
-    const tightest = statuses
-      .filter((status) => status.limit.kind === kind)
-      .sort((a, b) => a.remaining - b.remaining)[0];
-    if (tightest === undefined) continue;
-    headers[`x-ratelimit-limit-${kind}`] = String(tightest.limit.rate.limit);
-    headers[`x-ratelimit-remaining-${kind}`] = String(tightest.remaining);
-    headers[`x-ratelimit-reset-${kind}`] = openAiDuration(tightest.resetMs);
+  let ratelimit = '';
+  let requests: LimitStatus | null = null;
+  let tokens: LimitStatus | null = null;
+  for (const status of statuses) {
+    if (ratelimit !== '') ratelimit += ', ';
+    ratelimit += `"${status.limit.name}";r=${status.remaining};t=${Math.ceil(status.resetMs / 1000)}`;
+    // The tightest of each kind: the fewest remaining, the first of equals.
+    if (status.limit.kind === 'requests') {
+      if (requests === null || status.remaining < requests.remaining) requests = status;
+    } else if (tokens === null || status.remaining < tokens.remaining) {
+      tokens = status;
+    }
+  }
+  const headers: Record<string, string> = { 'ratelimit-policy': policy, ratelimit };
+  if (requests !== null) {
+    headers['x-ratelimit-limit-requests'] = String(requests.limit.rate.limit);
+    headers['x-ratelimit-remaining-requests'] = String(requests.remaining);
+    headers['x-ratelimit-reset-requests'] = openAiDuration(requests.resetMs);
+  }
+  if (tokens !== null) {
+    headers['x-ratelimit-limit-tokens'] = String(tokens.limit.rate.limit);
+    headers['x-ratelimit-remaining-tokens'] = String(tokens.remaining);
+    headers['x-ratelimit-reset-tokens'] = openAiDuration(tokens.resetMs);
   }
   return headers;
 }

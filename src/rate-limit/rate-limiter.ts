@@ -6,7 +6,7 @@ import { RateLimitExceededError, ServiceUnavailableError } from '../errors/error
 import type { AcquireResult, LimitCheck, LimiterStore } from './limiter-store.js';
 import { MemoryLimiter } from './memory-limiter.js';
 import { resolveLimits, type AppliedLimit } from './policy.js';
-import { rateLimitHeaders } from './rate-limit-headers.js';
+import { rateLimitHeaders, rateLimitPolicy } from './rate-limit-headers.js';
 import type { RedisClient } from '../state/redis/redis-client.js';
 import { RedisLimiter } from './redis-limiter.js';
 
@@ -42,6 +42,18 @@ export interface AcquireInput {
   readonly minimumTokens?: () => number;
 }
 
+/** Every limit of a key on a route, with its state key. */
+interface LimitPlan {
+  readonly all: readonly { readonly limit: AppliedLimit; readonly key: string }[];
+  /** The request limits alone (what a cache hit is checked against). */
+  readonly requests: readonly { readonly limit: AppliedLimit; readonly key: string }[];
+  /** RateLimit-Policy of `all`, and of `requests`. */
+  readonly allPolicy: string;
+  readonly requestsPolicy: string;
+  /** The lowest token limit, or null without token limits. */
+  readonly smallestTokenLimit: number | null;
+}
+
 function unitWord(limit: AppliedLimit): string {
   return limit.rate.unit;
 }
@@ -56,6 +68,7 @@ export class RateLimiter {
   private readonly memory = new MemoryLimiter();
   private readonly shared: LimiterStore | null;
   private lastFailureLog = 0;
+  private plans = new WeakMap<KeyRecord, Map<ModelRoute | null, LimitPlan>>();
   private readonly pending = new Map<string, { limit: AppliedLimit; key: string; delta: number }>();
   private flushTimer: NodeJS.Timeout | null = null;
   /** Times the shared store failed and on_store_error decided (for metrics). */
@@ -73,28 +86,52 @@ export class RateLimiter {
   /** Config reload: new default policy and settings; counts kept so far stay. */
   reconfigure(config: GatewayConfig['rateLimit']): void {
     this.config = config;
+    this.plans = new WeakMap();
+  }
+
+  /**
+   * The limits of a key on a route, resolved once per key record and route (records and routes are
+   * replaced, not changed, when a key or the config changes; a reload starts afresh).
+   */
+  private planFor(key: KeyRecord, route: ModelRoute | null): LimitPlan {
+    let byRoute = this.plans.get(key);
+    if (byRoute === undefined) {
+      byRoute = new Map();
+      this.plans.set(key, byRoute);
+    }
+    let plan = byRoute.get(route);
+    if (plan === undefined) {
+      const all = resolveLimits({
+        keyId: key.id,
+        keyPolicy: key.rateLimit,
+        defaultPolicy: this.config.default,
+        routeName: route?.name ?? null,
+        routePolicy: route?.rateLimit ?? null,
+      }).map((limit) => ({ limit, key: `gw-rl:{${key.id}}:${limit.scope}` }));
+      const tokenLimits = all.filter(({ limit }) => limit.kind === 'tokens');
+      const requests = all.filter(({ limit }) => limit.kind === 'requests');
+      plan = {
+        all,
+        requests,
+        allPolicy: rateLimitPolicy(all.map(({ limit }) => limit)),
+        requestsPolicy: rateLimitPolicy(requests.map(({ limit }) => limit)),
+        smallestTokenLimit:
+          tokenLimits.length === 0 ? null : Math.min(...tokenLimits.map(({ limit }) => limit.rate.limit)),
+      };
+      byRoute.set(route, plan);
+    }
+    return plan;
   }
 
   async acquire(input: AcquireInput): Promise<Grant> {
-    const limits = resolveLimits({
-      keyId: input.key.id,
-      keyPolicy: input.key.rateLimit,
-      defaultPolicy: this.config.default,
-      routeName: input.route?.name ?? null,
-      routePolicy: input.route?.rateLimit ?? null,
-    }).filter((limit) => limit.kind === 'requests' || input.tokens !== null);
+    const plan = this.planFor(input.key, input.route);
+    // A request that consumes no tokens (a cache hit) is checked against the request limits only.
+    const limits = input.tokens === null ? plan.requests : plan.all;
     if (limits.length === 0) return NO_LIMITS;
-    const tokenLimits = limits.filter((limit) => limit.kind === 'tokens');
     let reserved =
-      input.tokens !== null && tokenLimits.length > 0
-        ? input.tokens(Math.min(...tokenLimits.map((limit) => limit.rate.limit)))
-        : 0;
+      input.tokens !== null && plan.smallestTokenLimit !== null ? input.tokens(plan.smallestTokenLimit) : 0;
     const checksFor = (tokens: number): LimitCheck[] =>
-      limits.map((limit) => ({
-        limit,
-        key: `gw-rl:{${input.key.id}}:${limit.scope}`,
-        cost: limit.kind === 'requests' ? 1 : tokens,
-      }));
+      limits.map(({ limit, key }) => ({ limit, key, cost: limit.kind === 'requests' ? 1 : tokens }));
     let checks = checksFor(reserved);
     let { result, store } = await this.decide(checks);
     // Refunds of this key's earlier requests may still wait in the settlement batch: send them first.
@@ -114,7 +151,10 @@ export class RateLimiter {
         ({ result, store } = await this.decide(checks));
       }
     }
-    const headers = rateLimitHeaders(result.statuses);
+    const headers = rateLimitHeaders(
+      result.statuses,
+      input.tokens === null ? plan.requestsPolicy : plan.allPolicy,
+    );
     if (!result.allowed && result.refused !== null) {
       const { limit, retryAfterMs } = result.refused;
       this.metrics.rateLimited(limit.name);

@@ -261,6 +261,7 @@ for (const kind of STORE_KINDS) {
         assert.deepEqual(second.usage, STAND_IN_USAGE);
         assert.deepEqual(second.choices, first.choices);
         assert.equal(second.model, first.model);
+        assert.equal(second.object, 'chat.completion');
         assert.equal((second as Record<string, unknown>)['system_fingerprint'], 'fp_standin');
         // The stand-in answers with id chatcmpl-standin, created 1700000000: the hit has its own.
         assert.equal(first.id, 'chatcmpl-standin');

@@ -7,6 +7,7 @@ import type { UpstreamCall } from '../../backends/adapter.js';
 import type { RoutePlan } from '../../routing/model-router.js';
 import { completionId, nowSeconds } from '../../backends/ids.js';
 import { CompletionAssembler, isCompleteAnswer, replayChunks } from '../../cache/assemble.js';
+import { answerJson, type CachedEntry } from '../../cache/cache-store.js';
 import { countPromptTokens, countTextTokens, estimateChatTokens } from '../../rate-limit/token-estimate.js';
 import { ClientClosedError, toProblem } from '../../errors/errors.js';
 import type { GatewayContext } from '../context.js';
@@ -107,7 +108,7 @@ export function registerChatCompletions(app: FastifyInstance, context: GatewayCo
           );
           reply.headers(grant.headers);
           if (prompts.enabled) state.loggedAnswer = answerText(shared.body as ChatCompletion);
-          return await sendStored(request, reply, shared.body as ChatCompletion, stream);
+          return await sendStored(request, reply, shared, stream);
         }
         state.cache = lookup.status;
         reply.header('x-cache', lookup.status);
@@ -173,11 +174,19 @@ export function registerChatCompletions(app: FastifyInstance, context: GatewayCo
 async function sendStored(
   request: FastifyRequest<{ Body: ChatCompletionRequest }>,
   reply: FastifyReply,
-  stored: ChatCompletion,
+  entry: CachedEntry,
   stream: boolean,
 ): Promise<FastifyReply> {
-  const fresh: ChatCompletion = { ...stored, id: completionId(), created: nowSeconds() };
-  if (!stream) return reply.type('application/json').send(JSON.stringify({ ...fresh, cached: true }));
+  const id = completionId();
+  const created = nowSeconds();
+  if (!stream) {
+    // The stored answer's JSON with a fresh id and time: neither parsed nor re-serialised.
+    const rest = answerJson(entry).slice(1, -1);
+    return reply
+      .type('application/json')
+      .send(`{"id":"${id}","created":${created},${rest}${rest === '' ? '' : ','}"cached":true}`);
+  }
+  const fresh = { ...(entry.body as ChatCompletion), id, created };
   const writer = new SseWriter(reply.raw);
   reply.hijack();
   writer.open(reply.getHeaders());
