@@ -14,6 +14,8 @@ export interface CacheLookupInput {
   readonly backend: string;
   readonly upstreamModel: string;
   readonly body: Readonly<Record<string, unknown>>;
+  /** The text `body` was parsed from, when known: a request sent again byte for byte reuses its key. */
+  readonly bodyText?: string | null;
   readonly keyId: string;
   readonly cacheControl: string | string[] | undefined;
 }
@@ -37,6 +39,9 @@ export interface CacheLookup {
   abandon(): void;
 }
 
+const KEY_MEMO_ENTRIES = 1024;
+const KEY_MEMO_MAX_CHARS = 8192;
+
 const BYPASS: CacheLookup = {
   status: 'BYPASS',
   entry: null,
@@ -53,6 +58,7 @@ const BYPASS: CacheLookup = {
  */
 export class ResponseCache {
   private readonly inFlight = new Map<string, Promise<CachedEntry | null>>();
+  private readonly keyMemo = new Map<string, string>();
   /** Times the store failed (for metrics). */
   storeErrors = 0;
   private lastFailureLog = 0;
@@ -65,6 +71,40 @@ export class ResponseCache {
     private readonly timeoutMs: number,
     private readonly metrics: MetricsSink = NO_METRICS,
   ) {}
+
+  /**
+   * The storage key of a request. The canonical form and its SHA-256 are remembered for the last
+   * KEY_MEMO_ENTRIES request texts (up to KEY_MEMO_MAX_CHARS each): the same bytes parse to the same
+   * body, hence the same key, so a request repeated byte for byte (what a cache hit usually is) skips
+   * both.
+   */
+  private keyOf(input: CacheLookupInput, scope: string | null): string {
+    const text = input.bodyText;
+    const compute = (): string =>
+      storageKey(
+        scope,
+        cacheKey({
+          endpoint: input.endpoint,
+          backend: input.backend,
+          upstreamModel: input.upstreamModel,
+          body: input.body,
+          scope,
+        }),
+      );
+    if (text === undefined || text === null || text.length > KEY_MEMO_MAX_CHARS) return compute();
+    // A JSON array first: where it ends, the text begins, so no two inputs make the same string.
+    const memoKey = JSON.stringify([input.endpoint, input.backend, input.upstreamModel, scope]) + text;
+    let key = this.keyMemo.get(memoKey);
+    if (key === undefined) {
+      key = compute();
+      if (this.keyMemo.size >= KEY_MEMO_ENTRIES) {
+        const oldest = this.keyMemo.keys().next().value;
+        if (oldest !== undefined) this.keyMemo.delete(oldest);
+      }
+      this.keyMemo.set(memoKey, key);
+    }
+    return key;
+  }
 
   /** Config reload: enabled, ttl, scope and the other per-request settings (the store stays). */
   reconfigure(config: GatewayConfig['cache']): void {
@@ -82,16 +122,7 @@ export class ResponseCache {
     const directives = parseCacheControl(input.cacheControl);
     if (!directives.read && !directives.write) return BYPASS;
     const scope = this.config.scope === 'key' ? input.keyId : null;
-    const key = storageKey(
-      scope,
-      cacheKey({
-        endpoint: input.endpoint,
-        backend: input.backend,
-        upstreamModel: input.upstreamModel,
-        body: input.body,
-        scope,
-      }),
-    );
+    const key = this.keyOf(input, scope);
     const ttlSeconds = routeCache?.ttlSeconds ?? this.config.ttlSeconds;
 
     let entry: CachedEntry | null = null;

@@ -30,7 +30,7 @@ import { RateLimiter } from '../rate-limit/rate-limiter.js';
 import { ResponseCache } from '../cache/response-cache.js';
 import type { GatewayContext, ReadinessCheck } from './context.js';
 import { buildErrorHandler } from './error-handler.js';
-import { parseJsonBody } from './json-body.js';
+import { parseJsonText } from './json-body.js';
 import { installNotFound } from './not-found.js';
 import { chooseRequestId, newRequestState, requestPath, type RequestState } from './request-state.js';
 import { registerAdminRoutes } from '../admin/admin-routes.js';
@@ -221,9 +221,12 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     try {
-      done(null, parseJsonBody(body as Buffer));
+      const { value, text } = parseJsonText(body as Buffer);
+      // The text of the request as sent: identical requests share their cache key's computation.
+      request.gateway.bodyText = text;
+      done(null, value);
     } catch (error) {
       done(error as Error, undefined);
     }

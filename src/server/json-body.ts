@@ -10,6 +10,11 @@ export const MAX_JSON_DEPTH = 64;
  * deep that re-serialising it for the upstream would overflow the stack.
  */
 export function parseJsonBody(body: Buffer): unknown {
+  return parseJsonText(body).value;
+}
+
+/** parseJsonBody, with the text it parsed. */
+export function parseJsonText(body: Buffer): { value: unknown; text: string } {
   if (!isUtf8(body)) throw new InvalidRequestError('The request body is not valid UTF-8');
   const depth = nestingDepth(body);
   if (depth > MAX_JSON_DEPTH) {
@@ -18,7 +23,11 @@ export function parseJsonBody(body: Buffer): unknown {
   const text = body.toString('utf8');
   if (text.trim() === '') throw new InvalidRequestError('The request body is empty; send a JSON object');
   try {
-    return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+    const value: unknown = secureJson.parse(text, undefined, {
+      protoAction: 'error',
+      constructorAction: 'error',
+    });
+    return { value, text };
   } catch (error) {
     const message = error instanceof Error ? error.message : '';
     if (/forbidden/i.test(message)) {

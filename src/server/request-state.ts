@@ -27,6 +27,8 @@ export interface RequestState extends AttemptLog {
   loggedPrompt: string | null;
   loggedAnswer: string | null;
   attempts: AttemptRecord[];
+  /** The JSON body's text as the client sent it (null without one). */
+  bodyText: string | null;
   retryStop: 'budget' | 'deadline' | null;
 }
 
@@ -56,6 +58,7 @@ export function newRequestState(): RequestState {
     loggedPrompt: null,
     loggedAnswer: null,
     attempts: [],
+    bodyText: null,
     retryStop: null,
   };
 }

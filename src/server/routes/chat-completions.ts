@@ -90,6 +90,7 @@ export function registerChatCompletions(app: FastifyInstance, context: GatewayCo
           backend: plan.cacheBackend,
           upstreamModel: plan.cacheModel,
           body,
+          bodyText: state.bodyText,
           keyId: key.id,
           cacheControl: request.headers['cache-control'],
         }),

@@ -41,6 +41,7 @@ export function registerEmbeddings(app: FastifyInstance, context: GatewayContext
           backend: plan.cacheBackend,
           upstreamModel: plan.cacheModel,
           body,
+          bodyText: state.bodyText,
           keyId: key.id,
           cacheControl: request.headers['cache-control'],
         }),
