@@ -5,7 +5,9 @@
  * Measures, per target: requests/s at 32 connections (autocannon), latency at 1 connection over
  * sequential requests (microsecond timer, so sub-millisecond overhead is visible), streaming time to
  * first byte, and the gateway's RSS. Prints a table and writes bench/results/latest.json.
- * Flags: --quick (shorter runs), --duration SECONDS (throughput phase length, default 10).
+ * Throughput is measured in rounds (7, or 3 with --quick) of --duration SECONDS (default 2) per target,
+ * alternating the order; figures are medians over rounds, comparisons medians of per-round ratios.
+ * Flags: --quick (fewer rounds and requests), --duration SECONDS, --no-pin.
  * Other modes: --soak SECONDS (memory under steady load, bench/soak.ts), --streams N (memory with N open
  * streams, bench/streams.ts).
  */
@@ -44,7 +46,8 @@ const { values } = parseArgs({
  */
 const pin = values['no-pin'] !== true && cpus().length >= 2 && existsSync('/usr/bin/taskset');
 const quick = values.quick === true;
-const throughputSeconds = Number(values.duration ?? (quick ? 3 : 6));
+const throughputSeconds = Number(values.duration ?? 2);
+const throughputRounds = quick ? 3 : 7;
 const sequentialRequests = quick ? 500 : 2000;
 const streamRequests = quick ? 200 : 500;
 const warmup = quick ? 100 : 500;
@@ -197,6 +200,20 @@ async function throughput(
     errors: result.errors + result.non2xx,
     cpuMicrosPerRequest: (cpu * 1e6) / Math.max(1, result.requests.total),
   };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** The member-wise median of several results of the same shape. */
+function medianOf<T extends object>(items: T[]): T {
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(items[0] ?? {}))
+    out[key] = median(items.map((item) => (item as Record<string, number>)[key]!));
+  return out as T;
 }
 
 /** The member-wise mean of several results of the same shape. */
@@ -374,38 +391,51 @@ async function main(): Promise<void> {
     };
     const results: Record<string, { c1: SequentialResult; c32: ThroughputResult; stream: SequentialResult }> =
       {};
-    // Two passes in alternating order, averaged: machine-wide drift (other processes, CPU frequency)
-    // then weighs on every target alike instead of on whichever ran last.
     // Node needs tens of seconds of load before its JIT and heap settle; measured runs start after.
     for (const [name, url] of Object.entries(targets)) {
       progress(`warming up ${name} for ${warmupSeconds} s`);
       await throughput(url, 32, warmupSeconds);
     }
-    const passes = [Object.entries(targets), Object.entries(targets).reverse()];
-    const samples: Record<
-      string,
-      { c1: SequentialResult[]; c32: ThroughputResult[]; stream: SequentialResult[] }
-    > = {};
-    for (const [passIndex, pass] of passes.entries()) {
-      for (const [name, url] of pass) {
-        const entry = (samples[name] ??= { c1: [], c32: [], stream: [] });
+    // Throughput in many short rounds, every target once per round, in alternating order: this VM's
+    // speed drifts by tens of percent within a minute, and a round's targets share its moment. Each
+    // target's figures are medians over the rounds; comparisons between targets are medians of the
+    // ratios within each round (paired), which the drift cancels out of.
+    const names = Object.keys(targets) as (keyof typeof targets)[];
+    const rounds: Record<string, ThroughputResult>[] = [];
+    for (let round = 0; round < throughputRounds; round++) {
+      progress(`round ${round + 1}/${throughputRounds}: ${throughputSeconds} s at 32 connections per target`);
+      const sample: Record<string, ThroughputResult> = {};
+      for (const name of round % 2 === 0 ? names : [...names].reverse()) {
+        sample[name] = await throughput(targets[name], 32, throughputSeconds, servers[name].child.pid);
+      }
+      rounds.push(sample);
+    }
+    // Latency on one connection, and streaming time to first byte: two passes in alternating order.
+    const samples: Record<string, { c1: SequentialResult[]; stream: SequentialResult[] }> = {};
+    for (const [passIndex, pass] of [names, [...names].reverse()].entries()) {
+      for (const name of pass) {
+        const entry = (samples[name] ??= { c1: [], stream: [] });
         progress(
-          `pass ${passIndex + 1}/2, ${name}: ${sequentialRequests} sequential requests (1 connection)`,
+          `pass ${passIndex + 1}/2, ${name}: ${sequentialRequests} sequential requests (1 connection), ${streamRequests} streams`,
         );
-        entry.c1.push(await sequential(url, body, sequentialRequests, false));
-        progress(`pass ${passIndex + 1}/2, ${name}: ${throughputSeconds} s at 32 connections`);
-        entry.c32.push(
-          await throughput(url, 32, throughputSeconds, servers[name as keyof typeof targets].child.pid),
-        );
-        progress(
-          `pass ${passIndex + 1}/2, ${name}: ${streamRequests} streaming requests, time to first byte`,
-        );
-        entry.stream.push(await sequential(url, streamBody, streamRequests, true));
+        entry.c1.push(await sequential(targets[name], body, sequentialRequests, false));
+        entry.stream.push(await sequential(targets[name], streamBody, streamRequests, true));
       }
     }
-    for (const [name, entry] of Object.entries(samples)) {
-      results[name] = { c1: meanOf(entry.c1), c32: meanOf(entry.c32), stream: meanOf(entry.stream) };
+    for (const name of names) {
+      const entry = samples[name]!;
+      results[name] = {
+        c1: meanOf(entry.c1),
+        c32: medianOf(rounds.map((sample) => sample[name]!)),
+        stream: meanOf(entry.stream),
+      };
     }
+    /** Median over the rounds of `name`'s requests/s divided by `base`'s in the same round. */
+    const pairedRatio = (name: string, base: string): number =>
+      median(rounds.map((sample) => sample[name]!.requestsPerSecond / sample[base]!.requestsPerSecond));
+    const limitsRatio = pairedRatio('gateway, Redis limits', 'gateway (miss)');
+    const hitsRatio = pairedRatio('gateway, cache hits', 'gateway (miss)');
+    const observabilityRatio = pairedRatio('gateway (miss)', 'gateway, metrics+usage off');
     const gatewayRss = rssMegabytes(gateway.child.pid);
     progress('authentication alone, in process');
     const auth = await authenticationCost();
@@ -434,7 +464,15 @@ async function main(): Promise<void> {
       `metrics and usage accounting, in process: ${observabilityMicros.toFixed(2)} µs CPU per request = ${((observabilityMicros / observed.cpuMicrosPerRequest) * 100).toFixed(1)}% of the gateway's ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
     );
     console.log(
-      `metrics and usage accounting, same run: on ${Math.round(observed.requestsPerSecond)} req/s (${Math.round(observed.cpuMicrosPerRequest)} µs CPU/req), off ${Math.round(quiet.requestsPerSecond)} req/s (${Math.round(quiet.cpuMicrosPerRequest)} µs CPU/req): ${(((quiet.requestsPerSecond - observed.requestsPerSecond) / quiet.requestsPerSecond) * 100).toFixed(1)}% of throughput`,
+      `metrics and usage accounting, same run: on ${Math.round(observed.requestsPerSecond)} req/s (${Math.round(observed.cpuMicrosPerRequest)} µs CPU/req), off ${Math.round(quiet.requestsPerSecond)} req/s (${Math.round(quiet.cpuMicrosPerRequest)} µs CPU/req); paired per round: on/off ${observabilityRatio.toFixed(3)}`,
+    );
+    const limited = results['gateway, Redis limits']!.c32;
+    const hits = results['gateway, cache hits']!.c32;
+    console.log(
+      `Redis rate limits (never reached) against none, paired per round: ${((limitsRatio - 1) * 100).toFixed(1)}% requests/s (target: within 10%); CPU ${Math.round(limited.cpuMicrosPerRequest)} against ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
+    );
+    console.log(
+      `cache hits against misses, paired per round: ${hitsRatio.toFixed(2)}× requests/s (target: at least 2×); CPU ${Math.round(hits.cpuMicrosPerRequest)} against ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
     );
     console.log(
       `authentication CPU per request: ${auth.staticKeyMicros.toFixed(2)} µs (static key), ${auth.cachedDynamicKeyMicros.toFixed(2)} µs (dynamic key, cached)`,
@@ -454,6 +492,13 @@ async function main(): Promise<void> {
       gatewayRssMb: gatewayRss,
       authenticationMicros: auth,
       observabilityMicros,
+      throughputRounds,
+      pairedRatios: {
+        limitsOverMiss: limitsRatio,
+        hitsOverMiss: hitsRatio,
+        missOverQuiet: observabilityRatio,
+      },
+      rounds,
       rows,
     };
     writeFileSync('bench/results/latest.json', `${JSON.stringify(report, null, 2)}\n`);
