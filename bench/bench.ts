@@ -5,8 +5,9 @@
  * Measures, per target: requests/s at 32 connections (autocannon), latency at 1 connection over
  * sequential requests (microsecond timer, so sub-millisecond overhead is visible), streaming time to
  * first byte, and the gateway's RSS. Prints a table and writes bench/results/latest.json.
- * Throughput is measured in rounds (7, or 3 with --quick) of --duration SECONDS (default 2) per target,
- * alternating the order; figures are medians over rounds, comparisons medians of per-round ratios.
+ * Throughput is measured in rounds (8, or 4 with --quick) of --duration SECONDS (default 2) per target,
+ * alternating the order; each gateway configuration runs as two processes, used in alternate rounds;
+ * figures are medians over rounds, comparisons medians of per-round ratios.
  * Flags: --quick (fewer rounds and requests), --duration SECONDS, --no-pin.
  * Other modes: --soak SECONDS (memory under steady load, bench/soak.ts), --streams N (memory with N open
  * streams, bench/streams.ts).
@@ -47,11 +48,11 @@ const { values } = parseArgs({
 const pin = values['no-pin'] !== true && cpus().length >= 2 && existsSync('/usr/bin/taskset');
 const quick = values.quick === true;
 const throughputSeconds = Number(values.duration ?? 2);
-const throughputRounds = quick ? 3 : 7;
+const throughputRounds = quick ? 4 : 8;
 const sequentialRequests = quick ? 500 : 2000;
 const streamRequests = quick ? 200 : 500;
 const warmup = quick ? 100 : 500;
-const warmupSeconds = quick ? 2 : 6;
+const warmupSeconds = quick ? 2 : 4;
 
 const BENCH_KEY = 'sk-gw-benchAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const body = JSON.stringify({
@@ -313,39 +314,53 @@ async function main(): Promise<void> {
     services.push(redis);
     const startGateway = async (
       name: string,
-      options: { authEnabled: boolean; redisLimits: boolean; cache: boolean; observability?: boolean },
-    ): Promise<Service> => {
-      const configPath = join(workDir, `${name}.yaml`);
-      writeFileSync(
-        configPath,
-        JSON.stringify({
-          server: { host: '127.0.0.1', port: 0, state_dir: join(workDir, name) },
-          ...(options.redisLimits
-            ? {
-                redis: { url: redis.url },
-                // Limits that are checked on every request and never reached.
-                rate_limit: { default: { requests: '100000000/minute', tokens: '1000000000000/minute' } },
-              }
-            : {}),
-          backends: [{ name: 'upstream', type: 'openai', url: `${upstream.url}/v1` }],
-          models: [{ name: '*', targets: [{ backend: 'upstream' }] }],
-          auth: { enabled: options.authEnabled, keys: [{ id: 'bench', sha256: sha256Hex(BENCH_KEY) }] },
-          // Every request of the benchmark is the same: with the cache on, all but the first are hits.
-          cache: { enabled: options.cache },
-          // Metrics and usage accounting are on by default; one target turns them off to price them.
-          ...(options.observability === false
-            ? { metrics: { enabled: false }, usage: { enabled: false } }
-            : {}),
-        }),
-      );
-      const service = await startService(
-        ['dist/cli.js', 'serve', '--config', configPath],
-        listeningLine,
-        { LOG_LEVEL: 'info' },
-        '1',
-      );
-      services.push(service);
-      return service;
+      options: {
+        authEnabled: boolean;
+        redisLimits: boolean;
+        cache: boolean;
+        observability?: boolean;
+        redisCache?: boolean;
+      },
+    ): Promise<Service[]> => {
+      // Two processes of each configuration, used in alternate rounds: two processes of the same
+      // configuration can differ by 10% for their whole lives on this VM.
+      const processes: Service[] = [];
+      for (const copy of ['a', 'b']) {
+        const configPath = join(workDir, `${name}-${copy}.yaml`);
+        writeFileSync(
+          configPath,
+          JSON.stringify({
+            server: { host: '127.0.0.1', port: 0, state_dir: join(workDir, `${name}-${copy}`) },
+            ...(options.redisLimits
+              ? {
+                  redis: { url: redis.url },
+                  // Limits that are checked on every request and never reached.
+                  rate_limit: { default: { requests: '100000000/minute', tokens: '1000000000000/minute' } },
+                }
+              : options.redisCache === true
+                ? { redis: { url: redis.url } }
+                : {}),
+            backends: [{ name: 'upstream', type: 'openai', url: `${upstream.url}/v1` }],
+            models: [{ name: '*', targets: [{ backend: 'upstream' }] }],
+            auth: { enabled: options.authEnabled, keys: [{ id: 'bench', sha256: sha256Hex(BENCH_KEY) }] },
+            // Every request of the benchmark is the same: with the cache on, all but the first are hits.
+            cache: { enabled: options.cache },
+            // Metrics and usage accounting are on by default; one target turns them off to price them.
+            ...(options.observability === false
+              ? { metrics: { enabled: false }, usage: { enabled: false } }
+              : {}),
+          }),
+        );
+        const service = await startService(
+          ['dist/cli.js', 'serve', '--config', configPath],
+          listeningLine,
+          { LOG_LEVEL: 'info' },
+          '1',
+        );
+        services.push(service);
+        processes.push(service);
+      }
+      return processes;
     };
     const gateway = await startGateway('gateway', { authEnabled: true, redisLimits: false, cache: false });
     const gatewayNoAuth = await startGateway('gateway-no-auth', {
@@ -369,44 +384,49 @@ async function main(): Promise<void> {
       redisLimits: false,
       cache: true,
     });
+    const gatewayRedisHits = await startGateway('gateway-redis-hits', {
+      authEnabled: true,
+      redisLimits: false,
+      cache: true,
+      redisCache: true,
+    });
 
+    /** The processes that serve each target (whose CPU time is measured), used in turn. */
     const targets = {
-      direct: upstream.url,
-      'bare proxy': bare.url,
-      'gateway (miss)': gateway.url,
-      'gateway, auth off': gatewayNoAuth.url,
-      'gateway, metrics+usage off': gatewayQuiet.url,
-      'gateway, Redis limits': gatewayLimits.url,
-      'gateway, cache hits': gatewayHits.url,
-    } as const;
-    /** The process that serves each target, whose CPU time is measured. */
-    const servers: Record<keyof typeof targets, Service> = {
-      direct: upstream,
-      'bare proxy': bare,
+      direct: [upstream],
+      'bare proxy': [bare],
       'gateway (miss)': gateway,
       'gateway, auth off': gatewayNoAuth,
       'gateway, metrics+usage off': gatewayQuiet,
       'gateway, Redis limits': gatewayLimits,
       'gateway, cache hits': gatewayHits,
+      'gateway, cache hits (Redis)': gatewayRedisHits,
+    } as const;
+    const serverFor = (name: keyof typeof targets, turn: number): Service => {
+      const processes = targets[name];
+      return processes[turn % processes.length]!;
     };
     const results: Record<string, { c1: SequentialResult; c32: ThroughputResult; stream: SequentialResult }> =
       {};
+    const names = Object.keys(targets) as (keyof typeof targets)[];
     // Node needs tens of seconds of load before its JIT and heap settle; measured runs start after.
-    for (const [name, url] of Object.entries(targets)) {
-      progress(`warming up ${name} for ${warmupSeconds} s`);
-      await throughput(url, 32, warmupSeconds);
+    for (const name of names) {
+      for (const service of targets[name]) {
+        progress(`warming up ${name} (pid ${service.child.pid}) for ${warmupSeconds} s`);
+        await throughput(service.url, 32, warmupSeconds);
+      }
     }
     // Throughput in many short rounds, every target once per round, in alternating order: this VM's
     // speed drifts by tens of percent within a minute, and a round's targets share its moment. Each
     // target's figures are medians over the rounds; comparisons between targets are medians of the
     // ratios within each round (paired), which the drift cancels out of.
-    const names = Object.keys(targets) as (keyof typeof targets)[];
     const rounds: Record<string, ThroughputResult>[] = [];
     for (let round = 0; round < throughputRounds; round++) {
       progress(`round ${round + 1}/${throughputRounds}: ${throughputSeconds} s at 32 connections per target`);
       const sample: Record<string, ThroughputResult> = {};
       for (const name of round % 2 === 0 ? names : [...names].reverse()) {
-        sample[name] = await throughput(targets[name], 32, throughputSeconds, servers[name].child.pid);
+        const server = serverFor(name, round);
+        sample[name] = await throughput(server.url, 32, throughputSeconds, server.child.pid);
       }
       rounds.push(sample);
     }
@@ -418,8 +438,9 @@ async function main(): Promise<void> {
         progress(
           `pass ${passIndex + 1}/2, ${name}: ${sequentialRequests} sequential requests (1 connection), ${streamRequests} streams`,
         );
-        entry.c1.push(await sequential(targets[name], body, sequentialRequests, false));
-        entry.stream.push(await sequential(targets[name], streamBody, streamRequests, true));
+        const server = serverFor(name, passIndex);
+        entry.c1.push(await sequential(server.url, body, sequentialRequests, false));
+        entry.stream.push(await sequential(server.url, streamBody, streamRequests, true));
       }
     }
     for (const name of names) {
@@ -435,8 +456,9 @@ async function main(): Promise<void> {
       median(rounds.map((sample) => sample[name]!.requestsPerSecond / sample[base]!.requestsPerSecond));
     const limitsRatio = pairedRatio('gateway, Redis limits', 'gateway (miss)');
     const hitsRatio = pairedRatio('gateway, cache hits', 'gateway (miss)');
+    const redisHitsRatio = pairedRatio('gateway, cache hits (Redis)', 'gateway (miss)');
     const observabilityRatio = pairedRatio('gateway (miss)', 'gateway, metrics+usage off');
-    const gatewayRss = rssMegabytes(gateway.child.pid);
+    const gatewayRss = rssMegabytes(gateway[0]?.child.pid);
     progress('authentication alone, in process');
     const auth = await authenticationCost();
     progress('metrics and usage accounting alone, in process');
@@ -473,6 +495,10 @@ async function main(): Promise<void> {
     );
     console.log(
       `cache hits against misses, paired per round: ${hitsRatio.toFixed(2)}× requests/s (target: at least 2×); CPU ${Math.round(hits.cpuMicrosPerRequest)} against ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
+    );
+    const redisHits = results['gateway, cache hits (Redis)']!.c32;
+    console.log(
+      `cache hits from Redis against misses, paired per round: ${redisHitsRatio.toFixed(2)}× requests/s; CPU ${Math.round(redisHits.cpuMicrosPerRequest)} µs per request`,
     );
     console.log(
       `authentication CPU per request: ${auth.staticKeyMicros.toFixed(2)} µs (static key), ${auth.cachedDynamicKeyMicros.toFixed(2)} µs (dynamic key, cached)`,
