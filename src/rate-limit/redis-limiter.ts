@@ -17,10 +17,12 @@ import type {
  * of them are charged or none), one request after the other in the batch's order, exactly as if each had
  * been its own script call; and Redis's clock for every instance, so instances whose clocks differ still
  * agree. Each key expires by itself once its budget is whole again. TATs are counted in emission
- * intervals, as in gcra.ts.
- * KEYS: every request's keys, one request after the other.
- * ARGV: the number of requests; then for each request, its number of limits n followed by n triples of
- * emission interval T (ms), limit L (τ in emission intervals) and cost.
+ * intervals, as in gcra.ts. The requests of a batch mostly share their keys (one API key's limits): each
+ * distinct key is read once, its TAT carried from request to request, and written once at the end.
+ * KEYS: the batch's distinct keys.
+ * ARGV: D, the number of keys; per key its emission interval T (ms) and limit L (τ in emission
+ * intervals); the number of requests; per request its number of limits n, then n pairs of key index
+ * (1-based) and cost.
  * Returns: { now (ms), then per request: allowed (1|0) and per limit its TAT after the decision
  * (unchanged when refused) }, with numbers as strings of 17 significant digits, which read back as the
  * very same doubles (Redis would truncate Lua numbers to integers, and tostring keeps only 14 digits:
@@ -30,43 +32,52 @@ const ACQUIRE = new LuaScript(`
 local function num(x) return string.format('%.17g', x) end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+local keys = tonumber(ARGV[1])
+local intervals = {}
+local tolerances = {}
+local current = {}
+local tats = {}
+local charged = {}
+for d = 1, keys do
+  intervals[d] = tonumber(ARGV[d * 2])
+  tolerances[d] = tonumber(ARGV[d * 2 + 1])
+  current[d] = now / intervals[d]
+  local tat = tonumber(redis.call('GET', KEYS[d]) or current[d])
+  if tat < current[d] then tat = current[d] end
+  tats[d] = tat
+end
 local reply = { num(now) }
-local k = 0
-local a = 2
-for r = 1, tonumber(ARGV[1]) do
+local a = keys * 2 + 2
+local requests = tonumber(ARGV[a])
+a = a + 1
+for r = 1, requests do
   local n = tonumber(ARGV[a])
   a = a + 1
-  local intervals = {}
-  local current = {}
-  local before = {}
+  local which = {}
   local after = {}
   local allowed = 1
   for i = 1, n do
-    local interval = tonumber(ARGV[a])
-    local tolerance = tonumber(ARGV[a + 1])
-    local cost = tonumber(ARGV[a + 2])
-    a = a + 3
-    intervals[i] = interval
-    current[i] = now / interval
-    local tat = tonumber(redis.call('GET', KEYS[k + i]) or current[i])
-    if tat < current[i] then tat = current[i] end
-    before[i] = tat
-    after[i] = tat + cost
-    if after[i] - current[i] > tolerance + 1e-9 then allowed = 0 end
+    local d = tonumber(ARGV[a])
+    which[i] = d
+    after[i] = tats[d] + tonumber(ARGV[a + 1])
+    a = a + 2
+    if after[i] - current[d] > tolerances[d] + 1e-9 then allowed = 0 end
   end
   reply[#reply + 1] = allowed
   for i = 1, n do
+    local d = which[i]
     if allowed == 1 then
-      if after[i] > current[i] then
-        local ttl = math.ceil((after[i] - current[i]) * intervals[i]) + 1
-        redis.call('SET', KEYS[k + i], num(after[i]), 'PX', ttl)
-      end
-      reply[#reply + 1] = num(after[i])
-    else
-      reply[#reply + 1] = num(before[i])
+      tats[d] = after[i]
+      charged[d] = true
     end
+    reply[#reply + 1] = num(tats[d])
   end
-  k = k + n
+end
+for d = 1, keys do
+  if charged[d] and tats[d] > current[d] then
+    local ttl = math.ceil((tats[d] - current[d]) * intervals[d]) + 1
+    redis.call('SET', KEYS[d], num(tats[d]), 'PX', ttl)
+  end
 end
 return reply`);
 
@@ -142,16 +153,25 @@ export class RedisLimiter implements LimiterStore {
   };
 
   private async send(batch: readonly PendingAcquire[]): Promise<void> {
-    const keys: string[] = [];
-    const args: (string | number)[] = [batch.length];
+    // Each distinct key once (its limit is part of its name), then the requests by key index.
+    const keyIndex = new Map<string, number>();
+    const keyArgs: (string | number)[] = [];
+    const requestArgs: (string | number)[] = [batch.length];
     for (const pending of batch) {
-      args.push(pending.checks.length);
+      requestArgs.push(pending.checks.length);
       for (const check of pending.checks) {
-        keys.push(check.key);
-        const gcra = gcraLimitOf(check.limit);
-        args.push(emissionInterval(gcra), gcra.limit, check.cost);
+        let index = keyIndex.get(check.key);
+        if (index === undefined) {
+          index = keyIndex.size + 1;
+          keyIndex.set(check.key, index);
+          const gcra = gcraLimitOf(check.limit);
+          keyArgs.push(emissionInterval(gcra), gcra.limit);
+        }
+        requestArgs.push(index, check.cost);
       }
     }
+    const keys = [...keyIndex.keys()];
+    const args = [keys.length, ...keyArgs, ...requestArgs];
     let reply: (string | number)[];
     try {
       const call = ACQUIRE.run(this.redis, keys, args);

@@ -36,6 +36,18 @@ describe('countPromptTokens', () => {
     assert.equal(two, one + 4 + countTokens('Be brief.'));
   });
 
+  it('counts a text sent again, or again after thousands of others, as the tokenizer does', () => {
+    const texts = Array.from({ length: 5000 }, (_, index) => `${SENTENCE.repeat(index % 7)}message ${index}`);
+    const expected = texts.map((text) => 3 + 4 + countTokens(text));
+    for (let pass = 0; pass < 2; pass++) {
+      assert.deepEqual(
+        texts.map((text) => countPromptTokens(chat(text))),
+        expected,
+        `pass ${pass}`,
+      );
+    }
+  });
+
   it('counts the text parts of a multi-part message, and nothing for a null content', () => {
     const parts = countPromptTokens({
       model: 'small',

@@ -24,6 +24,26 @@ function countTokens(value: string): number {
   return tokenizer(value);
 }
 
+/** Counts of recent texts: a conversation resends its earlier messages and its system prompt each turn. */
+const recentCounts = new Map<string, number>();
+const RECENT_COUNTS = 4096;
+const RECENT_COUNT_MAX_CHARS = 16_384;
+
+/** countTokens, remembered for the last RECENT_COUNTS texts (up to RECENT_COUNT_MAX_CHARS each). */
+function countTokensRemembered(value: string): number {
+  if (value.length > RECENT_COUNT_MAX_CHARS) return countTokens(value);
+  let count = recentCounts.get(value);
+  if (count === undefined) {
+    count = countTokens(value);
+    if (recentCounts.size >= RECENT_COUNTS) {
+      const oldest = recentCounts.keys().next().value;
+      if (oldest !== undefined) recentCounts.delete(oldest);
+    }
+    recentCounts.set(value, count);
+  }
+  return count;
+}
+
 export function preloadTokenizer(): void {
   countTokens('');
 }
@@ -39,7 +59,8 @@ function text(content: unknown): string {
 
 export function countPromptTokens(request: ChatCompletionRequest): number {
   let total = 3;
-  for (const message of request.messages) total += TOKENS_PER_MESSAGE + countTokens(text(message.content));
+  for (const message of request.messages)
+    total += TOKENS_PER_MESSAGE + countTokensRemembered(text(message.content));
   if (request.tools !== undefined) total += countTokens(JSON.stringify(request.tools));
   return total;
 }
