@@ -303,6 +303,8 @@ async function main(): Promise<void> {
   if (pin) execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
   const workDir = mkdtempSync(join(tmpdir(), 'gw-bench-'));
   const services: Service[] = [];
+  /** Servers the run may have stopped (SIGSTOP): continued before they are told to end. */
+  let stopped: Service[] = [];
   try {
     progress('starting the fast upstream, the bare proxy and the gateway');
     const upstream = await startService(['bench/fast-upstream.mjs'], portLine);
@@ -406,13 +408,24 @@ async function main(): Promise<void> {
       const processes = targets[name];
       return processes[turn % processes.length]!;
     };
+    /**
+     * Only the server under test runs on CPU 1: the others are stopped (SIGSTOP) meanwhile. An idle
+     * gateway still wakes up about 50 times a second (timers: event-loop monitoring, log and usage
+     * flushes), and fourteen of them took several percent of CPU 1 from the one being measured.
+     */
+    const names = Object.keys(targets) as (keyof typeof targets)[];
+    const cpuOne = [bare, ...names.flatMap((name) => (name === 'direct' ? [] : targets[name]))];
+    const activate = (server: Service): void => {
+      for (const service of cpuOne) service.child.kill(service === server ? 'SIGCONT' : 'SIGSTOP');
+    };
+    stopped = cpuOne;
     const results: Record<string, { c1: SequentialResult; c32: ThroughputResult; stream: SequentialResult }> =
       {};
-    const names = Object.keys(targets) as (keyof typeof targets)[];
     // Node needs tens of seconds of load before its JIT and heap settle; measured runs start after.
     for (const name of names) {
       for (const service of targets[name]) {
         progress(`warming up ${name} (pid ${service.child.pid}) for ${warmupSeconds} s`);
+        activate(service);
         await throughput(service.url, 32, warmupSeconds);
       }
     }
@@ -426,6 +439,7 @@ async function main(): Promise<void> {
       const sample: Record<string, ThroughputResult> = {};
       for (const name of round % 2 === 0 ? names : [...names].reverse()) {
         const server = serverFor(name, round);
+        activate(server);
         sample[name] = await throughput(server.url, 32, throughputSeconds, server.child.pid);
       }
       rounds.push(sample);
@@ -439,6 +453,7 @@ async function main(): Promise<void> {
           `pass ${passIndex + 1}/2, ${name}: ${sequentialRequests} sequential requests (1 connection), ${streamRequests} streams`,
         );
         const server = serverFor(name, passIndex);
+        activate(server);
         entry.c1.push(await sequential(server.url, body, sequentialRequests, false));
         entry.stream.push(await sequential(server.url, streamBody, streamRequests, true));
       }
@@ -530,6 +545,8 @@ async function main(): Promise<void> {
     writeFileSync('bench/results/latest.json', `${JSON.stringify(report, null, 2)}\n`);
     progress('results written to bench/results/latest.json');
   } finally {
+    // A stopped process acts on SIGTERM only once continued.
+    for (const service of stopped) service.child.kill('SIGCONT');
     for (const service of services.reverse()) service.child.kill('SIGTERM');
     rmSync(workDir, { recursive: true, force: true });
   }
