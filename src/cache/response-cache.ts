@@ -40,7 +40,8 @@ export interface CacheLookup {
 }
 
 const KEY_MEMO_ENTRIES = 1024;
-const KEY_MEMO_MAX_CHARS = 8192;
+/** Request texts up to this long are remembered with their cache keys (longer ones are not kept). */
+export const KEY_MEMO_MAX_CHARS = 8192;
 
 const BYPASS: CacheLookup = {
   status: 'BYPASS',

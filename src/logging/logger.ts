@@ -11,12 +11,6 @@ export interface LoggerOptions {
 const BATCH_BYTES = 4096;
 const FLUSH_INTERVAL_MS = 250;
 
-/**
- * JSON lines on stdout, written asynchronously and in batches so that logging never blocks the event
- * loop and costs few system calls. pino flushes what is buffered when the process exits.
- * Secrets stay out of the logs by construction (nothing logs headers or bodies), which the tests check
- * by grepping captured output.
- */
 let timeMs = -1;
 let timeField = '';
 
@@ -30,6 +24,12 @@ export function isoTime(): string {
   return timeField;
 }
 
+/**
+ * JSON lines on stdout, written asynchronously and in batches so that logging never blocks the event
+ * loop and costs few system calls. pino flushes what is buffered when the process exits.
+ * Secrets stay out of the logs by construction (nothing logs headers or bodies), which the tests check
+ * by grepping captured output.
+ */
 export function createLogger(options: LoggerOptions): Logger {
   const base = {
     level: options.level,

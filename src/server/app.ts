@@ -27,7 +27,7 @@ import type { KeyRecord } from '../auth/key-record.js';
 import type { KeyStore } from '../auth/key-store.js';
 import { openStores } from '../state/stores.js';
 import { RateLimiter } from '../rate-limit/rate-limiter.js';
-import { ResponseCache } from '../cache/response-cache.js';
+import { KEY_MEMO_MAX_CHARS, ResponseCache } from '../cache/response-cache.js';
 import type { GatewayContext, ReadinessCheck } from './context.js';
 import { buildErrorHandler } from './error-handler.js';
 import { parseJsonText } from './json-body.js';
@@ -224,8 +224,8 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     try {
       const { value, text } = parseJsonText(body as Buffer);
-      // The text of the request as sent: identical requests share their cache key's computation.
-      request.gateway.bodyText = text;
+      // The text of a small request as sent: identical requests share their cache key's computation.
+      request.gateway.bodyText = text.length <= KEY_MEMO_MAX_CHARS ? text : null;
       done(null, value);
     } catch (error) {
       done(error as Error, undefined);
