@@ -1,5 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Cluster, Redis } from 'ioredis';
+import { withDeadline } from '../state/deadline.js';
 import { isCluster, type RedisClient } from '../state/redis/redis-client.js';
 
 /** A stored answer: when it was stored, and the answer as the client got it. */
@@ -15,8 +16,6 @@ export interface CachedEntry {
  * bytes. Keys are `gw-cache:<scope>:<sha256>`, so one tenant's entries can be purged alone.
  */
 export interface CacheStore {
-  /** The store answers in process, at once: no deadline is needed. */
-  readonly inProcess?: boolean;
   get(key: string): Promise<CachedEntry | null>;
   set(key: string, entry: CachedEntry, ttlSeconds: number): Promise<void>;
   /** Deletes every entry, or one scope's; returns how many. */
@@ -67,10 +66,12 @@ export class RedisCacheStore implements CacheStore {
   constructor(
     private readonly redis: RedisClient,
     private readonly maxEntryBytes: number,
+    /** Longest wait for a read (rate_limit.store_timeout_ms): then it fails, and the request BYPASSes. */
+    private readonly timeoutMs = Infinity,
   ) {}
 
   async get(key: string): Promise<CachedEntry | null> {
-    const buffer = await this.redis.getBuffer(key);
+    const buffer = await withDeadline(this.redis.getBuffer(key), this.timeoutMs);
     return buffer === null ? null : decodeEntry(buffer);
   }
 
@@ -187,10 +188,9 @@ function keptEntry(entry: CachedEntry): CachedEntry {
 
 /**
  * An LRU bounded in bytes (the JSON of its answers). It keeps answers as JSON ready to send, so a hit
- * neither decodes nor re-serialises; and it answers at once (no deadline needed: `inProcess`).
+ * neither decodes nor re-serialises; and it answers at once (no deadline).
  */
 export class MemoryCacheStore implements CacheStore {
-  readonly inProcess = true;
   private readonly entries = new Map<string, { entry: CachedEntry; bytes: number; expiresAt: number }>();
   private bytes = 0;
 

@@ -43,7 +43,6 @@ describe('ResponseCache keys from request texts', () => {
       config,
       new MemoryCacheStore(1_000_000, 100_000),
       pino({ level: 'silent' }),
-      50,
     );
     const text = '{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":0}';
     assert.equal(await ask(cache, lookupInput(text)), 'MISS');
@@ -68,7 +67,6 @@ describe('ResponseCache keys from request texts', () => {
       config,
       new MemoryCacheStore(10_000_000, 100_000),
       pino({ level: 'silent' }),
-      50,
     );
     const texts = Array.from(
       { length: 1500 },

@@ -4,7 +4,6 @@ import type { GatewayConfig, ModelRoute } from '../config/config.js';
 import { parseCacheControl } from './cache-control.js';
 import { cacheKey } from './cache-key.js';
 import { storageKey, type CachedEntry, type CacheStore } from './cache-store.js';
-import { withDeadline } from '../state/deadline.js';
 
 export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS';
 
@@ -68,8 +67,6 @@ export class ResponseCache {
     private config: GatewayConfig['cache'],
     private readonly store: CacheStore,
     private readonly logger: Logger,
-    /** Longest wait for the store on the request path (rate_limit.store_timeout_ms): then BYPASS. */
-    private readonly timeoutMs: number,
     private readonly metrics: MetricsSink = NO_METRICS,
   ) {}
 
@@ -130,9 +127,8 @@ export class ResponseCache {
     let status: CacheStatus = directives.read ? 'MISS' : 'BYPASS';
     if (directives.read) {
       try {
-        entry = await (this.store.inProcess === true
-          ? this.store.get(key)
-          : withDeadline(this.store.get(key), this.timeoutMs));
+        // A remote store fails a read that takes longer than its deadline: BYPASS.
+        entry = await this.store.get(key);
       } catch (error) {
         this.failed(error);
         return BYPASS;

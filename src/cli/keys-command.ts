@@ -8,6 +8,7 @@ import type { RateLimitPolicyConfig } from '../config/schema.js';
 import { loadConfig } from '../config/load.js';
 import { parseRate } from '../config/rate-string.js';
 import { openStores } from '../state/stores.js';
+import { problemDetail } from './problem-detail.js';
 
 export const KEYS_HELP = `Usage: ai-gateway keys <command> [options]
 
@@ -51,15 +52,7 @@ function remoteTarget(url: string, token: string | undefined): Target {
       signal: AbortSignal.timeout(10_000),
     });
     const text = await response.text();
-    if (!response.ok) {
-      let detail = text;
-      try {
-        detail = (JSON.parse(text) as { detail?: string }).detail ?? text;
-      } catch {
-        // not problem+json: show the text
-      }
-      throw new UsageError(`${method} ${path}: ${response.status} ${detail}`);
-    }
+    if (!response.ok) throw new UsageError(`${method} ${path}: ${response.status} ${problemDetail(text)}`);
     return JSON.parse(text) as T;
   };
   return {

@@ -5,6 +5,7 @@ import { openStores } from '../state/stores.js';
 import { parseGroupBy, parseUsageParams, UsageParamError, type UsageParams } from '../usage/usage-query.js';
 import { USAGE_COUNTER_COLUMNS, usageCsv } from '../usage/usage-rows.js';
 import type { UsageGroup, UsageRow } from '../usage/usage.js';
+import { problemDetail } from './problem-detail.js';
 
 export const USAGE_HELP = `Usage: ai-gateway usage [options]
 
@@ -78,15 +79,7 @@ async function queryRemote(
     throw new UsageCommandError(`GET ${path}: ${(error as Error).message}`);
   }
   const text = await response.text();
-  if (!response.ok) {
-    let detail = text;
-    try {
-      detail = (JSON.parse(text) as { detail?: string }).detail ?? text;
-    } catch {
-      // not problem+json: show the text
-    }
-    throw new UsageCommandError(`GET ${path}: ${response.status} ${detail}`);
-  }
+  if (!response.ok) throw new UsageCommandError(`GET ${path}: ${response.status} ${problemDetail(text)}`);
   return text;
 }
 

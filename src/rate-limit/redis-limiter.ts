@@ -174,9 +174,7 @@ export class RedisLimiter implements LimiterStore {
     const args = [keys.length, ...keyArgs, ...requestArgs];
     let reply: (string | number)[];
     try {
-      const call = ACQUIRE.run(this.redis, keys, args);
-      const timeoutMs = this.timeoutMs();
-      reply = (await (Number.isFinite(timeoutMs) ? withDeadline(call, timeoutMs) : call)) as (
+      reply = (await withDeadline(ACQUIRE.run(this.redis, keys, args), this.timeoutMs())) as (
         string | number
       )[];
     } catch (error) {

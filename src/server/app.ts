@@ -165,7 +165,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     router: routing.router,
     attempts: new AttemptRunner(config.routing, Date.now, Math.random, metrics),
     discovery: new ModelDiscovery(routing.router, config.routing.discovery, logger),
-    cache: new ResponseCache(config.cache, stores.cache, logger, config.rateLimit.storeTimeoutMs, metrics),
+    cache: new ResponseCache(config.cache, stores.cache, logger, metrics),
     rateLimiter: new RateLimiter(config.rateLimit, stores.limiterRedis, logger, metrics),
     metrics,
     keyStore: stores.keys,

@@ -7,9 +7,11 @@
  *
  * The clock starts in a setImmediate too: a client that auto-pipelines (ioredis) writes the command in
  * a setImmediate queued when it was called, so this one runs after the write, and time the process
- * spent busy before it could write does not count against the store.
+ * spent busy before it could write does not count against the store. An infinite `ms` sets no deadline.
  */
 export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  // No deadline (Infinity): as it is (a timer would take Infinity for 1 ms).
+  if (!Number.isFinite(ms)) return promise;
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;

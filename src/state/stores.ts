@@ -74,7 +74,7 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
   return {
     keys,
     limiterRedis,
-    cache: new RedisCacheStore(limiterRedis, config.cache.maxEntryBytes),
+    cache: new RedisCacheStore(limiterRedis, config.cache.maxEntryBytes, config.rateLimit.storeTimeoutMs),
     usage: new RedisUsageStore(usageRedis, config.usage.retentionDays),
     async check() {
       let result = await checkRedis(redis, READINESS_TIMEOUT_MS);

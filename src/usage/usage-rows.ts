@@ -28,6 +28,19 @@ interface Accumulated {
   priced: boolean;
 }
 
+function emptyGroup(values: string[]): Accumulated {
+  return {
+    values,
+    requests: 0,
+    errors: 0,
+    cached: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    costMicros: 0,
+    priced: false,
+  };
+}
+
 /** The grouping values of a cell of hour 'YYYY-MM-DDTHH'. */
 export function cellGroupValues(hour: string, keyId: string, model: string): GroupValues {
   return { key: keyId, model, day: hour.slice(0, 10), hour: `${hour}:00:00Z` };
@@ -43,16 +56,7 @@ export class UsageRowBuilder {
     const id = JSON.stringify(ordered);
     let group = this.groups.get(id);
     if (group === undefined) {
-      group = {
-        values: ordered,
-        requests: 0,
-        errors: 0,
-        cached: 0,
-        promptTokens: 0,
-        completionTokens: 0,
-        costMicros: 0,
-        priced: false,
-      };
+      group = emptyGroup(ordered);
       this.groups.set(id, group);
     }
     group.requests += sums.requests;
@@ -72,18 +76,7 @@ export class UsageRowBuilder {
    */
   rows(): UsageRow[] {
     const groups = [...this.groups.values()];
-    if (this.groupBy.length === 0 && groups.length === 0) {
-      groups.push({
-        values: [],
-        requests: 0,
-        errors: 0,
-        cached: 0,
-        promptTokens: 0,
-        completionTokens: 0,
-        costMicros: 0,
-        priced: false,
-      });
-    }
+    if (this.groupBy.length === 0 && groups.length === 0) groups.push(emptyGroup([]));
     groups.sort((a, b) => compareValues(a.values, b.values));
     return groups.map((group) => {
       const row: Record<string, unknown> = {};

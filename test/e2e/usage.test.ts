@@ -23,6 +23,7 @@ import {
 import { killStrayChildren, runCli } from '../support/cli-process.js';
 import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
 import type { Problem } from '../support/problem.js';
+import type { UsageRow } from '../../src/usage/usage.js';
 import { STAND_IN_USAGE, StandInUpstream } from '../support/stand-in-upstream.js';
 
 const ADMIN_TOKEN = 'admin-token-for-the-usage-tests';
@@ -33,20 +34,6 @@ const FLUSH_WAIT_MS = 10_000;
 /** A price for one model only: every other model's cost is null. */
 const PRICED_MODEL = 'stand-in-json';
 const PRICE = { prompt_per_million: 1000, completion_per_million: 2000 };
-
-interface UsageRow {
-  key?: string;
-  model?: string;
-  day?: string;
-  hour?: string;
-  requests: number;
-  errors: number;
-  cached: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-  cost: number | null;
-}
 
 interface Answer {
   status: number;
