@@ -37,7 +37,9 @@ const child = spawn(
     'tsx',
     '--test',
     '--test-concurrency=2',
-    '--test-timeout=60000',
+    // Per test, and per file: test/e2e/keys-cli.test.ts starts some 40 CLI processes, about 50 s in
+    // all on a calm CI machine and over 60 s on a slow one (every subtest passing).
+    '--test-timeout=180000',
     '--test-reporter=spec',
     '--test-reporter-destination=stdout',
     '--test-reporter=./scripts/count-reporter.mjs',
