@@ -28,7 +28,7 @@ import { validateConfig } from '../src/config/load.js';
 import { EmbeddedStore } from '../src/state/embedded/embedded-store.js';
 import { PrometheusMetrics } from '../src/observability/metrics.js';
 import { UsageRecorder } from '../src/usage/usage-recorder.js';
-import { listeningLine, portLine, startRedis } from './soak.js';
+import { GATEWAY_NODE_FLAGS, listeningLine, portLine, startRedis } from './soak.js';
 
 const { values } = parseArgs({
   options: {
@@ -354,7 +354,7 @@ async function main(): Promise<void> {
           }),
         );
         const service = await startService(
-          ['dist/cli.js', 'serve', '--config', configPath],
+          [...GATEWAY_NODE_FLAGS, 'dist/cli.js', 'serve', '--config', configPath],
           listeningLine,
           { LOG_LEVEL: 'info' },
           '1',

@@ -33,6 +33,20 @@ export const BENCH_KEY = 'sk-gw-benchAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 /** Rate limits checked on every request and never reached (requests and tokens, so prompts are counted). */
 export const UNREACHED_LIMITS = { requests: '100000000/minute', tokens: '1000000000000/minute' };
 
+/**
+ * The Node options `npm start` runs the gateway with (package.json's start script, between `node` and
+ * the CLI's path, e.g. --max-semi-space-size=32): every benchmark measures the gateway as it is started.
+ */
+export const GATEWAY_NODE_FLAGS: readonly string[] = startScriptFlags();
+
+function startScriptFlags(): string[] {
+  const { scripts } = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } };
+  const words = scripts.start.split(/\s+/);
+  const cli = words.indexOf('dist/cli.js');
+  if (words[0] !== 'node' || cli < 0) throw new Error(`unexpected start script: ${scripts.start}`);
+  return words.slice(1, cli);
+}
+
 /** Heap used may grow this much (last third against second third) before the soak fails. */
 const MAX_HEAP_GROWTH = 0.1;
 /** RSS may grow this much before the soak fails. */
@@ -180,7 +194,7 @@ export async function startGateway(options: {
     }),
   );
   return startNode(
-    [...(options.nodeArgs ?? []), 'dist/cli.js', 'serve', '--config', configPath],
+    [...GATEWAY_NODE_FLAGS, ...(options.nodeArgs ?? []), 'dist/cli.js', 'serve', '--config', configPath],
     listeningLine,
     {
       pin: options.pin,

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=32
 import cluster from 'node:cluster';
 import { watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
