@@ -2,23 +2,22 @@
  * npm run bench: the gateway against a direct call and a bare Fastify + undici proxy, all in front of
  * the same fast local upstream, each in its own process.
  *
- * Measures, per target: requests/s at 32 connections (autocannon), latency at 1 connection over
+ * Measures, per target: requests/s at 32 connections in flight, latency at 1 connection over
  * sequential requests (microsecond timer, so sub-millisecond overhead is visible), streaming time to
  * first byte, and the gateway's RSS. Prints a table and writes bench/results/latest.json.
- * Throughput is measured in rounds (8, or 4 with --quick) of --duration SECONDS (default 2) per target,
- * alternating the order; each gateway configuration runs as two processes, used in alternate rounds;
- * figures are medians over rounds, comparisons medians of per-round ratios.
- * Flags: --quick (fewer rounds and requests), --duration SECONDS, --no-pin.
+ * Throughput is measured interleaved (bench/sliced-load.ts): the load moves from target to target in
+ * slices of 100 ms, every target once per cycle in alternating order, for --seconds SECONDS per target
+ * (default 12, 6 with --quick); each gateway configuration runs as three processes, used in turn
+ * from cycle to cycle; comparisons are ratios of the totals, with a 95% bootstrap interval over the cycles.
+ * Flags: --quick (less time and fewer requests), --seconds SECONDS, --no-pin.
  * Other modes: --soak SECONDS (memory under steady load, bench/soak.ts), --streams N (memory with N open
  * streams, bench/streams.ts).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import { Pool } from 'undici';
 import pino from 'pino';
 import { sha256Hex } from '../src/auth/api-key.js';
@@ -28,12 +27,21 @@ import { validateConfig } from '../src/config/load.js';
 import { EmbeddedStore } from '../src/state/embedded/embedded-store.js';
 import { PrometheusMetrics } from '../src/observability/metrics.js';
 import { UsageRecorder } from '../src/usage/usage-recorder.js';
-import { GATEWAY_NODE_FLAGS, listeningLine, portLine, startRedis } from './soak.js';
+import { SlicedTarget } from './sliced-load.js';
+import {
+  GATEWAY_NODE_FLAGS,
+  listeningLine,
+  portLine,
+  startNode,
+  startRedis,
+  stopServices,
+  type Service,
+} from './soak.js';
 
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean' },
-    duration: { type: 'string' },
+    seconds: { type: 'string' },
     'no-pin': { type: 'boolean' },
     soak: { type: 'string' },
     streams: { type: 'string' },
@@ -47,8 +55,13 @@ const { values } = parseArgs({
  */
 const pin = values['no-pin'] !== true && cpus().length >= 2 && existsSync('/usr/bin/taskset');
 const quick = values.quick === true;
-const throughputSeconds = Number(values.duration ?? 2);
-const throughputRounds = quick ? 4 : 8;
+/** Each target's share of the interleaved throughput measurement, in seconds. */
+const throughputSeconds = Number(values.seconds ?? (quick ? 6 : 12));
+const SLICE_MS = 100;
+const throughputCycles = Math.max(2, Math.round((throughputSeconds * 1000) / SLICE_MS));
+const CONNECTIONS = 32;
+/** Processes per gateway configuration: two processes of one configuration can differ by 10-15%. */
+const PROCESSES = 3;
 const sequentialRequests = quick ? 500 : 2000;
 const streamRequests = quick ? 200 : 500;
 const warmup = quick ? 100 : 500;
@@ -68,45 +81,6 @@ const streamBody = JSON.stringify({
 
 function progress(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
-}
-
-interface Service {
-  readonly url: string;
-  readonly child: ChildProcess;
-}
-
-/** Starts a process and waits for the first stdout line that yields a URL; keeps draining stdout. */
-async function startService(
-  args: string[],
-  parse: (line: string) => string | null,
-  env: NodeJS.ProcessEnv = {},
-  cpu: '0' | '1' = '0',
-): Promise<Service> {
-  // taskset execs the command: the child's pid is the server's.
-  const command = pin
-    ? (['taskset', ['-c', cpu, process.execPath, ...args]] as const)
-    : ([process.execPath, args] as const);
-  const child = spawn(command[0], command[1], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
-  });
-  const lines = createInterface({ input: child.stdout });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`${args.join(' ')} did not start`));
-    }, 15_000);
-    lines.on('line', (line) => {
-      const found = parse(line);
-      if (found !== null) {
-        clearTimeout(timer);
-        resolve(found);
-      }
-    });
-    child.once('exit', (code) => {
-      reject(new Error(`${args.join(' ')} exited with ${code}`));
-    });
-  });
-  return { url, child };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -178,43 +152,78 @@ function cpuSeconds(pid: number | undefined): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-async function throughput(
-  url: string,
-  connections: number,
-  seconds = throughputSeconds,
-  pid?: number,
-): Promise<ThroughputResult> {
-  const cpuBefore = cpuSeconds(pid);
-  const result = await autocannon({
-    url: `${url}/v1/chat/completions`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` },
-    body,
-    connections,
-    duration: seconds,
-  });
-  const cpu = cpuSeconds(pid) - cpuBefore;
+/** A target's interleaved slices, summed. */
+interface Tally {
+  requests: number;
+  seconds: number;
+  cpuSeconds: number;
+  latencies: number[];
+}
+
+function throughputOf(tally: Tally): ThroughputResult {
+  const latencies = [...tally.latencies].sort((a, b) => a - b);
   return {
-    requestsPerSecond: Math.round(result.requests.average),
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.non2xx,
-    cpuMicrosPerRequest: (cpu * 1e6) / Math.max(1, result.requests.total),
+    requestsPerSecond: tally.requests / tally.seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    errors: 0,
+    cpuMicrosPerRequest: (tally.cpuSeconds * 1e6) / Math.max(1, tally.requests),
   };
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+/** Requests and seconds of each target in one cycle of the interleaved measurement. */
+type Cycle = Record<string, { requests: number; seconds: number }>;
+
+/** requests/s of `name` over those of `base`, summed over `cycles`. */
+function ratioOver(cycles: readonly Cycle[], name: string, base: string): number {
+  let a = 0;
+  let aSeconds = 0;
+  let b = 0;
+  let bSeconds = 0;
+  for (const cycle of cycles) {
+    a += cycle[name]!.requests;
+    aSeconds += cycle[name]!.seconds;
+    b += cycle[base]!.requests;
+    bSeconds += cycle[base]!.seconds;
+  }
+  return a / aSeconds / (b / bSeconds);
 }
 
-/** The member-wise median of several results of the same shape. */
-function medianOf<T extends object>(items: T[]): T {
-  const out: Record<string, number> = {};
-  for (const key of Object.keys(items[0] ?? {}))
-    out[key] = median(items.map((item) => (item as Record<string, number>)[key]!));
-  return out as T;
+interface Comparison {
+  readonly ratio: number;
+  /** 95% bootstrap interval over the cycles. */
+  readonly low: number;
+  readonly high: number;
+  /** The ratio over the cycles of each set of processes (the first of each configuration, ...). */
+  readonly byProcess: readonly number[];
+}
+
+function compare(cycles: readonly Cycle[], name: string, base: string): Comparison {
+  const resampled: number[] = [];
+  for (let draw = 0; draw < 2000; draw++) {
+    const sample = cycles.map(() => cycles[Math.floor(Math.random() * cycles.length)]!);
+    resampled.push(ratioOver(sample, name, base));
+  }
+  resampled.sort((x, y) => x - y);
+  return {
+    ratio: ratioOver(cycles, name, base),
+    low: percentile(resampled, 2.5),
+    high: percentile(resampled, 97.5),
+    byProcess: Array.from({ length: PROCESSES }, (_, turn) =>
+      ratioOver(
+        cycles.filter((_, index) => index % PROCESSES === turn),
+        name,
+        base,
+      ),
+    ),
+  };
+}
+
+const percent = (ratio: number): string =>
+  `${ratio >= 1 ? '+' : '−'}${Math.abs((ratio - 1) * 100).toFixed(1)}%`;
+
+function describe(comparison: Comparison): string {
+  return `${percent(comparison.ratio)} requests/s (95% interval ${percent(comparison.low)} to ${percent(comparison.high)}; by process: ${comparison.byProcess.map(percent).join(', ')})`;
 }
 
 /** The member-wise mean of several results of the same shape. */
@@ -303,13 +312,11 @@ async function main(): Promise<void> {
   if (pin) execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
   const workDir = mkdtempSync(join(tmpdir(), 'gw-bench-'));
   const services: Service[] = [];
-  /** Servers the run may have stopped (SIGSTOP): continued before they are told to end. */
-  let stopped: Service[] = [];
   try {
     progress('starting the fast upstream, the bare proxy and the gateway');
-    const upstream = await startService(['bench/fast-upstream.mjs'], portLine);
+    const upstream = await startNode(['bench/fast-upstream.mjs'], portLine, { pin });
     services.push(upstream);
-    const bare = await startService(['bench/bare-proxy.mjs', upstream.url], portLine, {}, '1');
+    const bare = await startNode(['bench/bare-proxy.mjs', upstream.url], portLine, { pin, cpu: '1' });
     services.push(bare);
     progress('starting a private redis-server');
     const redis = await startRedis(pin);
@@ -324,10 +331,10 @@ async function main(): Promise<void> {
         redisCache?: boolean;
       },
     ): Promise<Service[]> => {
-      // Two processes of each configuration, used in alternate rounds: two processes of the same
-      // configuration can differ by 10% for their whole lives on this VM.
+      // PROCESSES processes of each configuration, used in turn: two processes of the same
+      // configuration can differ by 10-15% for minutes on this VM.
       const processes: Service[] = [];
-      for (const copy of ['a', 'b']) {
+      for (const copy of ['a', 'b', 'c'].slice(0, PROCESSES)) {
         const configPath = join(workDir, `${name}-${copy}.yaml`);
         writeFileSync(
           configPath,
@@ -353,11 +360,10 @@ async function main(): Promise<void> {
               : {}),
           }),
         );
-        const service = await startService(
+        const service = await startNode(
           [...GATEWAY_NODE_FLAGS, 'dist/cli.js', 'serve', '--config', configPath],
           listeningLine,
-          { LOG_LEVEL: 'info' },
-          '1',
+          { pin, cpu: '1', env: { LOG_LEVEL: 'info' } },
         );
         services.push(service);
         processes.push(service);
@@ -418,32 +424,58 @@ async function main(): Promise<void> {
     const activate = (server: Service): void => {
       for (const service of cpuOne) service.child.kill(service === server ? 'SIGCONT' : 'SIGSTOP');
     };
-    stopped = cpuOne;
     const results: Record<string, { c1: SequentialResult; c32: ThroughputResult; stream: SequentialResult }> =
       {};
+    // Every server keeps its own connections; the load moves between them (bench/sliced-load.ts).
+    const loads = new Map<Service, SlicedTarget>();
+    for (const name of names) {
+      for (const service of targets[name]) {
+        loads.set(
+          service,
+          new SlicedTarget(service.url, CONNECTIONS, {
+            path: '/v1/chat/completions',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` },
+            body,
+          }),
+        );
+      }
+    }
     // Node needs tens of seconds of load before its JIT and heap settle; measured runs start after.
     for (const name of names) {
       for (const service of targets[name]) {
         progress(`warming up ${name} (pid ${service.child.pid}) for ${warmupSeconds} s`);
         activate(service);
-        await throughput(service.url, 32, warmupSeconds);
+        await loads.get(service)!.slice(warmupSeconds * 1000);
       }
     }
-    // Throughput in many short rounds, every target once per round, in alternating order: this VM's
-    // speed drifts by tens of percent within a minute, and a round's targets share its moment. Each
-    // target's figures are medians over the rounds; comparisons between targets are medians of the
-    // ratios within each round (paired), which the drift cancels out of.
-    const rounds: Record<string, ThroughputResult>[] = [];
-    for (let round = 0; round < throughputRounds; round++) {
-      progress(`round ${round + 1}/${throughputRounds}: ${throughputSeconds} s at 32 connections per target`);
-      const sample: Record<string, ThroughputResult> = {};
-      for (const name of round % 2 === 0 ? names : [...names].reverse()) {
-        const server = serverFor(name, round);
+    // Throughput interleaved: the load moves from target to target every SLICE_MS, every target once
+    // per cycle in alternating order, a configuration's processes in turn from cycle to cycle. This VM's
+    // speed swings by 20-30% from one second to the next; every target is measured at the same moments,
+    // so the swings cancel out of the comparisons (ratios of the totals).
+    const tallies = Object.fromEntries(
+      names.map((name): [string, Tally] => [name, { requests: 0, seconds: 0, cpuSeconds: 0, latencies: [] }]),
+    );
+    const cycles: Cycle[] = [];
+    progress(
+      `throughput: ${throughputCycles} cycles of ${SLICE_MS} ms per target at ${CONNECTIONS} requests in flight (about ${Math.round((throughputCycles * names.length * (SLICE_MS + 10)) / 1000)} s)`,
+    );
+    for (let index = 0; index < throughputCycles; index++) {
+      const cycle: Cycle = {};
+      for (const name of index % 2 === 0 ? names : [...names].reverse()) {
+        const server = serverFor(name, index);
         activate(server);
-        sample[name] = await throughput(server.url, 32, throughputSeconds, server.child.pid);
+        const cpuBefore = cpuSeconds(server.child.pid);
+        const slice = await loads.get(server)!.slice(SLICE_MS);
+        const tally = tallies[name]!;
+        tally.cpuSeconds += cpuSeconds(server.child.pid) - cpuBefore;
+        tally.requests += slice.requests;
+        tally.seconds += slice.seconds;
+        for (const latency of slice.latencies) tally.latencies.push(latency);
+        cycle[name] = { requests: slice.requests, seconds: slice.seconds };
       }
-      rounds.push(sample);
+      cycles.push(cycle);
     }
+    for (const load of loads.values()) load.close();
     // Latency on one connection, and streaming time to first byte: two passes in alternating order.
     const samples: Record<string, { c1: SequentialResult[]; stream: SequentialResult[] }> = {};
     for (const [passIndex, pass] of [names, [...names].reverse()].entries()) {
@@ -462,17 +494,14 @@ async function main(): Promise<void> {
       const entry = samples[name]!;
       results[name] = {
         c1: meanOf(entry.c1),
-        c32: medianOf(rounds.map((sample) => sample[name]!)),
+        c32: throughputOf(tallies[name]!),
         stream: meanOf(entry.stream),
       };
     }
-    /** Median over the rounds of `name`'s requests/s divided by `base`'s in the same round. */
-    const pairedRatio = (name: string, base: string): number =>
-      median(rounds.map((sample) => sample[name]!.requestsPerSecond / sample[base]!.requestsPerSecond));
-    const limitsRatio = pairedRatio('gateway, Redis limits', 'gateway (miss)');
-    const hitsRatio = pairedRatio('gateway, cache hits', 'gateway (miss)');
-    const redisHitsRatio = pairedRatio('gateway, cache hits (Redis)', 'gateway (miss)');
-    const observabilityRatio = pairedRatio('gateway (miss)', 'gateway, metrics+usage off');
+    const limitsComparison = compare(cycles, 'gateway, Redis limits', 'gateway (miss)');
+    const hitsComparison = compare(cycles, 'gateway, cache hits', 'gateway (miss)');
+    const redisHitsComparison = compare(cycles, 'gateway, cache hits (Redis)', 'gateway (miss)');
+    const observabilityComparison = compare(cycles, 'gateway (miss)', 'gateway, metrics+usage off');
     const gatewayRss = rssMegabytes(gateway[0]?.child.pid);
     progress('authentication alone, in process');
     const auth = await authenticationCost();
@@ -501,19 +530,19 @@ async function main(): Promise<void> {
       `metrics and usage accounting, in process: ${observabilityMicros.toFixed(2)} µs CPU per request = ${((observabilityMicros / observed.cpuMicrosPerRequest) * 100).toFixed(1)}% of the gateway's ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
     );
     console.log(
-      `metrics and usage accounting, same run: on ${Math.round(observed.requestsPerSecond)} req/s (${Math.round(observed.cpuMicrosPerRequest)} µs CPU/req), off ${Math.round(quiet.requestsPerSecond)} req/s (${Math.round(quiet.cpuMicrosPerRequest)} µs CPU/req); paired per round: on/off ${observabilityRatio.toFixed(3)}`,
+      `metrics and usage accounting, interleaved: on ${Math.round(observed.requestsPerSecond)} req/s (${Math.round(observed.cpuMicrosPerRequest)} µs CPU/req), off ${Math.round(quiet.requestsPerSecond)} req/s (${Math.round(quiet.cpuMicrosPerRequest)} µs CPU/req); on against off ${describe(observabilityComparison)}`,
     );
     const limited = results['gateway, Redis limits']!.c32;
     const hits = results['gateway, cache hits']!.c32;
     console.log(
-      `Redis rate limits (never reached) against none, paired per round: ${((limitsRatio - 1) * 100).toFixed(1)}% requests/s (target: within 10%); CPU ${Math.round(limited.cpuMicrosPerRequest)} against ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
+      `Redis rate limits (never reached) against none, interleaved: ${describe(limitsComparison)} (target: within 10%); CPU ${Math.round(limited.cpuMicrosPerRequest)} against ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
     );
     console.log(
-      `cache hits against misses, paired per round: ${hitsRatio.toFixed(2)}× requests/s (target: at least 2×); CPU ${Math.round(hits.cpuMicrosPerRequest)} against ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
+      `cache hits against misses, interleaved: ${hitsComparison.ratio.toFixed(2)}× requests/s (95% interval ${hitsComparison.low.toFixed(2)}× to ${hitsComparison.high.toFixed(2)}×) (target: at least 2×); CPU ${Math.round(hits.cpuMicrosPerRequest)} against ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
     );
     const redisHits = results['gateway, cache hits (Redis)']!.c32;
     console.log(
-      `cache hits from Redis against misses, paired per round: ${redisHitsRatio.toFixed(2)}× requests/s; CPU ${Math.round(redisHits.cpuMicrosPerRequest)} µs per request`,
+      `cache hits from Redis against misses, interleaved: ${redisHitsComparison.ratio.toFixed(2)}× requests/s (95% interval ${redisHitsComparison.low.toFixed(2)}× to ${redisHitsComparison.high.toFixed(2)}×); CPU ${Math.round(redisHits.cpuMicrosPerRequest)} µs per request`,
     );
     console.log(
       `authentication CPU per request: ${auth.staticKeyMicros.toFixed(2)} µs (static key), ${auth.cachedDynamicKeyMicros.toFixed(2)} µs (dynamic key, cached)`,
@@ -533,21 +562,20 @@ async function main(): Promise<void> {
       gatewayRssMb: gatewayRss,
       authenticationMicros: auth,
       observabilityMicros,
-      throughputRounds,
-      pairedRatios: {
-        limitsOverMiss: limitsRatio,
-        hitsOverMiss: hitsRatio,
-        missOverQuiet: observabilityRatio,
+      sliceMs: SLICE_MS,
+      comparisons: {
+        limitsOverMiss: limitsComparison,
+        hitsOverMiss: hitsComparison,
+        redisHitsOverMiss: redisHitsComparison,
+        missOverQuiet: observabilityComparison,
       },
-      rounds,
+      cycles,
       rows,
     };
     writeFileSync('bench/results/latest.json', `${JSON.stringify(report, null, 2)}\n`);
     progress('results written to bench/results/latest.json');
   } finally {
-    // A stopped process acts on SIGTERM only once continued.
-    for (const service of stopped) service.child.kill('SIGCONT');
-    for (const service of services.reverse()) service.child.kill('SIGTERM');
+    await stopServices(services);
     rmSync(workDir, { recursive: true, force: true });
   }
 }

@@ -204,6 +204,25 @@ export async function startGateway(options: {
   );
 }
 
+/**
+ * Asks each service to stop (SIGTERM, after SIGCONT in case it was stopped) and waits until it has
+ * exited, killing it after `graceMs`: a gateway drains and logs as it shuts down, and must not lose the
+ * pipe it logs to before it is done (nor outlive the benchmark).
+ */
+export async function stopServices(services: readonly Service[], graceMs = 10_000): Promise<void> {
+  await Promise.all(
+    services.map(async ({ child }) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGCONT');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+}
+
 /** Pins this process (the load generator) to CPU 0, next to the upstream and Redis. */
 export function pinSelf(pin: boolean): void {
   if (pin) execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
@@ -477,7 +496,7 @@ export async function runSoak(options: { seconds: number; pin: boolean }): Promi
     return 0;
   } finally {
     stopLoad();
-    for (const service of services.reverse()) service.child.kill('SIGTERM');
+    await stopServices(services);
     rmSync(workDir, { recursive: true, force: true });
   }
 }

@@ -27,6 +27,7 @@ import {
   rssBytes,
   scrapeMetrics,
   startMeasuredStack,
+  stopServices,
   type Service,
 } from './soak.js';
 
@@ -230,7 +231,7 @@ export async function runStreams(options: { streams: number; pin: boolean }): Pr
   } finally {
     for (const controller of controllers) controller.abort();
     await pool?.destroy().catch(() => undefined);
-    for (const service of services.reverse()) service.child.kill('SIGTERM');
+    await stopServices(services);
     rmSync(workDir, { recursive: true, force: true });
   }
 }
