@@ -1,7 +1,8 @@
 /**
  * No Docker engine runs where the tests run, so the container files are checked for what matters:
  * the compose file's shape, its example config passing the gateway's own validation, and the
- * Dockerfile's production properties (multi-stage, non-root, health check, listening on all addresses).
+ * Dockerfile's production properties (multi-stage, non-root, health check, listening on all addresses,
+ * Node started with the options of `npm start`).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -67,7 +68,17 @@ describe('Dockerfile', () => {
     assert.match(run, /^USER node$/m);
     assert.match(run, /HOST=0\.0\.0\.0/);
     assert.match(run, /^HEALTHCHECK .*\n?.*\/health\/live/m);
-    assert.match(run, /^ENTRYPOINT \["node", "dist\/cli\.js"\]$/m);
+    assert.match(run, /^ENTRYPOINT \["node", (?:"--[^"]+", )*"dist\/cli\.js"\]$/m);
+  });
+
+  it('starts Node with the options of npm start, as the ai-gateway command does', () => {
+    const start = (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start;
+    const flags = start.split(' ').slice(1, start.split(' ').indexOf('dist/cli.js'));
+    assert.ok(flags.includes('--max-semi-space-size=32'), start);
+    const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(stages[1] ?? '')?.[1] ?? '[]';
+    assert.deepEqual(JSON.parse(entrypoint), ['node', ...flags, 'dist/cli.js']);
+    const shebang = read('src/cli.ts').split('\n')[0];
+    assert.equal(shebang, `#!/usr/bin/env -S node ${flags.join(' ')}`);
   });
 
   it('keeps local state, dependencies and git out of the build context', () => {
