@@ -139,7 +139,6 @@ interface ThroughputResult {
   requestsPerSecond: number;
   p50: number;
   p99: number;
-  errors: number;
   /** CPU time of the serving process (user + system) per request, in µs; NaN when not measured. */
   cpuMicrosPerRequest: number;
 }
@@ -166,7 +165,6 @@ function throughputOf(tally: Tally): ThroughputResult {
     requestsPerSecond: tally.requests / tally.seconds,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
-    errors: 0,
     cpuMicrosPerRequest: (tally.cpuSeconds * 1e6) / Math.max(1, tally.requests),
   };
 }
@@ -520,7 +518,6 @@ async function main(): Promise<void> {
       'added p99 ms @1': (result.c1.p99 - direct.c1.p99).toFixed(3),
       'stream TTFB p50 ms': result.stream.p50.toFixed(3),
       'CPU µs/req': Math.round(result.c32.cpuMicrosPerRequest),
-      errors: result.c32.errors,
     }));
     console.table(rows);
     console.log(`gateway RSS after the run: ${gatewayRss} MB`);

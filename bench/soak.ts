@@ -28,24 +28,14 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { sha256Hex } from '../src/auth/api-key.js';
+import { startFlags } from '../scripts/start-flags.mjs';
 
 export const BENCH_KEY = 'sk-gw-benchAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 /** Rate limits checked on every request and never reached (requests and tokens, so prompts are counted). */
 export const UNREACHED_LIMITS = { requests: '100000000/minute', tokens: '1000000000000/minute' };
 
-/**
- * The Node options `npm start` runs the gateway with (package.json's start script, between `node` and
- * the CLI's path, e.g. --max-semi-space-size=32): every benchmark measures the gateway as it is started.
- */
-export const GATEWAY_NODE_FLAGS: readonly string[] = startScriptFlags();
-
-function startScriptFlags(): string[] {
-  const { scripts } = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } };
-  const words = scripts.start.split(/\s+/);
-  const cli = words.indexOf('dist/cli.js');
-  if (words[0] !== 'node' || cli < 0) throw new Error(`unexpected start script: ${scripts.start}`);
-  return words.slice(1, cli);
-}
+/** The Node options `npm start` runs the gateway with: every benchmark measures it as it is started. */
+export const GATEWAY_NODE_FLAGS: readonly string[] = startFlags('.');
 
 /** Heap used may grow this much (last third against second third) before the soak fails. */
 const MAX_HEAP_GROWTH = 0.1;

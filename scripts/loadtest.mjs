@@ -9,10 +9,11 @@
 // Exit 2: locust or the built gateway (dist/) is missing.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { startFlags } from './start-flags.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const { values } = parseArgs({
@@ -127,10 +128,8 @@ const gatewayEnv = Object.fromEntries(
   ),
 );
 gatewayEnv.LOG_LEVEL = 'info';
-// With the Node options of `npm start` (package.json's start script, between `node` and the CLI).
-const startWords = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start.split(/\s+/);
-const nodeFlags = startWords.slice(1, startWords.indexOf('dist/cli.js'));
-const gateway = spawn(process.execPath, [...nodeFlags, cli, 'serve', '--config', configPath], {
+// With the Node options of `npm start`.
+const gateway = spawn(process.execPath, [...startFlags(root), cli, 'serve', '--config', configPath], {
   cwd: workDir,
   env: gatewayEnv,
   stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { fileURLToPath } from 'node:url';
 import { validateConfig } from '../../src/config/load.js';
+import { startFlags } from '../../scripts/start-flags.mjs';
 
 const root = new URL('../../', import.meta.url);
 const read = (path: string): string => readFileSync(new URL(path, root), 'utf8');
@@ -72,9 +74,8 @@ describe('Dockerfile', () => {
   });
 
   it('starts Node with the options of npm start, as the ai-gateway command does', () => {
-    const start = (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start;
-    const flags = start.split(' ').slice(1, start.split(' ').indexOf('dist/cli.js'));
-    assert.ok(flags.includes('--max-semi-space-size=32'), start);
+    const flags = startFlags(fileURLToPath(root));
+    assert.ok(flags.includes('--max-semi-space-size=32'), flags.join(' '));
     const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(stages[1] ?? '')?.[1] ?? '[]';
     assert.deepEqual(JSON.parse(entrypoint), ['node', ...flags, 'dist/cli.js']);
     const shebang = read('src/cli.ts').split('\n')[0];
