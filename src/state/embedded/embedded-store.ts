@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { KeyRecord } from '../../auth/key-record.js';
@@ -36,7 +36,9 @@ export class EmbeddedStore implements KeyStore {
 
   constructor(stateDir: string) {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    this.database = new Database(join(stateDir, 'gateway.db'), { timeout: 1000 });
+    const path = join(stateDir, 'gateway.db');
+    ownerOnly(path);
+    this.database = new Database(path, { timeout: 1000 });
     this.database.pragma('journal_mode = WAL');
     this.database.exec(`
       CREATE TABLE IF NOT EXISTS api_keys (
@@ -141,6 +143,30 @@ export class EmbeddedStore implements KeyStore {
 
   private changed(sha256: string): void {
     for (const listener of this.listeners) listener(sha256);
+  }
+}
+
+/** The database file and the WAL files SQLite keeps beside it (issue 16, finding 14). */
+const SQLITE_SUFFIXES = ['', '-wal', '-shm', '-journal'];
+
+/**
+ * Makes the database file readable by its owner only before SQLite opens it: key hashes and usage are
+ * no one else's business. `mkdirSync(..., { mode: 0o700 })` protects a directory it creates, not one
+ * that already exists (`.gateway/` made by hand, a mounted volume), and SQLite creates its file with
+ * 0644 (less the umask). Created here with 0600, the file is never readable by others, not even for a
+ * moment; SQLite gives the -wal and -shm files it creates the database file's mode. Files left 0644 by
+ * an earlier version (or by a crash: -wal and -shm) are tightened.
+ */
+function ownerOnly(path: string): void {
+  closeSync(openSync(path, 'a', 0o600));
+  for (const suffix of SQLITE_SUFFIXES) {
+    try {
+      chmodSync(`${path}${suffix}`, 0o600);
+    } catch (error) {
+      // No such file (no WAL yet), or not ours to change: SQLite then reports what it cannot open.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'EPERM') throw error;
+    }
   }
 }
 
