@@ -121,7 +121,9 @@ export function registerUsageRoutes(app: FastifyInstance, deps: UsageRouteDeps):
           1,
         );
       }
-      reply.header('vary', 'accept');
+      // Added to what is there already (Vary: Origin when server.cors is set).
+      const vary = reply.getHeader('vary');
+      reply.header('vary', vary === undefined ? 'accept' : `${String(vary)}, accept`);
       if (prefersCsv(request.headers.accept)) return reply.type(CSV_TYPE).send(usageCsv(rows, query.groupBy));
       return reply.type('application/json').send(
         JSON.stringify({

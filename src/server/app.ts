@@ -32,6 +32,7 @@ import type { GatewayContext, ReadinessCheck } from './context.js';
 import { buildErrorHandler } from './error-handler.js';
 import { parseJsonText } from './json-body.js';
 import { installNotFound } from './not-found.js';
+import { registerCors } from './cors.js';
 import { chooseRequestId, newRequestState, requestPath, type RequestState } from './request-state.js';
 import { registerAdminRoutes } from '../admin/admin-routes.js';
 import { registerChatCompletions } from './routes/chat-completions.js';
@@ -234,6 +235,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
 
   app.setErrorHandler(buildErrorHandler(bodyLimit));
   installNotFound(app);
+  registerCors(app, config.server.cors);
 
   await app.register(fastifySwagger, {
     openapi: {
