@@ -7,7 +7,9 @@ import { EmbeddedStore } from '../state/embedded/embedded-store.js';
 import { EmbeddedUsageStore } from '../usage/embedded-usage-store.js';
 import { hourOf } from '../usage/hours.js';
 import type { UsageRow } from '../usage/usage.js';
-import { runUsage, USAGE_HELP, usageTable, type UsageIo } from './usage-command.js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { printable, runUsage, USAGE_HELP, usageTable, type UsageIo } from './usage-command.js';
 
 const NOW = Date.now();
 const HOUR = hourOf(NOW - 3_600_000);
@@ -179,6 +181,115 @@ describe('ai-gateway usage (in process, on the SQLite file of a config)', () => 
       const out = io();
       assert.equal(await runUsage(args, out), 0);
       assert.equal(out.out, USAGE_HELP);
+    }
+  });
+});
+
+// Issue 16, finding 7: model names (and key ids) with control characters reached the terminal raw.
+describe('ai-gateway usage with control characters in key ids and model names', () => {
+  /** ESC sequences that clear the screen and set the window title, BEL, a line break, an RTL override. */
+  const HOSTILE_MODEL = '\u001b[2J\u001b]0;owned\u0007gpt\nfake\u202eexe\u009b1m';
+  const ESCAPED_MODEL = '\\x1b[2J\\x1b]0;owned\\x07gpt\\nfake\\u202eexe\\x9b1m';
+  /** Anything a terminal could act on; a line break is allowed only as a line end. */
+  const UNSAFE =
+    // eslint-disable-next-line no-control-regex -- finding control characters is the point
+    /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+  const row: UsageRow = {
+    key: 'team\u0007a',
+    model: HOSTILE_MODEL,
+    requests: 1,
+    errors: 1,
+    cached: 0,
+    prompt_tokens: 0,
+    completion_tokens: 0,
+    total_tokens: 0,
+    cost: null,
+  };
+  let directory: string;
+  let config: string;
+  let server: Server;
+  let url: string;
+
+  before(async () => {
+    directory = mkdtempSync(join(tmpdir(), 'gw-usage-cli-controls-'));
+    const stateDir = join(directory, 'state');
+    config = join(directory, 'gateway.yaml');
+    writeFileSync(
+      config,
+      `server:\n  state_dir: ${JSON.stringify(stateDir)}\nbackends:\n  - name: demo\n    type: demo\nmodels:\n  - name: demo\n    targets: [{ backend: demo }]\n`,
+    );
+    const embedded = new EmbeddedStore(stateDir);
+    await new EmbeddedUsageStore(embedded.db, 90).add([
+      {
+        hour: HOUR,
+        keyId: 'team\u0007a',
+        model: HOSTILE_MODEL,
+        requests: 1,
+        errors: 1,
+        cached: 0,
+        promptTokens: 0,
+        completionTokens: 0,
+        costMicros: null,
+      },
+    ]);
+    await embedded.close();
+    // A gateway (an older one, or not a gateway at all) whose answers carry the raw names.
+    server = createServer((request, response) => {
+      if (request.headers.accept === 'text/csv') {
+        response.writeHead(200, { 'content-type': 'text/csv' });
+        response.end(`key,model,requests\r\nteam\u0007a,"${HOSTILE_MODEL}",1\r\n`);
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ data: [row], from: '2030-01-01T00:00:00.000Z\u001b[31m', to: 'x' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  after(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('printable() writes control characters as escapes and a backslash doubled', () => {
+    assert.equal(printable(HOSTILE_MODEL), ESCAPED_MODEL);
+    assert.equal(printable('a\\x1b\tb\r\u2066\u007f'), 'a\\\\x1b\\tb\\r\\u2066\\x7f');
+    assert.equal(printable('plain llama3.2:1b é 世界'), 'plain llama3.2:1b é 世界');
+  });
+
+  it('shows them escaped in the table, from the store and from a gateway', async () => {
+    for (const args of [
+      ['--config', config],
+      ['--url', url, '--admin-token', 't'],
+    ]) {
+      const out = io();
+      assert.equal(await runUsage(args, out), 0, out.err);
+      assert.doesNotMatch(out.out, UNSAFE, args[0]);
+      const lines = out.out.split('\n');
+      assert.match(
+        lines.at(-2) ?? '',
+        /^team\\x07a\s+\\x1b\[2J\\x1b\]0;owned\\x07gpt\\nfake\\u202eexe\\x9b1m\s+1\s+1\s/,
+      );
+    }
+  });
+
+  it('leaves them out of CSV and escapes them in JSON, from the store and from a gateway', async () => {
+    for (const source of [
+      ['--config', config],
+      ['--url', url, '--admin-token', 't'],
+    ]) {
+      const csv = io();
+      assert.equal(await runUsage([...source, '--csv'], csv), 0, csv.err);
+      assert.doesNotMatch(csv.out.replaceAll('\r\n', ''), UNSAFE, source[0]);
+      assert.match(csv.out, /\r\nteama,"?\[2J\]0;ownedgptfakeexe1m"?,1/);
+      const json = io();
+      assert.equal(await runUsage([...source, '--json'], json), 0, json.err);
+      assert.doesNotMatch(json.out.slice(0, -1), UNSAFE, source[0]);
+      // Still the same names, once parsed.
+      const answer = JSON.parse(json.out) as { data: UsageRow[] };
+      assert.equal(answer.data[0]?.model, HOSTILE_MODEL);
+      assert.equal(answer.data[0]?.key, 'team\u0007a');
     }
   });
 });

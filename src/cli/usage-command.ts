@@ -3,7 +3,7 @@ import pino from 'pino';
 import { loadConfig } from '../config/load.js';
 import { openStores } from '../state/stores.js';
 import { parseGroupBy, parseUsageParams, UsageParamError, type UsageParams } from '../usage/usage-query.js';
-import { USAGE_COUNTER_COLUMNS, usageCsv } from '../usage/usage-rows.js';
+import { CONTROL_CHARACTER, stripControls, USAGE_COUNTER_COLUMNS, usageCsv } from '../usage/usage-rows.js';
 import type { UsageGroup, UsageRow } from '../usage/usage.js';
 import { problemDetail } from './problem-detail.js';
 
@@ -111,13 +111,56 @@ async function queryLocal(
   }
 }
 
-/** The rows as an aligned table: the group_by columns, then the counters (numbers right-aligned). */
+const ESCAPED_IN_TABLE = new RegExp(`\\\\|${CONTROL_CHARACTER.source}`, 'g');
+const SHORT_ESCAPES: Readonly<Record<string, string>> = {
+  '\\': '\\\\',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+};
+
+/**
+ * The text as a terminal should show it: each control character (ESC, BEL, line breaks, bidirectional
+ * overrides: see CONTROL_CHARACTER) written as an escape, `\x1b`, `\n`, `\u202e`, and a backslash as
+ * `\\`, so that what is shown is what is stored and nothing is run (issue 16, finding 7).
+ */
+export function printable(text: string): string {
+  return text.replace(ESCAPED_IN_TABLE, (character) => {
+    const short = SHORT_ESCAPES[character];
+    if (short !== undefined) return short;
+    const code = character.charCodeAt(0);
+    return code < 0x100
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+const CONTROLS_LEFT_BY_JSON = new RegExp(CONTROL_CHARACTER.source, 'g');
+
+/** JSON.stringify escapes C0 controls only: the others (DEL, C1, bidirectional marks) as \uXXXX too. */
+function terminalSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    CONTROLS_LEFT_BY_JSON,
+    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** A gateway's CSV answer (perhaps an older gateway's) with control characters left out, line ends kept. */
+function terminalSafeCsv(text: string): string {
+  return text.split('\r\n').map(stripControls).join('\r\n');
+}
+
+/**
+ * The rows as an aligned table: the group_by columns, then the counters (numbers right-aligned). Key
+ * ids and model names come from clients: their control characters are shown escaped.
+ */
 export function usageTable(rows: readonly UsageRow[], groupBy: readonly UsageGroup[]): string {
   const columns = [...groupBy, ...USAGE_COUNTER_COLUMNS];
   const numeric = (column: string): boolean => !(groupBy as readonly string[]).includes(column);
   const cell = (row: UsageRow, column: string): string => {
     const value = (row as unknown as Record<string, unknown>)[column];
-    if (typeof value === 'number' || typeof value === 'string') return String(value);
+    if (typeof value === 'number') return String(value);
+    if (typeof value === 'string') return printable(value);
     return '-';
   };
   const lines = [
@@ -188,7 +231,7 @@ export async function runUsage(argv: string[], io: UsageIo = PROCESS_IO): Promis
       const token = values['admin-token'] ?? values.token ?? io.env['GATEWAY_ADMIN_TOKEN'];
       const text = await queryRemote(values.url, token, params, values.csv === true);
       if (values.csv === true) {
-        io.stdout.write(text);
+        io.stdout.write(terminalSafeCsv(text));
         return 0;
       }
       answer = JSON.parse(text) as UsageAnswer;
@@ -198,17 +241,20 @@ export async function runUsage(argv: string[], io: UsageIo = PROCESS_IO): Promis
       const configPath = values.config ?? (io.env['GATEWAY_CONFIG'] || null);
       ({ answer, groupBy } = await queryLocal(configPath, params, io));
     }
-    if (values.json === true) io.stdout.write(`${JSON.stringify(answer)}\n`);
+    const from = printable(answer.from);
+    const to = printable(answer.to);
+    if (values.json === true) io.stdout.write(`${terminalSafeJson(answer)}\n`);
     else if (values.csv === true) io.stdout.write(usageCsv(answer.data, groupBy));
-    else if (answer.data.length === 0) io.stdout.write(`No usage from ${answer.from} to ${answer.to}.\n`);
+    else if (answer.data.length === 0) io.stdout.write(`No usage from ${from} to ${to}.\n`);
     else {
-      io.stdout.write(`Usage from ${answer.from} to ${answer.to} (UTC hours that start in that span)\n\n`);
+      io.stdout.write(`Usage from ${from} to ${to} (UTC hours that start in that span)\n\n`);
       io.stdout.write(usageTable(answer.data, groupBy));
     }
     return 0;
   } catch (error) {
     if (error instanceof UsageCommandError) {
-      io.stderr.write(`ai-gateway usage: ${error.message}\n`);
+      // The message may quote a gateway's answer.
+      io.stderr.write(`ai-gateway usage: ${printable(error.message)}\n`);
       return 1;
     }
     throw error;

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cellGroupValues, usageCsv, UsageRowBuilder, type UsageSums } from './usage-rows.js';
+import {
+  cellGroupValues,
+  CONTROL_CHARACTER,
+  usageCsv,
+  UsageRowBuilder,
+  type UsageSums,
+} from './usage-rows.js';
 import type { UsageRow } from './usage.js';
 
 const sums = (requests: number, costMicros: number | null, extra: Partial<UsageSums> = {}): UsageSums => ({
@@ -160,7 +166,7 @@ describe('usageCsv', () => {
     );
   });
 
-  it('quotes as RFC 4180 says and defuses spreadsheet formulas', () => {
+  it('quotes as RFC 4180 says, leaves control characters out and defuses spreadsheet formulas', () => {
     const csv = usageCsv(
       [
         row({ model: 'a,b' }),
@@ -176,10 +182,32 @@ describe('usageCsv', () => {
     const lines = csv.split('\r\n');
     assert.equal(lines[1], '"a,b",1,0,0,2,3,5,');
     assert.equal(lines[2], '"say ""hi""",1,0,0,2,3,5,');
-    assert.equal(lines[3], '"two\nlines",1,0,0,2,3,5,');
+    assert.equal(lines[3], 'twolines,1,0,0,2,3,5,');
     assert.equal(lines[4], `"'=HYPERLINK(""http://x"")",1,0,0,2,3,5,`);
     assert.equal(lines[5], "'+1,1,0,0,2,3,5,");
     assert.equal(lines[6], "'@sum,1,0,0,2,3,5,");
     assert.equal(lines[7], 'plain-name,1,0,0,2,3,5,');
+  });
+
+  // Issue 16, finding 7: names with control characters reached the CSV (and the terminal showing it) raw.
+  it('strips escape sequences, BEL, line breaks and bidirectional overrides from key ids and model names', () => {
+    const csv = usageCsv(
+      [
+        row({ key: 'k\u0007ey', model: '\u001b[2J\u001b]0;owned\u0007gpt' }),
+        row({ key: '\tteam', model: 'a\r\nb\u0085c\u009b31m' }),
+        row({ key: 'rtl', model: 'x\u202egnp.exe\u2028\u2066y\u007f' }),
+        row({ key: 'tab', model: '\t=1+1' }),
+      ],
+      ['key', 'model'],
+    );
+    assert.equal(
+      csv,
+      'key,model,requests,errors,cached,prompt_tokens,completion_tokens,total_tokens,cost\r\n' +
+        'key,[2J]0;ownedgpt,1,0,0,2,3,5,\r\n' +
+        'team,abc31m,1,0,0,2,3,5,\r\n' +
+        'rtl,xgnp.exey,1,0,0,2,3,5,\r\n' +
+        "tab,'=1+1,1,0,0,2,3,5,\r\n",
+    );
+    assert.doesNotMatch(csv.replaceAll('\r\n', ''), CONTROL_CHARACTER);
   });
 });

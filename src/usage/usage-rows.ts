@@ -116,9 +116,26 @@ export const USAGE_COUNTER_COLUMNS = [
 ] as const;
 
 /**
- * RFC 4180 CSV: a header line, then one line per row, CRLF line ends; fields with a comma, a quote or a
- * line break are quoted. A text field that a spreadsheet would run as a formula (it starts with =, +,
- * -, @, a tab or a carriage return: key ids and model names come from clients) is prefixed with a
+ * Characters a terminal or a spreadsheet may act on instead of showing: C0 and C1 controls and DEL (ESC
+ * starts terminal escape sequences, BEL rings, CR and LF break lines), and the Unicode marks that
+ * reorder or split lines of text (bidirectional overrides and isolates, line and paragraph separators).
+ * Key ids and model names come from clients (issue 16, finding 7).
+ */
+export const CONTROL_CHARACTER =
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const CONTROL_CHARACTERS = new RegExp(CONTROL_CHARACTER.source, 'g');
+
+/** The text without any CONTROL_CHARACTER. */
+export function stripControls(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, '');
+}
+
+/**
+ * RFC 4180 CSV: a header line, then one line per row, CRLF line ends; fields with a comma or a quote
+ * are quoted. Control characters are left out of text fields (key ids and model names come from
+ * clients): a line break or an escape sequence in a name could neither be shown nor be told apart. A
+ * text field that a spreadsheet would run as a formula (it starts with =, +, - or @) is prefixed with a
  * single quote. An unpriced cost is an empty field.
  */
 export function usageCsv(rows: readonly UsageRow[], groupBy: readonly UsageGroup[]): string {
@@ -134,7 +151,7 @@ export function usageCsv(rows: readonly UsageRow[], groupBy: readonly UsageGroup
 function csvField(value: unknown): string {
   if (typeof value === 'number') return String(value);
   if (typeof value !== 'string') return '';
-  let text = value;
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  let text = stripControls(value);
+  if (/^[=+\-@]/.test(text)) text = `'${text}`;
+  return /[",]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
