@@ -67,7 +67,13 @@ export function extractApiKey(headers: IncomingHttpHeaders): string {
   return key;
 }
 
-/** At most the first 8 characters of a key, for logs. */
-export function keyHint(key: string): string {
-  return key.slice(0, Math.min(8, Math.floor(key.length / 4)));
+/**
+ * The first 8 characters of a key shaped like this gateway's keys, for logs; null for anything else
+ * (an admin token or another secret sent by mistake must not leave any of its characters in a log).
+ */
+export function keyHint(key: string): string | null {
+  return GATEWAY_KEY_SHAPE.test(key) ? key.slice(0, 8) : null;
 }
+
+/** A key as generateApiKey makes them. */
+const GATEWAY_KEY_SHAPE = new RegExp(`^${KEY_PREFIX}[0-9A-Za-z]{${KEY_BODY_LENGTH}}$`);

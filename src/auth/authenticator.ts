@@ -30,6 +30,7 @@ export class Authenticator {
   private staticKeys = new Map<string, KeyRecord>();
   private readonly cache = new Map<string, CacheEntry>();
   private readonly failures = new AuthFailureLimiter();
+  private readonly adminFailures = new AuthFailureLimiter();
   /** Counts invalidations: a look-up that overlapped one may carry the old record and is not cached. */
   private invalidations = 0;
 
@@ -71,42 +72,51 @@ export class Authenticator {
     return [...this.staticKeys.values()];
   }
 
+  /**
+   * The key record of the request's key. A valid key is never refused for what its address did before:
+   * failures are counted per address, and only further failures are refused (429) once it has spent
+   * its budget (issue 16, finding 2).
+   */
   async authenticate(headers: IncomingHttpHeaders, address: string): Promise<KeyRecord> {
-    const retryAfter = this.failures.retryAfter(address);
-    if (retryAfter > 0) throw new RateLimitedAuthError(retryAfter);
     let key: string;
     try {
       key = extractApiKey(headers);
     } catch (error) {
-      this.fail(address, null, 'missing or malformed');
-      throw error;
+      this.fail(address, null, 'missing or malformed', error as AuthenticationError);
     }
     const hash = sha256Hex(key);
     const record = this.staticKeys.get(hash) ?? (await this.lookUp(hash));
     if (record === null || record.revokedAt !== null) {
-      this.fail(address, key, record === null ? 'unknown' : 'revoked');
-      throw new AuthenticationError('Invalid API key');
+      this.fail(
+        address,
+        key,
+        record === null ? 'unknown' : 'revoked',
+        new AuthenticationError('Invalid API key'),
+      );
     }
-    if (record.expiresAt !== null && Date.parse(record.expiresAt) <= Date.now()) {
-      this.fail(address, key, 'expired');
-      throw new AuthenticationError('This API key has expired');
+    // An expiry that does not parse never means "valid".
+    if (record.expiresAt !== null && !(Date.parse(record.expiresAt) > Date.now())) {
+      this.fail(address, key, 'expired', new AuthenticationError('This API key has expired'));
     }
     return record;
   }
 
-  /** Checks the admin token (`Authorization: Bearer <token>`) against its configured SHA-256. */
+  /**
+   * Checks the admin token (`Authorization: Bearer <token>`) against its configured SHA-256. Admin
+   * failures have a budget of their own: a flood of bad API keys from a shared address does not lock
+   * the operator out, and the right token is never refused.
+   */
   authenticateAdmin(headers: IncomingHttpHeaders, address: string, expectedSha256: string): void {
-    const retryAfter = this.failures.retryAfter(address);
-    if (retryAfter > 0) throw new RateLimitedAuthError(retryAfter);
     const token = bearerToken(headers.authorization);
-    if (token === null || !digestsEqual(sha256Hex(token), expectedSha256)) {
-      this.failures.recordFailure(address);
-      this.logger.info(
-        { reason: token === null ? 'missing or malformed' : 'wrong token', address },
-        'admin authentication failed',
-      );
-      throw new AuthenticationError("Invalid admin token; send 'Authorization: Bearer <admin token>'");
-    }
+    if (token !== null && digestsEqual(sha256Hex(token), expectedSha256)) return;
+    const retryAfter = this.adminFailures.fail(address);
+    // Never a hint of the token: only why it failed.
+    this.logger.info(
+      { reason: token === null ? 'missing or malformed' : 'wrong token', address },
+      'admin authentication failed',
+    );
+    if (retryAfter > 0) throw new RateLimitedAuthError(retryAfter);
+    throw new AuthenticationError("Invalid admin token; send 'Authorization: Bearer <admin token>'");
   }
 
   /** Forgets a cached key at once (this instance changed it). */
@@ -160,12 +170,15 @@ export class Authenticator {
     return record;
   }
 
-  private fail(address: string, key: string | null, reason: string): void {
-    this.failures.recordFailure(address);
+  /** Counts a failed authentication and throws it: 401, or 429 once the address has spent its budget. */
+  private fail(address: string, key: string | null, reason: string, error: AuthenticationError): never {
+    const retryAfter = this.failures.fail(address);
     this.logger.info(
       { reason, key_hint: key === null ? null : keyHint(key), address },
       'authentication failed',
     );
+    if (retryAfter > 0) throw new RateLimitedAuthError(retryAfter);
+    throw error;
   }
 }
 
