@@ -149,6 +149,7 @@ const answerJsonOf = new WeakMap<CachedEntry, string>();
  * body is built around it. Serialised once per entry object (the in-process store keeps it ready).
  */
 export function answerJson(entry: CachedEntry): string {
+  if (entry instanceof KeptEntry) return entry.json;
   let json = answerJsonOf.get(entry);
   if (json === undefined) {
     const rest: Record<string, unknown> = {};
@@ -159,39 +160,80 @@ export function answerJson(entry: CachedEntry): string {
   return json;
 }
 
-/** What an entry costs the in-process store: its answer's JSON (UTF-8) and the id and time kept beside it. */
-export function memoryEntryBytes(entry: CachedEntry): number {
+/**
+ * An entry as the in-process store keeps it: the answer's JSON (what a hit sends), parsed again only
+ * when something reads `body` (a replayed stream), and never kept parsed, so that what the store counts
+ * is the memory it holds. One object per entry: no closure, no side table.
+ */
+class KeptEntry implements CachedEntry {
+  constructor(
+    readonly storedAt: number,
+    readonly backend: string | null,
+    readonly json: string,
+    private readonly id: unknown,
+    private readonly created: unknown,
+    /** What the store counts for this entry (memoryEntryBytes). */
+    readonly bytes: number,
+    readonly expiresAt: number,
+  ) {}
+
+  get body(): Record<string, unknown> {
+    const rest = JSON.parse(this.json) as Record<string, unknown>;
+    return {
+      ...(this.id === undefined ? {} : { id: this.id }),
+      ...(this.created === undefined ? {} : { created: this.created }),
+      ...rest,
+    };
+  }
+}
+
+/*
+ * What V8 (64-bit, as Node ships it: no pointer compression) spends on what an entry holds, rounded up.
+ * Issue 16, finding 12: counting the answer's JSON alone, the store held ~2.75 times its bound.
+ */
+/** A sequential string's header (map, hash, length); its characters follow, padded to 8 bytes. */
+const STRING_HEADER_BYTES = 16;
+/** A key built by concatenation stays a cons string pointing at its flattened copy. */
+const CONS_STRING_BYTES = 32;
+/**
+ * The KeptEntry object (header and seven fields), its two numbers boxed as heap numbers, and its slot
+ * in the store's Map (key, value, chain, bucket) with the spare capacity a Map keeps after growing.
+ */
+const ENTRY_OVERHEAD_BYTES = 256;
+
+/**
+ * A string's size in the heap: one byte a character when it is ASCII, else counted as two (V8 keeps
+ * Latin-1 text one byte a character, the rest UTF-16). One pass over the text, as counting its UTF-8
+ * bytes was.
+ */
+function stringBytes(text: string): number {
+  const perCharacter = Buffer.byteLength(text) === text.length ? 1 : 2;
+  return STRING_HEADER_BYTES + Math.ceil((text.length * perCharacter) / 8) * 8;
+}
+
+/**
+ * What an entry costs the in-process store: its key, the answer's JSON, the id and backend kept beside
+ * it, and the objects that hold them (see ENTRY_OVERHEAD_BYTES).
+ */
+export function memoryEntryBytes(key: string, entry: CachedEntry): number {
+  const id = entry.body['id'];
   return (
-    Buffer.byteLength(answerJson(entry)) + Buffer.byteLength(JSON.stringify(entry.body['id'] ?? null)) + 64
+    CONS_STRING_BYTES +
+    stringBytes(key) +
+    stringBytes(answerJson(entry)) +
+    (id === undefined ? 0 : stringBytes(typeof id === 'string' ? id : JSON.stringify(id))) +
+    (entry.backend === null ? 0 : stringBytes(entry.backend)) +
+    ENTRY_OVERHEAD_BYTES
   );
 }
 
 /**
- * An entry as the in-process store keeps it: the answer's JSON (what a hit sends), parsed again only
- * when something reads `body` (a replayed stream), and never kept parsed, so that the store's byte bound
- * is the memory it holds.
- */
-function keptEntry(entry: CachedEntry): CachedEntry {
-  const json = answerJson(entry);
-  const { id, created } = entry.body;
-  const kept: CachedEntry = {
-    storedAt: entry.storedAt,
-    backend: entry.backend,
-    get body(): Record<string, unknown> {
-      const rest = JSON.parse(json) as Record<string, unknown>;
-      return { ...(id === undefined ? {} : { id }), ...(created === undefined ? {} : { created }), ...rest };
-    },
-  };
-  answerJsonOf.set(kept, json);
-  return kept;
-}
-
-/**
- * An LRU bounded in bytes (the JSON of its answers). It keeps answers as JSON ready to send, so a hit
- * neither decodes nor re-serialises; and it answers at once (no deadline).
+ * An LRU bounded in bytes: what its entries hold in memory (memoryEntryBytes), keys and bookkeeping
+ * included. It keeps answers as JSON ready to send, so a hit neither decodes nor re-serialises; and it
+ * answers at once (no deadline).
  */
 export class MemoryCacheStore implements CacheStore {
-  private readonly entries = new Map<string, { entry: CachedEntry; bytes: number; expiresAt: number }>();
+  private readonly entries = new Map<string, KeptEntry>();
   private bytes = 0;
 
   constructor(
@@ -210,11 +252,11 @@ export class MemoryCacheStore implements CacheStore {
     // Touch: most recently used moves to the end of the map's order.
     this.entries.delete(key);
     this.entries.set(key, found);
-    return Promise.resolve(found.entry);
+    return Promise.resolve(found);
   }
 
   set(key: string, entry: CachedEntry, ttlSeconds: number): Promise<void> {
-    const bytes = memoryEntryBytes(entry);
+    const bytes = memoryEntryBytes(key, entry);
     if (bytes > this.maxEntryBytes || bytes > this.maxBytes) return Promise.resolve();
     this.delete(key);
     while (this.bytes + bytes > this.maxBytes) {
@@ -222,7 +264,17 @@ export class MemoryCacheStore implements CacheStore {
       if (oldest === undefined) break;
       this.delete(oldest);
     }
-    this.entries.set(key, { entry: keptEntry(entry), bytes, expiresAt: this.clock() + ttlSeconds * 1000 });
+    const { id, created } = entry.body;
+    const kept = new KeptEntry(
+      entry.storedAt,
+      entry.backend,
+      answerJson(entry),
+      id,
+      created,
+      bytes,
+      this.clock() + ttlSeconds * 1000,
+    );
+    this.entries.set(key, kept);
     this.bytes += bytes;
     return Promise.resolve();
   }
