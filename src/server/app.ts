@@ -33,6 +33,7 @@ import { buildErrorHandler } from './error-handler.js';
 import { parseJsonText } from './json-body.js';
 import { installNotFound } from './not-found.js';
 import { registerCors } from './cors.js';
+import { frameworkErrorHandler } from './framework-errors.js';
 import { chooseRequestId, newRequestState, requestPath, type RequestState } from './request-state.js';
 import { registerAdminRoutes } from '../admin/admin-routes.js';
 import { registerChatCompletions } from './routes/chat-completions.js';
@@ -98,6 +99,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     bodyLimit,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    frameworkErrors: frameworkErrorHandler(bodyLimit),
     ajv: {
       customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false, useDefaults: false },
     },
