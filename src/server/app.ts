@@ -47,6 +47,7 @@ import { createTracing, inSpan } from '../observability/tracing.js';
 import { workerMetrics } from '../observability/cluster-metrics.js';
 import { promptForLog } from '../logging/prompt-log.js';
 import { UsageRecorder } from '../usage/usage-recorder.js';
+import { usageModel } from '../usage/usage-model.js';
 import { preloadTokenizer } from '../rate-limit/token-estimate.js';
 import { registerUsageRoutes } from '../admin/usage-routes.js';
 
@@ -422,12 +423,20 @@ function logCompletion(
   return line['status'] as number;
 }
 
-/** One finished chat or embeddings request into the usage counters (only requests that matched a route). */
+/**
+ * One finished chat or embeddings request of a known key into the usage counters (a request refused by
+ * authentication or validation is not counted). Its model name is the client's only once that name is
+ * known to be served; else the route's pattern, or `other` (usage-model.ts, issue 16 finding 5).
+ */
 function recordUsage(usage: UsageRecorder, state: RequestState, status: number): void {
-  if (!state.routed || state.key === null || state.model === null) return;
+  if (state.key === null || state.model === null) return;
   usage.record({
     keyId: state.key.id,
-    model: state.model,
+    model: usageModel({
+      model: state.model,
+      routeName: state.routed ? state.routeName : null,
+      answered: state.backend !== null || state.cache === 'HIT',
+    }),
     at: Date.now(),
     error: status >= 400 || state.outcome === 'stream_error',
     cached: state.cache === 'HIT' && status < 400,

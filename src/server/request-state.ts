@@ -7,9 +7,14 @@ import type { RequestTrace } from '../observability/tracing.js';
 export interface RequestState extends AttemptLog {
   readonly startedAt: bigint;
   key: KeyRecord | null;
+  /**
+   * The model name the client sent, once its body is valid. Any string: logs and traces show it, but
+   * usage counts it only once it is known to be served and metrics never label with it (usage-model.ts).
+   */
   model: string | null;
   /** The configured route the model matched (the `model` label of metrics). */
   routeName: string | null;
+  /** The backend that answered (2xx), or whose stored answer a cache hit served. */
   backend: string | null;
   cache: 'HIT' | 'MISS' | 'BYPASS' | null;
   promptTokens: number | null;
