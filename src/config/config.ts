@@ -134,6 +134,11 @@ export interface BackendConfig {
   readonly idleTimeoutMs: number;
   /** Active health checks; null: none (the circuit breakers alone judge the backend). */
   readonly healthCheck: HealthCheckConfig | null;
+  /**
+   * Strings removed from anything taken from this backend's answers (error messages, stream errors,
+   * health check details): its api_key and every other secret of the config, longest first.
+   */
+  readonly secrets: readonly string[];
 }
 
 export interface HealthCheckConfig {

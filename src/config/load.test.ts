@@ -899,3 +899,164 @@ describe('validateConfig health checks', () => {
     );
   });
 });
+
+describe('keys that reach a prototype (issue 16, finding 10)', () => {
+  let directory: string;
+  const write = (name: string, text: string): string => {
+    const path = join(directory, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  before(() => {
+    directory = mkdtempSync(join(tmpdir(), 'gw-config-proto-'));
+  });
+  after(() => {
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('refuses auth: {__proto__: {enabled: false}} instead of turning auth off', () => {
+    const path = write('proto.yaml', 'auth:\n  __proto__:\n    enabled: false\n');
+    assertOneProblem(
+      problemsOf(() => loadConfig({ path, env: {} })),
+      `${path}: auth.__proto__: the key '__proto__' is not allowed`,
+    );
+  });
+
+  it('refuses __proto__, constructor and prototype anywhere in the file, naming each path', () => {
+    const path = write(
+      'everywhere.yaml',
+      [
+        '__proto__: {}',
+        'backends:',
+        '  - name: a',
+        '    type: demo',
+        '    constructor: {prototype: 1}',
+        'models:',
+        '  - name: m',
+        '    targets: [{backend: a, prototype: x}]',
+        '',
+      ].join('\n'),
+    );
+    const problems = problemsOf(() => loadConfig({ path, env: {} }));
+    assert.deepEqual(
+      problems.map((problem) => problem.slice(`${path}: `.length).split(':', 1)[0]),
+      ['__proto__', 'backends[0].constructor', 'models[0].targets[0].prototype'],
+    );
+  });
+
+  it('refuses them in a document given as data (JSON keeps __proto__ as an own key)', () => {
+    const raw = JSON.parse('{"auth": {"__proto__": {"enabled": false}}}') as unknown;
+    assertOneProblem(
+      problemsOf(() => validateConfig(raw, {})),
+      "auth.__proto__: the key '__proto__' is not allowed",
+    );
+  });
+
+  it('keeps a field named like a prototype key inside a value: only keys are refused', () => {
+    const config = validateConfig(
+      { auth: { keys: [{ id: 'constructor-team', sha256: KEY_HASH, metadata: { role: '__proto__' } }] } },
+      {},
+    );
+    assert.equal(config.auth.enabled, true);
+    assert.equal(config.auth.keys[0]?.metadata['role'], '__proto__');
+  });
+});
+
+describe('YAML syntax errors never quote the file (issue 16, finding 11)', () => {
+  let directory: string;
+  const SECRET = 'sk-live-inline-secret-0123456789';
+  const write = (name: string, text: string): string => {
+    const path = join(directory, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  before(() => {
+    directory = mkdtempSync(join(tmpdir(), 'gw-config-syntax-'));
+  });
+  after(() => {
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  for (const [name, line] of [
+    ['an unterminated flow sequence', `    api_key: [${SECRET}`],
+    ['a mapping inside a plain value', `    api_key: ${SECRET}: x`],
+    ['an unterminated quote', `    api_key: "${SECRET}`],
+    ['a bad escape', `    api_key: "${SECRET}\\q"`],
+    ['a tab as indentation', `\tapi_key: ${SECRET}`],
+  ] as const) {
+    it(`reports ${name} by line and column, without the line's text`, () => {
+      const path = write(
+        `${name.replaceAll(' ', '-')}.yaml`,
+        ['backends:', '  - name: upstream', '    type: openai', line, '    url: http://127.0.0.1:1', ''].join(
+          '\n',
+        ),
+      );
+      let caught: unknown;
+      try {
+        loadConfig({ path, env: {} });
+      } catch (error) {
+        caught = error;
+      }
+      assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
+      assert.ok(!caught.message.includes(SECRET), caught.message);
+      assert.ok(!caught.message.includes(SECRET.slice(0, 12)), caught.message);
+      assert.match(caught.message, new RegExp(`^${path}: line \\d+, column \\d+: `, 'm'));
+      assert.ok(caught.problems.every((problem) => problem.startsWith(`${path}: `)));
+    });
+  }
+});
+
+describe('secrets to keep out of upstream text (issue 16, finding 6)', () => {
+  it("lists every backend's api_key and each value taken from the environment, longest first", () => {
+    const config = validateConfig(
+      {
+        backends: [
+          { name: 'a', type: 'openai', url: 'http://127.0.0.1:1', api_key: 'sk-inline-key-aaaa' },
+          { name: 'b', type: 'openai', url: 'http://127.0.0.1:2', api_key: '${B_KEY}' },
+        ],
+        redis: { url: 'redis://127.0.0.1:6379', password: '${REDIS_PASSWORD}' },
+      },
+      { B_KEY: 'sk-from-the-environment-bbbb', REDIS_PASSWORD: 'redis-password-cc', SHORT: 'x' },
+    );
+    for (const backend of config.backends)
+      assert.deepEqual(backend.secrets, [
+        'sk-from-the-environment-bbbb',
+        'sk-inline-key-aaaa',
+        'redis-password-cc',
+      ]);
+  });
+
+  it('leaves out short values from the environment ("8080" is no secret and would garble messages)', () => {
+    const config = validateConfig(
+      { backends: [{ name: 'a', type: 'openai', url: 'http://${HOST_NAME}:1', api_key: '${KEY}' }] },
+      { HOST_NAME: 'h', KEY: 'sk-long-enough-key' },
+    );
+    assert.deepEqual(config.backends[0]?.secrets, ['sk-long-enough-key']);
+  });
+});
+
+describe('metrics.token (issue 16, finding 13)', () => {
+  const TOKEN = 'metrics-token-of-at-least-16';
+
+  it('takes the token itself, from the environment through ${NAME}, and keeps its SHA-256', () => {
+    const config = validateConfig({ metrics: { token: '${SCRAPE_TOKEN}' } }, { SCRAPE_TOKEN: TOKEN });
+    assert.equal(config.metrics.tokenSha256, sha256Hex(TOKEN));
+  });
+
+  it('treats an empty token (${NAME:-} unset) as none', () => {
+    assert.equal(validateConfig({ metrics: { token: '${SCRAPE_TOKEN:-}' } }, {}).metrics.tokenSha256, null);
+  });
+
+  it('refuses a short token, and token together with token_sha256', () => {
+    assertOneProblem(
+      problemsOf(() => validateConfig({ metrics: { token: 'short' } }, {})),
+      'metrics.token: must be at least 16 characters',
+    );
+    assertOneProblem(
+      problemsOf(() => validateConfig({ metrics: { token: TOKEN, token_sha256: sha256Hex(TOKEN) } }, {})),
+      'metrics.token: set token or token_sha256, not both',
+    );
+  });
+});

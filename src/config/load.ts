@@ -3,7 +3,6 @@ import { availableParallelism } from 'node:os';
 import { TypeGuard, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { SetErrorFunction, DefaultErrorFunction } from '@sinclair/typebox/errors';
-import { parseDocument } from 'yaml';
 import type {
   BackendConfig,
   GatewayConfig,
@@ -22,6 +21,7 @@ import {
 import { parseRate } from './rate-string.js';
 import { redisConfigOf } from './redis-config.js';
 import { sha256Hex } from '../auth/api-key.js';
+import { forbiddenKeyProblem, isForbiddenKey, parseConfigDocument } from './config-document.js';
 
 /** A mistake in the configuration; the CLI prints it and exits with status 2. */
 export class ConfigError extends Error {
@@ -81,14 +81,29 @@ function formatPath(pointer: string): string {
 
 type Environment = Readonly<Record<string, string | undefined>>;
 
-/** Replaces ${NAME} and ${NAME:-default} in every string of the parsed document. */
-function interpolate(value: unknown, path: string, env: Environment, problems: string[]): unknown {
+/** Values from the environment shorter than this are not treated as secrets ("8080", "true"). */
+const MIN_SECRET_LENGTH = 8;
+
+/**
+ * Replaces ${NAME} and ${NAME:-default} in every string of the parsed document; every value taken from
+ * the environment that could be a secret is added to `secrets`.
+ */
+function interpolate(
+  value: unknown,
+  path: string,
+  env: Environment,
+  problems: string[],
+  secrets: Set<string>,
+): unknown {
   if (typeof value === 'string') {
     return value.replace(
       /\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}/g,
       (_whole, name: string, hasDefault, fallback) => {
         const found = env[name];
-        if (found !== undefined && found !== '') return found;
+        if (found !== undefined && found !== '') {
+          if (found.length >= MIN_SECRET_LENGTH) secrets.add(found);
+          return found;
+        }
         if (hasDefault !== undefined) return String(fallback);
         problems.push(
           `${path}: environment variable ${name} is not set (write \${${name}:-} to make it optional)`,
@@ -98,11 +113,14 @@ function interpolate(value: unknown, path: string, env: Environment, problems: s
     );
   }
   if (Array.isArray(value))
-    return value.map((item, index) => interpolate(item, `${path}[${index}]`, env, problems));
+    return value.map((item, index) => interpolate(item, `${path}[${index}]`, env, problems, secrets));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
-      out[key] = interpolate(item, path === '' ? key : `${path}.${key}`, env, problems);
+      const where = path === '' ? key : `${path}.${key}`;
+      // A document built in code (or from JSON) can carry them as own keys too.
+      if (isForbiddenKey(key)) problems.push(forbiddenKeyProblem(where, key));
+      else out[key] = interpolate(item, where, env, problems, secrets);
     }
     return out;
   }
@@ -180,11 +198,9 @@ export function loadConfig(options: LoadConfigOptions): GatewayConfig {
     } catch (error) {
       throw new ConfigError([`${options.path}: cannot read the config file (${(error as Error).message})`]);
     }
-    const document = parseDocument(text, { uniqueKeys: true });
-    if (document.errors.length > 0) {
-      throw new ConfigError(document.errors.map((error) => `${options.path ?? ''}: ${error.message}`));
-    }
-    raw = document.toJS() ?? {};
+    const document = parseConfigDocument(text, options.path);
+    if ('problems' in document) throw new ConfigError(document.problems);
+    raw = document.value ?? {};
     if (typeof raw !== 'object' || Array.isArray(raw)) {
       throw new ConfigError([`${options.path}: the config file must be a YAML mapping`]);
     }
@@ -195,7 +211,8 @@ export function loadConfig(options: LoadConfigOptions): GatewayConfig {
 /** Checks a parsed config document in full, reporting every problem at once, and applies defaults. */
 export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
   const problems: string[] = [];
-  const interpolated = interpolate(raw, '', env, problems);
+  const fromEnvironment = new Set<string>();
+  const interpolated = interpolate(raw, '', env, problems, fromEnvironment);
   if (problems.length > 0) throw new ConfigError(problems);
 
   const structural = [...Value.Errors(ConfigFileSchema, interpolated)];
@@ -211,6 +228,7 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
     throw new ConfigError(problems);
   }
   const file = interpolated as ConfigFile;
+  const secrets = configuredSecrets(file, env, fromEnvironment);
 
   const backendNames = new Set<string>();
   const backends: BackendConfig[] = (file.backends ?? []).map((backend, index) => {
@@ -238,6 +256,7 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       connectTimeoutMs: backend.connect_timeout_ms ?? DEFAULT_CONNECT_TIMEOUT_MS,
       idleTimeoutMs: backend.idle_timeout_ms ?? DEFAULT_IDLE_TIMEOUT_MS,
       healthCheck: healthCheckOf(backend, `${path}.health_check`, problems),
+      secrets,
     };
   });
 
@@ -350,6 +369,13 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
   let metricsTokenSha256 = file.metrics?.token_sha256?.toLowerCase() ?? null;
   if (metricsTokenSha256 !== null && !/^[0-9a-f]{64}$/.test(metricsTokenSha256))
     problems.push('metrics.token_sha256: must be 64 hex characters (printf %s "$TOKEN" | sha256sum)');
+  const configuredMetricsToken = file.metrics?.token;
+  if (configuredMetricsToken !== undefined && configuredMetricsToken !== '') {
+    if (metricsTokenSha256 !== null) problems.push('metrics.token: set token or token_sha256, not both');
+    else if (configuredMetricsToken.length < 16)
+      problems.push('metrics.token: must be at least 16 characters');
+    else metricsTokenSha256 = sha256Hex(configuredMetricsToken);
+  }
   const metricsToken = env['METRICS_TOKEN'];
   if (metricsToken !== undefined && metricsToken !== '') {
     if (metricsToken.length < 16) problems.push('METRICS_TOKEN: must be at least 16 characters');
@@ -476,4 +502,24 @@ function routingOf(routing: ConfigFile['routing'], problems: string[]): RoutingC
       timeoutMs: routing?.discovery?.timeout_ms ?? 1_000,
     },
   };
+}
+
+/**
+ * What must never be passed on from an upstream's answer (issue 16, finding 6): every backend's
+ * api_key, the tokens read from the environment, and each value a `${NAME}` brought in. Longest first,
+ * so that a secret containing another is removed whole.
+ */
+function configuredSecrets(file: ConfigFile, env: Environment, fromEnvironment: Set<string>): string[] {
+  const secrets = new Set(fromEnvironment);
+  for (const backend of file.backends ?? []) {
+    if (backend.api_key !== undefined && backend.api_key.length >= MIN_SECRET_LENGTH)
+      secrets.add(backend.api_key);
+  }
+  const metricsToken = file.metrics?.token;
+  if (metricsToken !== undefined && metricsToken.length >= MIN_SECRET_LENGTH) secrets.add(metricsToken);
+  for (const name of ['GATEWAY_ADMIN_TOKEN', 'METRICS_TOKEN', 'REDIS_URL']) {
+    const value = env[name];
+    if (value !== undefined && value.length >= MIN_SECRET_LENGTH) secrets.add(value);
+  }
+  return [...secrets].sort((a, b) => b.length - a.length);
 }

@@ -183,6 +183,8 @@ export const ConfigFileSchema = Strict({
     Strict({
       enabled: Optional(Type.Boolean()),
       token_sha256: Optional(Type.String()),
+      /** The token itself, usually as ${METRICS_TOKEN}; only its SHA-256 is kept. */
+      token: Optional(Type.String()),
       port: Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
     }),
   ),
