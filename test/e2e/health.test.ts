@@ -52,8 +52,8 @@ describe('GET /health/live and /health/ready with embedded state', () => {
       status: 'healthy',
       checks: {
         state_store: { status: 'ok' },
-        'backend:demo': { status: 'ok', detail: 'health check: unchecked' },
-        backends: { status: 'ok', detail: '1 of 1 can take requests' },
+        'backend:demo': { status: 'ok' },
+        backends: { status: 'ok' },
       },
     });
   });
@@ -85,7 +85,7 @@ describe('GET /health/ready with no backend configured', () => {
     assert.equal(body.status, 'unhealthy');
     assert.equal(body.checks['state_store']?.status, 'ok');
     assert.equal(body.checks['backends']?.status, 'error');
-    assert.equal(typeof body.checks['backends']?.detail, 'string');
+    assert.equal(body.checks['backends']?.detail, undefined, 'details need the admin token');
   });
 
   it('is still live', async () => {
@@ -128,8 +128,8 @@ describe('GET /health/ready with redis', () => {
       checks: {
         state_store: { status: 'ok' },
         redis: { status: 'ok' },
-        'backend:demo': { status: 'ok', detail: 'health check: unchecked' },
-        backends: { status: 'ok', detail: '1 of 1 can take requests' },
+        'backend:demo': { status: 'ok' },
+        backends: { status: 'ok' },
       },
     });
   });
@@ -151,7 +151,7 @@ describe('GET /health/ready with redis', () => {
     const body = ready.body as Ready;
     assert.equal(body.status, 'unhealthy');
     // The check goes through the key store's connection, whose commands time out after 250 ms.
-    assert.deepEqual(body.checks['redis'], { status: 'error', detail: 'Command timed out' });
+    assert.deepEqual(body.checks['redis'], { status: 'error' });
     assert.deepEqual(body.checks['state_store'], body.checks['redis']);
     assert.ok(
       elapsed >= 200 && elapsed < 1200,
@@ -176,7 +176,7 @@ describe('GET /health/ready with redis', () => {
     const body = ready.body as Ready;
     assert.equal(body.status, 'unhealthy');
     assert.equal(body.checks['redis']?.status, 'error');
-    assert.equal(typeof body.checks['redis']?.detail, 'string');
+    assert.equal(body.checks['redis']?.detail, undefined, 'details need the admin token');
     // With redis configured, redis is the state store.
     assert.equal(body.checks['state_store']?.status, 'error');
     assert.ok(elapsed < 1200, `answered in ${elapsed} ms; the redis check gives up after 250 ms`);

@@ -165,8 +165,13 @@ interface Ready {
   checks: Record<string, { status: string; detail?: string }>;
 }
 
+/** The admin token of the gateways whose readiness details are read: details need it. */
+const ADMIN_ENV = { GATEWAY_ADMIN_TOKEN: 'routing-tests-admin-token' };
+
 async function readiness(running: RunningGateway): Promise<{ code: number; body: Ready }> {
-  const response = await fetch(`${running.url}/health/ready`);
+  const response = await fetch(`${running.url}/health/ready`, {
+    headers: { authorization: `Bearer ${ADMIN_ENV.GATEWAY_ADMIN_TOKEN}` },
+  });
   return { code: response.status, body: (await response.json()) as Ready };
 }
 
@@ -424,6 +429,7 @@ describe('a backend that always answers 503: the circuit opens, fails fast, and 
           circuit_breaker: { enabled: true, failures: 5, cooldown_ms: COOLDOWN_MS },
         }),
       }),
+      ADMIN_ENV,
     );
   });
   after(async () => {
@@ -526,6 +532,7 @@ describe('a circuit breaker that is switched off', () => {
         models: [{ name: 'm', targets: [{ backend: 'primary' }] }],
         extra: routing({ max_attempts: 1, circuit_breaker: { enabled: false } }),
       }),
+      ADMIN_ENV,
     );
   });
   after(async () => {
@@ -1128,6 +1135,7 @@ describe('active health checks', () => {
         models: [{ name: 'm', targets: [{ backend: 'sick' }, { backend: 'well' }] }],
         extra: routing(),
       }),
+      ADMIN_ENV,
     );
   });
   after(async () => {

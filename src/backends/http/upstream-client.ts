@@ -8,6 +8,7 @@ import {
   type ErrorCode,
 } from '../../errors/errors.js';
 import type { UpstreamCall } from '../adapter.js';
+import { redactSecrets } from './redact.js';
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
@@ -26,6 +27,8 @@ export class UpstreamClient {
   private readonly origin: string;
   /** The configured URL's path (e.g. `/v1`), prefixed to every request path. */
   private readonly pathPrefix: string;
+  /** Removed from every text taken from the upstream's answers (longest first). */
+  private readonly secrets: readonly string[];
 
   constructor(private readonly backend: BackendConfig) {
     this.agent = new Agent({
@@ -40,6 +43,24 @@ export class UpstreamClient {
     this.pathPrefix = url.pathname.replace(/\/+$/, '');
     this.baseHeaders = { 'user-agent': 'ai-gateway' };
     if (backend.apiKey !== null) this.baseHeaders['authorization'] = `Bearer ${backend.apiKey}`;
+    // Its own key whatever its length (backend.secrets leaves out short values).
+    this.secrets =
+      backend.apiKey === null || backend.secrets.includes(backend.apiKey)
+        ? backend.secrets
+        : [...backend.secrets, backend.apiKey].sort((a, b) => b.length - a.length);
+  }
+
+  /**
+   * The human message of an upstream error body (see upstreamMessage), with every configured secret
+   * removed: an upstream may echo the request's Authorization header in its error text.
+   */
+  messageOf(text: string): string | null {
+    return upstreamMessage(text, this.secrets);
+  }
+
+  /** `text` from the upstream without any configured secret. */
+  redact(text: string): string {
+    return redactSecrets(text, this.secrets);
   }
 
   /** POSTs JSON and returns the response once its headers are in; any status >= 300 is thrown. */
@@ -168,7 +189,7 @@ export class UpstreamClient {
       return this.mapTransportError(error, call);
     }
     const name = this.backend.name;
-    const message = upstreamMessage(text);
+    const message = this.messageOf(text);
     if (status < 400) {
       return new UpstreamError(
         `Backend '${name}' answered with a redirect (${status}); redirects are not followed`,
@@ -235,8 +256,11 @@ async function readCapped(response: UpstreamResponse, limit: number): Promise<st
   return Buffer.concat(parts).subarray(0, limit).toString('utf8');
 }
 
-/** The human message of an upstream error body: OpenAI's `error.message`, Ollama's `error`, or text. */
-export function upstreamMessage(text: string): string | null {
+/**
+ * The human message of an upstream error body: OpenAI's `error.message`, Ollama's `error`, or text;
+ * `secrets` (longest first) removed before it is shortened, so that no part of one survives a cut.
+ */
+export function upstreamMessage(text: string, secrets: readonly string[]): string | null {
   let message: unknown = null;
   try {
     const parsed = JSON.parse(text) as unknown;
@@ -252,7 +276,8 @@ export function upstreamMessage(text: string): string | null {
     message = text.trim();
   }
   if (typeof message !== 'string' || message === '') return null;
-  return message.length > MAX_UPSTREAM_MESSAGE ? `${message.slice(0, MAX_UPSTREAM_MESSAGE)}…` : message;
+  const redacted = redactSecrets(message, secrets);
+  return redacted.length > MAX_UPSTREAM_MESSAGE ? `${redacted.slice(0, MAX_UPSTREAM_MESSAGE)}…` : redacted;
 }
 
 /** Errors of the connection (undici's, or the system's ECONNREFUSED and friends), not of our code. */

@@ -132,7 +132,7 @@ export class OllamaAdapter implements BackendAdapter {
     const record = parsed as OllamaChatResponse;
     if (typeof record.error === 'string') {
       throw new UpstreamError(
-        `Backend '${this.name}' failed during the stream: ${record.error.slice(0, 500)}`,
+        `Backend '${this.name}' failed during the stream: ${this.client.redact(record.error).slice(0, 500)}`,
       );
     }
     return record;

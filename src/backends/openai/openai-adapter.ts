@@ -9,7 +9,7 @@ import type {
 import type { BackendConfig } from '../../config/config.js';
 import { UpstreamError } from '../../errors/errors.js';
 import type { BackendAdapter, UpstreamCall } from '../adapter.js';
-import { UpstreamClient, upstreamMessage, type UpstreamResponse } from '../http/upstream-client.js';
+import { UpstreamClient, type UpstreamResponse } from '../http/upstream-client.js';
 
 /**
  * Any OpenAI-compatible server (vLLM, llama.cpp's server, LM Studio, OpenAI itself, ...). Requests pass
@@ -102,7 +102,7 @@ export class OpenAiAdapter implements BackendAdapter {
           return;
         }
         if (!isObject(chunk) || event.event === 'error' || 'error' in chunk) {
-          const message = upstreamMessage(event.data) ?? 'unknown error';
+          const message = this.client.messageOf(event.data) ?? 'unknown error';
           state.failure = new UpstreamError(`Backend '${this.name}' failed during the stream: ${message}`);
           return;
         }
