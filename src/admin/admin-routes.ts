@@ -11,6 +11,7 @@ import {
   type KeyView,
 } from '../api/admin-schemas.js';
 import { createKey } from '../auth/key-factory.js';
+import { parseTimestamp } from '../auth/timestamp.js';
 import type { KeyRecord } from '../auth/key-record.js';
 import type { KeyPatch } from '../auth/key-store.js';
 import type { RateLimitPolicyConfig } from '../config/schema.js';
@@ -71,10 +72,20 @@ function checkRateLimit(policy: RateLimitPolicyConfig | null | undefined): void 
     throw new InvalidRequestError(`Invalid request: ${problems.join('; ')}`, { param: 'rate_limit' });
 }
 
-function checkExpiry(expiresAt: string | null | undefined): void {
-  if (expiresAt != null && Date.parse(expiresAt) <= Date.now()) {
+/** A real RFC 3339 time in the future, as the same instant in UTC (what Date.parse reads back). */
+function checkExpiry<T extends string | null | undefined>(expiresAt: T): T | string {
+  if (expiresAt == null) return expiresAt;
+  const time = parseTimestamp(expiresAt);
+  if (time === null) {
+    throw new InvalidRequestError(
+      `expires_at: '${expiresAt.slice(0, 40)}' is not an RFC 3339 date-time that exists; write e.g. 2026-06-30T00:00:00Z (no leap second, no February 30, no hour 24)`,
+      { param: 'expires_at' },
+    );
+  }
+  if (time <= Date.now()) {
     throw new InvalidRequestError('expires_at: must be in the future', { param: 'expires_at' });
   }
+  return new Date(time).toISOString();
 }
 
 const tags = ['Admin'];
@@ -111,12 +122,12 @@ export function registerAdminRoutes(app: FastifyInstance, context: GatewayContex
     async (request, reply) => {
       const body = request.body;
       checkRateLimit(body.rate_limit);
-      checkExpiry(body.expires_at);
+      const expiresAt = checkExpiry(body.expires_at);
       const { key, record } = createKey({
         name: body.name,
         models: body.models,
         rateLimit: body.rate_limit,
-        expiresAt: body.expires_at,
+        expiresAt,
         metadata: body.metadata,
       });
       await fromStore(() => store.create(record));
@@ -184,12 +195,12 @@ export function registerAdminRoutes(app: FastifyInstance, context: GatewayContex
       if (staticKey(id) !== undefined) throw new StaticKeyError(id);
       const body = request.body;
       checkRateLimit(body.rate_limit);
-      checkExpiry(body.expires_at);
+      const expiresAt = checkExpiry(body.expires_at);
       const patch: KeyPatch = {
         ...(body.name === undefined ? {} : { name: body.name }),
         ...(body.models === undefined ? {} : { models: body.models }),
         ...(body.rate_limit === undefined ? {} : { rateLimit: body.rate_limit }),
-        ...(body.expires_at === undefined ? {} : { expiresAt: body.expires_at }),
+        ...(expiresAt === undefined ? {} : { expiresAt }),
         ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
       };
       const record = await fromStore(() => store.update(id, patch));

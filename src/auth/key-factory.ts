@@ -1,6 +1,8 @@
 import type { RateLimitPolicyConfig } from '../config/schema.js';
+import { InvalidRequestError } from '../errors/errors.js';
 import { generateApiKey, newKeyId, sha256Hex } from './api-key.js';
 import type { KeyRecord } from './key-record.js';
+import { normalizeTimestamp } from './timestamp.js';
 
 export interface NewKey {
   readonly name: string;
@@ -10,8 +12,17 @@ export interface NewKey {
   readonly metadata?: Readonly<Record<string, string>> | undefined;
 }
 
-/** A new key and its record; the caller shows the key once and stores only the record. */
+/**
+ * A new key and its record; the caller shows the key once and stores only the record. The expiry is
+ * stored as the same instant in UTC, so that every reader's Date.parse gets a number: an unparseable
+ * expiry is refused here, whoever calls.
+ */
 export function createKey(input: NewKey): { key: string; record: KeyRecord } {
+  const expiresAt = input.expiresAt == null ? null : normalizeTimestamp(input.expiresAt);
+  if (expiresAt === null && input.expiresAt != null)
+    throw new InvalidRequestError('expires_at: must be an RFC 3339 date-time that exists', {
+      param: 'expires_at',
+    });
   const key = generateApiKey();
   return {
     key,
@@ -20,7 +31,7 @@ export function createKey(input: NewKey): { key: string; record: KeyRecord } {
       name: input.name,
       sha256: sha256Hex(key),
       createdAt: new Date().toISOString(),
-      expiresAt: input.expiresAt ?? null,
+      expiresAt,
       revokedAt: null,
       models: input.models ?? null,
       rateLimit: input.rateLimit ?? null,

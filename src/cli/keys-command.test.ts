@@ -70,6 +70,23 @@ describe('parseExpiry', () => {
     }
   });
 
+  it('refuses times that do not exist, or have no offset (issue 16, finding 9)', () => {
+    for (const text of [
+      '2030-12-31T23:59:60Z',
+      '2031-02-30T00:00:00Z',
+      '2030-12-31T24:00:00Z',
+      '2030-06-31',
+      '2030-06-01T12:00:00',
+      '2030-06-01 12:00:00Z',
+    ]) {
+      assert.throws(
+        () => parseExpiry(text, NOW),
+        (error: unknown) => error instanceof Error && /^--expires: '.+' is neither/.test(error.message),
+        `'${text}' should be refused`,
+      );
+    }
+  });
+
   it('refuses a relative time too far ahead for a date, with a message, not a RangeError', () => {
     assert.throws(
       () => parseExpiry('100000000d', NOW),

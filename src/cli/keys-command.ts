@@ -4,6 +4,7 @@ import { toKeyView } from '../admin/admin-routes.js';
 import type { KeyView } from '../api/admin-schemas.js';
 import { sha256Hex } from '../auth/api-key.js';
 import { createKey } from '../auth/key-factory.js';
+import { parseTimestamp } from '../auth/timestamp.js';
 import type { RateLimitPolicyConfig } from '../config/schema.js';
 import { loadConfig } from '../config/load.js';
 import { parseRate } from '../config/rate-string.js';
@@ -99,17 +100,22 @@ function localTarget(configPath: string | null): Target {
   };
 }
 
-/** "30d", "12h", "45m" from now, or an ISO-8601 time. */
+/**
+ * "30d", "12h", "45m" from now, an RFC 3339 date-time, or a date alone (midnight UTC). A time that does
+ * not exist (a leap second, February 30, hour 24) or has no offset (whose local time?) is refused.
+ */
 export function parseExpiry(text: string, now = Date.now()): string {
   const relative = /^(\d+)([dhm])$/.exec(text);
-  let time: number;
+  let time: number | null;
   if (relative !== null) {
     const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[relative[2] as 'd' | 'h' | 'm'];
     time = now + Number(relative[1]) * unit;
   } else {
-    time = Date.parse(text);
-    if (Number.isNaN(time) || !/^\d{4}-\d{2}-\d{2}/.test(text))
-      throw new UsageError(`--expires: '${text}' is neither 30d/12h/45m nor an ISO-8601 time`);
+    time = parseTimestamp(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
+    if (time === null)
+      throw new UsageError(
+        `--expires: '${text}' is neither 30d/12h/45m nor an ISO-8601 time that exists (such as 2026-06-30 or 2026-06-30T12:00:00Z)`,
+      );
   }
   // 0d would be a key expired on arrival; a count too large for a date has no ISO form.
   if (time <= now) throw new UsageError('--expires: must be in the future');
@@ -135,7 +141,7 @@ function table(rows: KeyView[]): string {
       (row) =>
         row.revoked_at !== null
           ? 'revoked'
-          : row.expires_at !== null && Date.parse(row.expires_at) <= Date.now()
+          : row.expires_at !== null && !(Date.parse(row.expires_at) > Date.now())
             ? 'expired'
             : 'active',
     ],
