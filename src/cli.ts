@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/config.js';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
+import { openMetricsWarning } from './observability/metrics-exposure.js';
 import { baseUrl } from './server/base-url.js';
 
 const HELP = `ai-gateway: an OpenAI-compatible gateway for self-hosted models
@@ -91,6 +92,8 @@ async function serve(argv: string[]): Promise<number> {
   if (!config.auth.enabled && !cluster.isWorker) {
     logger.warn('auth.enabled is false: anyone who can reach this port can use every model');
   }
+  const openMetrics = openMetricsWarning(config);
+  if (openMetrics !== null && !cluster.isWorker) logger.warn(openMetrics);
   if (config.server.workers > 1 && cluster.isPrimary) {
     const { runPrimary } = await import('./server/cluster-primary.js');
     await runPrimary(config, logger, printFirstKey);

@@ -32,6 +32,7 @@ import type { GatewayContext, ReadinessCheck } from './context.js';
 import { buildErrorHandler } from './error-handler.js';
 import { parseJsonText } from './json-body.js';
 import { installNotFound } from './not-found.js';
+import { refuseUnusualTargets } from './request-target.js';
 import { registerCors } from './cors.js';
 import { frameworkErrorHandler } from './framework-errors.js';
 import { chooseRequestId, newRequestState, requestPath, type RequestState } from './request-state.js';
@@ -223,6 +224,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     }
     done();
   });
+  refuseUnusualTargets(app);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
