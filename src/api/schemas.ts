@@ -45,7 +45,8 @@ export const ChatCompletionRequestSchema = Type.Object(
     seed: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
     presence_penalty: Type.Optional(Type.Union([Type.Number({ minimum: -2, maximum: 2 }), Type.Null()])),
     frequency_penalty: Type.Optional(Type.Union([Type.Number({ minimum: -2, maximum: 2 }), Type.Null()])),
-    tools: Type.Optional(Type.Array(Type.Object({ type: Type.String() }), { maxItems: 1024 })),
+    // OpenAI's own bounds (issue 16: everything that grows with client input is bounded).
+    tools: Type.Optional(Type.Array(Type.Object({ type: Type.String() }), { maxItems: 128 })),
     tool_choice: Type.Optional(Type.Union([Type.String(), Type.Object({})])),
     response_format: Type.Optional(Type.Object({ type: Type.String() })),
     user: Type.Optional(Type.String()),
@@ -114,9 +115,13 @@ export const EmbeddingsRequestSchema = Type.Object({
   model: Type.String({ minLength: 1, maxLength: 256 }),
   input: Type.Union([
     Type.String(),
-    Type.Array(Type.String(), { minItems: 1, maxItems: 100_000 }),
+    // OpenAI takes at most 2,048 inputs in one request.
+    Type.Array(Type.String(), { minItems: 1, maxItems: 2048 }),
     Type.Array(Type.Integer(), { minItems: 1, maxItems: 1_000_000 }),
-    Type.Array(Type.Array(Type.Integer(), { minItems: 1 }), { minItems: 1, maxItems: 100_000 }),
+    Type.Array(Type.Array(Type.Integer(), { minItems: 1, maxItems: 1_000_000 }), {
+      minItems: 1,
+      maxItems: 2048,
+    }),
   ]),
   encoding_format: Type.Optional(Type.Union([Type.Literal('float'), Type.Literal('base64')])),
   dimensions: Type.Optional(Type.Integer({ minimum: 1 })),

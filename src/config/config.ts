@@ -12,6 +12,19 @@ export interface GatewayConfig {
     readonly workers: number;
     /** Reload the config file when it changes (as on SIGHUP). */
     readonly watchConfig: boolean;
+    /**
+     * Which hops may set X-Forwarded-For (Fastify's trustProxy): false (the default: the socket's
+     * address is the client's), a hop count, or a list of addresses and CIDRs.
+     */
+    readonly trustProxy: false | number | readonly string[];
+    /** Origins allowed to call from a browser; empty: no CORS headers at all. */
+    readonly cors: readonly string[];
+    /** Longest time to receive a whole request (headers and body); 0: none. */
+    readonly requestTimeoutMs: number;
+    /** Longest time to receive a request's headers. */
+    readonly headersTimeoutMs: number;
+    /** Open connections at most; those past it are closed at once. 0: no cap. */
+    readonly maxConnections: number;
   };
   /** Shared state (keys, limits, cache, usage); null: the embedded store, one instance only. */
   readonly redis: RedisConfig | null;

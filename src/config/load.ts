@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { TypeGuard, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -34,6 +35,10 @@ export class ConfigError extends Error {
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
+/** A whole request (headers and body) must arrive within this; a slow-drip body is cut off. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
 const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
@@ -390,6 +395,20 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
     };
   });
 
+  const trustProxy = trustProxyOf(file.server?.trust_proxy, problems);
+  const cors = (file.server?.cors ?? []).map((origin, index) => {
+    const normalized = corsOriginOf(origin);
+    if (normalized === null)
+      problems.push(
+        `server.cors[${index}]: must be an origin such as https://app.example (scheme, host and optional port; no path, no "*")`,
+      );
+    return normalized ?? origin;
+  });
+  const requestTimeoutMs = file.server?.request_timeout_ms ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const headersTimeoutMs = file.server?.headers_timeout_ms ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  if (requestTimeoutMs !== 0 && headersTimeoutMs > requestTimeoutMs)
+    problems.push('server.headers_timeout_ms: must not be larger than server.request_timeout_ms');
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -402,6 +421,11 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       stateDir: file.server?.state_dir ?? '.gateway',
       workers,
       watchConfig: file.server?.watch_config ?? false,
+      trustProxy,
+      cors,
+      requestTimeoutMs,
+      headersTimeoutMs,
+      maxConnections: file.server?.max_connections ?? DEFAULT_MAX_CONNECTIONS,
     },
     redis,
     backends,
@@ -502,6 +526,53 @@ function routingOf(routing: ConfigFile['routing'], problems: string[]): RoutingC
       timeoutMs: routing?.discovery?.timeout_ms ?? 1_000,
     },
   };
+}
+
+/**
+ * server.trust_proxy: false (default), true (every hop: only behind a proxy that overwrites the
+ * header), a number of hops, or addresses and CIDRs (as Fastify's trustProxy, checked here so that a
+ * typo stops the start instead of trusting nothing or everything).
+ */
+function trustProxyOf(
+  setting: boolean | number | readonly string[] | undefined,
+  problems: string[],
+): false | number | readonly string[] {
+  if (setting === undefined || setting === false || setting === 0) return false;
+  if (setting === true) return ['0.0.0.0/0', '::/0'];
+  if (typeof setting === 'number') return setting;
+  setting.forEach((entry, index) => {
+    if (!isAddressOrCidr(entry))
+      problems.push(
+        `server.trust_proxy[${index}]: must be an IP address or CIDR such as 10.0.0.0/8 (got ${JSON.stringify(entry)})`,
+      );
+  });
+  return setting;
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const slash = entry.indexOf('/');
+  const address = slash === -1 ? entry : entry.slice(0, slash);
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (slash === -1) return true;
+  const bits = entry.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** "https://App.example:443/" → "https://app.example"; null when it is not a bare origin. */
+function corsOriginOf(origin: string): string | null {
+  if (origin.includes('*')) return null;
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '') return null;
+  if (origin.replace(/\/$/, '').length !== origin.replace(/\/$/, '').trim().length) return null;
+  return url.origin;
 }
 
 /**

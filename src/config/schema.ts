@@ -100,6 +100,17 @@ export const ConfigFileSchema = Strict({
       state_dir: Optional(Type.String({ minLength: 1 })),
       watch_config: Optional(Type.Boolean()),
       workers: Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')])),
+      trust_proxy: Optional(
+        Type.Union([
+          Type.Boolean(),
+          Type.Integer({ minimum: 0, maximum: 100 }),
+          Type.Array(Type.String({ minLength: 1 }), { maxItems: 1000 }),
+        ]),
+      ),
+      cors: Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 1000 })),
+      request_timeout_ms: Optional(Type.Integer({ minimum: 0 })),
+      headers_timeout_ms: Optional(Type.Integer({ minimum: 0 })),
+      max_connections: Optional(Type.Integer({ minimum: 0 })),
     }),
   ),
   redis: Optional(RedisSchema),

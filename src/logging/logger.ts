@@ -24,6 +24,36 @@ export function isoTime(): string {
   return timeField;
 }
 
+/** Properties of an error that are safe to log: what it is, never what a client or upstream sent. */
+const ERROR_FIELDS = [
+  'type',
+  'message',
+  'stack',
+  'code',
+  'errno',
+  'syscall',
+  'statusCode',
+  'status',
+] as const;
+
+/**
+ * pino's error serializer copies every enumerable property of an error, and some carry what the
+ * client sent (Node's HTTP parser errors: `rawPacket`, the request's raw bytes, API key and prompt
+ * included; issue 16, finding 4) or an upstream's headers and body. Only the fields above are kept, at
+ * every level; a cause is serialized the same way.
+ */
+export function serializeError(error: unknown, depth = 0): unknown {
+  if (!(error instanceof Error)) return error;
+  const full = pino.stdSerializers.err(error) as unknown as Record<string, unknown>;
+  const safe: Record<string, unknown> = {};
+  for (const field of ERROR_FIELDS) if (full[field] !== undefined) safe[field] = full[field];
+  if (error.cause !== undefined && depth < 3) safe['cause'] = serializeError(error.cause, depth + 1);
+  return safe;
+}
+
+/** The serializers of every logger the gateway makes (tests use them too). */
+export const LOG_SERIALIZERS = { err: serializeError, error: serializeError };
+
 /**
  * JSON lines on stdout, written asynchronously and in batches so that logging never blocks the event
  * loop and costs few system calls. pino flushes what is buffered when the process exits.
@@ -38,6 +68,7 @@ export function createLogger(options: LoggerOptions): Logger {
       ? { service: 'ai-gateway', worker: cluster.worker?.id }
       : { service: 'ai-gateway' },
     timestamp: isoTime,
+    serializers: LOG_SERIALIZERS,
   };
   if (options.pretty) {
     return pino({

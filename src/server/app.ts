@@ -29,6 +29,8 @@ import { openStores } from '../state/stores.js';
 import { RateLimiter } from '../rate-limit/rate-limiter.js';
 import { KEY_MEMO_MAX_CHARS, ResponseCache } from '../cache/response-cache.js';
 import type { GatewayContext, ReadinessCheck } from './context.js';
+import { boundedValidatorFactory, rememberBodySize } from './bounded-validator.js';
+import { clientErrorHandler } from './client-error.js';
 import { buildErrorHandler } from './error-handler.js';
 import { parseJsonText } from './json-body.js';
 import { installNotFound } from './not-found.js';
@@ -91,6 +93,7 @@ export interface BuildGatewayOptions {
 export async function buildGateway(options: BuildGatewayOptions): Promise<Gateway> {
   const { config, logger } = options;
   const bodyLimit = config.server.bodyLimitBytes;
+  const serverOptions = config.server;
   // pino's Logger is wider than Fastify's logger type; Fastify only needs the base interface.
   const baseLogger: FastifyBaseLogger = logger;
   const app: FastifyInstance = fastify({
@@ -102,10 +105,32 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     frameworkErrors: frameworkErrorHandler(bodyLimit),
-    ajv: {
-      customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false, useDefaults: false },
+    // Who the client is: the socket's address unless a trusted proxy says otherwise (server.trust_proxy).
+    trustProxy: trustProxyOption(serverOptions.trustProxy),
+    // A request (headers and body) that does not arrive in time is cut off: a body dripped a byte at a
+    // time would otherwise hold its socket for ever (issue 16, finding 3).
+    requestTimeout: serverOptions.requestTimeoutMs,
+    http: {
+      headersTimeout: serverOptions.headersTimeoutMs,
+      // Node checks the two timeouts on this interval (30 s by default, which would double a short one).
+      connectionsCheckingInterval: Math.min(
+        30_000,
+        Math.max(
+          250,
+          Math.floor(
+            Math.min(serverOptions.requestTimeoutMs || Infinity, serverOptions.headersTimeoutMs) / 4,
+          ),
+        ),
+      ),
     },
+    clientErrorHandler: clientErrorHandler(logger),
+    ajv: {
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false },
+    },
+    schemaController: { compilersFactory: { buildValidator: boundedValidatorFactory() } },
   });
+  // Connections past the cap are closed as they arrive, before they cost a parser or a file for long.
+  if (serverOptions.maxConnections > 0) app.server.maxConnections = serverOptions.maxConnections;
   // Response schemas document the API; bodies are serialised as they are, so that fields an upstream
   // adds (system_fingerprint, vendor extensions) are never silently dropped.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -230,6 +255,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     try {
       const { value, text } = parseJsonText(body as Buffer);
+      rememberBodySize(value, (body as Buffer).length);
       // The text of a small request as sent: identical requests share their cache key's computation.
       request.gateway.bodyText = text.length <= KEY_MEMO_MAX_CHARS ? text : null;
       done(null, value);
@@ -388,6 +414,15 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
       }
     },
   };
+}
+
+/** server.trust_proxy as Fastify takes it: a hop count is the same as trusting the nearest N hops. */
+function trustProxyOption(
+  setting: false | number | readonly string[],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (setting === false) return false;
+  if (typeof setting === 'number') return (_address, hop) => hop < setting;
+  return [...setting];
 }
 
 /** Writes the request_complete line; returns the status it logged (499 when the client left). */

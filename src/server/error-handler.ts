@@ -47,6 +47,10 @@ export function sendProblem(reply: FastifyReply, error: GatewayError): FastifyRe
   request.gateway.errorCode = error.code;
   setRoutingHeaders(reply, request.gateway);
   const problem = toProblem(error, requestPath(request), request.id);
+  // Refused before its body arrived (401 and 429 are decided on the headers): the connection is not
+  // kept for a body nobody will read, so a client dripping a large body cannot hold it (issue 16,
+  // finding 3).
+  if (!request.raw.complete) reply.header('connection', 'close');
   return reply
     .code(error.status)
     .headers(error.headers)

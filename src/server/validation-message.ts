@@ -1,6 +1,8 @@
 import type { FastifySchemaValidationError } from 'fastify';
 
 const MAX_LISTED = 20;
+/** Ajv errors read at most: the rest cannot change what the first MAX_LISTED lines say much. */
+export const MAX_ERRORS_READ = 1_000;
 
 /** "/messages/0/role" → "messages[0].role" */
 export function fieldPath(instancePath: string, missing?: unknown): string {
@@ -23,7 +25,7 @@ export function describeValidationErrors(errors: readonly FastifySchemaValidatio
   firstField: string;
 } {
   const byField = new Map<string, { allowed: string[]; types: string[]; other: string[] }>();
-  for (const error of errors) {
+  for (const error of errors.slice(0, MAX_ERRORS_READ)) {
     const params: Record<string, unknown> = error.params;
     const field = fieldPath(
       error.instancePath,
@@ -45,14 +47,16 @@ export function describeValidationErrors(errors: readonly FastifySchemaValidatio
     else if (error.keyword !== 'anyOf' && error.message !== undefined) entry.other.push(error.message);
   }
   const lines: string[] = [];
-  const fields = [...byField.keys()];
+  // Every field that has a deeper field with an error of its own: one pass over the fields' parents,
+  // so that the work stays linear in the number of errors (issue 16, finding 1).
+  const parents = new Set<string>();
+  for (const field of byField.keys()) for (const parent of parentsOf(field)) parents.add(parent);
   const listedFields: string[] = [];
   for (const [field, entry] of byField) {
     // A union whose value failed inside one branch (rate_limit.requests) and by type in the others
     // ("rate_limit: must be null"): the deeper message says what is wrong, the other would mislead.
     const onlyTypes = entry.other.length === 0 && entry.allowed.length === 0;
-    if (onlyTypes && fields.some((other) => other.startsWith(`${field}.`) || other.startsWith(`${field}[`)))
-      continue;
+    if (onlyTypes && parents.has(field)) continue;
     listedFields.push(field);
     const parts = [...new Set(entry.other)];
     if (entry.allowed.length > 0) parts.unshift(`must be one of ${[...new Set(entry.allowed)].join(', ')}`);
@@ -62,7 +66,18 @@ export function describeValidationErrors(errors: readonly FastifySchemaValidatio
     lines.push(`${field}: ${parts.join('; ')}`);
   }
   const listed = lines.slice(0, MAX_LISTED);
-  if (lines.length > MAX_LISTED) listed.push(`... and ${lines.length - MAX_LISTED} more`);
+  if (errors.length > MAX_ERRORS_READ) listed.push('... and more');
+  else if (lines.length > MAX_LISTED) listed.push(`... and ${lines.length - MAX_LISTED} more`);
   const firstField = listedFields[0] ?? 'body';
   return { detail: `Invalid request: ${listed.join('; ')}`, firstField };
+}
+
+/** "messages[3].content[0]" → "messages[3].content", "messages[3]", "messages". */
+function parentsOf(field: string): string[] {
+  const parents: string[] = [];
+  for (let index = field.length - 1; index > 0; index--) {
+    const char = field[index];
+    if (char === '.' || char === '[') parents.push(field.slice(0, index));
+  }
+  return parents;
 }

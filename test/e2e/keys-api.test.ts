@@ -706,16 +706,44 @@ for (const kind of STORE_KINDS) {
         assert.match(retryAfter, /^\d+$/);
         assert.ok(Number(retryAfter) >= 1, retryAfter);
 
-        // The address is refused before any look-up, even with a good key or the admin token...
-        assertProblem(await chat(fresh.url, TEST_KEY, 'demo', from), 429, 'rate_limit_exceeded');
+        // Issue 16, finding 2: a valid key and the admin token from the same (shared) address still
+        // work: only failures are refused...
+        assertJson(await chat(fresh.url, TEST_KEY, 'demo', from));
+        assertJson(await call(fresh.url, 'GET', '/admin/keys', { token: ADMIN_TOKEN, from }));
+        // ... and admin failures have their own budget, untouched by the API key failures.
         assertProblem(
-          await call(fresh.url, 'GET', '/admin/keys', { token: ADMIN_TOKEN, from }),
+          await call(fresh.url, 'GET', '/admin/keys', { token: `${ADMIN_TOKEN}x`, from }),
+          401,
+          'invalid_api_key',
+        );
+        // Another address is not affected.
+        assertJson(await chat(fresh.url, TEST_KEY, 'demo', '127.0.0.32'));
+        assertProblem(await chat(fresh.url, UNKNOWN_KEY, 'demo', '127.0.0.32'), 401, 'invalid_api_key');
+      } finally {
+        await fresh.stop();
+      }
+    });
+
+    it('limits failed admin authentications on their own, never refusing the right token', async () => {
+      const fresh = await startReady(documentFor(redisUrl()), ADMIN_ENV);
+      try {
+        const from = '127.0.0.33';
+        for (let attempt = 0; attempt < 20; attempt++) {
+          assertProblem(
+            await call(fresh.url, 'GET', '/admin/keys', { token: `wrong-admin-token-${attempt}`, from }),
+            401,
+            'invalid_api_key',
+          );
+        }
+        assertProblem(
+          await call(fresh.url, 'GET', '/admin/keys', { token: 'wrong-admin-token-again', from }),
           429,
           'rate_limit_exceeded',
         );
-        // ... while another address is not affected.
-        assertJson(await chat(fresh.url, TEST_KEY, 'demo', '127.0.0.32'));
-        assertProblem(await chat(fresh.url, UNKNOWN_KEY, 'demo', '127.0.0.32'), 401, 'invalid_api_key');
+        assertJson(await call(fresh.url, 'GET', '/admin/keys', { token: ADMIN_TOKEN, from }));
+        // API keys from that address are judged on their own budget.
+        assertProblem(await chat(fresh.url, UNKNOWN_KEY, 'demo', from), 401, 'invalid_api_key');
+        assertJson(await chat(fresh.url, TEST_KEY, 'demo', from));
       } finally {
         await fresh.stop();
       }
@@ -783,8 +811,12 @@ for (const kind of STORE_KINDS) {
         hints.some((hint) => typeof hint === 'string' && hint.length > 0),
         'no failure carries a key hint',
       );
+      // Issue 16, finding 15: a hint only of what looks like a gateway key, never of the admin token.
       for (const hint of hints) {
-        assert.ok(hint === null || (typeof hint === 'string' && hint.length <= 8), String(hint));
+        assert.ok(hint === null || (typeof hint === 'string' && /^sk-gw-.{2}$/.test(hint)), String(hint));
+      }
+      for (const hint of hints) {
+        if (typeof hint === 'string') assert.ok(!ADMIN_TOKEN.startsWith(hint), hint);
       }
       assert.ok(running.logs.some((entry) => entry['msg'] === 'admin authentication failed'));
     });

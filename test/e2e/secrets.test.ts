@@ -9,6 +9,7 @@
  * `logging.prompts` on, prompts are logged redacted and capped.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { sha256Hex } from '../../src/auth/api-key.js';
 import { startGateway, testConfig, type RunningGateway } from '../support/gateway-harness.js';
@@ -71,6 +72,38 @@ function occurrences(text: string, markers: readonly string[], source: string): 
   return found;
 }
 
+/**
+ * A log line with every serialised Buffer ({"type":"Buffer","data":[...]}) also given as the text it
+ * holds: pino writes a Buffer's bytes as numbers, which a grep for a marker would not see.
+ */
+function withBuffersDecoded(line: string): string {
+  const texts: string[] = [];
+  JSON.parse(line, (_key, value: unknown) => {
+    if (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as { type?: unknown }).type === 'Buffer' &&
+      Array.isArray((value as { data?: unknown }).data)
+    )
+      texts.push(Buffer.from((value as { data: number[] }).data).toString('latin1'));
+    return value;
+  });
+  return [line, ...texts].join('\n');
+}
+
+/** Writes raw bytes on a new connection; resolves with everything read until the gateway closes it. */
+function rawExchange(url: string, raw: string): Promise<string> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port: Number(port) }, () => socket.end(raw));
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(text));
+  });
+}
+
 function gatewayConfig(
   urls: { normal: string; failing: string; stalling: string; broken: string },
   extra: Record<string, unknown> = {},
@@ -121,6 +154,8 @@ describe('secrets through every path (RELIABILITY 15)', () => {
   const receiver = new OtlpReceiver();
   let running: RunningGateway;
   const exchanges: Exchange[] = [];
+  /** What came back to requests sent as raw bytes (no request_complete line for those). */
+  const rawAnswers: string[] = [];
   let metricsText = '';
 
   /** Sends one request, keeps what came back, checks status and problem code. */
@@ -293,6 +328,20 @@ describe('secrets through every path (RELIABILITY 15)', () => {
     }
     assert.ok(refused !== null, 'failed authentications were never limited');
     assert.equal((JSON.parse(refused.text) as Problem).error.code, 'rate_limit_exceeded');
+
+    // Requests Node's HTTP parser refuses (issue 16, finding 4): at trace level these were logged with
+    // err.rawPacket, the raw bytes of the request, key and prompt included.
+    const unparseable = [
+      `POST ${CHAT} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${VALID_KEY}\r\nBad Header: ${PROMPT}\r\nContent-Length: 2\r\n\r\n{}`,
+      `POST ${CHAT} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${VALID_KEY}\r\nX-Note: ${PROMPT}${' pad'.repeat(5000)}\r\n\r\n`,
+      `POST ${CHAT} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${VALID_KEY}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n${PROMPT}`,
+    ];
+    for (const raw of unparseable) {
+      const answer = await rawExchange(running.url, raw);
+      rawAnswers.push(answer);
+      assert.match(answer, /^HTTP\/1\.1 (400|431) /, answer);
+      assert.match(answer, /application\/problem\+json/, answer);
+    }
   });
 
   it('put no secret and no prompt in any log line, response, metric or span', async () => {
@@ -316,6 +365,10 @@ describe('secrets through every path (RELIABILITY 15)', () => {
       `${failedAuth.length} + ${failedAdmin.length} logged`,
     );
     assert.ok(failedAuth.some((line) => line['key_hint'] === BAD_KEY.slice(0, 8)));
+    assert.ok(
+      running.logs.some((line) => line['msg'] === 'client error'),
+      'no client error was logged',
+    );
     assert.ok(receiver.spans.some((span) => span.name === 'chat stand-in'));
     assert.ok(receiver.spans.some((span) => span.name === 'POST /admin/keys'));
     assert.ok(metricsText.length > 1000);
@@ -330,7 +383,10 @@ describe('secrets through every path (RELIABILITY 15)', () => {
 
     const everything = Object.values(MARK);
     const found = [
-      ...running.rawLogs.flatMap((line, index) => occurrences(line, everything, `log line ${index}`)),
+      ...running.rawLogs.flatMap((line, index) =>
+        occurrences(withBuffersDecoded(line), everything, `log line ${index}`),
+      ),
+      ...rawAnswers.flatMap((text, index) => occurrences(text, everything, `raw answer ${index}`)),
       ...exchanges.flatMap((item, index) =>
         occurrences(exchangeText(item), everything, `response ${index} (${item.method} ${item.url})`),
       ),

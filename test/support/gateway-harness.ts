@@ -10,6 +10,7 @@ import OpenAI from 'openai';
 import pino from 'pino';
 import { sha256Hex } from '../../src/auth/api-key.js';
 import { validateConfig } from '../../src/config/load.js';
+import { LOG_SERIALIZERS } from '../../src/logging/logger.js';
 import { buildGateway, type Gateway } from '../../src/server/app.js';
 
 export const TEST_KEY = 'sk-gw-testkeyAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
@@ -111,7 +112,7 @@ export async function startGateway(
       callback();
     },
   });
-  const logger = pino({ level: options.logLevel ?? 'info' }, sink);
+  const logger = pino({ level: options.logLevel ?? 'info', serializers: LOG_SERIALIZERS }, sink);
   // `env` is also where tracing reads OTEL_*: nothing leaks in from the test runner's environment.
   const gateway = await buildGateway({ config, logger, env: { ...env } });
   const address = await gateway.listen();
