@@ -325,7 +325,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Readiness: 200 when every check passes, else 503 */
+    /** Readiness: 200 when every check passes, else 503; each check with its detail for the admin token only */
     get: {
       parameters: {
         query?: never;
