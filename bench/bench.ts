@@ -16,7 +16,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import pino from 'pino';
@@ -45,8 +45,15 @@ const { values } = parseArgs({
     'no-pin': { type: 'boolean' },
     soak: { type: 'string' },
     streams: { type: 'string' },
+    against: { type: 'string' },
   },
 });
+/**
+ * --against DIR: another build of the gateway (a checkout with its dist/ built, e.g. a git worktree of
+ * main) measured on the miss path, interleaved with this one: "before and after" in one run, the VM's
+ * swings cancelled out, instead of two runs minutes apart.
+ */
+const againstDir = values.against === undefined ? null : resolve(values.against);
 /**
  * With two or more CPUs and taskset, the server under test (the bare proxy, each gateway) runs alone on
  * CPU 1, and everything else (this load generator, the upstream, Redis) on CPU 0: each target then gets
@@ -67,6 +74,8 @@ const streamRequests = quick ? 200 : 500;
 const warmup = quick ? 100 : 500;
 const warmupSeconds = quick ? 2 : 4;
 
+/** The target --against adds: the other build, on the miss path. */
+const BASELINE = 'baseline (miss), --against';
 const BENCH_KEY = 'sk-gw-benchAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const body = JSON.stringify({
   model: 'bench',
@@ -327,6 +336,8 @@ async function main(): Promise<void> {
         cache: boolean;
         observability?: boolean;
         redisCache?: boolean;
+        /** The gateway's CLI to run; this checkout's dist/cli.js by default. */
+        cli?: string;
       },
     ): Promise<Service[]> => {
       // PROCESSES processes of each configuration, used in turn: two processes of the same
@@ -359,7 +370,7 @@ async function main(): Promise<void> {
           }),
         );
         const service = await startNode(
-          [...GATEWAY_NODE_FLAGS, 'dist/cli.js', 'serve', '--config', configPath],
+          [...GATEWAY_NODE_FLAGS, options.cli ?? 'dist/cli.js', 'serve', '--config', configPath],
           listeningLine,
           { pin, cpu: '1', env: { LOG_LEVEL: 'info' } },
         );
@@ -397,8 +408,19 @@ async function main(): Promise<void> {
       redisCache: true,
     });
 
+    const baseline =
+      againstDir === null
+        ? null
+        : await startGateway('baseline', {
+            authEnabled: true,
+            redisLimits: false,
+            cache: false,
+            cli: join(againstDir, 'dist/cli.js'),
+          });
+
     /** The processes that serve each target (whose CPU time is measured), used in turn. */
-    const targets = {
+    const targets: Readonly<Record<string, readonly Service[]>> = {
+      ...(baseline === null ? {} : { [BASELINE]: baseline }),
       direct: [upstream],
       'bare proxy': [bare],
       'gateway (miss)': gateway,
@@ -407,9 +429,9 @@ async function main(): Promise<void> {
       'gateway, Redis limits': gatewayLimits,
       'gateway, cache hits': gatewayHits,
       'gateway, cache hits (Redis)': gatewayRedisHits,
-    } as const;
-    const serverFor = (name: keyof typeof targets, turn: number): Service => {
-      const processes = targets[name];
+    };
+    const serverFor = (name: string, turn: number): Service => {
+      const processes = targets[name] ?? [];
       return processes[turn % processes.length]!;
     };
     /**
@@ -417,8 +439,8 @@ async function main(): Promise<void> {
      * gateway still wakes up about 50 times a second (timers: event-loop monitoring, log and usage
      * flushes), and fourteen of them took several percent of CPU 1 from the one being measured.
      */
-    const names = Object.keys(targets) as (keyof typeof targets)[];
-    const cpuOne = [bare, ...names.flatMap((name) => (name === 'direct' ? [] : targets[name]))];
+    const names = Object.keys(targets);
+    const cpuOne = [bare, ...names.flatMap((name) => (name === 'direct' ? [] : (targets[name] ?? [])))];
     const activate = (server: Service): void => {
       for (const service of cpuOne) service.child.kill(service === server ? 'SIGCONT' : 'SIGSTOP');
     };
@@ -427,7 +449,7 @@ async function main(): Promise<void> {
     // Every server keeps its own connections; the load moves between them (bench/sliced-load.ts).
     const loads = new Map<Service, SlicedTarget>();
     for (const name of names) {
-      for (const service of targets[name]) {
+      for (const service of targets[name] ?? []) {
         loads.set(
           service,
           new SlicedTarget(service.url, CONNECTIONS, {
@@ -440,7 +462,7 @@ async function main(): Promise<void> {
     }
     // Node needs tens of seconds of load before its JIT and heap settle; measured runs start after.
     for (const name of names) {
-      for (const service of targets[name]) {
+      for (const service of targets[name] ?? []) {
         progress(`warming up ${name} (pid ${service.child.pid}) for ${warmupSeconds} s`);
         activate(service);
         await loads.get(service)!.slice(warmupSeconds * 1000);
@@ -500,6 +522,7 @@ async function main(): Promise<void> {
     const hitsComparison = compare(cycles, 'gateway, cache hits', 'gateway (miss)');
     const redisHitsComparison = compare(cycles, 'gateway, cache hits (Redis)', 'gateway (miss)');
     const observabilityComparison = compare(cycles, 'gateway (miss)', 'gateway, metrics+usage off');
+    const againstComparison = baseline === null ? null : compare(cycles, 'gateway (miss)', BASELINE);
     const gatewayRss = rssMegabytes(gateway[0]?.child.pid);
     progress('authentication alone, in process');
     const auth = await authenticationCost();
@@ -544,6 +567,12 @@ async function main(): Promise<void> {
     console.log(
       `authentication CPU per request: ${auth.staticKeyMicros.toFixed(2)} µs (static key), ${auth.cachedDynamicKeyMicros.toFixed(2)} µs (dynamic key, cached)`,
     );
+    if (againstComparison !== null) {
+      const other = results[BASELINE]!.c32;
+      console.log(
+        `this build against ${againstDir ?? ''} on the miss path, interleaved: ${describe(againstComparison)}; CPU ${Math.round(observed.cpuMicrosPerRequest)} against ${Math.round(other.cpuMicrosPerRequest)} µs per request`,
+      );
+    }
     const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}${pin ? '; server under test pinned to CPU 1, load generator, upstream and Redis to CPU 0' : '; no CPU pinning'}`;
     console.log(
       `machine: ${machine}; ${new Date().toISOString()}; ${Math.round((Date.now() - started) / 1000)} s`,
@@ -565,6 +594,7 @@ async function main(): Promise<void> {
         hitsOverMiss: hitsComparison,
         redisHitsOverMiss: redisHitsComparison,
         missOverQuiet: observabilityComparison,
+        ...(againstComparison === null ? {} : { missOverAgainst: againstComparison, against: againstDir }),
       },
       cycles,
       rows,

@@ -34,6 +34,18 @@ function io(env: Record<string, string> = {}): UsageIo & { out: string; err: str
   return captured;
 }
 
+/** A config file with the demo backend and a state dir, in a new temporary directory, and its store. */
+function demoConfig(prefix: string): { directory: string; config: string; embedded: EmbeddedStore } {
+  const directory = mkdtempSync(join(tmpdir(), prefix));
+  const stateDir = join(directory, 'state');
+  const config = join(directory, 'gateway.yaml');
+  writeFileSync(
+    config,
+    `server:\n  state_dir: ${JSON.stringify(stateDir)}\nbackends:\n  - name: demo\n    type: demo\nmodels:\n  - name: demo\n    targets: [{ backend: demo }]\n`,
+  );
+  return { directory, config, embedded: new EmbeddedStore(stateDir) };
+}
+
 describe('usageTable', () => {
   it('aligns the group columns left and the numbers right, cost - when unpriced', () => {
     const rows: UsageRow[] = [
@@ -77,14 +89,9 @@ describe('ai-gateway usage (in process, on the SQLite file of a config)', () => 
   let config: string;
 
   before(async () => {
-    directory = mkdtempSync(join(tmpdir(), 'gw-usage-cli-'));
-    const stateDir = join(directory, 'state');
-    config = join(directory, 'gateway.yaml');
-    writeFileSync(
-      config,
-      `server:\n  state_dir: ${JSON.stringify(stateDir)}\nbackends:\n  - name: demo\n    type: demo\nmodels:\n  - name: demo\n    targets: [{ backend: demo }]\n`,
-    );
-    const embedded = new EmbeddedStore(stateDir);
+    const setup = demoConfig('gw-usage-cli-');
+    ({ directory, config } = setup);
+    const embedded = setup.embedded;
     await new EmbeddedUsageStore(embedded.db, 90).add([
       {
         hour: HOUR,
@@ -211,14 +218,9 @@ describe('ai-gateway usage with control characters in key ids and model names', 
   let url: string;
 
   before(async () => {
-    directory = mkdtempSync(join(tmpdir(), 'gw-usage-cli-controls-'));
-    const stateDir = join(directory, 'state');
-    config = join(directory, 'gateway.yaml');
-    writeFileSync(
-      config,
-      `server:\n  state_dir: ${JSON.stringify(stateDir)}\nbackends:\n  - name: demo\n    type: demo\nmodels:\n  - name: demo\n    targets: [{ backend: demo }]\n`,
-    );
-    const embedded = new EmbeddedStore(stateDir);
+    const setup = demoConfig('gw-usage-cli-controls-');
+    ({ directory, config } = setup);
+    const embedded = setup.embedded;
     await new EmbeddedUsageStore(embedded.db, 90).add([
       {
         hour: HOUR,

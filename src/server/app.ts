@@ -249,6 +249,8 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     }
     done();
   });
+  // CORS first, so that a refusal of the target below is readable by a browser page too.
+  registerCors(app, config.server.cors);
   refuseUnusualTargets(app);
 
   app.removeAllContentTypeParsers();
@@ -266,7 +268,6 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
 
   app.setErrorHandler(buildErrorHandler(bodyLimit));
   installNotFound(app);
-  registerCors(app, config.server.cors);
 
   await app.register(fastifySwagger, {
     openapi: {
