@@ -197,11 +197,11 @@ describe('redis: url, cluster or sentinel', () => {
     );
   });
 
-  it("the README's examples are valid configs of each form", () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const start = readme.search(/^#{2,3} Redis Cluster and Sentinel$/m);
-    assert.ok(start >= 0, 'README has no Redis Cluster and Sentinel section');
-    const rest = readme.slice(readme.indexOf('\n', start) + 1);
+  it("docs/deployment.md's examples are valid configs of each form", () => {
+    const page = readFileSync(new URL('../../docs/deployment.md', import.meta.url), 'utf8');
+    const start = page.search(/^#{2,3} Redis Cluster and Sentinel$/m);
+    assert.ok(start >= 0, 'docs/deployment.md has no Redis Cluster and Sentinel section');
+    const rest = page.slice(page.indexOf('\n', start) + 1);
     const end = rest.search(/^#{1,3} /m);
     const section = rest.slice(0, end < 0 ? undefined : end);
     const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');

@@ -1,32 +1,21 @@
 /**
- * The README's YAML examples are configs people copy: each must pass the same validation the gateway
- * runs at start (placeholders such as <hex> replaced by well-formed values).
+ * The configuration reference (docs/configuration.md) and the routing example (docs/routing.md) are
+ * configs people copy: beyond being valid (test/docs/links.test.ts checks every example), the
+ * reference must state the real defaults and the routing example the tiers its text describes.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { validateConfig } from '../../src/config/load.js';
+import { fillPlaceholders, yamlBlocks } from './markdown.js';
 
-const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const read = (page: string): string => readFileSync(new URL(`../../${page}`, import.meta.url), 'utf8');
 
-/** The ```yaml blocks of the README section with this heading. */
-function yamlBlocks(heading: string): string[] {
-  const start = README.indexOf(`\n## ${heading}\n`);
-  assert.ok(start >= 0, `README has no section '${heading}'`);
-  const next = README.indexOf('\n## ', start + 1);
-  const section = README.slice(start, next < 0 ? undefined : next);
-  return [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');
-}
-
-function fillPlaceholders(text: string): string {
-  return text.replaceAll('<hex>', 'a'.repeat(64)).replaceAll('<64 hex characters>', 'b'.repeat(64));
-}
-
-describe('README configuration examples', () => {
+describe('the configuration reference and the routing example', () => {
   it('the configuration reference is a valid config, and its defaults are the real ones', () => {
-    const [reference] = yamlBlocks('Configuration');
-    assert.ok(reference !== undefined);
+    const [reference] = yamlBlocks(read('docs/configuration.md'));
+    assert.ok(reference !== undefined, 'docs/configuration.md has no yaml block');
     const config = validateConfig(parse(fillPlaceholders(reference)), {});
     const defaults = validateConfig({}, {});
     assert.deepEqual(config.routing, defaults.routing);
@@ -36,8 +25,8 @@ describe('README configuration examples', () => {
   });
 
   it('the routing example is a valid config with the tiers it describes', () => {
-    const [example] = yamlBlocks('Routing and resilience');
-    assert.ok(example !== undefined);
+    const [example] = yamlBlocks(read('docs/routing.md'));
+    assert.ok(example !== undefined, 'docs/routing.md has no yaml block');
     const config = validateConfig(parse(example), {});
     const llama = config.models.find((route) => route.name === 'llama3');
     assert.deepEqual(
