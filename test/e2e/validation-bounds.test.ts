@@ -6,11 +6,15 @@
  * on top of Ajv's allErrors), and every other request waited.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sha256Hex } from '../../src/auth/api-key.js';
 import { DEFAULT_BODY_LIMIT_BYTES } from '../../src/config/load.js';
 import { MAX_OBJECT_MEMBERS } from '../../src/server/json-body.js';
-import { TEST_KEY, startGateway, testConfig, type RunningGateway } from '../support/gateway-harness.js';
+import { killStrayChildren, ServeProcess } from '../support/cli-process.js';
+import { TEST_KEY, testConfig } from '../support/gateway-harness.js';
 
 const ADMIN_TOKEN = 'admin-token-for-validation-bounds';
 /**
@@ -78,26 +82,40 @@ function detailOf(body: Record<string, unknown>): string {
   return String(body['detail']);
 }
 
+/**
+ * The gateway runs in a process of its own (as in production): what /health/live waits for is then its
+ * event loop, not this test's building and sending of 10 MB bodies.
+ */
 describe('worst-case bodies under the body limit (issue 16, finding 1)', () => {
-  let running: RunningGateway;
+  let directory: string;
+  let serve: ServeProcess;
+  const running = { url: '' };
   const auth = { authorization: `Bearer ${TEST_KEY}` };
 
   before(async () => {
-    running = await startGateway(
-      testConfig({
-        backends: [{ name: 'demo', type: 'demo' }],
-        models: [{ name: 'demo', targets: [{ backend: 'demo' }] }],
-        extra: {
-          auth: {
-            admin_token_sha256: sha256Hex(ADMIN_TOKEN),
-            keys: [{ id: 'test-key', sha256: sha256Hex(TEST_KEY) }],
-          },
+    directory = mkdtempSync(join(tmpdir(), 'gw-validation-bounds-'));
+    const config = testConfig({
+      backends: [{ name: 'demo', type: 'demo' }],
+      models: [{ name: 'demo', targets: [{ backend: 'demo' }] }],
+      extra: {
+        auth: {
+          admin_token_sha256: sha256Hex(ADMIN_TOKEN),
+          keys: [{ id: 'test-key', sha256: sha256Hex(TEST_KEY) }],
         },
-      }),
+      },
+    });
+    // The test config's port 0 and a state dir of its own; JSON is YAML.
+    writeFileSync(
+      join(directory, 'gateway.yaml'),
+      JSON.stringify({ ...config, server: { port: 0, state_dir: join(directory, 'state') } }),
     );
+    serve = new ServeProcess({ cwd: directory, args: ['--config', 'gateway.yaml'] });
+    running.url = await serve.listening();
   });
   after(async () => {
-    await running.stop();
+    await serve.stop();
+    killStrayChildren();
+    rmSync(directory, { recursive: true, force: true });
   });
 
   function assertQuick(outcome: Outcome): void {
