@@ -3,7 +3,7 @@
 
 # Build: dependencies (better-sqlite3 needs a compiler when no prebuilt binary fits), TypeScript, then
 # only the production dependencies are kept.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
@@ -14,7 +14,7 @@ RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev --no-audit --no-fund
 
 # Run: Node, the compiled gateway and its production dependencies; no compiler, no sources, not root.
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080

@@ -60,7 +60,7 @@ describe('Dockerfile', () => {
   it('builds in one stage and runs from a second, slim one without the compiler or sources', () => {
     assert.equal(stages.length, 2);
     const run = stages[1] ?? '';
-    assert.match(run, /^node:20-bookworm-slim/);
+    assert.match(run, /^node:24-bookworm-slim/);
     assert.doesNotMatch(run, /g\+\+|COPY src|COPY \. /);
     assert.match(run, /COPY --from=build --chown=node:node \/app\/dist/);
   });
