@@ -76,6 +76,8 @@ interface FixtureOptions {
   readonly routing?: Record<string, unknown>;
   readonly strategy?: 'weighted' | 'least_outstanding';
   readonly random?: () => number;
+  /** Further routes, before the one of MODEL (a pattern such as `*` among them). */
+  readonly routes?: readonly { name: string; targets: readonly TargetSpec[] }[];
 }
 
 interface Fixture {
@@ -109,7 +111,13 @@ function parentCall(controller = new AbortController()): UpstreamCall {
 }
 
 function fixture(options: FixtureOptions): Fixture {
-  const names = [...new Set(options.targets.map((target) => target.backend))];
+  const names = [
+    ...new Set(
+      [...options.targets, ...(options.routes ?? []).flatMap((route) => route.targets)].map(
+        (target) => target.backend,
+      ),
+    ),
+  ];
   const config = validateConfig(
     {
       backends: names.map((name) => ({
@@ -119,6 +127,7 @@ function fixture(options: FixtureOptions): Fixture {
         health_check: { interval_ms: 5_000 },
       })),
       models: [
+        ...(options.routes ?? []),
         {
           name: MODEL,
           targets: options.targets,
@@ -543,7 +552,7 @@ describe('AttemptRunner: circuit breakers and health', () => {
     f.behaviours.set('only', answers('recovered'));
     f.runner.assertAvailable(f.plan);
     assert.equal((await f.request()).value, 'recovered', 'the probe goes through and succeeds');
-    assert.equal(f.router.target('only', null)?.breaker.state, 'closed');
+    assert.equal(f.router.target('only', null)?.breaker(MODEL).state, 'closed');
   });
 
   it('admits one probe at a time once the cooldown is over, refusing others with Retry-After 1', async () => {
@@ -577,7 +586,7 @@ describe('AttemptRunner: circuit breakers and health', () => {
     });
     f.behaviours.set('primary', rejects(retryable));
     for (let index = 0; index < 3; index++) assert.equal((await f.request()).backend, 'fallback');
-    assert.equal(f.router.target('primary', null)?.breaker.state, 'open');
+    assert.equal(f.router.target('primary', null)?.breaker(MODEL).state, 'open');
     f.calls.length = 0;
     const log = newLog();
     const attempt = await f.runner.run(f.plan, parentCall(), log, f.perform);
@@ -598,7 +607,7 @@ describe('AttemptRunner: circuit breakers and health', () => {
     );
     await f.failure();
     await f.failure();
-    assert.equal(f.router.target('only', null)?.breaker.state, 'closed');
+    assert.equal(f.router.target('only', null)?.breaker(MODEL).state, 'closed');
   });
 
   it('skips a backend that fails its health check', async () => {
@@ -626,6 +635,74 @@ describe('AttemptRunner: circuit breakers and health', () => {
     assert.ok(error instanceof ServiceUnavailableError);
     assert.equal(error.headers['retry-after'], '5');
     assert.equal(f.calls.length, 0);
+  });
+});
+
+describe('AttemptRunner: one circuit per upstream model (issue 17)', () => {
+  const breaker = { failures: 2, cooldown_ms: 30_000 };
+
+  /** A `*` route that passes the client's name to backend `shared`; `broken` fails there, others answer. */
+  function passThrough(routes: FixtureOptions['routes'] = []): Fixture & {
+    ask(model: string): Promise<unknown>;
+  } {
+    const f = fixture({
+      targets: [{ backend: 'shared' }],
+      routes: [...routes, { name: '*', targets: [{ backend: 'shared' }] }],
+      routing: { max_attempts: 1, circuit_breaker: breaker },
+    });
+    f.behaviours.set('shared', (call, model) =>
+      model === 'broken' ? Promise.reject(retryable()) : Promise.resolve(`from ${model}`),
+    );
+    const ask = async (model: string): Promise<unknown> => {
+      const plan = f.router.resolve(model, null);
+      try {
+        f.runner.assertAvailable(plan);
+        return (await f.runner.run(plan, parentCall(), newLog(), f.perform)).value;
+      } catch (error) {
+        return error;
+      }
+    };
+    return { ...f, ask };
+  }
+
+  it('on a pass-through route, a failing model opens its own circuit and no other', async () => {
+    const f = passThrough();
+    assert.ok((await f.ask('broken')) instanceof UpstreamError);
+    assert.ok((await f.ask('broken')) instanceof UpstreamError);
+    const refused = await f.ask('broken');
+    assert.ok(refused instanceof ServiceUnavailableError, 'the failing model fails fast');
+    assert.equal(refused.headers['retry-after'], '30');
+    assert.equal(f.calls.length, 2, 'its open circuit is not called');
+    assert.equal(await f.ask('working'), 'from working', 'another model of the same route answers');
+    assert.equal(await f.ask('other'), 'from other');
+    assert.deepEqual(
+      f.calls.map((call) => call.model),
+      ['broken', 'broken', 'working', 'other'],
+    );
+  });
+
+  it('gives a configured model and the same name passed through one circuit: the upstream model called', async () => {
+    const f = passThrough([{ name: 'alias', targets: [{ backend: 'shared', model: 'broken' }] }]);
+    assert.ok((await f.ask('alias')) instanceof UpstreamError);
+    assert.ok((await f.ask('alias')) instanceof UpstreamError);
+    assert.ok((await f.ask('broken')) instanceof ServiceUnavailableError);
+    assert.equal(f.calls.length, 2);
+    assert.equal(await f.ask('working'), 'from working');
+  });
+
+  it('keeps an open circuit while a flood of new names passes through', async () => {
+    const f = passThrough();
+    await f.ask('broken');
+    await f.ask('broken');
+    for (let index = 0; index < 1_500; index++)
+      assert.equal(await f.ask(`name-${index}`), `from name-${index}`);
+    assert.ok((await f.ask('broken')) instanceof ServiceUnavailableError, 'still open: not forgotten');
+    assert.equal(f.calls.filter((call) => call.model === 'broken').length, 2);
+    assert.equal(
+      f.router.target('shared', null)?.backend.breakers.size,
+      1_000,
+      'and no more than 1,000 kept',
+    );
   });
 });
 
@@ -729,7 +806,7 @@ describe('AttemptRunner: cancellation, open attempts and deadline', () => {
     );
     const target = f.router.target('primary', null);
     assert.ok(target !== undefined);
-    assert.equal(target.breaker.state, 'closed', 'a cancelled attempt says nothing about the target');
+    assert.equal(target.breaker(MODEL).state, 'closed', 'a cancelled attempt says nothing about the target');
     assert.equal(target.outstanding, 0);
     assert.equal(log.attempts[0]?.outcome, 'cancelled');
   });
@@ -759,7 +836,7 @@ describe('AttemptRunner: cancellation, open attempts and deadline', () => {
     client.abort(reason);
     await assert.rejects(request.result, (error) => error === reason);
     assert.equal(f.calls.length, 1, 'no fallback for a client that is gone');
-    assert.equal(f.router.target('primary', null)?.breaker.state, 'closed');
+    assert.equal(f.router.target('primary', null)?.breaker(MODEL).state, 'closed');
     assert.equal(log.attempts[0]?.outcome, 'cancelled');
     assert.equal(log.attempts[0]?.error_code, 'upstream_error');
     f.behaviours.set('primary', rejects(retryable));
@@ -775,7 +852,7 @@ describe('AttemptRunner: cancellation, open attempts and deadline', () => {
     assert.equal(error, reason);
     assert.equal(f.calls.length, 0);
     assert.equal(log.attempts.length, 0);
-    assert.equal(f.router.target('only', null)?.breaker.canAttempt(), true);
+    assert.equal(f.router.target('only', null)?.breaker(MODEL).canAttempt(), true);
   });
 
   it('stops a backoff when the client goes away', async () => {
@@ -826,7 +903,7 @@ describe('AttemptRunner: cancellation, open attempts and deadline', () => {
     assert.equal(target.outstanding, 1);
     attempt.fail(new UpstreamError('stream broke'));
     assert.equal(target.outstanding, 0);
-    assert.equal(target.breaker.state, 'open');
+    assert.equal(target.breaker(MODEL).state, 'open');
     assert.equal(log.attempts[0]?.outcome, 'error');
     assert.equal(log.attempts[0]?.error_code, 'upstream_error');
   });
@@ -838,7 +915,7 @@ describe('AttemptRunner: cancellation, open attempts and deadline', () => {
     const attempt = await f.runner.open(f.plan, parentCall(client), log, f.perform);
     client.abort(new ClientClosedError());
     attempt.fail(new ClientClosedError());
-    assert.equal(f.router.target('only', null)?.breaker.state, 'closed');
+    assert.equal(f.router.target('only', null)?.breaker(MODEL).state, 'closed');
     assert.equal(log.attempts[0]?.outcome, 'cancelled');
   });
 

@@ -9,7 +9,7 @@ import {
   UpstreamClientError,
 } from '../errors/errors.js';
 import { fullJitterDelay } from './backoff.js';
-import type { CircuitPermit } from './circuit-breaker.js';
+import type { CircuitBreaker, CircuitPermit } from './circuit-breaker.js';
 import { NO_METRICS, type MetricsSink } from '../observability/metrics.js';
 import type { RequestTrace } from '../observability/tracing.js';
 import { upstreamModelOf, type RoutePlan } from './model-router.js';
@@ -171,17 +171,18 @@ export class AttemptRunner {
             await sleep(delay, undefined, { signal: parent.signal }).catch(() => {
               throw parent.signal.reason;
             });
-            if (!target.state.available()) target = this.choose(plan, tried);
+            if (!target.state.available(plan.clientModel)) target = this.choose(plan, tried);
             if (target === null) throw stop();
           }
         }
-        const permit = target.state.breaker.tryAcquire();
+        const breaker = target.state.breaker(plan.clientModel);
+        const permit = breaker.tryAcquire();
         if (permit === null) continue; // cannot happen between choose() and here (no await), but be safe
         tried.add(target.state);
         const controller = new AbortController();
         current = controller;
         try {
-          return await this.attempt(target.state, permit, controller, {
+          return await this.attempt(target.state, breaker, permit, controller, {
             plan,
             parent,
             log,
@@ -210,6 +211,8 @@ export class AttemptRunner {
 
   private async attempt<T>(
     state: TargetState,
+    /** The circuit of the upstream model called: it takes this attempt's outcome. */
+    breaker: CircuitBreaker,
     admitted: CircuitPermit,
     controller: AbortController,
     request: AttemptRequest<T>,
@@ -217,7 +220,7 @@ export class AttemptRunner {
     const { plan, parent, log, perform, stream, answered } = request;
     let permit = admitted;
     if (parent.signal.aborted) {
-      state.breaker.onNeutral(permit);
+      breaker.onNeutral(permit);
       throw parent.signal.reason;
     }
     const onParentAbort = (): void => {
@@ -274,15 +277,15 @@ export class AttemptRunner {
       if (error === null) {
         record.outcome = 'ok';
         this.metrics.attemptFinished(record.backend, plan.route.name, 'ok', elapsed / 1000);
-        state.breaker.onSuccess(permit);
+        breaker.onSuccess(permit);
         return;
       }
       const cancelled = parent.signal.aborted;
       record.outcome = cancelled ? 'cancelled' : 'error';
       this.metrics.attemptFinished(record.backend, plan.route.name, record.outcome, elapsed / 1000);
       if (error instanceof GatewayError) record.error_code = error.code;
-      if (cancelled) state.breaker.onNeutral(permit);
-      else this.judge(state, permit, error);
+      if (cancelled) breaker.onNeutral(permit);
+      else this.judge(breaker, permit, error);
     };
     let value: T;
     try {
@@ -298,7 +301,7 @@ export class AttemptRunner {
     if (permit.probe) {
       // A probe that answered has shown the target works: the circuit closes now, not when a long
       // stream ends (which would hold every other request to this target until then).
-      state.breaker.onSuccess(permit);
+      breaker.onSuccess(permit);
       permit = NORMAL_PERMIT;
     }
     log.backend = state.adapter.name;
@@ -321,27 +324,27 @@ export class AttemptRunner {
     };
   }
 
-  /** What a failed attempt says about its target. */
-  private judge(state: TargetState, permit: CircuitPermit, error: unknown): void {
+  /** What a failed attempt says about the upstream model it called. */
+  private judge(breaker: CircuitBreaker, permit: CircuitPermit, error: unknown): void {
     if (error instanceof DeadlineExceededError) {
       // The request ran out of time (perhaps on earlier attempts): says nothing about this target.
-      state.breaker.onNeutral(permit);
+      breaker.onNeutral(permit);
       return;
     }
     if (error instanceof UpstreamClientError) {
       // The upstream works and refused this request (or is busy: 429); its circuit is not at fault.
-      if (error.status === 429) state.breaker.onNeutral(permit);
-      else state.breaker.onSuccess(permit);
+      if (error.status === 429) breaker.onNeutral(permit);
+      else breaker.onSuccess(permit);
       return;
     }
     if (
       error instanceof GatewayError &&
       (error.code === 'upstream_error' || error.code === 'upstream_timeout')
     ) {
-      state.breaker.onFailure(permit);
+      breaker.onFailure(permit);
       return;
     }
-    state.breaker.onNeutral(permit);
+    breaker.onNeutral(permit);
   }
 
   /** The next target: the first tier with an available target not yet tried, else one tried before. */
@@ -349,12 +352,12 @@ export class AttemptRunner {
     const tiers = plan.compiled.tiers;
     const strategy = plan.route.strategy;
     for (const tier of tiers) {
-      const pick = this.pick(tier, tried, strategy);
+      const pick = this.pick(tier, tried, strategy, plan.clientModel);
       if (pick !== null) return pick;
     }
     if (tried.size === 0) return null;
     for (const tier of tiers) {
-      const pick = this.pick(tier, null, strategy);
+      const pick = this.pick(tier, null, strategy, plan.clientModel);
       if (pick !== null) return pick;
     }
     return null;
@@ -364,9 +367,10 @@ export class AttemptRunner {
     tier: readonly RouteTarget[],
     exclude: ReadonlySet<TargetState> | null,
     strategy: RoutingStrategy,
+    clientModel: string,
   ): RouteTarget | null {
     const usable = (target: RouteTarget): boolean =>
-      target.state.available() && (exclude === null || !exclude.has(target.state));
+      target.state.available(clientModel) && (exclude === null || !exclude.has(target.state));
     if (tier.length === 1) {
       const only = tier[0] as RouteTarget;
       return usable(only) ? only : null;
@@ -411,7 +415,7 @@ export class AttemptRunner {
           wait = Math.min(wait, state.backend.checkIntervalMs ?? Infinity);
           continue;
         }
-        wait = Math.min(wait, state.breaker.retryAfterMs());
+        wait = Math.min(wait, state.breaker(plan.clientModel).retryAfterMs());
       }
     }
     return wait;

@@ -15,7 +15,7 @@ const NORMAL: CircuitPermit = { probe: false };
 const PROBE: CircuitPermit = { probe: true };
 
 /**
- * A circuit breaker for one target. Closed: attempts pass; `failures` consecutive failures (or, when
+ * A circuit breaker for one upstream model of one backend (see CircuitBreakers). Closed: attempts pass; `failures` consecutive failures (or, when
  * configured, a share of failures of at least `errorRatio` over the window with `minRequests` attempts)
  * open it. Open: attempts are refused at once for `cooldownMs`. Then half-open: one attempt at a time
  * goes through as a probe; its success closes the circuit, its failure opens it for another cooldown.
@@ -56,6 +56,16 @@ export class CircuitBreaker {
     this.current = 'half_open';
     this.probing = true;
     return PROBE;
+  }
+
+  /**
+   * What forgetting this breaker at `now` would lose (CircuitBreakers bounds how many exist): `closed`,
+   * at most a few failures; `stale`, a verdict whose cooldown is over (half-open, no probe in flight);
+   * `live`, a verdict that still holds (open in its cooldown, or its probe in flight).
+   */
+  forgettable(now: number): 'closed' | 'stale' | 'live' {
+    if (this.current === 'closed' || !this.config.enabled) return 'closed';
+    return this.probing || (this.current === 'open' && now < this.openUntil) ? 'live' : 'stale';
   }
 
   /** Milliseconds until an open circuit lets a probe through (0 when it would now). */

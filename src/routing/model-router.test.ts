@@ -111,7 +111,7 @@ describe('ModelRouter tiers', () => {
     const qwenInY = y?.tiers[1]?.[0]?.state;
     assert.ok(qwenInX !== undefined);
     assert.equal(qwenInX, qwenInY, 'one breaker and one outstanding count for a/qwen');
-    assert.equal(qwenInX.breaker, qwenInY?.breaker);
+    assert.equal(qwenInX.breaker('any'), qwenInY?.breaker('any'));
     assert.notEqual(z?.tiers[0]?.[0]?.state, qwenInX, 'another model on the same backend is another target');
     assert.equal(x?.tiers[1]?.[0]?.state, z?.tiers[1]?.[0]?.state, 'b/* is shared as well');
     assert.deepEqual([...router.targets.values()].map(label).sort(), ['a/llama', 'a/qwen', 'b/*', 'c/*']);

@@ -1,6 +1,7 @@
 import type { BackendAdapter } from '../backends/adapter.js';
 import type { BackendConfig, ModelRoute, RoutingConfig } from '../config/config.js';
 import { ModelNotAllowedError, ModelNotFoundError } from '../errors/errors.js';
+import { CircuitBreakers } from './circuit-breakers.js';
 import { isModelAllowed, matchesModelPattern } from './model-patterns.js';
 import { TargetState, type BackendState, type RouteTarget } from './targets.js';
 
@@ -42,7 +43,13 @@ export class ModelRouter {
     for (const [name, adapter] of adapters) {
       const checkIntervalMs =
         backendConfigs.find((backend) => backend.name === name)?.healthCheck?.intervalMs ?? null;
-      backends.set(name, { adapter, health: 'unchecked', healthDetail: null, checkIntervalMs });
+      backends.set(name, {
+        adapter,
+        health: 'unchecked',
+        healthDetail: null,
+        checkIntervalMs,
+        breakers: new CircuitBreakers(routing.circuitBreaker, now),
+      });
     }
     const targets = new Map<string, TargetState>();
     this.compiled = routes.map((route) => {
@@ -56,7 +63,7 @@ export class ModelRouter {
         let state = targets.get(key);
         if (state === undefined) {
           const id = `${target.backend}/${target.model ?? '(client model)'}`;
-          state = new TargetState(id, backend, target.model, routing.circuitBreaker, now);
+          state = new TargetState(id, backend, target.model);
           targets.set(key, state);
         }
         const weighted = target.weight !== null;

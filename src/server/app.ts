@@ -546,9 +546,14 @@ function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string
     .map(([name]) => name);
 }
 
+/**
+ * One series per configured target, bounded by the config: a target with a configured model shows its
+ * breaker; a pass-through target the most open of its backend's breakers for client-chosen names.
+ */
 function circuitStates(router: ModelRouter): { target: string; backend: string; state: 0 | 1 | 2 }[] {
   return [...router.targets.values()].map((target) => {
-    const state = target.breaker.state;
+    const state =
+      target.model === null ? target.backend.breakers.mostOpen() : target.breaker(target.model).state;
     return {
       target: target.id,
       backend: target.adapter.name,
@@ -556,6 +561,9 @@ function circuitStates(router: ModelRouter): { target: string; backend: string; 
     };
   });
 }
+
+/** How many circuits that are not closed a backend's readiness detail names (then: "and N more"). */
+const READINESS_CIRCUITS = 10;
 
 /**
  * Readiness of the backends: `backends` fails when none is configured or every one fails its health
@@ -571,9 +579,13 @@ function backendChecks(router: ModelRouter): Record<string, ReadinessCheck> {
   }
   let usable = 0;
   for (const [name, backend] of router.backends) {
-    const open = [...router.targets.values()]
-      .filter((target) => target.backend === backend && target.breaker.state !== 'closed')
-      .map((target) => `${target.id} ${target.breaker.state}`);
+    // A breaker per upstream model: the first few that are not closed by name, then how many more.
+    const circuits = backend.breakers.notClosed(READINESS_CIRCUITS);
+    const open = circuits.listed.map(
+      ([model, state]) => `${name}/${model ?? '(models past the breaker bound)'} ${state}`,
+    );
+    if (circuits.total > circuits.listed.length)
+      open.push(`and ${circuits.total - circuits.listed.length} more`);
     if (backend.health !== 'unhealthy') usable++;
     const detail = [
       `health check: ${backend.health}${backend.healthDetail === null ? '' : ` (${backend.healthDetail})`}`,

@@ -41,6 +41,8 @@ export const STAND_IN_USAGE = {
 
 export class StandInUpstream {
   behaviour: Behaviour = { kind: 'normal' };
+  /** Behaviours by the request's `model`, before `behaviour` (queued ones still come first). */
+  readonly byModel = new Map<string, Behaviour>();
   /** Names GET /v1/models lists. */
   openAiModels: string[] = ['stand-in'];
   /** Names GET /api/tags lists. */
@@ -161,7 +163,7 @@ export class StandInUpstream {
       }
     });
 
-    const behaviour = this.queued.shift() ?? this.behaviour;
+    const behaviour = this.queued.shift() ?? this.byModel.get(String(body?.['model'])) ?? this.behaviour;
     switch (behaviour.kind) {
       case 'status':
         response.writeHead(behaviour.status, { 'content-type': 'application/json', ...behaviour.headers });
