@@ -88,7 +88,11 @@ async function serve(argv: string[]): Promise<number> {
     import('./server/app.js'),
     import('./auth/first-start.js'),
   ]);
-  const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY });
+  const logger = createLogger({
+    level: config.logLevel,
+    pretty: process.stdout.isTTY,
+    maxBufferBytes: config.logMaxBufferBytes,
+  });
   if (!config.auth.enabled && !cluster.isWorker) {
     logger.warn('auth.enabled is false: anyone who can reach this port can use every model');
   }

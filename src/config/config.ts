@@ -57,6 +57,8 @@ export interface GatewayConfig {
     readonly memoryMaxBytes: number;
   };
   readonly logLevel: string;
+  /** Bytes of log lines held while stdout is not read (logging.max_buffer_bytes); past it lines are dropped. */
+  readonly logMaxBufferBytes: number;
   /** Optional logging of prompts and answers (off by default): capped and redacted. */
   readonly promptLogging: {
     readonly enabled: boolean;

@@ -39,6 +39,8 @@ export const DEFAULT_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 export const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** Log lines held while stdout is not read, at most (issue 17: a stuck log collector grew memory). */
+export const DEFAULT_LOG_BUFFER_BYTES = 16 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
@@ -447,6 +449,7 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       memoryMaxBytes: file.cache?.memory_max_bytes ?? 64 * 1024 * 1024,
     },
     logLevel,
+    logMaxBufferBytes: file.logging?.max_buffer_bytes ?? DEFAULT_LOG_BUFFER_BYTES,
     promptLogging: {
       enabled: file.logging?.prompts?.enabled ?? false,
       maxBytes: file.logging?.prompts?.max_bytes ?? 4096,

@@ -188,6 +188,8 @@ export const ConfigFileSchema = Strict({
           redact: Optional(Type.Array(Type.String({ minLength: 1 }))),
         }),
       ),
+      /** Log lines held while stdout is not read, at most; past it lines are dropped and counted. */
+      max_buffer_bytes: Optional(Type.Integer({ minimum: 65_536 })),
     }),
   ),
   metrics: Optional(

@@ -1,10 +1,17 @@
 import cluster from 'node:cluster';
+import { write } from 'node:fs';
 import pino, { type Logger } from 'pino';
+import { LogBufferWatch, type LogBufferNotice } from './log-buffer.js';
 
 export interface LoggerOptions {
   readonly level: string;
   /** Human-readable lines (pino-pretty) instead of JSON; the CLI turns it on when stdout is a terminal. */
   readonly pretty: boolean;
+  /**
+   * Bytes of lines held while stdout is not read (a stuck log collector); lines past it are dropped
+   * and counted (logging.max_buffer_bytes).
+   */
+  readonly maxBufferBytes: number;
 }
 
 /** Lines are written in batches of at least this many bytes, or after FLUSH_INTERVAL_MS at the latest. */
@@ -56,7 +63,8 @@ export const LOG_SERIALIZERS = { err: serializeError, error: serializeError };
 
 /**
  * JSON lines on stdout, written asynchronously and in batches so that logging never blocks the event
- * loop and costs few system calls. pino flushes what is buffered when the process exits.
+ * loop and costs few system calls. pino flushes what is buffered when the process exits, unless stdout
+ * has stalled. While stdout is not read, at most maxBufferBytes of lines are held; later ones are dropped.
  * Secrets stay out of the logs by construction (nothing logs headers or bodies), which the tests check
  * by grepping captured output.
  */
@@ -76,9 +84,38 @@ export function createLogger(options: LoggerOptions): Logger {
       transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } },
     });
   }
-  const destination = pino.destination({ dest: 1, sync: false, minLength: BATCH_BYTES });
+  const destination = pino.destination({
+    dest: 1,
+    sync: false,
+    minLength: BATCH_BYTES,
+    maxLength: options.maxBufferBytes,
+  });
+  const watch = new LogBufferWatch({
+    maxBytes: options.maxBufferBytes,
+    notify: (notice) => {
+      noticeOnStderr(base.base, notice);
+    },
+  });
+  watch.watch(destination);
+  // pino flushes synchronously at exit (and after a fatal line): on a pipe nobody reads, that write
+  // never returns and SIGTERM never ends the process. Lines that stdout will not take are left.
+  const flushSync = destination.flushSync.bind(destination);
+  destination.flushSync = () => {
+    if (!watch.stalled) flushSync();
+  };
   setInterval(() => {
     destination.flush();
+    watch.tick();
   }, FLUSH_INTERVAL_MS).unref();
   return pino(base, destination);
+}
+
+/**
+ * A warning line on stderr, shaped as the log lines are. Written asynchronously: stderr may be the
+ * same stuck pipe as stdout (2>&1), and a synchronous write to it would block the event loop.
+ */
+function noticeOnStderr(base: Record<string, unknown>, notice: LogBufferNotice): void {
+  const { msg, ...fields } = notice;
+  const line = JSON.stringify({ level: 40, time: new Date().toISOString(), ...base, ...fields, msg });
+  write(2, `${line}\n`, () => undefined);
 }

@@ -42,6 +42,8 @@ export interface MetricsSources {
   /** Each backend's active health check: 1 healthy or unchecked, 0 failing. */
   backends(): Iterable<{ backend: string; healthy: boolean }>;
   streamsInFlight(): number;
+  /** Log lines dropped because stdout was not read (see logging/log-buffer.ts); none when absent. */
+  logLinesDropped?(): number;
 }
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -140,6 +142,18 @@ export class PrometheusMetrics implements MetricsSink {
       registers,
       collect() {
         this.set(sources.streamsInFlight());
+      },
+    });
+    const logLinesDropped = sources.logLinesDropped?.bind(sources);
+    let logLinesReported = 0;
+    new Counter({
+      name: 'gateway_log_lines_dropped_total',
+      help: 'Log lines dropped because stdout was not read and its buffer was full (logging.max_buffer_bytes)',
+      registers,
+      collect() {
+        const now = logLinesDropped?.() ?? 0;
+        this.inc(now - logLinesReported);
+        logLinesReported = now;
       },
     });
     new Gauge({

@@ -48,6 +48,7 @@ import { NO_METRICS, PrometheusMetrics, type MetricsSink } from '../observabilit
 import { listenMetrics, registerMetricsRoute } from '../observability/metrics-endpoint.js';
 import { createTracing, inSpan } from '../observability/tracing.js';
 import { workerMetrics } from '../observability/cluster-metrics.js';
+import { droppedLogLines } from '../logging/log-buffer.js';
 import { promptForLog } from '../logging/prompt-log.js';
 import { UsageRecorder } from '../usage/usage-recorder.js';
 import { usageModel } from '../usage/usage-model.js';
@@ -158,6 +159,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
             healthy: backend.health !== 'unhealthy',
           })),
         streamsInFlight: () => calls.streamCount,
+        logLinesDropped: droppedLogLines,
       })
     : null;
   if (prometheus !== null && cluster.isWorker) prometheus.renderer = workerMetrics(prometheus.registry);
@@ -540,6 +542,7 @@ function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string
     ['auth.enabled', current.auth.enabled, next.auth.enabled],
     ['auth.admin_token_sha256', current.auth.adminTokenSha256, next.auth.adminTokenSha256],
     ['logging.level', current.logLevel, next.logLevel],
+    ['logging.max_buffer_bytes', current.logMaxBufferBytes, next.logMaxBufferBytes],
   ];
   return sections
     .filter(([, before, after]) => JSON.stringify(before) !== JSON.stringify(after))
