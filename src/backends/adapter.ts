@@ -16,6 +16,8 @@ export interface UpstreamCall {
   abort(reason: Error): void;
   /** Trace context for the upstream (traceparent, tracestate); nothing else is ever added. */
   readonly traceHeaders?: Readonly<Record<string, string>> | null;
+  /** Told of each comment line of a streamed answer (an SSE keep-alive), its text without secrets. */
+  readonly onComment?: ((text: string) => void) | undefined;
 }
 
 /**

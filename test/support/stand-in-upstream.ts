@@ -20,6 +20,8 @@ export type Behaviour =
   | { kind: 'stream-cut-after'; chunks: number }
   | { kind: 'stream-error-event-after'; chunks: number }
   | { kind: 'slow-stream'; delayMs: number }
+  /** An SSE comment line (`: text`) before each event, as a keep-alive, delayMs apart (not NDJSON). */
+  | { kind: 'stream-with-comments'; comment: string; delayMs: number }
   /** Answers normally, but only after delayMs with nothing sent (for a non-streaming call in flight). */
   | { kind: 'slow-json'; delayMs: number };
 
@@ -190,6 +192,7 @@ export class StandInUpstream {
       case 'stream-cut-after':
       case 'stream-error-event-after':
       case 'stream-silent-after':
+      case 'stream-with-comments':
         break; // answered normally below; the stream behaviours act while streaming
     }
 
@@ -255,9 +258,10 @@ export class StandInUpstream {
     if (includeUsage) events.push(JSON.stringify({ ...base, choices: [], usage: STAND_IN_USAGE }));
     events.push('[DONE]');
     response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    const comment = behaviour.kind === 'stream-with-comments' ? `: ${behaviour.comment}\n\n` : '';
     await this.writeStream(
       response,
-      events.map((event) => `data: ${event}\n\n`),
+      events.map((event) => `${comment}data: ${event}\n\n`),
       'sse',
       behaviour,
     );
@@ -337,7 +341,7 @@ export class StandInUpstream {
         return;
       }
       written = new Promise((resolve) => response.write(pieces[index], () => resolve()));
-      if (behaviour.kind === 'slow-stream')
+      if (behaviour.kind === 'slow-stream' || behaviour.kind === 'stream-with-comments')
         await new Promise((resolve) => setTimeout(resolve, behaviour.delayMs));
     }
     response.end();

@@ -92,6 +92,37 @@ export class UpstreamClient {
     }
   }
 
+  /**
+   * A streamed body's chunks; the call ends with upstream_timeout when the upstream sends nothing for
+   * idle_timeout_ms while the gateway waits for it (RELIABILITY.md #9). undici's bodyTimeout runs on its
+   * coarse timer and fired 22-50% late (issue 17): this native timer, refreshed as each chunk is asked
+   * for, keeps the time as the first-byte timeout does. The time the reader holds a chunk (a slow
+   * client) is not silence.
+   */
+  async *streamBody(response: UpstreamResponse, call: UpstreamCall): AsyncGenerator<Buffer> {
+    const idleMs = this.backend.idleTimeoutMs;
+    let waiting = false;
+    const timer = setTimeout(() => {
+      if (!waiting) return; // refreshed (and so armed again) when the next chunk is asked for
+      call.abort(
+        new UpstreamTimeoutError(`Backend '${this.backend.name}' went silent for more than ${idleMs} ms`),
+      );
+    }, idleMs);
+    const chunks = response.body[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        timer.refresh();
+        waiting = true;
+        const next = await chunks.next();
+        waiting = false;
+        if (next.done === true) return;
+        yield next.value as Buffer;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Turns an error thrown while reading or streaming a body into a GatewayError (or the abort reason). */
   mapTransportError(error: unknown, call: UpstreamCall, phase: 'request' | 'answer' = 'request'): unknown {
     if (call.signal.aborted) return call.signal.reason;

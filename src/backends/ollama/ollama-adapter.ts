@@ -94,8 +94,8 @@ export class OllamaAdapter implements BackendAdapter {
     let done = false;
     try {
       const decoder = new TextDecoder();
-      for await (const bytes of response.body) {
-        const lines = (carry + decoder.decode(bytes as Buffer, { stream: true })).split('\n');
+      for await (const bytes of this.client.streamBody(response, call)) {
+        const lines = (carry + decoder.decode(bytes, { stream: true })).split('\n');
         carry = lines.pop() ?? '';
         for (const line of lines) {
           if (line.trim() === '') continue;

@@ -11,6 +11,9 @@ import { UpstreamError } from '../../errors/errors.js';
 import type { BackendAdapter, UpstreamCall } from '../adapter.js';
 import { UpstreamClient, type UpstreamResponse } from '../http/upstream-client.js';
 
+/** Longer comments from an upstream are cut: they are keep-alives, not content. */
+const MAX_COMMENT_LENGTH = 200;
+
 /**
  * Any OpenAI-compatible server (vLLM, llama.cpp's server, LM Studio, OpenAI itself, ...). Requests pass
  * through with every field kept; only `model` is replaced and, on streams, usage is always requested so
@@ -87,7 +90,16 @@ export class OpenAiAdapter implements BackendAdapter {
       finished: false,
       failure: null,
     };
+    const onComment = call.onComment;
     const parser = createParser({
+      // Keep-alive comments (`: ...`) are passed on, so that proxies before the client see a live stream.
+      ...(onComment === undefined
+        ? {}
+        : {
+            onComment: (comment: string) => {
+              onComment(this.client.redact(comment).slice(0, MAX_COMMENT_LENGTH));
+            },
+          }),
       onEvent: (event: EventSourceMessage) => {
         if (state.done || state.failure !== null) return;
         if (event.data === '[DONE]') {
@@ -114,8 +126,8 @@ export class OpenAiAdapter implements BackendAdapter {
     });
     try {
       const decoder = new TextDecoder();
-      for await (const bytes of response.body) {
-        parser.feed(decoder.decode(bytes as Buffer, { stream: true }));
+      for await (const bytes of this.client.streamBody(response, call)) {
+        parser.feed(decoder.decode(bytes, { stream: true }));
         while (pending.length > 0) yield pending.shift() as ChatCompletionChunk;
         if (state.failure !== null) throw state.failure;
         if (state.done) break;

@@ -12,7 +12,7 @@ import { countPromptTokens, countTextTokens, estimateChatTokens } from '../../ra
 import { ClientClosedError, toProblem } from '../../errors/errors.js';
 import type { GatewayContext } from '../context.js';
 import { toGatewayError } from '../error-handler.js';
-import { SseWriter } from '../sse.js';
+import { KEEP_ALIVE_MS, SseWriter } from '../sse.js';
 import { errorResponses } from './openapi-fragments.js';
 import { requestPath, setRoutingHeaders } from '../request-state.js';
 import { inSpan } from '../../observability/tracing.js';
@@ -222,13 +222,21 @@ async function streamCompletion(
   assembler: CompletionAssembler | null,
 ): Promise<{ backend: string; primary: boolean } | null> {
   const body = request.body;
+  const writer = new SseWriter(reply.raw, KEEP_ALIVE_MS);
+  // An upstream's keep-alive comments go to the client once the stream is open (dropped before).
+  const onComment = (text: string): void => {
+    writer.comment(text);
+  };
   // Awaited before anything is sent: a failure here is still an ordinary problem+json response.
   const attempt = await context.attempts.open(
     plan,
     call,
     request.gateway,
     async (adapter, upstreamModel, attemptCall): Promise<StreamStart> => {
-      const chunks = await adapter.chatStream({ ...body, model: upstreamModel }, attemptCall);
+      const chunks = await adapter.chatStream(
+        { ...body, model: upstreamModel },
+        { ...attemptCall, onComment },
+      );
       const iterator = chunks[Symbol.asyncIterator]();
       return { iterator, first: await iterator.next() };
     },
@@ -240,7 +248,6 @@ async function streamCompletion(
   const prompts = context.config.promptLogging;
   const logged = prompts.enabled ? new TextCollector(prompts.maxBytes + 1024) : null;
   setRoutingHeaders(reply, request.gateway);
-  const writer = new SseWriter(reply.raw);
   reply.hijack();
   writer.open(reply.getHeaders());
   try {
