@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { InvalidRequestError, toProblem } from '../errors/errors.js';
+import { isLingering } from './lingering-close.js';
 
 interface ClientErrorShape {
   readonly status: number;
@@ -52,7 +53,8 @@ export function clientErrorHandler(
     logger.debug({ code: error.code ?? null, reason: shape.reason }, 'client error');
     // As Node's own handler: answer unless a response on this socket has already begun.
     const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
-    if (socket.writable && inProgress?.headersSent !== true) {
+    // A socket reading the rest of a refused body has had its answer (lingering-close.ts).
+    if (socket.writable && inProgress?.headersSent !== true && !isLingering(socket)) {
       const problem = toProblem(
         new InvalidRequestError(shape.detail, { status: shape.status }),
         '',

@@ -8,6 +8,7 @@ import {
   UnsupportedMediaTypeError,
   toProblem,
 } from '../errors/errors.js';
+import { lingerBounds, lingerUntilBodyRead } from './lingering-close.js';
 import { describeValidationErrors } from './validation-message.js';
 import { requestPath, setRoutingHeaders } from './request-state.js';
 
@@ -47,10 +48,14 @@ export function sendProblem(reply: FastifyReply, error: GatewayError): FastifyRe
   request.gateway.errorCode = error.code;
   setRoutingHeaders(reply, request.gateway);
   const problem = toProblem(error, requestPath(request), request.id);
-  // Refused before its body arrived (401 and 429 are decided on the headers): the connection is not
-  // kept for a body nobody will read, so a client dripping a large body cannot hold it (issue 16,
-  // finding 3).
-  if (!request.raw.complete) reply.header('connection', 'close');
+  // Refused before its body arrived (401 and 429 are decided on the headers, 413 on its length or as it
+  // passes the limit): the connection is not kept for a body nobody will read, so a client dripping a
+  // large body cannot hold it (issue 16, finding 3); the rest of the body is read, within bounds, before
+  // it closes, so that the client reads this answer (issue 17, item 3).
+  if (!request.raw.complete) {
+    reply.header('connection', 'close');
+    lingerUntilBodyRead(request.raw, reply.raw, lingerBounds(reply.server.initialConfig.bodyLimit ?? 0));
+  }
   return reply
     .code(error.status)
     .headers(error.headers)
