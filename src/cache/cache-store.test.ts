@@ -4,6 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { freePort, startRedisServer, type PrivateRedis } from '../../test/support/redis-server.js';
+import { requireTool } from '../../test/support/system-tool.js';
 import {
   MemoryCacheStore,
   RedisCacheStore,
@@ -16,6 +17,9 @@ import {
 } from './cache-store.js';
 
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
+
+/** Tests that start a private redis-server: skipped without one, except under CI=true. */
+const needsRedis = { skip: requireTool('redis-server', 'redis-server') };
 
 /** An entry whose encoded form is the same size for every `label` of the same length. */
 function entry(label: string, padding = 0): CachedEntry {
@@ -245,7 +249,7 @@ describe('MemoryCacheStore', () => {
   });
 });
 
-describe('RedisCacheStore against a private redis-server', () => {
+describe('RedisCacheStore against a private redis-server', needsRedis, () => {
   let server: PrivateRedis;
   let redis: Redis;
 

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { startRedisServer, type PrivateRedis } from '../../test/support/redis-server.js';
+import { requireTool } from '../../test/support/system-tool.js';
 import type { KeyRecord } from '../auth/key-record.js';
 import type { GatewayConfig, ModelRoute } from '../config/config.js';
 import type { RateLimitPolicyConfig } from '../config/schema.js';
@@ -13,6 +14,9 @@ import { createRedisClient } from '../state/redis/redis-client.js';
 import { RateLimiter, type Grant } from './rate-limiter.js';
 
 const STORE_TIMEOUT_MS = 50;
+
+/** Tests that start a private redis-server: skipped without one, except under CI=true. */
+const needsRedis = { skip: requireTool('redis-server', 'redis-server') };
 
 /** A logger whose warnings the test reads. */
 function capturingLogger(): { logger: Logger; lines: { msg: string; on_store_error?: string }[] } {
@@ -101,7 +105,7 @@ function assertRetryHeaders(headers: Readonly<Record<string, string>>): { second
   return { seconds, ms };
 }
 
-describe('RateLimiter against a shared Redis', () => {
+describe('RateLimiter against a shared Redis', needsRedis, () => {
   let server: PrivateRedis;
   let redis: Redis;
   const { logger } = capturingLogger();
@@ -242,7 +246,7 @@ describe('RateLimiter against a shared Redis', () => {
   });
 });
 
-describe('RateLimiter when Redis fails', () => {
+describe('RateLimiter when Redis fails', needsRedis, () => {
   it('with the server stopped: open admits through the per-instance limiter, closed answers 503, both fast', async () => {
     const server = await startRedisServer();
     const { logger, lines } = capturingLogger();

@@ -23,7 +23,11 @@ import {
   type RunningGateway,
 } from '../support/gateway-harness.js';
 import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
+import { requireTool } from '../support/system-tool.js';
 import { STAND_IN_TOKENS, STAND_IN_USAGE, StandInUpstream } from '../support/stand-in-upstream.js';
+
+/** Tests that start a private redis-server: skipped without one, except under CI=true. */
+const needsRedis = { skip: requireTool('redis-server', 'redis-server') };
 
 const ADMIN_TOKEN = 'admin-token-for-cache-tests';
 const ADMIN_ENV = { GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN };
@@ -224,7 +228,7 @@ function purge(running: RunningGateway, query = '', token = ADMIN_TOKEN): Promis
 }
 
 for (const kind of STORE_KINDS) {
-  describe(`the response cache, ${kind} store`, () => {
+  describe(`the response cache, ${kind} store`, kind === 'redis' ? needsRedis : {}, () => {
     let redis: PrivateRedis | null = null;
     let running: RunningGateway;
     const extraGateways: RunningGateway[] = [];
@@ -996,7 +1000,7 @@ for (const kind of STORE_KINDS) {
   });
 }
 
-describe('the response cache when Redis stops', () => {
+describe('the response cache when Redis stops', needsRedis, () => {
   let redis: PrivateRedis;
   let running: RunningGateway;
 

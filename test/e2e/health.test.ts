@@ -2,6 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startGateway, testConfig, type RunningGateway } from '../support/gateway-harness.js';
 import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
+import { requireTool } from '../support/system-tool.js';
+
+/** Tests that start a private redis-server: skipped without one, except under CI=true. */
+const needsRedis = { skip: requireTool('redis-server', 'redis-server') };
 
 const DEMO = {
   backends: [{ name: 'demo', type: 'demo' }],
@@ -95,7 +99,7 @@ describe('GET /health/ready with no backend configured', () => {
   });
 });
 
-describe('GET /health/ready with redis', () => {
+describe('GET /health/ready with redis', needsRedis, () => {
   let redisServer: PrivateRedis | null = null;
   let running: RunningGateway | null = null;
 

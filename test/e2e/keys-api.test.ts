@@ -25,7 +25,11 @@ import {
   type StartOptions,
 } from '../support/gateway-harness.js';
 import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
+import { requireTool } from '../support/system-tool.js';
 import type { Problem } from '../support/problem.js';
+
+/** Tests that start a private redis-server: skipped without one, except under CI=true. */
+const needsRedis = { skip: requireTool('redis-server', 'redis-server') };
 
 const ADMIN_TOKEN = 'admin-token-for-tests-0123';
 const ADMIN_ENV = { GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN };
@@ -287,7 +291,7 @@ function directoryContents(directory: string): string {
 const STORE_KINDS = ['embedded', 'redis'] as const;
 
 for (const kind of STORE_KINDS) {
-  describe(`API keys through the admin API, ${kind} key store`, () => {
+  describe(`API keys through the admin API, ${kind} key store`, kind === 'redis' ? needsRedis : {}, () => {
     let redis: PrivateRedis | null = null;
     let stateDir = '';
     let running: RunningGateway;
@@ -823,7 +827,7 @@ for (const kind of STORE_KINDS) {
   });
 }
 
-describe('two gateways sharing one Redis', () => {
+describe('two gateways sharing one Redis', needsRedis, () => {
   let redis: PrivateRedis;
   let a: RunningGateway;
   let b: RunningGateway;

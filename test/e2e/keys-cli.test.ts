@@ -14,6 +14,10 @@ import { Redis } from 'ioredis';
 import { parse } from 'yaml';
 import { killStrayChildren, runCli, ServeProcess } from '../support/cli-process.js';
 import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
+import { requireTool } from '../support/system-tool.js';
+
+/** Tests that start a private redis-server: skipped without one, except under CI=true. */
+const needsRedis = { skip: requireTool('redis-server', 'redis-server') };
 
 const KEY = /sk-gw-[0-9A-Za-z]{40}/g;
 const DAY_MS = 86_400_000;
@@ -307,7 +311,7 @@ describe('ai-gateway keys with the embedded store of a config', () => {
   });
 });
 
-describe('ai-gateway keys with a Redis store', () => {
+describe('ai-gateway keys with a Redis store', needsRedis, () => {
   let directory: string;
   let config: string;
   let redis: PrivateRedis | null = null;

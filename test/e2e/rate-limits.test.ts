@@ -26,8 +26,12 @@ import {
 } from '../support/gateway-harness.js';
 import { freePort } from '../support/free-port.js';
 import { startRedisServer, startRedisServerOn, type PrivateRedis } from '../support/redis-server.js';
+import { requireTool } from '../support/system-tool.js';
 import type { Problem } from '../support/problem.js';
 import { STAND_IN_TOKENS, STAND_IN_USAGE, StandInUpstream } from '../support/stand-in-upstream.js';
+
+/** Tests that start a private redis-server: skipped without one, except under CI=true. */
+const needsRedis = { skip: requireTool('redis-server', 'redis-server') };
 
 const ADMIN_TOKEN = 'admin-token-for-rate-limit-tests';
 const ADMIN_ENV = { GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN };
@@ -201,7 +205,7 @@ function refill(limit: number, windowMs: number, elapsedMs: number): number {
   return Math.ceil((elapsedMs * limit) / windowMs);
 }
 
-describe('rate limits across two gateway instances on one Redis', () => {
+describe('rate limits across two gateway instances on one Redis', needsRedis, () => {
   let redis: PrivateRedis;
   let upstream: StandInUpstream;
   let a: RunningGateway;
@@ -647,7 +651,7 @@ describe('rate limits in process, without Redis (the embedded mode)', () => {
   });
 });
 
-describe('rate limits while Redis is stalled, stopped and restarted', () => {
+describe('rate limits while Redis is stalled, stopped and restarted', needsRedis, () => {
   const LATENCY_KEY = 'sk-gw-latencyFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF';
   const SMALL_KEY = 'sk-gw-smalllimitGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGG';
   const PROBE_KEY = 'sk-gw-probeHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHH';

@@ -12,6 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { pooledSender, type Answer } from '../support/pooled-request.js';
 import { sha256Hex } from '../../src/auth/api-key.js';
 import { startGateway, testConfig, type RunningGateway } from '../support/gateway-harness.js';
+import { requireTool } from '../support/system-tool.js';
 import {
   redisCommand,
   startRedisCluster,
@@ -27,6 +28,9 @@ const ADMIN_ENV = { GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN };
 const MESSAGES = [{ role: 'user', content: 'Hi' }];
 /** Requests per key in the exactness rounds; each round sends three times as many. */
 const LIMIT = 20;
+
+/** Every test here needs redis-server and redis-cli: skipped without them, except under CI=true. */
+const withoutRedis = requireTool('redis-server', 'redis-server') || requireTool('redis-cli', 'redis-tools');
 
 const sender = pooledSender(10_000);
 after(async () => {
@@ -158,7 +162,7 @@ async function scanNode(node: RedisNode, pattern: string): Promise<string[]> {
   return keys;
 }
 
-describe('two gateways on a three-master Redis Cluster', () => {
+describe('two gateways on a three-master Redis Cluster', { skip: withoutRedis }, () => {
   let cluster: PrivateRedisCluster;
   let a: RunningGateway;
   let b: RunningGateway;
@@ -442,7 +446,7 @@ describe('two gateways on a three-master Redis Cluster', () => {
   });
 });
 
-describe('a gateway through Redis Sentinel', () => {
+describe('a gateway through Redis Sentinel', { skip: withoutRedis }, () => {
   let sentinel: PrivateSentinel;
   let gateway: RunningGateway;
 

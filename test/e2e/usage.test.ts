@@ -22,9 +22,13 @@ import {
 } from '../support/gateway-harness.js';
 import { killStrayChildren, runCli } from '../support/cli-process.js';
 import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
+import { requireTool } from '../support/system-tool.js';
 import type { Problem } from '../support/problem.js';
 import type { UsageRow } from '../../src/usage/usage.js';
 import { STAND_IN_USAGE, StandInUpstream } from '../support/stand-in-upstream.js';
+
+/** Tests that start a private redis-server: skipped without one, except under CI=true. */
+const needsRedis = { skip: requireTool('redis-server', 'redis-server') };
 
 const ADMIN_TOKEN = 'admin-token-for-the-usage-tests';
 const ADMIN_ENV = { GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN };
@@ -152,7 +156,7 @@ after(() => {
   killStrayChildren();
 });
 
-describe('usage across two gateways on one Redis', () => {
+describe('usage across two gateways on one Redis', needsRedis, () => {
   let redis: PrivateRedis;
   let upstream: StandInUpstream;
   let a: RunningGateway;
@@ -561,7 +565,7 @@ describe('usage on the embedded store (SQLite), and without an admin token', () 
   });
 });
 
-describe('usage when Redis is down', () => {
+describe('usage when Redis is down', needsRedis, () => {
   let redis: PrivateRedis;
   let gateway: RunningGateway;
 

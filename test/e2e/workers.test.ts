@@ -12,6 +12,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { killStrayChildren, runCli, ServeProcess } from '../support/cli-process.js';
 import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
+import { requireTool } from '../support/system-tool.js';
+
+/** Tests that start a private redis-server: skipped without one, except under CI=true. */
+const needsRedis = { skip: requireTool('redis-server', 'redis-server') };
 
 const KEY = 'sk-gw-workersAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const LIMITED_KEY = 'sk-gw-workersLimitedBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
@@ -56,7 +60,7 @@ function workerPids(primary: number): number[] {
   }
 }
 
-describe('server.workers: 2 with Redis', () => {
+describe('server.workers: 2 with Redis', needsRedis, () => {
   let redis: PrivateRedis;
   let directory: string;
   let serve: ServeProcess;
@@ -136,7 +140,7 @@ describe('server.workers: 2 with Redis', () => {
   });
 });
 
-describe('server.workers whose workers cannot start', () => {
+describe('server.workers whose workers cannot start', needsRedis, () => {
   let redis: PrivateRedis;
   let directory: string;
   let blocker: Server;

@@ -44,6 +44,11 @@ export async function startRedisServerOn(port: number, timeoutMs = 10_000): Prom
     child.once('exit', () => {
       resolve();
     });
+    // A spawn that failed (no redis-server on the PATH) may never emit 'exit'.
+    child.once('error', (error) => {
+      stderr += error.message;
+      resolve();
+    });
   });
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
