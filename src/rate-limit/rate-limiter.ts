@@ -8,7 +8,7 @@ import { MemoryLimiter } from './memory-limiter.js';
 import { resolveLimits, type AppliedLimit } from './policy.js';
 import { rateLimitHeaders, rateLimitPolicy } from './rate-limit-headers.js';
 import type { RedisClient } from '../state/redis/redis-client.js';
-import { RedisLimiter } from './redis-limiter.js';
+import { RedisLimiter, UnappliedAdjustmentsError } from './redis-limiter.js';
 
 /** What an admitted request holds: its headers, and the settlement of its token reservation. */
 export interface Grant {
@@ -23,6 +23,17 @@ export interface Grant {
 }
 
 const SETTLE_INTERVAL_MS = 50;
+/** At most this many keys' settlements wait; past it, a failed settlement of a new key is dropped. */
+const MAX_PENDING_SETTLEMENTS = 10_000;
+
+/** A settlement waiting to be sent, gathered per limiter key. */
+interface PendingAdjustment {
+  readonly limit: AppliedLimit;
+  readonly key: string;
+  delta: number;
+  /** When it first failed to reach Redis (Date.now()); null if it has not failed. */
+  failedSince: number | null;
+}
 
 const NO_LIMITS: Grant = { headers: {}, countsTokens: false, settle: () => undefined };
 
@@ -69,8 +80,9 @@ export class RateLimiter {
   private readonly shared: LimiterStore | null;
   private lastFailureLog = 0;
   private plans = new WeakMap<KeyRecord, Map<ModelRoute | null, LimitPlan>>();
-  private readonly pending = new Map<string, { limit: AppliedLimit; key: string; delta: number }>();
+  private readonly pending = new Map<string, PendingAdjustment>();
   private flushTimer: NodeJS.Timeout | null = null;
+  private lastSettlementLog = 0;
   /** Times the shared store failed and on_store_error decided (for metrics). */
   storeErrors = 0;
 
@@ -196,15 +208,24 @@ export class RateLimiter {
       return;
     }
     const pending = this.pending.get(check.key);
-    if (pending === undefined) this.pending.set(check.key, { limit: check.limit, key: check.key, delta });
+    if (pending === undefined)
+      this.pending.set(check.key, { limit: check.limit, key: check.key, delta, failedSince: null });
     else pending.delta += delta;
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     this.flushTimer ??= setTimeout(() => {
       this.flushTimer = null;
       void this.flush();
     }, SETTLE_INTERVAL_MS).unref();
   }
 
-  /** Sends the gathered settlements; also called at shutdown. */
+  /**
+   * Sends the gathered settlements; also called at shutdown. A settlement Redis did not apply in time
+   * never applies later (its script's deadline, redis-limiter.ts), so it is kept and sent again with the
+   * next ones, for up to its limit's window (after which the charge it corrects no longer counts).
+   */
   async flush(): Promise<void> {
     if (this.shared === null || this.pending.size === 0) return;
     const batch = [...this.pending.values()].filter((adjustment) => adjustment.delta !== 0);
@@ -212,11 +233,42 @@ export class RateLimiter {
     try {
       await this.shared.adjust(batch);
     } catch (error) {
-      this.logger.warn(
-        { detail: (error as Error).message, keys: batch.length },
-        'rate limit settlement failed',
-      );
+      const unapplied =
+        error instanceof UnappliedAdjustmentsError
+          ? new Set(error.unapplied.map((adjustment) => adjustment.key))
+          : null;
+      let kept = 0;
+      let dropped = 0;
+      const now = Date.now();
+      for (const adjustment of batch) {
+        if (unapplied !== null && !unapplied.has(adjustment.key)) continue;
+        if (this.requeue(adjustment, now)) kept++;
+        else dropped++;
+      }
+      if (this.pending.size > 0) this.scheduleFlush();
+      if (now - this.lastSettlementLog > 10_000 || dropped > 0) {
+        this.lastSettlementLog = now;
+        this.logger.warn(
+          { detail: (error as Error).message, keys: batch.length, kept, dropped },
+          'rate limit settlement failed',
+        );
+      }
     }
+  }
+
+  /** Puts back a settlement that did not apply, merged with newer ones; false when it is dropped. */
+  private requeue(adjustment: PendingAdjustment, now: number): boolean {
+    const since = adjustment.failedSince ?? now;
+    if (now - since > adjustment.limit.rate.windowSeconds * 1000) return false;
+    const newer = this.pending.get(adjustment.key);
+    if (newer === undefined) {
+      if (this.pending.size >= MAX_PENDING_SETTLEMENTS) return false;
+      this.pending.set(adjustment.key, { ...adjustment, failedSince: since });
+    } else {
+      newer.delta += adjustment.delta;
+      newer.failedSince = Math.min(newer.failedSince ?? now, since);
+    }
+    return true;
   }
 
   private async decide(checks: LimitCheck[]): Promise<{ result: AcquireResult; store: LimiterStore }> {

@@ -1,6 +1,8 @@
+import { performance } from 'node:perf_hooks';
 import { groupByHashTag } from '../state/redis/hash-tag.js';
 import { LuaScript } from '../state/redis/lua-script.js';
 import { withDeadline } from '../state/deadline.js';
+import { RedisClock } from '../state/redis/redis-clock.js';
 import { isCluster, type RedisClient } from '../state/redis/redis-client.js';
 import { emissionInterval } from './gcra.js';
 import { gcraLimitOf } from './policy.js';
@@ -20,34 +22,38 @@ import type {
  * intervals, as in gcra.ts. The requests of a batch mostly share their keys (one API key's limits): each
  * distinct key is read once, its TAT carried from request to request, and written once at the end.
  * KEYS: the batch's distinct keys.
- * ARGV: D, the number of keys; per key its emission interval T (ms) and limit L (τ in emission
- * intervals); the number of requests; per request its number of limits n, then n pairs of key index
- * (1-based) and cost.
+ * ARGV: the deadline (ms, Redis's clock; 0: none); D, the number of keys; per key its emission interval
+ * T (ms) and limit L (τ in emission intervals); the number of requests; per request its number of
+ * limits n, then n pairs of key index (1-based) and cost.
  * Returns: { now (ms), then per request: allowed (1|0) and per limit its TAT after the decision
  * (unchanged when refused) }, with numbers as strings of 17 significant digits, which read back as the
  * very same doubles (Redis would truncate Lua numbers to integers, and tostring keeps only 14 digits:
- * 0.1 ms of a timestamp).
+ * 0.1 ms of a timestamp). Past the deadline it changes nothing and returns { 'late', now }: the caller
+ * has given up and decided without Redis, and a stalled server runs what was written to it when it
+ * resumes (issue 17).
  */
 const ACQUIRE = new LuaScript(`
 local function num(x) return string.format('%.17g', x) end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
-local keys = tonumber(ARGV[1])
+local deadline = tonumber(ARGV[1])
+if deadline > 0 and now > deadline then return { 'late', num(now) } end
+local keys = tonumber(ARGV[2])
 local intervals = {}
 local tolerances = {}
 local current = {}
 local tats = {}
 local charged = {}
 for d = 1, keys do
-  intervals[d] = tonumber(ARGV[d * 2])
-  tolerances[d] = tonumber(ARGV[d * 2 + 1])
+  intervals[d] = tonumber(ARGV[d * 2 + 1])
+  tolerances[d] = tonumber(ARGV[d * 2 + 2])
   current[d] = now / intervals[d]
   local tat = tonumber(redis.call('GET', KEYS[d]) or current[d])
   if tat < current[d] then tat = current[d] end
   tats[d] = tat
 end
 local reply = { num(now) }
-local a = keys * 2 + 2
+local a = keys * 2 + 3
 local requests = tonumber(ARGV[a])
 a = a + 1
 for r = 1, requests do
@@ -81,14 +87,20 @@ for d = 1, keys do
 end
 return reply`);
 
-/* Corrects earlier charges (a token reservation settled to real usage). ARGV: per key, T (ms) and delta. */
+/*
+ * Corrects earlier charges (a token reservation settled to real usage). ARGV: the deadline (as ACQUIRE's),
+ * then per key T (ms) and delta. Returns now (ms), or { 'late', now } having changed nothing: the caller
+ * keeps what it could not settle and sends it again.
+ */
 const ADJUST = new LuaScript(`
 local function num(x) return string.format('%.17g', x) end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+local deadline = tonumber(ARGV[1])
+if deadline > 0 and now > deadline then return { 'late', num(now) } end
 for i = 1, #KEYS do
-  local interval = tonumber(ARGV[i * 2 - 1])
-  local delta = tonumber(ARGV[i * 2])
+  local interval = tonumber(ARGV[i * 2])
+  local delta = tonumber(ARGV[i * 2 + 1])
   local current = now / interval
   local tat = tonumber(redis.call('GET', KEYS[i]) or current)
   if tat < current then tat = current end
@@ -99,7 +111,7 @@ for i = 1, #KEYS do
     redis.call('DEL', KEYS[i])
   end
 end
-return 1`);
+return num(now)`);
 
 /*
  * Keys: `gw-rl:{<key id>}:<scope>`. Every limit of one request belongs to one API key, so the keys of one
@@ -115,16 +127,31 @@ interface PendingAcquire {
 
 /** At most this many requests in one script call: Redis runs a script alone, and must not stall long. */
 const MAX_BATCH_REQUESTS = 256;
+/**
+ * A call's wait for Redis is store_timeout_ms plus this much per request this instance is waiting on
+ * Redis for (the call's own included), up to MAX_WAIT_FACTOR × store_timeout_ms. A burst is when a
+ * limit is reached and exactness matters, and on a loaded machine it is when redis-server waits for a
+ * CPU: 250 requests at once waited up to 135 ms for their script to start, and fell back at 50 ms
+ * (issue 17). A call given up on changes nothing later (its deadline), so waiting longer is safe; a
+ * lone request still waits store_timeout_ms and 1 ms.
+ */
+const WAIT_MS_PER_REQUEST = 1;
+const MAX_WAIT_FACTOR = 10;
 
 /**
  * Requests are gathered until the event loop has read what arrived (one setImmediate), then decided by
  * one script call per batch (per hash tag in a cluster): one round trip for every request of a turn
- * instead of one command each, in the order they asked. The deadline (`timeoutMs`) is the batch's,
- * started once its command is written; a batch that fails or times out fails each of its requests.
+ * instead of one command each, in the order they asked. The deadline (`timeoutMs`, grown by the
+ * requests waiting: WAIT_MS_PER_REQUEST) is the batch's, started once its command is written; a batch
+ * that fails, times out or reaches Redis after its deadline fails each of its requests, and changes
+ * nothing in Redis.
  */
 export class RedisLimiter implements LimiterStore {
   private readonly cluster: boolean;
   private queue: PendingAcquire[] = [];
+  private readonly clock = new RedisClock();
+  /** Requests whose batch was sent and has not been answered or given up on. */
+  private waiting = 0;
 
   constructor(
     private readonly redis: RedisClient,
@@ -171,16 +198,18 @@ export class RedisLimiter implements LimiterStore {
       }
     }
     const keys = [...keyIndex.keys()];
-    const args = [keys.length, ...keyArgs, ...requestArgs];
+    // The deadline goes first; run() fills it in.
+    const args = [0, keys.length, ...keyArgs, ...requestArgs];
     let reply: (string | number)[];
+    this.waiting += batch.length;
     try {
-      reply = (await withDeadline(ACQUIRE.run(this.redis, keys, args), this.timeoutMs())) as (
-        string | number
-      )[];
+      reply = (await this.run(ACQUIRE, keys, args)) as (string | number)[];
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
       for (const pending of batch) pending.reject(failure);
       return;
+    } finally {
+      this.waiting -= batch.length;
     }
     const now = Number(reply[0]);
     let index = 1;
@@ -190,22 +219,67 @@ export class RedisLimiter implements LimiterStore {
     }
   }
 
+  /**
+   * Rejects with UnappliedAdjustmentsError naming the adjustments that did not take effect (in a
+   * cluster, one script call per hash tag: some may have); those never will, their deadline past.
+   */
   async adjust(adjustments: readonly LimitAdjustment[]): Promise<void> {
     if (adjustments.length === 0) return;
     const groups = this.cluster ? groupByHashTag(adjustments, (adjustment) => adjustment.key) : [adjustments];
-    await Promise.all(groups.map((group) => this.adjustGroup(group)));
+    const results = await Promise.allSettled(groups.map((group) => this.adjustGroup(group)));
+    const unapplied: LimitAdjustment[] = [];
+    let reason = '';
+    results.forEach((result, index) => {
+      if (result.status === 'fulfilled') return;
+      unapplied.push(...(groups[index] ?? []));
+      reason ||= result.reason instanceof Error ? result.reason.message : String(result.reason);
+    });
+    if (unapplied.length > 0) throw new UnappliedAdjustmentsError(reason, unapplied);
   }
 
   private async adjustGroup(adjustments: readonly LimitAdjustment[]): Promise<void> {
-    const args: (string | number)[] = [];
+    const args: (string | number)[] = [0];
     for (const adjustment of adjustments) {
       args.push(emissionInterval(gcraLimitOf(adjustment.limit)), adjustment.delta);
     }
-    await ADJUST.run(
-      this.redis,
+    await this.run(
+      ADJUST,
       adjustments.map((adjustment) => adjustment.key),
       args,
     );
+  }
+
+  /**
+   * Runs a script whose first argument is its deadline, set here in Redis's time (RedisClock) to the
+   * moment this process gives up waiting: a call given up on does nothing when a stalled Redis gets to
+   * it later (issue 17), so that what this process decided without Redis is all that counts. Rejects when
+   * Redis fails, does not answer in time, or answers that it was late.
+   */
+  private async run(script: LuaScript, keys: readonly string[], args: (string | number)[]): Promise<unknown> {
+    const base = this.timeoutMs();
+    if (!Number.isFinite(base)) return script.run(this.redis, keys, args);
+    const budget = Math.min(base + this.waiting * WAIT_MS_PER_REQUEST, base * MAX_WAIT_FACTOR);
+    if (!this.clock.known) await this.clock.sync(this.redis, budget);
+    const sentAt = performance.now();
+    args[0] = this.clock.redisTime(sentAt + budget);
+    const answer = script.run(this.redis, keys, args).then((reply) => {
+      const late = Array.isArray(reply) && reply[0] === 'late';
+      const redisNow = Number(Array.isArray(reply) ? reply[late ? 1 : 0] : reply);
+      this.clock.observe(redisNow, sentAt, performance.now());
+      if (late) throw new Error('Redis ran the call after its deadline; it changed nothing');
+      return reply;
+    });
+    return withDeadline(answer, budget);
+  }
+}
+
+/** Settlements that did not take effect, and will not later: the caller may send them again. */
+export class UnappliedAdjustmentsError extends Error {
+  constructor(
+    message: string,
+    readonly unapplied: readonly LimitAdjustment[],
+  ) {
+    super(message);
   }
 }
 
