@@ -7,6 +7,11 @@ export interface GatewayConfig {
     readonly port: number;
     readonly bodyLimitBytes: number;
     readonly shutdownGraceMs: number;
+    /**
+     * On SIGTERM, how long readiness answers 503 while requests are still served normally, so that a
+     * load balancer stops sending new ones before the drain begins; 0: drain at once.
+     */
+    readonly shutdownDelayMs: number;
     readonly stateDir: string;
     /** Processes serving the port (node:cluster); more than one needs Redis. */
     readonly workers: number;

@@ -420,6 +420,7 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       port,
       bodyLimitBytes: file.server?.body_limit_bytes ?? DEFAULT_BODY_LIMIT_BYTES,
       shutdownGraceMs: file.server?.shutdown_grace_ms ?? 10_000,
+      shutdownDelayMs: file.server?.shutdown_delay_ms ?? 0,
       stateDir: file.server?.state_dir ?? '.gateway',
       workers,
       watchConfig: file.server?.watch_config ?? false,

@@ -97,6 +97,7 @@ export const ConfigFileSchema = Strict({
       port: Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
       body_limit_bytes: Optional(PositiveInt),
       shutdown_grace_ms: Optional(Type.Integer({ minimum: 0 })),
+      shutdown_delay_ms: Optional(Type.Integer({ minimum: 0 })),
       state_dir: Optional(Type.String({ minLength: 1 })),
       watch_config: Optional(Type.Boolean()),
       workers: Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')])),

@@ -55,6 +55,9 @@ import { usageModel } from '../usage/usage-model.js';
 import { preloadTokenizer } from '../rate-limit/token-estimate.js';
 import { registerUsageRoutes } from '../admin/usage-routes.js';
 
+/** When the grace period ends: how long the requests it cut off have to send their 503. */
+const ANSWER_AFTER_GRACE_MS = 1_000;
+
 /** Who a request is from when auth.enabled is false. */
 const ANONYMOUS: KeyRecord = {
   id: 'anonymous',
@@ -80,7 +83,10 @@ export interface Gateway {
    * sections that changed but need one (server, redis, metrics, usage, auth.enabled, the admin token).
    */
   reload(config: GatewayConfig): string[];
-  /** Graceful shutdown: readiness 503, streams ended, in-flight requests given the grace period. */
+  /**
+   * Graceful shutdown: readiness 503, requests still served for server.shutdown_delay_ms, then streams
+   * ended and in-flight requests given the grace period (503 for those still running after it).
+   */
   shutdown(): Promise<void>;
 }
 
@@ -166,11 +172,11 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   const metrics: MetricsSink = prometheus ?? NO_METRICS;
   const usage = config.usage.enabled ? new UsageRecorder(stores.usage, config.usage.prices, logger) : null;
   const authenticator = new Authenticator(config.auth.keys, stores.keys, logger, metrics);
-  const lifecycle = { shuttingDown: false };
+  const lifecycle = { notReady: false, shuttingDown: false };
 
   const checkReadiness = async (): Promise<Record<string, ReadinessCheck>> => {
     const checks: Record<string, ReadinessCheck> = {};
-    if (lifecycle.shuttingDown) checks['lifecycle'] = { status: 'shutting_down' };
+    if (lifecycle.notReady || lifecycle.shuttingDown) checks['lifecycle'] = { status: 'shutting_down' };
     Object.assign(checks, await stores.check());
     Object.assign(checks, backendChecks(routing.router));
     return checks;
@@ -249,6 +255,9 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
       done(new ServiceUnavailableError('The gateway is shutting down; retry the request', 1));
       return;
     }
+    // Not ready but still serving (server.shutdown_delay_ms): a keep-alive client reconnects through the
+    // load balancer, which no longer picks this instance.
+    if (lifecycle.notReady) reply.header('connection', 'close');
     done();
   });
   // CORS first, so that a refusal of the target below is readable by a browser page too.
@@ -398,14 +407,28 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
       return { host: address.address, port: address.port };
     },
     async shutdown() {
-      if (lifecycle.shuttingDown) return;
+      if (lifecycle.notReady || lifecycle.shuttingDown) return;
+      lifecycle.notReady = true;
+      // Readiness says 503 while everything is served as before, so that a load balancer's probe sees
+      // it and stops sending requests before the listener closes (issue 17, item 4).
+      const delay = config.server.shutdownDelayMs;
+      if (delay > 0) {
+        logger.info({ shutdown_delay_ms: delay }, 'not ready: serving until server.shutdown_delay_ms ends');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
       lifecycle.shuttingDown = true;
       const streams = calls.abortStreams();
       logger.info({ open_streams: streams, in_flight: calls.size }, 'shutting down');
+      let cut: NodeJS.Timeout | undefined;
       const grace = setTimeout(() => {
         logger.warn({ in_flight: calls.size }, 'grace period over; aborting what is left');
+        // Each request still waiting on its upstream is answered 503 by its handler, and its connection
+        // closes after that answer (issue 17, item 6); whatever still holds a connection then is cut.
         calls.abortAll();
-        app.server.closeAllConnections();
+        cut = setTimeout(() => {
+          app.server.closeAllConnections();
+        }, ANSWER_AFTER_GRACE_MS);
+        cut.unref();
       }, config.server.shutdownGraceMs);
       grace.unref();
       for (const socket of connections) if (!usedConnections.has(socket)) socket.destroy();
@@ -413,6 +436,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
         await app.close();
       } finally {
         clearTimeout(grace);
+        clearTimeout(cut);
         await close();
       }
     },

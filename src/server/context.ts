@@ -29,7 +29,11 @@ export interface GatewayContext {
   readonly cache: ResponseCache;
   readonly metrics: MetricsSink;
   readonly calls: UpstreamCalls;
-  readonly lifecycle: { shuttingDown: boolean };
+  /**
+   * notReady: readiness answers 503 (from the signal on, also while server.shutdown_delay_ms lets
+   * requests be served); shuttingDown: new requests get 503 and the gateway drains.
+   */
+  readonly lifecycle: { notReady: boolean; shuttingDown: boolean };
   readonly checkReadiness: () => Promise<Record<string, ReadinessCheck>>;
   /** onRequest hook for /v1 routes: runs before the body is read. */
   readonly authenticate: (request: FastifyRequest) => Promise<void>;

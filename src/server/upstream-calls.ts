@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { UpstreamCall } from '../backends/adapter.js';
 import { ClientClosedError, ShuttingDownError } from '../errors/errors.js';
@@ -9,7 +10,8 @@ import { ClientClosedError, ShuttingDownError } from '../errors/errors.js';
  */
 export class UpstreamCalls {
   private readonly streams = new Set<AbortController>();
-  private readonly all = new Set<AbortController>();
+  /** Each call's controller, and the answer to its client. */
+  private readonly all = new Map<AbortController, ServerResponse>();
 
   open(
     request: FastifyRequest,
@@ -22,7 +24,7 @@ export class UpstreamCalls {
       if (!response.writableFinished) controller.abort(new ClientClosedError());
     };
     response.on('close', onClose);
-    this.all.add(controller);
+    this.all.set(controller, response);
     if (options.stream) this.streams.add(controller);
     return {
       signal: controller.signal,
@@ -45,9 +47,15 @@ export class UpstreamCalls {
     return count;
   }
 
-  /** After the grace period: abort whatever is still waiting on an upstream. */
+  /**
+   * After the grace period: abort whatever is still waiting on an upstream. Each handler answers 503
+   * (ShuttingDownError), on a connection that then closes.
+   */
   abortAll(): void {
-    for (const controller of this.all) controller.abort(new ShuttingDownError());
+    for (const [controller, response] of this.all) {
+      if (!response.headersSent) response.setHeader('connection', 'close');
+      controller.abort(new ShuttingDownError());
+    }
   }
 
   get streamCount(): number {
