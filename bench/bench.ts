@@ -46,6 +46,7 @@ const { values } = parseArgs({
     soak: { type: 'string' },
     streams: { type: 'string' },
     against: { type: 'string' },
+    'against-node': { type: 'string' },
   },
 });
 /**
@@ -54,6 +55,8 @@ const { values } = parseArgs({
  * swings cancelled out, instead of two runs minutes apart.
  */
 const againstDir = values.against === undefined ? null : resolve(values.against);
+/** --against-node PATH: the Node binary that runs the --against build (another Node version). */
+const againstNode = values['against-node'];
 /**
  * With two or more CPUs and taskset, the server under test (the bare proxy, each gateway) runs alone on
  * CPU 1, and everything else (this load generator, the upstream, Redis) on CPU 0: each target then gets
@@ -338,6 +341,8 @@ async function main(): Promise<void> {
         redisCache?: boolean;
         /** The gateway's CLI to run; this checkout's dist/cli.js by default. */
         cli?: string;
+        /** The Node binary to run it with; this process's by default. */
+        node?: string;
       },
     ): Promise<Service[]> => {
       // PROCESSES processes of each configuration, used in turn: two processes of the same
@@ -372,7 +377,12 @@ async function main(): Promise<void> {
         const service = await startNode(
           [...GATEWAY_NODE_FLAGS, options.cli ?? 'dist/cli.js', 'serve', '--config', configPath],
           listeningLine,
-          { pin, cpu: '1', env: { LOG_LEVEL: 'info' } },
+          {
+            pin,
+            cpu: '1',
+            env: { LOG_LEVEL: 'info' },
+            ...(options.node === undefined ? {} : { node: options.node }),
+          },
         );
         services.push(service);
         processes.push(service);
@@ -416,6 +426,7 @@ async function main(): Promise<void> {
             redisLimits: false,
             cache: false,
             cli: join(againstDir, 'dist/cli.js'),
+            ...(againstNode === undefined ? {} : { node: againstNode }),
           });
 
     /** The processes that serve each target (whose CPU time is measured), used in turn. */
@@ -570,7 +581,7 @@ async function main(): Promise<void> {
     if (againstComparison !== null) {
       const other = results[BASELINE]!.c32;
       console.log(
-        `this build against ${againstDir ?? ''} on the miss path, interleaved: ${describe(againstComparison)}; CPU ${Math.round(observed.cpuMicrosPerRequest)} against ${Math.round(other.cpuMicrosPerRequest)} µs per request`,
+        `this build against ${againstDir ?? ''}${againstNode === undefined ? '' : ` (run by ${againstNode})`} on the miss path, interleaved: ${describe(againstComparison)}; CPU ${Math.round(observed.cpuMicrosPerRequest)} against ${Math.round(other.cpuMicrosPerRequest)} µs per request`,
       );
     }
     const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}${pin ? '; server under test pinned to CPU 1, load generator, upstream and Redis to CPU 0' : '; no CPU pinning'}`;

@@ -60,11 +60,12 @@ export interface Service {
 export async function startNode(
   args: string[],
   parse: (line: string) => string | null,
-  options: { pin: boolean; cpu?: '0' | '1'; env?: NodeJS.ProcessEnv },
+  options: { pin: boolean; cpu?: '0' | '1'; env?: NodeJS.ProcessEnv; node?: string },
 ): Promise<Service> {
+  const node = options.node ?? process.execPath;
   const command = options.pin
-    ? (['taskset', ['-c', options.cpu ?? '0', process.execPath, ...args]] as const)
-    : ([process.execPath, args] as const);
+    ? (['taskset', ['-c', options.cpu ?? '0', node, ...args]] as const)
+    : ([node, args] as const);
   const child = spawn(command[0], command[1], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...options.env },
