@@ -47,6 +47,7 @@ const { values } = parseArgs({
     streams: { type: 'string' },
     against: { type: 'string' },
     'against-node': { type: 'string' },
+    'against-flags': { type: 'string' },
   },
 });
 /**
@@ -57,6 +58,14 @@ const { values } = parseArgs({
 const againstDir = values.against === undefined ? null : resolve(values.against);
 /** --against-node PATH: the Node binary that runs the --against build (another Node version). */
 const againstNode = values['against-node'];
+/**
+ * --against-flags "FLAGS": the Node options of the --against build instead of the start script's
+ * (e.g. "" to price --max-semi-space-size: --against . --against-flags "").
+ */
+const againstFlags =
+  values['against-flags'] === undefined
+    ? null
+    : values['against-flags'].split(' ').filter((flag) => flag !== '');
 /**
  * With two or more CPUs and taskset, the server under test (the bare proxy, each gateway) runs alone on
  * CPU 1, and everything else (this load generator, the upstream, Redis) on CPU 0: each target then gets
@@ -343,6 +352,8 @@ async function main(): Promise<void> {
         cli?: string;
         /** The Node binary to run it with; this process's by default. */
         node?: string;
+        /** Node's options; the start script's by default. */
+        flags?: readonly string[];
       },
     ): Promise<Service[]> => {
       // PROCESSES processes of each configuration, used in turn: two processes of the same
@@ -375,7 +386,13 @@ async function main(): Promise<void> {
           }),
         );
         const service = await startNode(
-          [...GATEWAY_NODE_FLAGS, options.cli ?? 'dist/cli.js', 'serve', '--config', configPath],
+          [
+            ...(options.flags ?? GATEWAY_NODE_FLAGS),
+            options.cli ?? 'dist/cli.js',
+            'serve',
+            '--config',
+            configPath,
+          ],
           listeningLine,
           {
             pin,
@@ -427,6 +444,7 @@ async function main(): Promise<void> {
             cache: false,
             cli: join(againstDir, 'dist/cli.js'),
             ...(againstNode === undefined ? {} : { node: againstNode }),
+            ...(againstFlags === null ? {} : { flags: againstFlags }),
           });
 
     /** The processes that serve each target (whose CPU time is measured), used in turn. */
@@ -581,7 +599,7 @@ async function main(): Promise<void> {
     if (againstComparison !== null) {
       const other = results[BASELINE]!.c32;
       console.log(
-        `this build against ${againstDir ?? ''}${againstNode === undefined ? '' : ` (run by ${againstNode})`} on the miss path, interleaved: ${describe(againstComparison)}; CPU ${Math.round(observed.cpuMicrosPerRequest)} against ${Math.round(other.cpuMicrosPerRequest)} µs per request`,
+        `this build against ${againstDir ?? ''}${againstNode === undefined ? '' : ` (run by ${againstNode})`}${againstFlags === null ? '' : ` (Node options: "${againstFlags.join(' ')}")`} on the miss path, interleaved: ${describe(againstComparison)}; CPU ${Math.round(observed.cpuMicrosPerRequest)} against ${Math.round(other.cpuMicrosPerRequest)} µs per request`,
       );
     }
     const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}${pin ? '; server under test pinned to CPU 1, load generator, upstream and Redis to CPU 0' : '; no CPU pinning'}`;

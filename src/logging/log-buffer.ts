@@ -89,7 +89,9 @@ export class LogBufferWatch {
 
   /** No write has completed for a while: a synchronous flush would block until stdout is read. */
   get stalled(): boolean {
-    return this.ticksWithoutWrite >= STALLED_TICKS;
+    // Dropping: the buffer is at its bound, so stdout was not taking lines a moment ago either (a busy
+    // event loop may not have ticked four times since).
+    return this.dropping || this.ticksWithoutWrite >= STALLED_TICKS;
   }
 
   /** Subscribes to a sonic-boom destination's `drop` and `write` events. */

@@ -285,6 +285,7 @@ describe('GET /metrics after a run of known traffic', () => {
   it('declares each gateway family with its Prometheus type', () => {
     const expected: Record<string, string> = {
       gateway_http_requests_total: 'COUNTER',
+      gateway_log_lines_dropped_total: 'COUNTER',
       gateway_http_request_duration_seconds: 'HISTOGRAM',
       gateway_upstream_attempts_total: 'COUNTER',
       gateway_upstream_duration_seconds: 'HISTOGRAM',
