@@ -154,12 +154,11 @@ export class UnsupportedMediaTypeError extends GatewayError {
 }
 
 export class ServiceUnavailableError extends GatewayError {
-  constructor(detail: string, retryAfterSeconds?: number) {
-    super(
-      'service_unavailable',
-      detail,
-      retryAfterSeconds === undefined ? {} : { headers: { 'retry-after': String(retryAfterSeconds) } },
-    );
+  constructor(detail: string, retryAfterSeconds?: number, headers: Readonly<Record<string, string>> = {}) {
+    super('service_unavailable', detail, {
+      headers:
+        retryAfterSeconds === undefined ? headers : { ...headers, 'retry-after': String(retryAfterSeconds) },
+    });
   }
 }
 
@@ -190,9 +189,10 @@ export class StaticKeyError extends InvalidRequestError {
 }
 
 /** Raised into open streams when the gateway shuts down; the client gets it as a last error event. */
+/** A request cut off by the shutdown: its 503 closes the connection (the listener is closing too). */
 export class ShuttingDownError extends ServiceUnavailableError {
   constructor() {
-    super('The gateway is shutting down; retry the request', 1);
+    super('The gateway is shutting down; retry the request', 1, { connection: 'close' });
   }
 }
 
