@@ -12,20 +12,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { stringify } from 'yaml';
 import { sha256Hex } from '../../src/auth/api-key.js';
 import { killStrayChildren, ServeProcess } from '../support/cli-process.js';
-import {
-  TEST_KEY,
-  standInConfig,
-  startGateway,
-  waitForLog,
-  type RunningGateway,
-} from '../support/gateway-harness.js';
+import { TEST_KEY, waitForLog } from '../support/gateway-harness.js';
 import type { Problem } from '../support/problem.js';
-import { StandInUpstream } from '../support/stand-in-upstream.js';
+import { freshServers } from '../support/fresh-servers.js';
 
 const MESSAGES = [{ role: 'user' as const, content: 'Hello' }];
 
@@ -47,28 +41,9 @@ async function ready(url: string): Promise<{ status: number; lifecycle: string |
   return { status: response.status, lifecycle: body.checks['lifecycle']?.status };
 }
 
-/** A fresh stand-in and gateway per test, with the given server settings. */
-function freshServers(server: Record<string, unknown>) {
-  const servers = {} as { upstream: StandInUpstream; running: RunningGateway };
-  beforeEach(async () => {
-    servers.upstream = new StandInUpstream();
-    await servers.upstream.start();
-    const config = standInConfig(servers.upstream.url);
-    servers.running = await startGateway({
-      ...config,
-      server: { ...(config['server'] as object), ...server },
-    });
-  });
-  afterEach(async () => {
-    await servers.running.stop();
-    await servers.upstream.stop();
-  });
-  return servers;
-}
-
 describe('server.shutdown_delay_ms: readiness 503 while serving, then the drain (in process)', () => {
   const DELAY_MS = 1_500;
-  const servers = freshServers({ shutdown_delay_ms: DELAY_MS });
+  const servers = freshServers({}, { shutdown_delay_ms: DELAY_MS });
 
   it('answers readiness 503 at once and every other request as usual until the delay ends, then drains', async () => {
     const { running } = servers;
@@ -110,7 +85,7 @@ describe('server.shutdown_delay_ms: readiness 503 while serving, then the drain 
 
 describe('the end of server.shutdown_grace_ms with a non-streaming request still running (in process)', () => {
   const GRACE_MS = 500;
-  const servers = freshServers({ shutdown_grace_ms: GRACE_MS });
+  const servers = freshServers({}, { shutdown_grace_ms: GRACE_MS });
 
   for (const model of ['qwen', 'llama']) {
     it(`${model}: the client gets 503 service_unavailable with Retry-After, not a socket error`, async () => {

@@ -14,13 +14,8 @@ import { stringify } from 'yaml';
 import { sha256Hex } from '../../src/auth/api-key.js';
 import { ServeProcess } from '../support/cli-process.js';
 import { STAND_IN_TOKENS, StandInUpstream } from '../support/stand-in-upstream.js';
-import {
-  TEST_KEY,
-  standInConfig,
-  startGateway,
-  waitForLog,
-  type RunningGateway,
-} from '../support/gateway-harness.js';
+import { TEST_KEY, waitForLog, type RunningGateway } from '../support/gateway-harness.js';
+import { freshServers } from '../support/fresh-servers.js';
 
 const MESSAGES = [{ role: 'user', content: 'Tell me something' }];
 
@@ -124,25 +119,6 @@ function requestLog(running: RunningGateway, requestId: string): Promise<Record<
     running,
     (line) => line['msg'] === 'request_complete' && line['request_id'] === requestId,
   );
-}
-
-/** A fresh stand-in and gateway for each test, so that no abort or log line of one test leaks into the next. */
-function freshServers(backendOptions: Record<string, unknown> = {}, server: Record<string, unknown> = {}) {
-  const servers = {} as { upstream: StandInUpstream; running: RunningGateway };
-  beforeEach(async () => {
-    servers.upstream = new StandInUpstream();
-    await servers.upstream.start();
-    const config = standInConfig(servers.upstream.url, backendOptions);
-    servers.running = await startGateway({
-      ...config,
-      server: { ...(config['server'] as object), ...server },
-    });
-  });
-  afterEach(async () => {
-    await servers.running.stop();
-    await servers.upstream.stop();
-  });
-  return servers;
 }
 
 describe('a stream the upstream breaks after it started', () => {
