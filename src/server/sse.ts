@@ -23,10 +23,13 @@ export class SseWriter {
     private readonly keepAliveMs = 0,
   ) {}
 
-  open(headers: Record<string, string | number | string[] | undefined>): void {
+  open(
+    headers: Record<string, string | number | string[] | undefined>,
+    contentType = 'text/event-stream; charset=utf-8',
+  ): void {
     this.response.writeHead(200, {
       ...headers,
-      'content-type': 'text/event-stream; charset=utf-8',
+      'content-type': contentType,
       'cache-control': 'no-cache',
       'x-accel-buffering': 'no',
     });
@@ -48,6 +51,13 @@ export class SseWriter {
     if (this.closed) return;
     this.keepAlive?.refresh();
     if (!this.response.write(`data: ${payload}\n\n`)) await this.drained();
+  }
+
+  /** Text already framed by the protocol (`event: ...` lines, NDJSON lines); nothing when empty. */
+  async frames(text: string): Promise<void> {
+    if (text === '' || this.closed) return;
+    this.keepAlive?.refresh();
+    if (!this.response.write(text)) await this.drained();
   }
 
   /**

@@ -1,0 +1,159 @@
+/**
+ * The conversation model → OpenAI chat completions, the form the pipeline carries a request in to every
+ * backend adapter (docs/conversation.md). Pure; fields the model has no name for travel in `extra`.
+ */
+import type { ChatCompletionRequest } from '../../api/schemas.js';
+import type {
+  ConversationRequest,
+  ImagePart,
+  Message,
+  Part,
+  ReasoningOptions,
+} from '../../conversation/model.js';
+
+type ChatContentPart = Record<string, unknown>;
+
+function imageContent(part: ImagePart): ChatContentPart {
+  const url =
+    part.data !== undefined ? `data:${part.mediaType ?? 'image/png'};base64,${part.data}` : (part.url ?? '');
+  return {
+    type: 'image_url',
+    image_url: { url, ...(part.detail === undefined ? {} : { detail: part.detail }) },
+  };
+}
+
+/** User or system content: a plain string when it is text only (what every server takes), else parts. */
+function userContent(parts: readonly Part[]): string | ChatContentPart[] {
+  if (parts.every((part) => part.type === 'text'))
+    return parts.map((part) => (part as { text: string }).text).join('');
+  const out: ChatContentPart[] = [];
+  for (const part of parts) {
+    if (part.type === 'text') out.push({ type: 'text', text: part.text });
+    else if (part.type === 'image') out.push(imageContent(part));
+    else if (part.type === 'audio')
+      out.push({ type: 'input_audio', input_audio: { data: part.data, format: part.format } });
+  }
+  return out;
+}
+
+function toChatMessages(message: Message, out: Record<string, unknown>[]): void {
+  const name = message.name === undefined ? {} : { name: message.name };
+  if (message.role === 'assistant') {
+    let text = '';
+    let reasoning = '';
+    let hasReasoning = false;
+    const calls: Record<string, unknown>[] = [];
+    for (const part of message.parts) {
+      if (part.type === 'text') text += part.text;
+      else if (part.type === 'reasoning') {
+        reasoning += part.text;
+        hasReasoning = true;
+      } else if (part.type === 'tool_call')
+        calls.push({
+          id: part.id,
+          type: 'function',
+          function: { name: part.name, arguments: part.arguments },
+        });
+    }
+    out.push({
+      role: 'assistant',
+      content: text === '' && calls.length > 0 ? null : text,
+      ...name,
+      ...(calls.length === 0 ? {} : { tool_calls: calls }),
+      ...(hasReasoning ? { reasoning_content: reasoning } : {}),
+    });
+    return;
+  }
+  // Tool results become tool messages, first (they answer the assistant message before them); what else
+  // the message holds follows as a message of its own role.
+  const rest: Part[] = [];
+  for (const part of message.parts) {
+    if (part.type !== 'tool_result') {
+      rest.push(part);
+      continue;
+    }
+    const text = part.content.flatMap((item) => (item.type === 'text' ? [item.text] : [])).join('');
+    out.push({
+      role: 'tool',
+      tool_call_id: part.callId,
+      content: part.isError === true && text === '' ? 'error' : text,
+      ...(part.name === undefined ? {} : { name: part.name }),
+    });
+    // Images in a tool's result: chat completions takes them only from the user.
+    const images = part.content.filter((item) => item.type === 'image');
+    if (images.length > 0) rest.push(...images);
+  }
+  if (message.role === 'tool') {
+    if (rest.length > 0) out.push({ role: 'user', content: userContent(rest) });
+    return;
+  }
+  if (rest.length > 0 || message.parts.length === 0)
+    out.push({ role: message.role, content: userContent(rest), ...name });
+}
+
+/** An effort level from a token budget (Anthropic's thinking.budget_tokens), for servers that take levels. */
+export function effortOf(reasoning: ReasoningOptions): string | undefined {
+  if (reasoning.effort !== undefined) return reasoning.effort;
+  const budget = reasoning.budgetTokens;
+  if (budget === undefined) return undefined;
+  if (budget <= 2048) return 'low';
+  return budget <= 8192 ? 'medium' : 'high';
+}
+
+export function toChatRequest(request: ConversationRequest): ChatCompletionRequest {
+  const messages: Record<string, unknown>[] = [];
+  if (request.system !== undefined && request.system.length > 0)
+    messages.push({ role: 'system', content: request.system.map((part) => part.text).join('\n') });
+  for (const message of request.messages) toChatMessages(message, messages);
+  const options = request.options;
+  const body: Record<string, unknown> = { ...request.extra, model: request.model, messages };
+  if (request.stream) body['stream'] = true;
+  if (options.maxTokens !== undefined) body['max_tokens'] = options.maxTokens;
+  if (options.temperature !== undefined) body['temperature'] = options.temperature;
+  if (options.topP !== undefined) body['top_p'] = options.topP;
+  if (options.topK !== undefined) body['top_k'] = options.topK;
+  if (options.stop !== undefined && options.stop.length > 0) body['stop'] = [...options.stop];
+  if (options.seed !== undefined) body['seed'] = options.seed;
+  if (options.n !== undefined) body['n'] = options.n;
+  if (options.presencePenalty !== undefined) body['presence_penalty'] = options.presencePenalty;
+  if (options.frequencyPenalty !== undefined) body['frequency_penalty'] = options.frequencyPenalty;
+  if (options.logprobs !== undefined) body['logprobs'] = options.logprobs;
+  if (options.topLogprobs !== undefined) body['top_logprobs'] = options.topLogprobs;
+  if (options.parallelToolCalls !== undefined) body['parallel_tool_calls'] = options.parallelToolCalls;
+  const format = options.responseFormat;
+  if (format !== undefined) {
+    body['response_format'] =
+      format.type === 'json_schema'
+        ? {
+            type: 'json_schema',
+            json_schema: {
+              name: format.name,
+              schema: format.schema,
+              ...(format.strict === undefined ? {} : { strict: format.strict }),
+              ...(format.description === undefined ? {} : { description: format.description }),
+            },
+          }
+        : { type: format.type };
+  }
+  if (options.reasoning !== undefined) {
+    const effort = effortOf(options.reasoning);
+    if (effort !== undefined) body['reasoning_effort'] = effort;
+  }
+  if (request.tools !== undefined && request.tools.length > 0) {
+    body['tools'] = request.tools.map((tool) => ({
+      type: 'function',
+      function: {
+        name: tool.name,
+        ...(tool.description === undefined ? {} : { description: tool.description }),
+        parameters: tool.parameters,
+        ...(tool.strict === undefined ? {} : { strict: tool.strict }),
+      },
+    }));
+  }
+  const choice = request.toolChoice;
+  if (choice !== undefined)
+    body['tool_choice'] =
+      typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } };
+  if (request.user !== undefined) body['user'] = request.user;
+  return body as ChatCompletionRequest;
+}

@@ -1,0 +1,87 @@
+/**
+ * OpenAI chat completion chunks (what every backend adapter streams) → the conversation model's stream
+ * events. Stateful only in what a stream needs: whether it started, each choice's tool calls by the
+ * index the upstream gave them, and the usage, held until the end (vLLM can repeat it on every chunk).
+ */
+import type { ChatCompletionChunk } from '../../api/schemas.js';
+import type { StreamEvent, Usage } from '../../conversation/model.js';
+import { logprobsOf, reasoningOf, toFinishReason, toUsage } from './answer.js';
+
+export class ChunkDecoder {
+  private started = false;
+  private usage: Usage | undefined;
+  /** Per choice: the upstream's tool call index → the call's number in events. */
+  private readonly calls = new Map<number, Map<number, number>>();
+
+  /** The events of one chunk (usage is kept for end()). */
+  decode(chunk: ChatCompletionChunk): StreamEvent[] {
+    const events: StreamEvent[] = [];
+    if (!this.started) {
+      this.started = true;
+      events.push({ type: 'start', id: chunk.id, model: chunk.model, created: chunk.created });
+    }
+    const usage = toUsage(chunk.usage);
+    if (usage !== undefined) this.usage = usage;
+    for (const choice of chunk.choices) {
+      const index = choice.index;
+      const delta = (choice.delta ?? {}) as Record<string, unknown>;
+      const reasoning = reasoningOf(delta);
+      if (reasoning !== null && reasoning !== '')
+        events.push({ type: 'reasoning', choice: index, text: reasoning });
+      const content = delta['content'];
+      if (typeof content === 'string' && content !== '')
+        events.push({ type: 'text', choice: index, text: content });
+      const toolCalls = delta['tool_calls'];
+      if (Array.isArray(toolCalls)) {
+        let calls = this.calls.get(index);
+        if (calls === undefined) {
+          calls = new Map();
+          this.calls.set(index, calls);
+        }
+        toolCalls.forEach(
+          (
+            raw: { index?: unknown; id?: unknown; function?: { name?: unknown; arguments?: unknown } },
+            position,
+          ) => {
+            const upstreamIndex = typeof raw.index === 'number' ? raw.index : position;
+            let call = (calls as Map<number, number>).get(upstreamIndex);
+            if (call === undefined) {
+              call = (calls as Map<number, number>).size;
+              (calls as Map<number, number>).set(upstreamIndex, call);
+              events.push({
+                type: 'tool_call_start',
+                choice: index,
+                call,
+                id: typeof raw.id === 'string' ? raw.id : `call_${index}_${call}`,
+                name: typeof raw.function?.name === 'string' ? raw.function.name : '',
+              });
+            }
+            const args = raw.function?.arguments;
+            if (typeof args === 'string' && args !== '')
+              events.push({ type: 'tool_call_delta', choice: index, call, arguments: args });
+          },
+        );
+      }
+      const logprobs = logprobsOf(choice as unknown as Record<string, unknown>);
+      if (logprobs !== null && logprobs.length > 0)
+        events.push({ type: 'logprobs', choice: index, content: logprobs });
+      if (choice.finish_reason != null) {
+        const finish = toFinishReason(choice.finish_reason);
+        const stopSequence = (choice as unknown as Record<string, unknown>)['stop_reason'];
+        events.push({
+          type: 'finish',
+          choice: index,
+          reason: finish.reason,
+          ...(finish.raw === undefined ? {} : { rawReason: finish.raw }),
+          ...(typeof stopSequence === 'string' ? { stopSequence } : {}),
+        });
+      }
+    }
+    return events;
+  }
+
+  /** The events after the last chunk: the usage, once. */
+  end(): StreamEvent[] {
+    return this.usage === undefined ? [] : [{ type: 'usage', usage: this.usage }];
+  }
+}
