@@ -43,11 +43,25 @@ export function toGatewayError(error: unknown, request: FastifyRequest, bodyLimi
   return new InternalError(error);
 }
 
+/**
+ * How a protocol's routes shape an error body (Anthropic's `{"type":"error",...}`, Ollama's
+ * `{"error":"..."}`): set as the route's `config.errorShape`. Routes without one answer problem+json.
+ */
+export type ErrorShape = (
+  error: GatewayError,
+  instance: string,
+  requestId: string,
+) => { readonly contentType: string; readonly body: string };
+
+export interface ProtocolRouteConfig {
+  readonly errorShape?: ErrorShape;
+}
+
 export function sendProblem(reply: FastifyReply, error: GatewayError): FastifyReply {
   const request = reply.request;
   request.gateway.errorCode = error.code;
   setRoutingHeaders(reply, request.gateway);
-  const problem = toProblem(error, requestPath(request), request.id);
+  const shape = (request.routeOptions.config as ProtocolRouteConfig | undefined)?.errorShape;
   // Refused before its body arrived (401 and 429 are decided on the headers, 413 on its length or as it
   // passes the limit): the connection is not kept for a body nobody will read, so a client dripping a
   // large body cannot hold it (issue 16, finding 3); the rest of the body is read, within bounds, before
@@ -56,11 +70,13 @@ export function sendProblem(reply: FastifyReply, error: GatewayError): FastifyRe
     reply.header('connection', 'close');
     lingerUntilBodyRead(request.raw, reply.raw, lingerBounds(reply.server.initialConfig.bodyLimit ?? 0));
   }
-  return reply
-    .code(error.status)
-    .headers(error.headers)
-    .type('application/problem+json')
-    .send(JSON.stringify(problem));
+  reply.code(error.status).headers(error.headers);
+  if (shape !== undefined) {
+    const { contentType, body } = shape(error, requestPath(request), request.id);
+    return reply.type(contentType).send(body);
+  }
+  const problem = toProblem(error, requestPath(request), request.id);
+  return reply.type('application/problem+json').send(JSON.stringify(problem));
 }
 
 export function buildErrorHandler(bodyLimit: number) {
