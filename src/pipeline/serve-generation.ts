@@ -143,7 +143,11 @@ export async function serveGeneration(
         plan,
         call,
         state,
-        (adapter, upstreamModel, attemptCall) => adapter.chat({ ...body, model: upstreamModel }, attemptCall),
+        (adapter, upstreamModel, attemptCall) =>
+          adapter.chat(
+            { ...body, model: upstreamModel },
+            { ...attemptCall, onDropped: droppedHeader(reply) },
+          ),
         (completion) => ({
           promptTokens: completion.usage?.prompt_tokens ?? null,
           completionTokens: completion.usage?.completion_tokens ?? null,
@@ -231,7 +235,7 @@ async function streamCompletion(
     async (adapter, upstreamModel, attemptCall): Promise<StreamStart> => {
       const chunks = await adapter.chatStream(
         { ...body, model: upstreamModel },
-        { ...attemptCall, onComment },
+        { ...attemptCall, onComment, onDropped: droppedHeader(reply) },
       );
       const iterator = chunks[Symbol.asyncIterator]();
       return { iterator, first: await iterator.next() };
@@ -295,6 +299,17 @@ async function streamCompletion(
     if (logged !== null) request.gateway.loggedAnswer = logged.toString();
     writer.end();
   }
+}
+
+/**
+ * A backend with `drop_unsupported: true` dropped request fields it cannot honour: the client is told
+ * which, in X-Gateway-Dropped-Fields (the answering attempt's list; a fallback's replaces an earlier one).
+ */
+function droppedHeader(reply: FastifyReply): (fields: readonly string[]) => void {
+  return (fields) => {
+    if (fields.length > 0) reply.header('x-gateway-dropped-fields', fields.join(', '));
+    else reply.removeHeader('x-gateway-dropped-fields');
+  };
 }
 
 /** The text of an answer's choices, for the prompt log. */
