@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/schemas.js';
 import { CompletionAssembler, isCompleteAnswer, replayChunks } from './assemble.js';
 
@@ -296,5 +297,403 @@ describe('replayChunks', () => {
   it('sends no usage chunk when the stored answer has no usage, even when asked', () => {
     const { usage: _usage, ...bare } = text;
     assert.ok(replayChunks(bare, true).every((item) => item.usage === undefined));
+  });
+});
+
+/** A logprobs entry as OpenAI sends it. */
+function logprob(token: string, value: number): Record<string, unknown> {
+  return { token, logprob: value, bytes: [...Buffer.from(token)], top_logprobs: [] };
+}
+
+/** A chunk with fields beyond the schema's (system_fingerprint, reasoning_content, logprobs, ...). */
+function loose(value: Record<string, unknown>): ChatCompletionChunk {
+  return { ...BASE, ...value } as unknown as ChatCompletionChunk;
+}
+
+describe('CompletionAssembler keeps every field (fidelity)', () => {
+  it('keeps reasoning_content, refusal: null, logprobs, system_fingerprint, service_tier and unknown fields', () => {
+    const top = { system_fingerprint: 'fp_44709d6fcb', service_tier: 'default' };
+    const result = assemble([
+      loose({
+        ...top,
+        obfuscation: 'x1',
+        prompt_logprobs: null,
+        choices: [
+          {
+            index: 0,
+            delta: { role: 'assistant', content: '', refusal: null },
+            logprobs: null,
+            finish_reason: null,
+          },
+        ],
+      }),
+      loose({
+        ...top,
+        prompt_logprobs: [{ '1': { logprob: -0.1 } }],
+        choices: [{ index: 0, delta: { reasoning_content: 'Let me ' }, logprobs: null, finish_reason: null }],
+      }),
+      loose({
+        ...top,
+        choices: [{ index: 0, delta: { reasoning_content: 'think.' }, logprobs: null, finish_reason: null }],
+      }),
+      loose({
+        ...top,
+        obfuscation: 'x2',
+        choices: [
+          {
+            index: 0,
+            delta: { content: 'Hi', x_note: 'first' },
+            logprobs: { content: [logprob('Hi', -0.5)], refusal: null },
+            finish_reason: null,
+          },
+        ],
+      }),
+      loose({
+        ...top,
+        choices: [
+          {
+            index: 0,
+            delta: { content: '!', x_note: 'second' },
+            logprobs: { content: [logprob('!', -0.25)], refusal: null },
+            finish_reason: null,
+          },
+        ],
+      }),
+      loose({
+        ...top,
+        choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop', stop_reason: 42 }],
+      }),
+      loose({ ...top, choices: [], usage: USAGE }),
+    ]);
+    assert.deepEqual(result, {
+      id: 'chatcmpl-1',
+      object: 'chat.completion',
+      created: 1700000000,
+      model: 'm',
+      system_fingerprint: 'fp_44709d6fcb',
+      service_tier: 'default',
+      // The last value that is not null; `obfuscation` (stream padding) is dropped.
+      prompt_logprobs: [{ '1': { logprob: -0.1 } }],
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: 'Hi!',
+            refusal: null,
+            reasoning_content: 'Let me think.',
+            // An unknown string field is not concatenated: its last value is kept.
+            x_note: 'second',
+          },
+          logprobs: { content: [logprob('Hi', -0.5), logprob('!', -0.25)], refusal: null },
+          finish_reason: 'stop',
+          stop_reason: 42,
+        },
+      ],
+      usage: USAGE,
+    });
+  });
+
+  it('keeps `reasoning` (newer vLLM) under its own name, before content', () => {
+    const result = assemble([
+      chunk([delta(0, { role: 'assistant' })]),
+      loose({ choices: [{ index: 0, delta: { reasoning: 'Two plus ' }, finish_reason: null }] }),
+      loose({ choices: [{ index: 0, delta: { reasoning: 'two.' }, finish_reason: null }] }),
+      chunk([delta(0, { content: '4' })]),
+      chunk([delta(0, {}, 'stop')]),
+    ]);
+    assert.deepEqual(result?.choices[0]?.message, {
+      role: 'assistant',
+      content: '4',
+      reasoning: 'Two plus two.',
+    });
+    assert.equal('reasoning_content' in (result?.choices[0]?.message ?? {}), false);
+  });
+
+  it('a refusal: content null, the refusal and its logprobs concatenated', () => {
+    const result = assemble([
+      loose({
+        choices: [{ index: 0, delta: { role: 'assistant', content: '', refusal: '' }, finish_reason: null }],
+      }),
+      loose({
+        choices: [
+          {
+            index: 0,
+            delta: { refusal: "I can't " },
+            logprobs: { content: null, refusal: [logprob("I can't ", -0.1)] },
+            finish_reason: null,
+          },
+        ],
+      }),
+      loose({
+        choices: [
+          {
+            index: 0,
+            delta: { refusal: 'help.' },
+            logprobs: { content: null, refusal: [logprob('help.', -0.2)] },
+            finish_reason: null,
+          },
+        ],
+      }),
+      chunk([delta(0, {}, 'stop')]),
+    ]);
+    assert.deepEqual(result?.choices[0], {
+      index: 0,
+      message: { role: 'assistant', content: null, refusal: "I can't help." },
+      logprobs: { content: null, refusal: [logprob("I can't ", -0.1), logprob('help.', -0.2)] },
+      finish_reason: 'stop',
+    });
+  });
+
+  it('keeps unknown fields of tool calls and the legacy function_call', () => {
+    const result = assemble([
+      loose({
+        choices: [
+          {
+            index: 0,
+            delta: {
+              role: 'assistant',
+              tool_calls: [
+                {
+                  index: 0,
+                  id: 'call_1',
+                  type: 'function',
+                  function: { name: 'f', arguments: '{"a"' },
+                  extra_content: { google: { thought_signature: 'sig' } },
+                },
+              ],
+            },
+            finish_reason: null,
+          },
+        ],
+      }),
+      loose({
+        choices: [
+          {
+            index: 0,
+            delta: { tool_calls: [{ index: 0, function: { arguments: ':1}' } }] },
+            finish_reason: null,
+          },
+        ],
+      }),
+      chunk([delta(0, {}, 'tool_calls')]),
+    ]);
+    assert.deepEqual(result?.choices[0]?.message.tool_calls, [
+      {
+        id: 'call_1',
+        type: 'function',
+        function: { name: 'f', arguments: '{"a":1}' },
+        extra_content: { google: { thought_signature: 'sig' } },
+      },
+    ]);
+    const legacy = assemble([
+      loose({
+        choices: [{ index: 0, delta: { role: 'assistant', function_call: { name: 'g', arguments: '' } } }],
+      }),
+      loose({ choices: [{ index: 0, delta: { function_call: { arguments: '{}' } }, finish_reason: null }] }),
+      chunk([delta(0, {}, 'function_call')]),
+    ]);
+    assert.deepEqual(legacy?.choices[0]?.message, {
+      role: 'assistant',
+      content: null,
+      function_call: { name: 'g', arguments: '{}' },
+    });
+  });
+
+  it('keeps an upstream `__proto__` key as a plain field, never as a prototype', () => {
+    const parsed = JSON.parse(
+      '{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","__proto__":{"polluted":1},' +
+        '"choices":[{"index":0,"delta":{"content":"x","__proto__":{"polluted":2}},"finish_reason":"stop"}]}',
+    ) as ChatCompletionChunk;
+    const result = assemble([parsed]);
+    assert.ok(result !== null);
+    assert.equal(Object.getPrototypeOf(result), Object.prototype);
+    assert.equal(Object.getPrototypeOf(result.choices[0]?.message), Object.prototype);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(result.choices[0]?.message, '__proto__')?.value, {
+      polluted: 2,
+    });
+    assert.equal(JSON.parse(JSON.stringify(result))['__proto__'].polluted, 1);
+    assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+  });
+});
+
+describe('replayChunks keeps every field (fidelity)', () => {
+  const stored = {
+    id: 'chatcmpl-r',
+    object: 'chat.completion',
+    created: 1700000200,
+    model: 'deepseek-r1',
+    system_fingerprint: 'fp_abc',
+    service_tier: 'default',
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content: 'Paris.',
+          refusal: null,
+          reasoning_content: 'The capital of France is Paris.',
+          annotations: [],
+        },
+        logprobs: { content: [logprob('Paris', -0.01), logprob('.', -0.02)], refusal: null },
+        finish_reason: 'stop',
+        stop_reason: null,
+      },
+    ],
+    usage: { ...USAGE, completion_tokens_details: { reasoning_tokens: 7 } },
+  } as unknown as ChatCompletion;
+
+  it('replays reasoning before content, logprobs on the content chunk, top-level fields on every chunk', () => {
+    const chunks = replayChunks(stored, true) as unknown as Record<string, unknown>[];
+    for (const item of chunks) {
+      assert.equal(item['system_fingerprint'], 'fp_abc');
+      assert.equal(item['service_tier'], 'default');
+    }
+    const deltas = chunks.flatMap((item) => item['choices'] as Record<string, unknown>[]);
+    assert.deepEqual(deltas[0], {
+      index: 0,
+      delta: { role: 'assistant', content: '', refusal: null, annotations: [] },
+      finish_reason: null,
+    });
+    const reasoningAt = deltas.findIndex((choice) => 'reasoning_content' in (choice['delta'] as object));
+    const contentAt = deltas.findIndex(
+      (choice) => (choice['delta'] as { content?: unknown }).content === 'Paris.',
+    );
+    assert.ok(
+      reasoningAt > 0 && contentAt > reasoningAt,
+      `reasoning at ${reasoningAt}, content at ${contentAt}`,
+    );
+    assert.deepEqual(deltas[contentAt]?.['logprobs'], {
+      content: [logprob('Paris', -0.01), logprob('.', -0.02)],
+      refusal: null,
+    });
+    assert.equal(deltas.filter((choice) => 'logprobs' in choice).length, 1);
+    assert.deepEqual(deltas.at(-1), { index: 0, delta: {}, finish_reason: 'stop', stop_reason: null });
+    assert.deepEqual(assemble(replayChunks(stored, true)), stored);
+  });
+
+  it('replays a tool-call answer with content null as content null', () => {
+    const tools = {
+      ...stored,
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }],
+          },
+          finish_reason: 'tool_calls',
+        },
+      ],
+    } as unknown as ChatCompletion;
+    assert.deepEqual(replayChunks(tools, false)[0]?.choices[0]?.delta, { role: 'assistant', content: null });
+    assert.deepEqual(assemble(replayChunks(tools, false)), without(tools));
+  });
+});
+
+function without(completion: ChatCompletion): Record<string, unknown> {
+  const { usage: _usage, ...rest } = completion;
+  return rest;
+}
+
+describe('assemble(replayChunks(answer)) is the answer (property)', () => {
+  const text = fc.string({ maxLength: 8 });
+  const entry = fc.record({
+    token: text,
+    logprob: fc.double({ noNaN: true, max: 0 }),
+    bytes: fc.option(fc.array(fc.nat(255), { maxLength: 4 }), { nil: null }),
+    top_logprobs: fc.array(fc.record({ token: text, logprob: fc.double({ noNaN: true, max: 0 }) }), {
+      maxLength: 2,
+    }),
+  });
+  const logprobs = fc.option(
+    fc.record({
+      content: fc.option(fc.array(entry, { maxLength: 4 }), { nil: null }),
+      refusal: fc.option(fc.array(entry, { maxLength: 2 }), { nil: null }),
+    }),
+    { nil: null },
+  );
+  const call = fc.record({
+    id: text,
+    type: fc.constant('function'),
+    function: fc.record({ name: text, arguments: text }),
+  });
+  const json = fc.jsonValue({ maxDepth: 2 });
+  const message = fc
+    .record(
+      {
+        role: fc.constant('assistant'),
+        content: fc.option(text, { nil: null }),
+        refusal: fc.option(text, { nil: null }),
+        reasoning_content: fc.option(text, { nil: null }),
+        reasoning: fc.option(text, { nil: null }),
+        tool_calls: fc.array(call, { maxLength: 3 }),
+        function_call: fc.record({ name: text, arguments: text }),
+        annotations: json,
+        audio: json,
+      },
+      { requiredKeys: ['role', 'content'] },
+    )
+    // An empty content beside tool calls, a function call or a refusal is what a stream that opens with
+    // `content: ""` gives: null (the one case where a stream cannot tell "" from null).
+    .filter(
+      (value) =>
+        value.content !== '' ||
+        ((value.tool_calls ?? []).length === 0 &&
+          value.function_call === undefined &&
+          (value.refusal ?? '') === ''),
+    );
+  const choice = fc.record(
+    {
+      message,
+      logprobs,
+      finish_reason: fc.constantFrom('stop', 'length', 'tool_calls', 'function_call'),
+      stop_reason: fc.oneof(fc.constant(null), fc.nat(), text),
+    },
+    { requiredKeys: ['message', 'finish_reason'] },
+  );
+  const answer = fc
+    .record(
+      {
+        id: text,
+        created: fc.nat(),
+        model: text,
+        choices: fc.array(choice, { minLength: 1, maxLength: 3 }),
+        usage: fc.record(
+          {
+            prompt_tokens: fc.nat(),
+            completion_tokens: fc.nat(),
+            total_tokens: fc.nat(),
+            completion_tokens_details: fc.record({ reasoning_tokens: fc.nat() }),
+          },
+          { requiredKeys: ['prompt_tokens', 'completion_tokens', 'total_tokens'] },
+        ),
+        system_fingerprint: fc.option(text, { nil: null }),
+        service_tier: fc.option(fc.constantFrom('default', 'flex', 'priority'), { nil: null }),
+        prompt_logprobs: json,
+      },
+      { requiredKeys: ['id', 'created', 'model', 'choices'] },
+    )
+    // Through JSON, as every stored answer came: plain objects (fast-check's records have no prototype).
+    .map(
+      (value) =>
+        JSON.parse(
+          JSON.stringify({
+            object: 'chat.completion',
+            ...value,
+            choices: value.choices.map((item, index) => ({ index, ...item })),
+          }),
+        ) as ChatCompletion,
+    );
+
+  it('for generated answers: several choices and tool calls, reasoning, refusal, logprobs, usage, unknown fields', () => {
+    fc.assert(
+      fc.property(answer, (generated) => {
+        assert.deepEqual(assemble(replayChunks(generated, true)), generated);
+        assert.deepEqual(assemble(replayChunks(generated, false)), without(generated));
+      }),
+      { seed: 18, numRuns: 300 },
+    );
   });
 });
