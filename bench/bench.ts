@@ -100,6 +100,39 @@ const streamBody = JSON.stringify({
   stream: true,
 });
 
+interface BenchRequest {
+  readonly path: string;
+  readonly body: string;
+  readonly streamBody: string;
+}
+
+const CHAT: BenchRequest = { path: '/v1/chat/completions', body, streamBody };
+/**
+ * The same request in other protocols, on the miss path of the same gateway processes: what the
+ * translation to and from the conversation model costs (issue 18).
+ */
+const PROTOCOL_REQUESTS: Readonly<Record<string, BenchRequest>> = {
+  'gateway, Anthropic Messages (miss)': {
+    path: '/v1/messages',
+    body: JSON.stringify({
+      model: 'bench',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'Say hello' }],
+    }),
+    streamBody: JSON.stringify({
+      model: 'bench',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'Say hello' }],
+      stream: true,
+    }),
+  },
+  'gateway, OpenAI Responses (miss)': {
+    path: '/v1/responses',
+    body: JSON.stringify({ model: 'bench', input: 'Say hello', max_output_tokens: 16, store: false }),
+    streamBody: JSON.stringify({ model: 'bench', input: 'Say hello', store: false, stream: true }),
+  },
+};
+
 function progress(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
 }
@@ -117,6 +150,7 @@ interface SequentialResult {
 /** Sequential requests on one keep-alive connection; returns latency in milliseconds. */
 async function sequential(
   url: string,
+  path: string,
   payload: string,
   count: number,
   firstByte: boolean,
@@ -127,12 +161,7 @@ async function sequential(
   try {
     for (let index = 0; index < warmup + count; index++) {
       const started = process.hrtime.bigint();
-      const response = await pool.request({
-        path: '/v1/chat/completions',
-        method: 'POST',
-        headers,
-        body: payload,
-      });
+      const response = await pool.request({ path, method: 'POST', headers, body: payload });
       let elapsed = 0n;
       if (firstByte) {
         for await (const _chunk of response.body) {
@@ -458,7 +487,9 @@ async function main(): Promise<void> {
       'gateway, Redis limits': gatewayLimits,
       'gateway, cache hits': gatewayHits,
       'gateway, cache hits (Redis)': gatewayRedisHits,
+      ...Object.fromEntries(Object.keys(PROTOCOL_REQUESTS).map((name) => [name, gateway])),
     };
+    const requestOf = (name: string): BenchRequest => PROTOCOL_REQUESTS[name] ?? CHAT;
     const serverFor = (name: string, turn: number): Service => {
       const processes = targets[name] ?? [];
       return processes[turn % processes.length]!;
@@ -469,22 +500,28 @@ async function main(): Promise<void> {
      * flushes), and fourteen of them took several percent of CPU 1 from the one being measured.
      */
     const names = Object.keys(targets);
-    const cpuOne = [bare, ...names.flatMap((name) => (name === 'direct' ? [] : (targets[name] ?? [])))];
+    const cpuOne = [
+      ...new Set([bare, ...names.flatMap((name) => (name === 'direct' ? [] : (targets[name] ?? [])))]),
+    ];
     const activate = (server: Service): void => {
       for (const service of cpuOne) service.child.kill(service === server ? 'SIGCONT' : 'SIGSTOP');
     };
     const results: Record<string, { c1: SequentialResult; c32: ThroughputResult; stream: SequentialResult }> =
       {};
-    // Every server keeps its own connections; the load moves between them (bench/sliced-load.ts).
-    const loads = new Map<Service, SlicedTarget>();
+    // Every target keeps its own connections to each server; the load moves between them
+    // (bench/sliced-load.ts).
+    const loads = new Map<string, SlicedTarget>();
+    const loadOf = (name: string, server: Service): SlicedTarget =>
+      loads.get(`${name}\u0000${server.child.pid ?? 0}`)!;
     for (const name of names) {
+      const { path, body: payload } = requestOf(name);
       for (const service of targets[name] ?? []) {
         loads.set(
-          service,
+          `${name}\u0000${service.child.pid ?? 0}`,
           new SlicedTarget(service.url, CONNECTIONS, {
-            path: '/v1/chat/completions',
+            path,
             headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` },
-            body,
+            body: payload,
           }),
         );
       }
@@ -494,7 +531,7 @@ async function main(): Promise<void> {
       for (const service of targets[name] ?? []) {
         progress(`warming up ${name} (pid ${service.child.pid}) for ${warmupSeconds} s`);
         activate(service);
-        await loads.get(service)!.slice(warmupSeconds * 1000);
+        await loadOf(name, service).slice(warmupSeconds * 1000);
       }
     }
     // Throughput interleaved: the load moves from target to target every SLICE_MS, every target once
@@ -514,7 +551,7 @@ async function main(): Promise<void> {
         const server = serverFor(name, index);
         activate(server);
         const cpuBefore = cpuSeconds(server.child.pid);
-        const slice = await loads.get(server)!.slice(SLICE_MS);
+        const slice = await loadOf(name, server).slice(SLICE_MS);
         const tally = tallies[name]!;
         tally.cpuSeconds += cpuSeconds(server.child.pid) - cpuBefore;
         tally.requests += slice.requests;
@@ -535,8 +572,11 @@ async function main(): Promise<void> {
         );
         const server = serverFor(name, passIndex);
         activate(server);
-        entry.c1.push(await sequential(server.url, body, sequentialRequests, false));
-        entry.stream.push(await sequential(server.url, streamBody, streamRequests, true));
+        const request = requestOf(name);
+        entry.c1.push(await sequential(server.url, request.path, request.body, sequentialRequests, false));
+        entry.stream.push(
+          await sequential(server.url, request.path, request.streamBody, streamRequests, true),
+        );
       }
     }
     for (const name of names) {
@@ -552,6 +592,9 @@ async function main(): Promise<void> {
     const redisHitsComparison = compare(cycles, 'gateway, cache hits (Redis)', 'gateway (miss)');
     const observabilityComparison = compare(cycles, 'gateway (miss)', 'gateway, metrics+usage off');
     const againstComparison = baseline === null ? null : compare(cycles, 'gateway (miss)', BASELINE);
+    const protocolComparisons = Object.fromEntries(
+      Object.keys(PROTOCOL_REQUESTS).map((name) => [name, compare(cycles, name, 'gateway (miss)')]),
+    );
     const gatewayRss = rssMegabytes(gateway[0]?.child.pid);
     progress('authentication alone, in process');
     const auth = await authenticationCost();
@@ -596,6 +639,11 @@ async function main(): Promise<void> {
     console.log(
       `authentication CPU per request: ${auth.staticKeyMicros.toFixed(2)} µs (static key), ${auth.cachedDynamicKeyMicros.toFixed(2)} µs (dynamic key, cached)`,
     );
+    for (const [name, comparison] of Object.entries(protocolComparisons)) {
+      console.log(
+        `${name} against chat completions (miss), interleaved: ${describe(comparison)}; CPU ${Math.round(results[name]!.c32.cpuMicrosPerRequest)} against ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
+      );
+    }
     if (againstComparison !== null) {
       const other = results[BASELINE]!.c32;
       console.log(
@@ -623,6 +671,7 @@ async function main(): Promise<void> {
         hitsOverMiss: hitsComparison,
         redisHitsOverMiss: redisHitsComparison,
         missOverQuiet: observabilityComparison,
+        protocolsOverChat: protocolComparisons,
         ...(againstComparison === null ? {} : { missOverAgainst: againstComparison, against: againstDir }),
       },
       cycles,

@@ -31,6 +31,7 @@ const EXPOSE_HEADERS = [
   'x-cache',
   'x-gateway-backend',
   'x-gateway-attempts',
+  'x-gateway-dropped-fields',
   'ratelimit',
   'ratelimit-policy',
   'retry-after',
