@@ -18,6 +18,8 @@ export interface UpstreamCall {
   readonly traceHeaders?: Readonly<Record<string, string>> | null;
   /** Told of each comment line of a streamed answer (an SSE keep-alive), its text without secrets. */
   readonly onComment?: ((text: string) => void) | undefined;
+  /** Told of the request fields a backend with drop_unsupported left out, as it could not honour them. */
+  readonly onDropped?: (fields: readonly string[]) => void;
 }
 
 /**

@@ -152,6 +152,11 @@ export interface BackendConfig {
   readonly connectTimeoutMs: number;
   /** Longest silence between two chunks of an upstream body. */
   readonly idleTimeoutMs: number;
+  /**
+   * Request fields the backend cannot honour (Ollama: logit_bias, tool_choice "required", ...): false,
+   * a 400 naming the field; true, left out and reported to the caller (UpstreamCall.onDropped).
+   */
+  readonly dropUnsupported: boolean;
   /** Active health checks; null: none (the circuit breakers alone judge the backend). */
   readonly healthCheck: HealthCheckConfig | null;
   /**

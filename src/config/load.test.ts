@@ -232,6 +232,32 @@ describe('validateConfig defaults', () => {
     assert.ok((backend?.idleTimeoutMs ?? 0) > 0);
   });
 
+  it('leaves drop_unsupported off unless a backend turns it on, and refuses a value that is not a boolean', () => {
+    const config = validateConfig(
+      {
+        backends: [
+          { name: 'strict', type: 'ollama', url: 'http://127.0.0.1:11434' },
+          { name: 'lenient', type: 'ollama', url: 'http://127.0.0.1:11434', drop_unsupported: true },
+        ],
+      },
+      {},
+    );
+    assert.deepEqual(
+      config.backends.map((backend) => [backend.name, backend.dropUnsupported]),
+      [
+        ['strict', false],
+        ['lenient', true],
+      ],
+    );
+    const problems = problemsOf(() =>
+      validateConfig(
+        { backends: [{ name: 'o', type: 'ollama', url: 'http://127.0.0.1:11434', drop_unsupported: 'yes' }] },
+        {},
+      ),
+    );
+    assertOneProblem(problems, 'backends[0].drop_unsupported: ');
+  });
+
   it('lower-cases static key hashes', () => {
     const config = validateConfig({ auth: { keys: [{ id: 'k', sha256: KEY_HASH.toUpperCase() }] } }, {});
     assert.equal(config.auth.keys[0]?.sha256, KEY_HASH);

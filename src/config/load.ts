@@ -262,6 +262,7 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       timeoutMs: backend.timeout_ms ?? DEFAULT_TIMEOUT_MS,
       connectTimeoutMs: backend.connect_timeout_ms ?? DEFAULT_CONNECT_TIMEOUT_MS,
       idleTimeoutMs: backend.idle_timeout_ms ?? DEFAULT_IDLE_TIMEOUT_MS,
+      dropUnsupported: backend.drop_unsupported ?? false,
       healthCheck: healthCheckOf(backend, `${path}.health_check`, problems),
       secrets,
     };

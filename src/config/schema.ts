@@ -31,6 +31,7 @@ export const BackendConfigSchema = Strict({
   timeout_ms: Optional(PositiveInt),
   connect_timeout_ms: Optional(PositiveInt),
   idle_timeout_ms: Optional(PositiveInt),
+  drop_unsupported: Optional(Type.Boolean()),
   health_check: Optional(
     Strict({
       path: Optional(Type.String({ pattern: '^/' })),

@@ -14,9 +14,12 @@ import {
   fromOllamaChatResponse,
   fromOllamaEmbedResponse,
   fromOllamaStreamLine,
+  newStreamState,
   toOllamaChatRequest,
+  type OllamaChatRequest,
   type OllamaChatResponse,
   type OllamaEmbedResponse,
+  type OllamaRequestPolicy,
 } from './convert.js';
 
 /** Ollama's native API: /api/chat (NDJSON when streaming) and /api/embed. */
@@ -24,14 +27,16 @@ export class OllamaAdapter implements BackendAdapter {
   readonly type = 'ollama';
   readonly name: string;
   private readonly client: UpstreamClient;
+  private readonly policy: OllamaRequestPolicy;
 
   constructor(backend: BackendConfig) {
     this.name = backend.name;
     this.client = new UpstreamClient(backend);
+    this.policy = { backend: backend.name, dropUnsupported: backend.dropUnsupported };
   }
 
   async chat(request: ChatCompletionRequest, call: UpstreamCall): Promise<ChatCompletion> {
-    const body = JSON.stringify(toOllamaChatRequest(request, false));
+    const body = JSON.stringify(this.translate(request, false, call));
     const response = await this.client.postJson('/api/chat', body, call);
     const answer = (await this.client.readJson(response, call)) as OllamaChatResponse | null;
     if (answer === null || typeof answer !== 'object' || answer.message === undefined) {
@@ -44,9 +49,16 @@ export class OllamaAdapter implements BackendAdapter {
     request: ChatCompletionRequest,
     call: UpstreamCall,
   ): Promise<AsyncIterable<ChatCompletionChunk>> {
-    const body = JSON.stringify(toOllamaChatRequest(request, true));
+    const body = JSON.stringify(this.translate(request, true, call));
     const response = await this.client.postJson('/api/chat', body, call, 'application/x-ndjson');
     return this.readLines(response, request.model, call);
+  }
+
+  /** The Ollama request; fields dropped under drop_unsupported are reported to the caller. */
+  private translate(request: ChatCompletionRequest, stream: boolean, call: UpstreamCall): OllamaChatRequest {
+    const translation = toOllamaChatRequest(request, stream, this.policy);
+    if (translation.dropped.length > 0) call.onDropped?.(translation.dropped);
+    return translation.request;
   }
 
   async embeddings(request: EmbeddingsRequest, call: UpstreamCall): Promise<EmbeddingsResponse> {
@@ -89,7 +101,7 @@ export class OllamaAdapter implements BackendAdapter {
     model: string,
     call: UpstreamCall,
   ): AsyncGenerator<ChatCompletionChunk> {
-    const state = { id: completionId(), created: nowSeconds(), model, sentRole: false };
+    const state = newStreamState(completionId(), nowSeconds(), model);
     let carry = '';
     let done = false;
     try {
