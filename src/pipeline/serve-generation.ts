@@ -261,8 +261,15 @@ async function streamCompletion(
       }
       if (meter.countTokens) {
         for (const choice of chunk.choices) {
-          if (typeof choice.delta.content === 'string')
-            meter.producedTokens += countTextTokens(choice.delta.content);
+          const delta = choice.delta as {
+            content?: unknown;
+            reasoning_content?: unknown;
+            reasoning?: unknown;
+          };
+          if (typeof delta.content === 'string') meter.producedTokens += countTextTokens(delta.content);
+          // Reasoning is output too: a stream cut before its usage is settled with it.
+          const reasoning = delta.reasoning_content ?? delta.reasoning;
+          if (typeof reasoning === 'string') meter.producedTokens += countTextTokens(reasoning);
         }
       }
       await writer.frames(framing.chunk(chunk));
