@@ -51,7 +51,8 @@ export function logprobsOf(choice: Record<string, unknown>): TokenLogprob[] | nu
 
 export function toAnswer(completion: ChatCompletion): Answer {
   const choices: Choice[] = completion.choices.map((choice, position) => {
-    const message = choice.message as unknown as Record<string, unknown>;
+    // A choice without a message (a broken upstream) is an empty one, not a TypeError (a 500).
+    const message = (choice as { message?: Record<string, unknown> | null }).message ?? {};
     const parts: Part[] = [];
     const reasoning = reasoningOf(message);
     if (reasoning !== null && reasoning !== '') parts.push({ type: 'reasoning', text: reasoning });

@@ -7,11 +7,22 @@ import type { ChatCompletionChunk } from '../../api/schemas.js';
 import type { StreamEvent, Usage } from '../../conversation/model.js';
 import { logprobsOf, reasoningOf, toFinishReason, toUsage } from './answer.js';
 
+/** A choice's tool calls so far: what tells a new call from the continuation of one. */
+interface ChoiceCalls {
+  /** The upstream's tool call index → the call's number in events. */
+  readonly byIndex: Map<number, number>;
+  /** Each call's id as the upstream gave it (null: none), by number. */
+  readonly ids: (string | null)[];
+  /** The call the last delta went to. */
+  last: number | undefined;
+}
+
+type RawToolCall = { index?: unknown; id?: unknown; function?: { name?: unknown; arguments?: unknown } };
+
 export class ChunkDecoder {
   private started = false;
   private usage: Usage | undefined;
-  /** Per choice: the upstream's tool call index → the call's number in events. */
-  private readonly calls = new Map<number, Map<number, number>>();
+  private readonly calls = new Map<number, ChoiceCalls>();
 
   /** The events of one chunk (usage is kept for end()). */
   decode(chunk: ChatCompletionChunk): StreamEvent[] {
@@ -24,7 +35,8 @@ export class ChunkDecoder {
     if (usage !== undefined) this.usage = usage;
     for (const choice of chunk.choices) {
       const index = choice.index;
-      const delta = (choice.delta ?? {}) as Record<string, unknown>;
+      // Some servers send `delta: null` with the finish reason.
+      const delta = (choice as { delta?: Record<string, unknown> | null }).delta ?? {};
       const reasoning = reasoningOf(delta);
       if (reasoning !== null && reasoning !== '')
         events.push({ type: 'reasoning', choice: index, text: reasoning });
@@ -32,37 +44,9 @@ export class ChunkDecoder {
       if (typeof content === 'string' && content !== '')
         events.push({ type: 'text', choice: index, text: content });
       const toolCalls = delta['tool_calls'];
-      if (Array.isArray(toolCalls)) {
-        let calls = this.calls.get(index);
-        if (calls === undefined) {
-          calls = new Map();
-          this.calls.set(index, calls);
-        }
-        toolCalls.forEach(
-          (
-            raw: { index?: unknown; id?: unknown; function?: { name?: unknown; arguments?: unknown } },
-            position,
-          ) => {
-            const upstreamIndex = typeof raw.index === 'number' ? raw.index : position;
-            let call = (calls as Map<number, number>).get(upstreamIndex);
-            if (call === undefined) {
-              call = (calls as Map<number, number>).size;
-              (calls as Map<number, number>).set(upstreamIndex, call);
-              events.push({
-                type: 'tool_call_start',
-                choice: index,
-                call,
-                id: typeof raw.id === 'string' ? raw.id : `call_${index}_${call}`,
-                name: typeof raw.function?.name === 'string' ? raw.function.name : '',
-              });
-            }
-            const args = raw.function?.arguments;
-            if (typeof args === 'string' && args !== '')
-              events.push({ type: 'tool_call_delta', choice: index, call, arguments: args });
-          },
-        );
-      }
-      const logprobs = logprobsOf(choice as unknown as Record<string, unknown>);
+      if (Array.isArray(toolCalls))
+        for (const raw of toolCalls as RawToolCall[]) this.toolCall(index, raw, events);
+      const logprobs = logprobsOf(choice);
       if (logprobs !== null && logprobs.length > 0)
         events.push({ type: 'logprobs', choice: index, content: logprobs });
       if (choice.finish_reason != null) {
@@ -83,5 +67,46 @@ export class ChunkDecoder {
   /** The events after the last chunk: the usage, once. */
   end(): StreamEvent[] {
     return this.usage === undefined ? [] : [{ type: 'usage', usage: this.usage }];
+  }
+
+  /**
+   * One tool call delta. OpenAI numbers calls by `index` and sends the id with a call's first delta
+   * only; not every OpenAI-compatible server does: Gemini's, SGLang and mistral.rs leave `index` out
+   * (a delta with a new id is then a new call, one without an id continues the last call), and some
+   * number every parallel call 0 (a new id at a known index is then a new call).
+   */
+  private toolCall(choice: number, raw: RawToolCall, events: StreamEvent[]): void {
+    let state = this.calls.get(choice);
+    if (state === undefined) {
+      state = { byIndex: new Map(), ids: [], last: undefined };
+      this.calls.set(choice, state);
+    }
+    const id = typeof raw.id === 'string' && raw.id !== '' ? raw.id : null;
+    const upstreamIndex = typeof raw.index === 'number' ? raw.index : null;
+    let call: number | undefined;
+    if (upstreamIndex !== null) {
+      call = state.byIndex.get(upstreamIndex);
+      if (call !== undefined && id !== null && state.ids[call] !== null && state.ids[call] !== id)
+        call = undefined;
+    } else if (id !== null) {
+      const known = state.ids.indexOf(id);
+      call = known < 0 ? undefined : known;
+    } else call = state.last;
+    if (call === undefined) {
+      call = state.ids.length;
+      state.ids.push(id);
+      if (upstreamIndex !== null) state.byIndex.set(upstreamIndex, call);
+      events.push({
+        type: 'tool_call_start',
+        choice,
+        call,
+        id: id ?? `call_${choice}_${call}`,
+        name: typeof raw.function?.name === 'string' ? raw.function.name : '',
+      });
+    }
+    state.last = call;
+    const args = raw.function?.arguments;
+    if (typeof args === 'string' && args !== '')
+      events.push({ type: 'tool_call_delta', choice, call, arguments: args });
   }
 }
