@@ -207,11 +207,11 @@ export class UpstreamClient {
     } finally {
       clearTimeout(timer);
     }
-    if (response.statusCode >= 300) throw await this.statusError(response, call);
+    if (response.statusCode >= 300) throw await this.statusError(response, call, this.pathPrefix + path);
     return response;
   }
 
-  private async statusError(response: UpstreamResponse, call: UpstreamCall): Promise<unknown> {
+  private async statusError(response: UpstreamResponse, call: UpstreamCall, path: string): Promise<unknown> {
     const status = response.statusCode;
     let text = '';
     try {
@@ -231,6 +231,16 @@ export class UpstreamClient {
       // echo a key, so it is not passed on.
       return new UpstreamError(
         `Backend '${name}' refused the gateway's credentials (${status}); check its api_key`,
+      );
+    }
+    if (status === 404 && !isModelNotFound(text)) {
+      // A server without this endpoint (no /v1/embeddings, a wrong url path): the client's model is not
+      // at fault. Raised as the upstream's own refusal so that its circuit is not blamed: it answered.
+      return new UpstreamClientError(
+        'upstream_error',
+        502,
+        `Backend '${name}' does not serve ${this.redact(path)} (it answered 404)`,
+        {},
       );
     }
     const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
@@ -310,6 +320,32 @@ export function upstreamMessage(text: string, secrets: readonly string[]): strin
   const redacted = redactSecrets(message, secrets);
   return redacted.length > MAX_UPSTREAM_MESSAGE ? `${redacted.slice(0, MAX_UPSTREAM_MESSAGE)}…` : redacted;
 }
+
+/**
+ * Whether a 404's body says that the model does not exist, as opposed to the path: OpenAI's
+ * `code: "model_not_found"`, vLLM's "The model `x` does not exist.", Ollama's "model 'x' not found" (and
+ * its newer `model "x" not found, try pulling it first`), "no such model", in OpenAI's or Ollama's error shape. A body that
+ * is not JSON (an HTML 404 page) or does not speak of a model (`{"detail":"Not Found"}`) is a missing path.
+ */
+export function isModelNotFound(text: string): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return false;
+  const record = parsed as Record<string, unknown>;
+  const error = record['error'];
+  const inner = error !== null && typeof error === 'object' ? (error as Record<string, unknown>) : {};
+  if (inner['code'] === 'model_not_found' || record['code'] === 'model_not_found') return true;
+  const message =
+    typeof error === 'string' ? error : (inner['message'] ?? record['message'] ?? record['detail']);
+  return typeof message === 'string' && MODEL_MISSING.test(message.slice(0, MAX_UPSTREAM_MESSAGE));
+}
+
+/** "model" as a word, then (on the same line) "does not exist" or "not found"; or "no such model". */
+const MODEL_MISSING = /\bmodel\b[^\n]*?\b(?:does not exist|doesn't exist|not found)\b|\bno such model\b/i;
 
 /** Errors of the connection (undici's, or the system's ECONNREFUSED and friends), not of our code. */
 function isTransportError(error: unknown): boolean {
