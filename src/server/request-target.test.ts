@@ -42,9 +42,17 @@ describe('requestTargetProblem', () => {
   });
 
   it('refuses an encoded slash', () => {
-    for (const target of ['/v1%2Fchat/completions', '/v1%2fmodels']) {
+    for (const target of ['/v1%2Fchat/completions', '/v1%2fmodels', '/v1/models%2Fx', '/v1/chat/a%2Fb']) {
       assert.match(requestTargetProblem(target) ?? '', /%2F/, target);
     }
+  });
+
+  it("accepts an encoded slash in a model id after /v1/models/ (the openai SDK's models.retrieve)", () => {
+    for (const target of ['/v1/models/meta-llama%2FLlama-3.1-8B', '/v1/models/a%2fb%2Fc?x=1']) {
+      assert.equal(requestTargetProblem(target), null, target);
+    }
+    assert.match(requestTargetProblem('/v1/models/a%2F..%2F%2e%2e') ?? '', /must not percent-encode '\.'/);
+    assert.match(requestTargetProblem('/v1/models/../metrics') ?? '', /\. or \.\. segments/);
   });
 
   it('refuses dot segments and empty segments', () => {

@@ -16,11 +16,19 @@ const PERCENT = 0x25;
 const QUESTION = 0x3f;
 const HASH = 0x23;
 
+/**
+ * Model ids contain `/` (meta-llama/Llama-3.1-8B), which the openai SDK's models.retrieve sends as %2F:
+ * after this prefix an encoded slash is part of the id. Proxy and gateway still agree on the route, which
+ * the literal prefix decides (GET /v1/models/{id}).
+ */
+const MODEL_PATH = '/v1/models/';
+
 /** Null when the target is acceptable, else what the client should fix. One pass over the string. */
 export function requestTargetProblem(target: string): string | null {
   if (target.charCodeAt(0) !== SLASH) {
     return 'The request target must be a path starting with / (origin-form), not an absolute URL or *';
   }
+  const encodedSlashAllowed = target.startsWith(MODEL_PATH);
   const length = target.length;
   for (let index = 0; index < length; index++) {
     const code = target.charCodeAt(index);
@@ -33,7 +41,10 @@ export function requestTargetProblem(target: string): string | null {
       }
     } else if (code === PERCENT) {
       const decoded = hexByte(target, index + 1);
-      if (decoded === SLASH) return 'The path must not contain an encoded slash (%2F)';
+      if (decoded === SLASH) {
+        if (encodedSlashAllowed) continue;
+        return 'The path must not contain an encoded slash (%2F)';
+      }
       if (decoded !== null && isUnreserved(decoded)) {
         return `The path must not percent-encode '${String.fromCharCode(decoded)}' (${target.slice(index, index + 3)}); send it as it is`;
       }

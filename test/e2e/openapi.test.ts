@@ -84,6 +84,7 @@ describe('GET /openapi.json and /docs', () => {
       ['/v1/chat/completions', 'post'],
       ['/v1/embeddings', 'post'],
       ['/v1/models', 'get'],
+      ['/v1/models/{model}', 'get'],
       ['/health/live', 'get'],
       ['/health/ready', 'get'],
     ] as const) {
@@ -179,6 +180,22 @@ describe('GET /openapi.json and /docs', () => {
     }
   });
 
+  it('documents GET /v1/models/{model}: the model id as a path parameter, the model object as the answer', () => {
+    const operation = at(document, 'paths', '/v1/models/{model}', 'get');
+    assert.deepEqual(
+      (operation['parameters'] as Json[]).map((parameter) => [
+        parameter['name'],
+        parameter['in'],
+        parameter['required'],
+      ]),
+      [['model', 'path', true]],
+    );
+    assert.match(String(operation['description']), /`\/` and `:`/);
+    const model = at(operation, 'responses', '200', 'content', 'application/json', 'schema');
+    assert.deepEqual(model['required'], ['id', 'object', 'created', 'owned_by']);
+    assert.equal(at(document, 'paths')['/v1/models/{*}'], undefined, 'the wildcard is not shown as such');
+  });
+
   it('documents the Problem schema and uses it for every error response of the API routes', () => {
     const problem = at(document, 'components', 'schemas', 'Problem');
     assert.deepEqual(problem['required'], [
@@ -195,6 +212,7 @@ describe('GET /openapi.json and /docs', () => {
       ['/v1/chat/completions', 'post'],
       ['/v1/embeddings', 'post'],
       ['/v1/models', 'get'],
+      ['/v1/models/{model}', 'get'],
     ] as const) {
       const responses = at(document, 'paths', path, method, 'responses');
       const errors = Object.keys(responses).filter((status) => /^[45]/.test(status));
@@ -237,6 +255,7 @@ describe('GET /openapi.json and /docs', () => {
       ['/v1/chat/completions', 'post'],
       ['/v1/embeddings', 'post'],
       ['/v1/models', 'get'],
+      ['/v1/models/{model}', 'get'],
     ] as const) {
       assert.deepEqual(
         at(document, 'paths', path, method)['security'],

@@ -279,6 +279,72 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/models/{model}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Retrieve a model this key may use
+     * @description The model as `GET /v1/models` lists it. The id is the rest of the path and may contain `/` and `:` (`/v1/models/meta-llama/Llama-3.1-8B`, `/v1/models/llama3.2:3b`), as is or percent-encoded. A model this key may not use is answered 404 `model_not_found`, as one that does not exist.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description The model id; may contain `/` and `:`, as is or percent-encoded */
+          model: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              id: string;
+              /** @enum {string} */
+              object: 'model';
+              created: number;
+              owned_by: string;
+            };
+          };
+        };
+        /** @description A client error, as RFC 9457 problem details */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+        /** @description A gateway or upstream error, as RFC 9457 problem details */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/health/live': {
     parameters: {
       query?: never;
