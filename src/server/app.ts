@@ -40,6 +40,7 @@ import { frameworkErrorHandler } from './framework-errors.js';
 import { chooseRequestId, newRequestState, requestPath, type RequestState } from './request-state.js';
 import { registerAdminRoutes } from '../admin/admin-routes.js';
 import { registerChatCompletions } from './routes/chat-completions.js';
+import { registerOllamaApi } from '../protocols/ollama/route.js';
 import { registerEmbeddings } from './routes/embeddings.js';
 import { registerHealth } from './routes/health.js';
 import { registerModels } from './routes/models.js';
@@ -325,6 +326,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   );
 
   registerChatCompletions(app, context);
+  registerOllamaApi(app, context);
   registerEmbeddings(app, context);
   registerModels(app, context);
   registerHealth(app, context);
