@@ -41,6 +41,7 @@ import { chooseRequestId, newRequestState, requestPath, type RequestState } from
 import { registerAdminRoutes } from '../admin/admin-routes.js';
 import { registerChatCompletions } from './routes/chat-completions.js';
 import { registerOllamaApi } from '../protocols/ollama/route.js';
+import { registerOpenAiCompletions } from '../protocols/openai-completions/route.js';
 import { registerEmbeddings } from './routes/embeddings.js';
 import { registerHealth } from './routes/health.js';
 import { registerModels } from './routes/models.js';
@@ -327,6 +328,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
 
   registerChatCompletions(app, context);
   registerOllamaApi(app, context);
+  registerOpenAiCompletions(app, context);
   registerEmbeddings(app, context);
   registerModels(app, context);
   registerHealth(app, context);
