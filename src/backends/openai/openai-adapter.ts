@@ -9,7 +9,9 @@ import type {
 import type { BackendConfig } from '../../config/config.js';
 import { UpstreamError } from '../../errors/errors.js';
 import type { BackendAdapter, UpstreamCall } from '../adapter.js';
+import { base64ToFloats, floatsToBase64 } from '../embedding-encoding.js';
 import { UpstreamClient, type UpstreamResponse } from '../http/upstream-client.js';
+import { completionId, nowSeconds } from '../ids.js';
 
 /** Longer comments from an upstream are cut: they are keep-alives, not content. */
 const MAX_COMMENT_LENGTH = 200;
@@ -36,6 +38,7 @@ export class OpenAiAdapter implements BackendAdapter {
     if (!isObject(answer) || !Array.isArray(answer['choices'])) {
       throw new UpstreamError(`Backend '${this.name}' answered without choices`);
     }
+    fillIdentity(answer, 'chat.completion', null);
     return answer as unknown as ChatCompletion;
   }
 
@@ -57,6 +60,12 @@ export class OpenAiAdapter implements BackendAdapter {
     const answer = await this.client.readJson(response, call);
     if (!isObject(answer) || !Array.isArray(answer['data'])) {
       throw new UpstreamError(`Backend '${this.name}' answered without data`);
+    }
+    const failed = toEncoding(answer['data'], request.encoding_format === 'base64' ? 'base64' : 'float');
+    if (failed !== null) {
+      throw new UpstreamError(
+        `Backend '${this.name}' sent embedding ${failed} as a string that is not base64 float32`,
+      );
     }
     return answer as unknown as EmbeddingsResponse;
   }
@@ -91,6 +100,8 @@ export class OpenAiAdapter implements BackendAdapter {
       failure: null,
     };
     const onComment = call.onComment;
+    // What fills in a chunk's missing id and created: the same for every chunk of the stream.
+    const identity: StreamIdentity = { id: null, created: null };
     const parser = createParser({
       // Keep-alive comments (`: ...`) are passed on, so that proxies before the client see a live stream.
       ...(onComment === undefined
@@ -118,6 +129,7 @@ export class OpenAiAdapter implements BackendAdapter {
           state.failure = new UpstreamError(`Backend '${this.name}' failed during the stream: ${message}`);
           return;
         }
+        fillIdentity(chunk, 'chat.completion.chunk', identity);
         const typed = chunk as unknown as ChatCompletionChunk;
         if (Array.isArray(typed.choices) && typed.choices.some((choice) => choice.finish_reason != null))
           state.finished = true;
@@ -145,4 +157,58 @@ export class OpenAiAdapter implements BackendAdapter {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The id and created a stream's chunks share: the first chunk's, or made up once. */
+interface StreamIdentity {
+  id: string | null;
+  created: number | null;
+}
+
+/**
+ * Fills in what llama.cpp's server and some proxies leave out and strict clients require (the AI SDK's
+ * schemas, say): `id` (a made-up `chatcmpl-...`), `object`, `created` (now) and each choice's `index`
+ * (its position); `choices` of a chunk, when missing, is empty. Values that are there are kept as they
+ * are, and an answer that has them all is left untouched. A stream's chunks get one id and one created.
+ */
+function fillIdentity(answer: Record<string, unknown>, object: string, stream: StreamIdentity | null): void {
+  if (typeof answer['id'] === 'string') {
+    if (stream !== null) stream.id ??= answer['id'];
+  } else if (stream === null) answer['id'] = completionId();
+  else answer['id'] = stream.id ??= completionId();
+  if (typeof answer['created'] === 'number') {
+    if (stream !== null) stream.created ??= answer['created'];
+  } else if (stream === null) answer['created'] = nowSeconds();
+  else answer['created'] = stream.created ??= nowSeconds();
+  if (typeof answer['object'] !== 'string') answer['object'] = object;
+  const choices = answer['choices'];
+  if (!Array.isArray(choices)) {
+    if (choices == null) answer['choices'] = [];
+    return;
+  }
+  choices.forEach((choice: unknown, position) => {
+    if (isObject(choice) && typeof choice['index'] !== 'number') choice['index'] = position;
+  });
+}
+
+/**
+ * Puts every embedding of `data` in the encoding the client asked for: an upstream that ignores
+ * `encoding_format` (the `openai` SDK asks for base64 by default) would otherwise hand the client float
+ * arrays it decodes as base64, or base64 it never decodes. Returns the index of an embedding that is a
+ * string but not base64 float32, else null.
+ */
+function toEncoding(data: unknown[], encoding: 'float' | 'base64'): number | null {
+  for (let position = 0; position < data.length; position++) {
+    const item = data[position];
+    if (!isObject(item)) continue;
+    const embedding = item['embedding'];
+    if (encoding === 'base64' && Array.isArray(embedding)) {
+      item['embedding'] = floatsToBase64(embedding as number[]);
+    } else if (encoding === 'float' && typeof embedding === 'string') {
+      const vector = base64ToFloats(embedding);
+      if (vector === null) return typeof item['index'] === 'number' ? item['index'] : position;
+      item['embedding'] = vector;
+    }
+  }
+  return null;
 }
