@@ -15,7 +15,16 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { ChatCompletionChunk, ChatCompletionRequest } from '../../api/schemas.js';
 import { AnswerAccumulator, answerEvents } from '../../conversation/events.js';
-import type { Answer, Part, StreamEvent, TokenLogprob } from '../../conversation/model.js';
+import type { Answer, StreamEvent } from '../../conversation/model.js';
+import {
+  answerArbitrary,
+  anyText,
+  fragmentedEvents,
+  identifier,
+  jsonObject,
+  plain,
+  streamable,
+} from '../../../test/support/conversation-arbitraries.js';
 import { toAnswer } from './answer.js';
 import { ChunkEncoder, answerChunks } from './chunk-encoder.js';
 import { toChatRequest } from './from-conversation.js';
@@ -26,23 +35,7 @@ type Json = Record<string, unknown>;
 
 const RUNS = { numRuns: 300 };
 
-/** fast-check builds records without a prototype; the translators build plain objects. */
-function plain<T>(value: T): T {
-  return structuredClone(value);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Requests
-// ---------------------------------------------------------------------------------------------------
-
-/** Any text, lone surrogates included: nothing on the way may assume well-formed strings. */
-const text = fc.string({ unit: 'binary', maxLength: 16 });
-const nonEmpty = fc.string({ unit: 'binary', minLength: 1, maxLength: 16 });
-const identifier = fc.string({ minLength: 1, maxLength: 10 });
-const jsonObject = fc.dictionary(identifier, fc.jsonValue({ maxDepth: 2 }), {
-  maxKeys: 3,
-  noNullPrototype: true,
-});
+const text = anyText;
 const base64 = fc.base64String({ minLength: 4, maxLength: 24 });
 
 const textPart = fc.record({ type: fc.constant('text'), text });
@@ -328,95 +321,7 @@ describe('chat request → conversation → chat request', () => {
 // Answers
 // ---------------------------------------------------------------------------------------------------
 
-/** Log probabilities survive JSON, so no -0 (JSON writes it as 0) and no NaN. */
-const logprob = fc.integer({ min: -100_000, max: 0 }).map((value) => (value === 0 ? 0 : value / 1000));
-const tokenLogprob: fc.Arbitrary<TokenLogprob> = fc.record(
-  {
-    token: text,
-    logprob,
-    bytes: fc.option(fc.array(fc.nat(255), { maxLength: 4 }), { nil: null }),
-    top_logprobs: fc.array(fc.record({ token: text, logprob }), { maxLength: 2 }),
-  },
-  { requiredKeys: ['token', 'logprob'] },
-);
-
-const finish = fc.oneof(
-  fc.constantFrom('stop', 'length', 'tool_calls', 'content_filter', 'error').map((reason) => ({
-    finishReason: reason,
-  })),
-  // A reason the model has no name for is kept as the backend gave it.
-  fc.constantFrom('abort', 'recitation', 'pause_turn').map((raw) => ({
-    finishReason: 'other' as const,
-    rawFinishReason: raw,
-  })),
-  fc.constant({ finishReason: null }),
-);
-
-const toolCallPart = fc.record({
-  type: fc.constant('tool_call' as const),
-  id: identifier,
-  name: identifier,
-  // JSON text as models stream it, or anything: the arguments are carried, not parsed.
-  arguments: fc.oneof(fc.json({ maxDepth: 2 }), text),
-});
-
-/**
- * A choice chat completions can express: reasoning (no signature: chat has no place for one), then
- * text, then tool calls, each non-empty when there (chat writes empty reasoning and text as nothing).
- */
-const choiceBody = fc
-  .record(
-    {
-      reasoning: nonEmpty,
-      text: nonEmpty,
-      calls: fc.array(toolCallPart, { minLength: 1, maxLength: 3 }),
-      finish,
-      stopSequence: text,
-      logprobs: fc.array(tokenLogprob, { minLength: 1, maxLength: 3 }),
-    },
-    { requiredKeys: ['finish'] },
-  )
-  .map(({ reasoning, text: said, calls, finish: ended, stopSequence, logprobs }) => {
-    const parts: Part[] = [];
-    if (reasoning !== undefined) parts.push({ type: 'reasoning', text: reasoning });
-    if (said !== undefined) parts.push({ type: 'text', text: said });
-    if (calls !== undefined) parts.push(...calls);
-    return {
-      parts,
-      ...ended,
-      // A stop sequence is why a choice stopped: it comes with the finish reason stop.
-      ...(stopSequence === undefined || ended.finishReason !== 'stop' ? {} : { stopSequence }),
-      ...(logprobs === undefined ? {} : { logprobs }),
-    };
-  });
-
-const usage = fc.record(
-  {
-    inputTokens: fc.nat(100_000),
-    outputTokens: fc.nat(100_000),
-    cachedInputTokens: fc.nat(100_000),
-    reasoningTokens: fc.nat(100_000),
-  },
-  { requiredKeys: ['inputTokens', 'outputTokens'] },
-);
-
-const answer: fc.Arbitrary<Answer> = fc
-  .record(
-    {
-      id: identifier,
-      model: identifier,
-      created: fc.nat(2_000_000_000),
-      choices: fc.array(choiceBody, { minLength: 1, maxLength: 3 }),
-      usage,
-    },
-    { requiredKeys: ['id', 'model', 'created', 'choices'] },
-  )
-  .map(({ choices, ...rest }) =>
-    plain({
-      ...rest,
-      choices: choices.map((choice, index) => ({ index, ...choice })),
-    }),
-  );
+const answer = answerArbitrary();
 
 describe('answer → chat completion → answer', () => {
   it('gives back every answer chat completions can express', () => {
@@ -442,110 +347,6 @@ describe('answer → chat completion → answer', () => {
 // ---------------------------------------------------------------------------------------------------
 // Streams
 // ---------------------------------------------------------------------------------------------------
-
-/** A choice streams something: a part, log probabilities or a finish reason. */
-function streamable(generated: Answer): boolean {
-  return generated.choices.every(
-    (choice) => choice.parts.length > 0 || choice.finishReason !== null || choice.logprobs !== undefined,
-  );
-}
-
-/** Cuts a string into 1..4 non-empty pieces, at points fast-check chooses. */
-function fragments(value: string, g: fc.GeneratorValue): string[] {
-  if (value.length <= 1) return [value];
-  const cuts = g(() => fc.uniqueArray(fc.integer({ min: 1, max: value.length - 1 }), { maxLength: 3 }));
-  const points = [0, ...[...cuts].sort((a, b) => a - b), value.length];
-  return points.slice(1).map((end, index) => value.slice(points[index], end));
-}
-
-/** Merges lists into one, keeping each list's order, choosing which list goes next with `g`. */
-function interleave<T>(lists: T[][], g: fc.GeneratorValue): T[] {
-  const out: T[] = [];
-  const queues = lists.filter((list) => list.length > 0).map((list) => [...list]);
-  while (queues.length > 0) {
-    const at = g(fc.nat, queues.length - 1);
-    const queue = queues[at] as T[];
-    out.push(queue.shift() as T);
-    if (queue.length === 0) queues.splice(at, 1);
-  }
-  return out;
-}
-
-/**
- * The events a real stream of this answer could carry: text, reasoning and each call's arguments in
- * fragments; parallel calls' deltas interleaved (each after its start); choices interleaved.
- */
-function fragmentedEvents(generated: Answer, g: fc.GeneratorValue): StreamEvent[] {
-  const perChoice = generated.choices.map((choice) => {
-    const events: StreamEvent[] = [];
-    const calls: StreamEvent[][] = [];
-    for (const part of choice.parts) {
-      if (part.type === 'reasoning')
-        for (const piece of fragments(part.text, g))
-          events.push({ type: 'reasoning', choice: choice.index, text: piece });
-      else if (part.type === 'text')
-        for (const piece of fragments(part.text, g))
-          events.push({ type: 'text', choice: choice.index, text: piece });
-      else if (part.type === 'tool_call') {
-        const call = calls.length;
-        calls.push([
-          { type: 'tool_call_start', choice: choice.index, call, id: part.id, name: part.name },
-          ...(part.arguments === ''
-            ? []
-            : fragments(part.arguments, g).map((piece): StreamEvent => ({
-                type: 'tool_call_delta',
-                choice: choice.index,
-                call,
-                arguments: piece,
-              }))),
-        ]);
-      }
-    }
-    // Calls start in order (their numbers are their order of start); their deltas interleave.
-    const starts = calls.map((list) => list[0] as StreamEvent);
-    const deltas = interleave(
-      calls.map((list) => list.slice(1)),
-      g,
-    );
-    const callEvents: StreamEvent[] = [];
-    let started = 0;
-    for (const delta of deltas) {
-      const call = (delta as { call: number }).call;
-      while (started <= call) callEvents.push(starts[started++] as StreamEvent);
-      callEvents.push(delta);
-    }
-    while (started < starts.length) callEvents.push(starts[started++] as StreamEvent);
-    events.push(...callEvents);
-    if (choice.logprobs !== undefined)
-      for (const piece of splitList(choice.logprobs, g))
-        events.push({ type: 'logprobs', choice: choice.index, content: piece });
-    if (choice.finishReason !== null)
-      events.push({
-        type: 'finish',
-        choice: choice.index,
-        reason: choice.finishReason,
-        ...(choice.rawFinishReason === undefined ? {} : { rawReason: choice.rawFinishReason }),
-        ...(choice.stopSequence === undefined ? {} : { stopSequence: choice.stopSequence }),
-      });
-    return events;
-  });
-  return [
-    { type: 'start', id: generated.id, model: generated.model, created: generated.created },
-    ...interleave(perChoice, g),
-    ...(generated.usage === undefined ? [] : [{ type: 'usage' as const, usage: generated.usage }]),
-  ];
-}
-
-function splitList<T>(list: readonly T[], g: fc.GeneratorValue): T[][] {
-  const out: T[][] = [];
-  let at = 0;
-  while (at < list.length) {
-    const size = g(fc.integer, { min: 1, max: list.length - at });
-    out.push(list.slice(at, at + size));
-    at += size;
-  }
-  return out;
-}
 
 /** Chunks as they cross the wire (JSON text), decoded into events. */
 function decode(chunks: readonly ChatCompletionChunk[]): StreamEvent[] {
@@ -587,7 +388,10 @@ describe('answer → stream events → chunks → stream events → answer', () 
     fc.assert(
       fc.property(streamed, fc.gen(), (generated, g) => {
         const encoder = new ChunkEncoder();
-        const chunks = fragmentedEvents(generated, g).flatMap((event) => encoder.encode(event));
+        const chunks = fragmentedEvents(generated, g, {
+          interleaveCalls: true,
+          interleaveChoices: true,
+        }).flatMap((event) => encoder.encode(event));
         assert.deepEqual(accumulate(decode(chunks)), generated);
       }),
       RUNS,
