@@ -14,13 +14,19 @@ import { validateConfig } from '../../src/config/load.js';
 import { fillPlaceholders, githubSlugs, markdownLinks, yamlBlocks } from './markdown.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const pages = [
-  'README.md',
-  ...readdirSync(join(root, 'docs'))
-    .filter((name) => name.endsWith('.md'))
-    .sort()
-    .map((name) => `docs/${name}`),
-];
+/** Every Markdown page under docs/, subfolders (docs/protocols/) included, as paths from the root. */
+function docsPages(folder: string): string[] {
+  return readdirSync(join(root, folder), { withFileTypes: true })
+    .flatMap((entry) =>
+      entry.isDirectory()
+        ? docsPages(`${folder}/${entry.name}`)
+        : entry.name.endsWith('.md')
+          ? [`${folder}/${entry.name}`]
+          : [],
+    )
+    .sort();
+}
+const pages = ['README.md', ...docsPages('docs')];
 const read = (page: string): string => readFileSync(join(root, page), 'utf8');
 
 describe('documentation links', () => {
