@@ -40,6 +40,7 @@ import { frameworkErrorHandler } from './framework-errors.js';
 import { chooseRequestId, newRequestState, requestPath, type RequestState } from './request-state.js';
 import { registerAdminRoutes } from '../admin/admin-routes.js';
 import { registerChatCompletions } from './routes/chat-completions.js';
+import { registerMessages } from '../protocols/anthropic-messages/route.js';
 import { registerOllamaApi } from '../protocols/ollama/route.js';
 import { registerOpenAiCompletions } from '../protocols/openai-completions/route.js';
 import { registerEmbeddings } from './routes/embeddings.js';
@@ -327,6 +328,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   );
 
   registerChatCompletions(app, context);
+  registerMessages(app, context);
   registerOllamaApi(app, context);
   registerOpenAiCompletions(app, context);
   registerEmbeddings(app, context);
