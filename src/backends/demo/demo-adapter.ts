@@ -9,7 +9,7 @@ import type {
 import { InvalidRequestError } from '../../errors/errors.js';
 import type { BackendAdapter, UpstreamCall } from '../adapter.js';
 import { completionId, nowSeconds } from '../ids.js';
-import { floatsToBase64 } from '../ollama/convert.js';
+import { floatsToBase64 } from '../embedding-encoding.js';
 import { countWords, demoAnswer, demoEmbedding } from './demo-model.js';
 
 /** The in-process demo backend: no network, deterministic answers, real streaming and usage. */

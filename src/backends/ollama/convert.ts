@@ -3,6 +3,7 @@
  * https://github.com/ollama/ollama/blob/main/docs/api.md, and api/types.go for what the page leaves out
  * (logprobs and top_logprobs since 0.12.11, tool call ids and `function.index`).
  */
+import { floatsToBase64 } from '../embedding-encoding.js';
 import { randomUUID } from 'node:crypto';
 import type {
   ChatCompletion,
@@ -728,9 +729,4 @@ export function fromOllamaEmbedResponse(
   };
 }
 
-/** OpenAI's base64 embedding encoding: little-endian float32. */
-export function floatsToBase64(vector: readonly number[]): string {
-  const buffer = Buffer.allocUnsafe(vector.length * 4);
-  vector.forEach((value, index) => buffer.writeFloatLE(value, index * 4));
-  return buffer.toString('base64');
-}
+export { floatsToBase64 };
