@@ -45,6 +45,8 @@ export interface AnswerShape {
   readonly rawFinish?: boolean;
   /** Whether the protocol carries tool calls. */
   readonly toolCalls?: boolean;
+  /** Reasoning with Anthropic's signature (only Anthropic Messages shows one; the carrier drops it). */
+  readonly signatures?: boolean;
 }
 
 /**
@@ -81,6 +83,10 @@ export function answerArbitrary(shape: AnswerShape = {}): fc.Arbitrary<Answer> {
     .record(
       {
         reasoning: nonEmptyText,
+        signature:
+          shape.signatures === true
+            ? fc.option(fc.base64String({ minLength: 4, maxLength: 24 }), { nil: undefined })
+            : fc.constant(undefined),
         text: nonEmptyText,
         calls:
           shape.toolCalls === false ? fc.constant([]) : fc.array(toolCall, { minLength: 1, maxLength: 3 }),
@@ -90,9 +96,10 @@ export function answerArbitrary(shape: AnswerShape = {}): fc.Arbitrary<Answer> {
       },
       { requiredKeys: ['finish'] },
     )
-    .map(({ reasoning, text, calls, finish: ended, stopSequence, logprobs }) => {
+    .map(({ reasoning, signature, text, calls, finish: ended, stopSequence, logprobs }) => {
       const parts: Part[] = [];
-      if (reasoning !== undefined) parts.push({ type: 'reasoning', text: reasoning });
+      if (reasoning !== undefined)
+        parts.push({ type: 'reasoning', text: reasoning, ...(signature === undefined ? {} : { signature }) });
       if (text !== undefined) parts.push({ type: 'text', text });
       if (calls !== undefined) parts.push(...calls);
       return {
@@ -192,10 +199,13 @@ export function fragmentedEvents(
     const events: StreamEvent[] = [];
     const calls: StreamEvent[][] = [];
     for (const part of choice.parts) {
-      if (part.type === 'reasoning')
+      if (part.type === 'reasoning') {
         for (const piece of fragments(part.text, g))
           events.push({ type: 'reasoning', choice: choice.index, text: piece });
-      else if (part.type === 'text')
+        // Anthropic sends the signature last, in a delta of its own.
+        if (part.signature !== undefined)
+          events.push({ type: 'reasoning', choice: choice.index, text: '', signature: part.signature });
+      } else if (part.type === 'text')
         for (const piece of fragments(part.text, g))
           events.push({ type: 'text', choice: choice.index, text: piece });
       else if (part.type === 'tool_call') {
