@@ -84,6 +84,10 @@ export interface GatewayConfig {
     /** First matching pattern prices a model; no match: no cost. */
     readonly prices: readonly ModelPrice[];
   };
+  /** The Responses API (POST /v1/responses): how long a stored response can be read and continued. */
+  readonly responses: {
+    readonly storeTtlSeconds: number;
+  };
 }
 
 /**

@@ -467,6 +467,9 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       retentionDays: file.usage?.retention_days ?? 90,
       prices,
     },
+    responses: {
+      storeTtlSeconds: file.responses?.store_ttl_seconds ?? 30 * 86400,
+    },
   };
 }
 

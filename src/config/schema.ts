@@ -218,6 +218,11 @@ export const ConfigFileSchema = Strict({
       ),
     }),
   ),
+  responses: Optional(
+    Strict({
+      store_ttl_seconds: Optional(Type.Integer({ minimum: 1, maximum: 366 * 86400 })),
+    }),
+  ),
 });
 
 export type ConfigFile = Static<typeof ConfigFileSchema>;

@@ -43,6 +43,7 @@ import { registerChatCompletions } from './routes/chat-completions.js';
 import { registerMessages } from '../protocols/anthropic-messages/route.js';
 import { registerOllamaApi } from '../protocols/ollama/route.js';
 import { registerOpenAiCompletions } from '../protocols/openai-completions/route.js';
+import { registerResponses } from '../protocols/openai-responses/route.js';
 import { registerEmbeddings } from './routes/embeddings.js';
 import { registerHealth } from './routes/health.js';
 import { registerModels } from './routes/models.js';
@@ -331,6 +332,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   registerMessages(app, context);
   registerOllamaApi(app, context);
   registerOpenAiCompletions(app, context);
+  registerResponses(app, context);
   registerEmbeddings(app, context);
   registerModels(app, context);
   registerHealth(app, context);
