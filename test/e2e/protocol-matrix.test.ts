@@ -645,9 +645,6 @@ const DRIVERS: readonly Driver[] = [
   legacyCompletions,
 ];
 
-/** Ingresses whose code has not landed yet: their drivers are written, their tests skipped. */
-const NOT_LANDED: ReadonlySet<string> = new Set<string>([]);
-
 // ---------------------------------------------------------------------------------------------------
 // Expectations
 // ---------------------------------------------------------------------------------------------------
@@ -781,60 +778,51 @@ describe('protocol × backend × scenario matrix', () => {
 
   for (const driver of DRIVERS) {
     describe(driver.name, () => {
-      const skip = NOT_LANDED.has(driver.name) ? `${driver.name} has not landed yet` : false;
       for (const backend of BACKENDS) {
         for (const scenario of driver.scenarios) {
           for (const stream of [false, true]) {
-            it(
-              `${backend.kind} backend, ${scenario}, ${stream ? 'streamed' : 'whole'}`,
-              { skip },
-              async () => {
-                const before = upstream.requests.length;
-                const wire = await send(driver, driver.request({ model: backend.model, scenario, stream }));
-                const answer = driver.read(wire, stream);
-                assert.deepEqual(withoutIds(answer, driver.callIds), expected(scenario));
-                assert.equal(upstream.requests.length, before + 1, 'one upstream call');
-                checkUpstream(backend, scenario, upstream.requests.at(-1) as ScriptedRequest);
-              },
-            );
+            it(`${backend.kind} backend, ${scenario}, ${stream ? 'streamed' : 'whole'}`, async () => {
+              const before = upstream.requests.length;
+              const wire = await send(driver, driver.request({ model: backend.model, scenario, stream }));
+              const answer = driver.read(wire, stream);
+              assert.deepEqual(withoutIds(answer, driver.callIds), expected(scenario));
+              assert.equal(upstream.requests.length, before + 1, 'one upstream call');
+              checkUpstream(backend, scenario, upstream.requests.at(-1) as ScriptedRequest);
+            });
           }
         }
         const followUp = driver.followUp;
         if (followUp === null) continue;
         for (const stream of [false, true]) {
-          it(
-            `${backend.kind} backend, a tool result in the second turn, ${stream ? 'streamed' : 'whole'}`,
-            { skip },
-            async () => {
-              const turn = { model: backend.model, scenario: 'tools' as const, stream };
-              const first = driver.read(await send(driver, driver.request(turn)), stream);
-              const call = first.toolCalls[0];
-              assert.ok(call !== undefined, 'the first turn called a tool');
-              const wire = await send(driver, followUp({ ...turn, call, result: TOOL_RESULT }));
-              assert.deepEqual(driver.read(wire, stream), {
-                text: toolSaid(TOOL_RESULT),
-                reasoning: '',
-                toolCalls: [],
-                finish: 'stop',
-              });
-              // The upstream got the call and its result, in its own format.
-              const messages = objects((upstream.requests.at(-1) as ScriptedRequest).body['messages']);
-              const result = messages.at(-1) ?? {};
-              assert.equal(result['role'], 'tool');
-              assert.equal(result['content'], TOOL_RESULT);
-              const assistant = messages.at(-2) ?? {};
-              assert.equal(assistant['role'], 'assistant');
-              const called = objects(assistant['tool_calls'])[0] ?? {};
-              const fn = called['function'] as Json;
-              assert.equal(fn['name'], call.name);
-              assert.deepEqual(parseArguments(fn['arguments']), call.arguments);
-              if (backend.kind === 'openai') {
-                assert.ok(typeof called['id'] === 'string' && called['id'] !== '', 'the call has an id');
-                assert.equal(result['tool_call_id'], called['id'], 'the result names the call');
-                if (driver.callIds) assert.equal(called['id'], call.id, 'the call keeps its id');
-              } else assert.equal(result['tool_name'], call.name, 'Ollama names the tool of a result');
-            },
-          );
+          it(`${backend.kind} backend, a tool result in the second turn, ${stream ? 'streamed' : 'whole'}`, async () => {
+            const turn = { model: backend.model, scenario: 'tools' as const, stream };
+            const first = driver.read(await send(driver, driver.request(turn)), stream);
+            const call = first.toolCalls[0];
+            assert.ok(call !== undefined, 'the first turn called a tool');
+            const wire = await send(driver, followUp({ ...turn, call, result: TOOL_RESULT }));
+            assert.deepEqual(driver.read(wire, stream), {
+              text: toolSaid(TOOL_RESULT),
+              reasoning: '',
+              toolCalls: [],
+              finish: 'stop',
+            });
+            // The upstream got the call and its result, in its own format.
+            const messages = objects((upstream.requests.at(-1) as ScriptedRequest).body['messages']);
+            const result = messages.at(-1) ?? {};
+            assert.equal(result['role'], 'tool');
+            assert.equal(result['content'], TOOL_RESULT);
+            const assistant = messages.at(-2) ?? {};
+            assert.equal(assistant['role'], 'assistant');
+            const called = objects(assistant['tool_calls'])[0] ?? {};
+            const fn = called['function'] as Json;
+            assert.equal(fn['name'], call.name);
+            assert.deepEqual(parseArguments(fn['arguments']), call.arguments);
+            if (backend.kind === 'openai') {
+              assert.ok(typeof called['id'] === 'string' && called['id'] !== '', 'the call has an id');
+              assert.equal(result['tool_call_id'], called['id'], 'the result names the call');
+              if (driver.callIds) assert.equal(called['id'], call.id, 'the call keeps its id');
+            } else assert.equal(result['tool_name'], call.name, 'Ollama names the tool of a result');
+          });
         }
       }
     });
