@@ -136,6 +136,1249 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/messages': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Create a message (Anthropic Messages API)
+     * @description Anthropic's Messages API over the gateway's models, for Claude Code and Anthropic's SDKs. The key goes in `x-api-key` or `Authorization: Bearer`; `anthropic-version` and `anthropic-beta` are accepted and ignored. With `stream: true` the answer is Anthropic's server-sent events (message_start, ping, content_block_start/delta/stop, message_delta, message_stop); an error after the stream started is a last `event: error`. Errors are `{"type":"error","error":{"type","message"},"request_id"}`. What is mapped and what is refused: docs/protocols/anthropic-messages.md.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      /** @description Anthropic's Messages API request */
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description A model name routed by the gateway */
+            model: string;
+            messages: {
+              role: 'user' | 'assistant' | 'system';
+              /** @description A string, or content blocks */
+              content:
+                | string
+                | {
+                    /** @description text, image, tool_use, tool_result, ... */
+                    type: string;
+                  }[];
+            }[];
+            /** @description A string, or content blocks */
+            system?:
+              | string
+              | {
+                  /** @description text, image, tool_use, tool_result, ... */
+                  type: string;
+                }[];
+            tools?: Record<string, unknown>[];
+            tool_choice?: {
+              /** @description auto, any, tool or none */
+              type: string;
+            };
+            thinking?: {
+              /** @description enabled (with budget_tokens), disabled or adaptive */
+              type: string;
+            };
+            /** @description effort, format (a JSON schema) */
+            output_config?: Record<string, unknown>;
+            /** @description Required, as Anthropic requires it */
+            max_tokens: number;
+            stream?: boolean;
+            stop_sequences?: string[];
+            temperature?: number;
+            top_p?: number;
+            top_k?: number;
+            metadata?: {
+              user_id?: string | null;
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description The message (JSON), or its events (server-sent events) */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              id: string;
+              /** @enum {string} */
+              type: 'message';
+              /** @enum {string} */
+              role: 'assistant';
+              model: string;
+              content: {
+                /** @description thinking, redacted_thinking, text or tool_use */
+                type: string;
+              }[];
+              stop_reason: string | null;
+              stop_sequence: string | null;
+              usage: {
+                input_tokens: number;
+                output_tokens: number;
+                cache_creation_input_tokens: number | null;
+                cache_read_input_tokens: number | null;
+              };
+            };
+            'text/event-stream': string;
+          };
+        };
+        /** @description A client error, in Anthropic's error shape */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {string} */
+              type: 'error';
+              error: {
+                type: string;
+                message: string;
+              };
+              request_id: string;
+            };
+          };
+        };
+        /** @description A gateway or upstream error, in Anthropic's error shape */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {string} */
+              type: 'error';
+              error: {
+                type: string;
+                message: string;
+              };
+              request_id: string;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/messages/count_tokens': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Count the tokens of a message request (Anthropic Messages API)
+     * @description The prompt's tokens (messages, system prompt, tools) counted by the gateway's tokenizer (o200k_base): an estimate for the models behind it, whose tokenizers differ; images are not counted. No upstream is called. The key's model allow-list applies, and the request counts against the key's request limits (not its token limits), as a cache hit does.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      /** @description Anthropic's token counting request */
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description A model name routed by the gateway */
+            model: string;
+            messages: {
+              role: 'user' | 'assistant' | 'system';
+              /** @description A string, or content blocks */
+              content:
+                | string
+                | {
+                    /** @description text, image, tool_use, tool_result, ... */
+                    type: string;
+                  }[];
+            }[];
+            /** @description A string, or content blocks */
+            system?:
+              | string
+              | {
+                  /** @description text, image, tool_use, tool_result, ... */
+                  type: string;
+                }[];
+            tools?: Record<string, unknown>[];
+            tool_choice?: {
+              /** @description auto, any, tool or none */
+              type: string;
+            };
+            thinking?: {
+              /** @description enabled (with budget_tokens), disabled or adaptive */
+              type: string;
+            };
+            /** @description effort, format (a JSON schema) */
+            output_config?: Record<string, unknown>;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              input_tokens: number;
+            };
+          };
+        };
+        /** @description A client error, in Anthropic's error shape */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {string} */
+              type: 'error';
+              error: {
+                type: string;
+                message: string;
+              };
+              request_id: string;
+            };
+          };
+        };
+        /** @description A gateway or upstream error, in Anthropic's error shape */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {string} */
+              type: 'error';
+              error: {
+                type: string;
+                message: string;
+              };
+              request_id: string;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/chat': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Ollama: chat
+     * @description Ollama's /api/chat. Streams NDJSON unless `stream: false`: a line per delta, each tool call whole on its own line, a last line with `done: true`; an error after the stream started is a last `{"error": ...}` line. No messages: Ollama's load call, answered at once.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      /** @description Ollama's chat request */
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description A model name routed by the gateway */
+            model: string;
+            /** @description role system, user, assistant or tool; content; images (base64); tool_calls; tool_name; thinking */
+            messages?: ({
+              role: string;
+            } & {
+              [key: string]: unknown;
+            })[];
+            tools?: {
+              [key: string]: unknown;
+            }[];
+            /** @description "json" or a JSON schema */
+            format?: unknown;
+            /** @description Ollama's model options */
+            options?: {
+              [key: string]: unknown;
+            };
+            /** @description true, false, "low", "medium" or "high" */
+            think?: unknown;
+            keep_alive?: unknown;
+            /** @description true (the default): NDJSON lines */
+            stream?: boolean | null;
+          } & {
+            [key: string]: unknown;
+          };
+        };
+      };
+      responses: {
+        /** @description The answer (JSON), or its NDJSON lines */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              [key: string]: unknown;
+            };
+            'application/x-ndjson': string;
+          };
+        };
+        /** @description A client error, as Ollama writes it: {"error": "..."} */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: string;
+            };
+          };
+        };
+        /** @description A gateway or upstream error: {"error": "..."} */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: string;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/generate': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Ollama: generate
+     * @description Ollama's /api/generate: the prompt goes to the backend as one user message (its chat template applies, also with `raw`). `suffix`, `template` and `context` are refused. An empty prompt is Ollama's load call, answered at once.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      /** @description Ollama's generate request */
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description A model name routed by the gateway */
+            model: string;
+            /** @description Empty: load the model (answered at once) */
+            prompt?: string;
+            system?: string;
+            /** @description Refused unless empty (fill in the middle) */
+            suffix?: string;
+            images?: string[];
+            format?: unknown;
+            /** @description Ollama's model options */
+            options?: {
+              [key: string]: unknown;
+            };
+            think?: unknown;
+            raw?: boolean;
+            keep_alive?: unknown;
+            /** @description true (the default): NDJSON lines */
+            stream?: boolean | null;
+          } & {
+            [key: string]: unknown;
+          };
+        };
+      };
+      responses: {
+        /** @description The answer (JSON), or its NDJSON lines */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              [key: string]: unknown;
+            };
+            'application/x-ndjson': string;
+          };
+        };
+        /** @description A client error, as Ollama writes it: {"error": "..."} */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: string;
+            };
+          };
+        };
+        /** @description A gateway or upstream error: {"error": "..."} */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: string;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/embed': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Ollama: embed
+     * @description Ollama's /api/embed, through the gateway's embeddings pipeline. `truncate`, `options` and `keep_alive` are accepted and not forwarded: each backend truncates (or refuses) as it does by default.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      /** @description Ollama's embed request */
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description A model name routed by the gateway */
+            model: string;
+            input: string | string[];
+            truncate?: boolean;
+            dimensions?: number;
+            /** @description Ollama's model options */
+            options?: {
+              [key: string]: unknown;
+            };
+            keep_alive?: unknown;
+          } & {
+            [key: string]: unknown;
+          };
+        };
+      };
+      responses: {
+        /** @description {model, embeddings, ...} */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description A client error, as Ollama writes it: {"error": "..."} */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: string;
+            };
+          };
+        };
+        /** @description A gateway or upstream error: {"error": "..."} */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: string;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/embeddings': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Ollama: embeddings (older)
+     * @description Ollama's older /api/embeddings: one prompt, one `embedding`.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      /** @description Ollama's older embeddings request */
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description A model name routed by the gateway */
+            model: string;
+            prompt: string;
+            /** @description Ollama's model options */
+            options?: {
+              [key: string]: unknown;
+            };
+            keep_alive?: unknown;
+          } & {
+            [key: string]: unknown;
+          };
+        };
+      };
+      responses: {
+        /** @description {embedding} */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description A client error, as Ollama writes it: {"error": "..."} */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: string;
+            };
+          };
+        };
+        /** @description A gateway or upstream error: {"error": "..."} */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: string;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/tags': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Ollama: the models this key may use
+     * @description The names GET /v1/models lists, in Ollama's form. Size, digest and details are placeholders: the gateway routes names and does not know the weights behind them.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description {models: [...]} */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description A client error, as Ollama writes it: {"error": "..."} */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: string;
+            };
+          };
+        };
+        /** @description A gateway or upstream error: {"error": "..."} */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: string;
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/show': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Ollama: show a model
+     * @description A model this key may use: placeholder details, and the capabilities the gateway carries (completion, tools, vision); 404 {"error": "model 'x' not found"} otherwise.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description A model name routed by the gateway */
+            model?: string;
+            /** @description The older name of `model` */
+            name?: string;
+          } & {
+            [key: string]: unknown;
+          };
+        };
+      };
+      responses: {
+        /** @description The model */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description A client error, as Ollama writes it: {"error": "..."} */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: string;
+            };
+          };
+        };
+        /** @description A gateway or upstream error: {"error": "..."} */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: string;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/ps': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Ollama: running models (none: the gateway loads nothing) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description {models: []} */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description A client error, as Ollama writes it: {"error": "..."} */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: string;
+            };
+          };
+        };
+        /** @description A gateway or upstream error: {"error": "..."} */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: string;
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/version': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Ollama: version
+     * @description Always 0.12.11: an Ollama version whose features the gateway carries, so that clients enable them. No key needed, as with Ollama.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description {version} */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Ollama: "Ollama is running"
+     * @description What Ollama answers on its root, which Open WebUI and ollama-js probe. No key needed.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Ollama is running */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'text/plain': string;
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/completions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Create a completion (legacy)
+     * @description OpenAI legacy completions. The prompt goes to the backend as one user message, so its chat template applies. One prompt per request; `suffix`, `echo` and `best_of` above 1 are refused. With `stream: true` the answer is server-sent events of text_completion chunks ending in `data: [DONE]`.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      /** @description OpenAI legacy completion request; unknown fields are passed to OpenAI-compatible backends */
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description A model name routed by the gateway */
+            model: string;
+            /** @description A string, or an array of one string (several prompts and token ids are refused) */
+            prompt: string | unknown[];
+            /** @default 16 */
+            max_tokens?: number | null;
+            temperature?: number | null;
+            top_p?: number | null;
+            n?: number | null;
+            stream?: boolean | null;
+            stream_options?: {
+              include_usage?: boolean;
+            } | null;
+            logprobs?: number | null;
+            /** @description Refused when true */
+            echo?: boolean | null;
+            stop?: string | string[] | null;
+            /** @description Refused unless empty */
+            suffix?: string | null;
+            /** @description Refused above 1 */
+            best_of?: number | null;
+            seed?: number | null;
+            presence_penalty?: number | null;
+            frequency_penalty?: number | null;
+            user?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description The completion (JSON), or its chunks (server-sent events) */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              id: string;
+              /** @enum {string} */
+              object: 'text_completion';
+              created: number;
+              model: string;
+              choices: {
+                text: string;
+                index: number;
+                logprobs: {
+                  [key: string]: unknown;
+                } | null;
+                finish_reason: string | null;
+              }[];
+              usage?: {
+                prompt_tokens: number;
+                completion_tokens: number;
+                total_tokens: number;
+              };
+            };
+            'text/event-stream': string;
+          };
+        };
+        /** @description A client error, as RFC 9457 problem details */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+        /** @description A gateway or upstream error, as RFC 9457 problem details */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/responses': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Create a model response (OpenAI Responses API)
+     * @description OpenAI Responses over any backend: input as text or items (messages, function calls and their outputs, reasoning, item references), instructions, function tools, text.format, previous_response_id. With `stream: true` the answer is server-sent events (`event: response.created` … `response.completed`); an error after the stream started is an `error` event then `response.failed`. Hosted tools, files, background runs and unknown fields are refused (400 naming the field). Responses are stored (store: true, the default) under the API key for responses.store_ttl_seconds.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description A model name routed by the gateway */
+            model: string;
+            /** @description Text, or a list of input items */
+            input?: string | Record<string, unknown>[];
+            instructions?: string | null;
+            previous_response_id?: string | null;
+            store?: boolean | null;
+            stream?: boolean | null;
+            stream_options?: {
+              include_obfuscation?: boolean;
+            } | null;
+            tools?: Record<string, unknown>[];
+            tool_choice?: string | Record<string, unknown>;
+            parallel_tool_calls?: boolean | null;
+            max_output_tokens?: number | null;
+            max_tool_calls?: number | null;
+            temperature?: number | null;
+            top_p?: number | null;
+            top_logprobs?: number | null;
+            text?: {
+              format?: {
+                type: string;
+              };
+              verbosity?: ('low' | 'medium' | 'high') | null;
+            };
+            reasoning?: {
+              effort?: ('none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh' | 'max') | null;
+              summary?: ('auto' | 'concise' | 'detailed') | null;
+              generate_summary?: ('auto' | 'concise' | 'detailed') | null;
+              context?: string | null;
+              mode?: string | null;
+            } | null;
+            include?:
+              | (
+                  | 'reasoning.encrypted_content'
+                  | 'message.output_text.logprobs'
+                  | 'message.input_image.image_url'
+                  | 'file_search_call.results'
+                  | 'web_search_call.results'
+                  | 'web_search_call.action.sources'
+                  | 'computer_call_output.output.image_url'
+                  | 'code_interpreter_call.outputs'
+                )[]
+              | null;
+            metadata?: {
+              [key: string]: string;
+            } | null;
+            user?: string;
+            safety_identifier?: string | null;
+            truncation?: ('auto' | 'disabled') | null;
+            service_tier?: string | null;
+            prompt_cache_key?: string | null;
+            prompt_cache_retention?: string | null;
+            prompt_cache_options?: Record<string, unknown> | null;
+            client_metadata?: {
+              [key: string]: string;
+            } | null;
+            background?: boolean | null;
+            conversation?: unknown;
+            prompt?: unknown;
+            moderation?: unknown;
+            context_management?: unknown;
+          };
+        };
+      };
+      responses: {
+        /** @description The response (JSON), or its events (server-sent events) */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description resp_… */
+              id: string;
+              /** @enum {string} */
+              object: 'response';
+              created_at: number;
+              /** @description completed, incomplete or failed */
+              status: string;
+              model: string;
+              output: {
+                type: string;
+              }[];
+              usage: Record<string, unknown> | null;
+            };
+            'text/event-stream': string;
+          };
+        };
+        /** @description A client error, as RFC 9457 problem details */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+        /** @description A gateway or upstream error, as RFC 9457 problem details */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/responses/{response_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Retrieve a stored response
+     * @description A response stored by this API key (store: true), as it was answered. Another key’s, an expired one or one stored with store: false is 404. Replaying it as a stream (stream=true) is not supported.
+     */
+    get: {
+      parameters: {
+        query?: {
+          stream?: string;
+          include?: string | string[];
+          'include[]'?: string | string[];
+          include_obfuscation?: string;
+          starting_after?: string;
+        };
+        header?: never;
+        path: {
+          /** @description resp_… */
+          response_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OpenAI's Response object */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description resp_… */
+              id: string;
+              /** @enum {string} */
+              object: 'response';
+              created_at: number;
+              /** @description completed, incomplete or failed */
+              status: string;
+              model: string;
+              output: {
+                type: string;
+              }[];
+              usage: Record<string, unknown> | null;
+            };
+          };
+        };
+        /** @description A client error, as RFC 9457 problem details */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+        /** @description A gateway or upstream error, as RFC 9457 problem details */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    /** Delete a stored response */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description resp_… */
+          response_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              id: string;
+              /** @enum {string} */
+              object: 'response';
+              /** @enum {boolean} */
+              deleted: true;
+            };
+          };
+        };
+        /** @description A client error, as RFC 9457 problem details */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+        /** @description A gateway or upstream error, as RFC 9457 problem details */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/embeddings': {
     parameters: {
       query?: never;
