@@ -211,6 +211,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     rateLimiter: new RateLimiter(config.rateLimit, stores.limiterRedis, logger, metrics),
     metrics,
     keyStore: stores.keys,
+    kv: stores.kv,
     authenticator,
     calls,
     lifecycle,

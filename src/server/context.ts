@@ -9,6 +9,7 @@ import type { ModelDiscovery } from '../routing/discovery.js';
 import type { ModelRouter } from '../routing/model-router.js';
 import type { UpstreamCalls } from './upstream-calls.js';
 import type { MetricsSink } from '../observability/metrics.js';
+import type { KeyValueStore } from '../state/kv-store.js';
 
 export interface ReadinessCheck {
   /** error and shutting_down make the gateway unready; degraded and unhealthy (one backend) do not. */
@@ -27,6 +28,8 @@ export interface GatewayContext {
   readonly keyStore: KeyStore;
   readonly rateLimiter: RateLimiter;
   readonly cache: ResponseCache;
+  /** Entries with a TTL in the state store (the Responses API's stored responses). */
+  readonly kv: KeyValueStore;
   readonly metrics: MetricsSink;
   readonly calls: UpstreamCalls;
   /**

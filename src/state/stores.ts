@@ -9,6 +9,9 @@ import { RedisKeyStore } from './redis/redis-key-store.js';
 import { EmbeddedUsageStore } from '../usage/embedded-usage-store.js';
 import { RedisUsageStore } from '../usage/redis-usage-store.js';
 import type { UsageStore } from '../usage/usage.js';
+import { EmbeddedKeyValueStore } from './embedded/embedded-kv-store.js';
+import { KV_TIMEOUT_MS, type KeyValueStore } from './kv-store.js';
+import { RedisKeyValueStore } from './redis/redis-kv-store.js';
 
 const READINESS_TIMEOUT_MS = 500;
 /** Key look-ups that miss the in-process cache wait at most this long for Redis. */
@@ -30,6 +33,8 @@ export interface Stores {
   readonly cache: CacheStore;
   /** Usage counters: Redis (a connection of its own, 2 s command timeout), else the SQLite file. */
   readonly usage: UsageStore;
+  /** Key-value entries with a TTL (stored Responses API responses): Redis (the usage connection), else SQLite. */
+  readonly kv: KeyValueStore;
   /** Readiness checks of the stores, each bounded by a short timeout. */
   check(): Promise<Record<string, ReadinessCheck>>;
   close(): Promise<void>;
@@ -43,6 +48,7 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
       limiterRedis: null,
       cache: new MemoryCacheStore(config.cache.memoryMaxBytes, config.cache.maxEntryBytes),
       usage: new EmbeddedUsageStore(embedded.db, config.usage.retentionDays),
+      kv: new EmbeddedKeyValueStore(embedded.db, false),
       check: () => {
         try {
           embedded.check();
@@ -76,6 +82,7 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
     limiterRedis,
     cache: new RedisCacheStore(limiterRedis, config.cache.maxEntryBytes, config.rateLimit.storeTimeoutMs),
     usage: new RedisUsageStore(usageRedis, config.usage.retentionDays),
+    kv: new RedisKeyValueStore(usageRedis, KV_TIMEOUT_MS, false),
     async check() {
       let result = await checkRedis(redis, READINESS_TIMEOUT_MS);
       // The other connections reconnect on their own: while one is down, limits would fall back to

@@ -5,7 +5,6 @@
  * errors are problem+json, whose `error` member is OpenAI's, as on every OpenAI route.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
 import { Type } from '@sinclair/typebox';
 import type { KeyRecord } from '../../auth/key-record.js';
 import { nowSeconds } from '../../backends/ids.js';
@@ -14,7 +13,6 @@ import { conversationOutput } from '../../pipeline/output.js';
 import { serveGeneration } from '../../pipeline/serve-generation.js';
 import type { GatewayContext } from '../../server/context.js';
 import { errorResponses } from '../../server/routes/openapi-fragments.js';
-import { openKeyValueStore } from '../../state/kv-store.js';
 import { toChatRequest } from '../openai-chat/from-conversation.js';
 import { echoOf, type Json } from './from-conversation.js';
 import { newResponseId, parseItemId } from './ids.js';
@@ -157,13 +155,8 @@ export function persistence(
 }
 
 export function registerResponses(app: FastifyInstance, context: GatewayContext): void {
-  // app.log is the pino logger the gateway was built with (buildGateway's loggerInstance); Fastify
-  // types it as its own logger interface.
-  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- it is a pino Logger
-  const store = new ResponseStore(openKeyValueStore(context.config, app.log as Logger));
-  app.addHook('onClose', async () => {
-    await store.close();
-  });
+  // The state store's key-value entries; the stores close with the gateway.
+  const store = new ResponseStore(context.kv);
 
   app.post<{ Body: ResponsesRequest }>(
     '/v1/responses',

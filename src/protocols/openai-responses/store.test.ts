@@ -20,7 +20,7 @@ describe('ResponseStore', () => {
   });
 
   after(async () => {
-    await store.close();
+    await kv.close();
     rmSync(directory, { recursive: true, force: true });
   });
 

@@ -58,10 +58,6 @@ export class ResponseStore {
     if (!isResponseId(responseId)) return false;
     return this.kv.delete(storageKey(keyId, responseId));
   }
-
-  close(): Promise<void> {
-    return this.kv.close();
-  }
 }
 
 /** `gw-resp:<key id>:<response id>`: one key's responses under one prefix. */
