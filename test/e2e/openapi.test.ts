@@ -87,6 +87,20 @@ describe('GET /openapi.json and /docs', () => {
       ['/v1/models/{model}', 'get'],
       ['/health/live', 'get'],
       ['/health/ready', 'get'],
+      // Issue 18: every client's protocol.
+      ['/v1/responses', 'post'],
+      ['/v1/responses/{response_id}', 'get'],
+      ['/v1/responses/{response_id}', 'delete'],
+      ['/v1/messages', 'post'],
+      ['/v1/messages/count_tokens', 'post'],
+      ['/v1/completions', 'post'],
+      ['/api/chat', 'post'],
+      ['/api/generate', 'post'],
+      ['/api/embed', 'post'],
+      ['/api/embeddings', 'post'],
+      ['/api/tags', 'get'],
+      ['/api/show', 'post'],
+      ['/api/version', 'get'],
     ] as const) {
       at(paths, path, method, 'responses');
     }
