@@ -436,6 +436,16 @@ async function main(): Promise<void> {
       return processes;
     };
     const gateway = await startGateway('gateway', { authEnabled: true, redisLimits: false, cache: false });
+    // The other protocols on processes of their own, configured as `gateway`: shared processes would get
+    // those targets' warm-up and load too, and a warmer JIT than the configurations they are compared with.
+    const protocolGateways: Record<string, readonly Service[]> = {};
+    for (const [index, name] of Object.keys(PROTOCOL_REQUESTS).entries()) {
+      protocolGateways[name] = await startGateway(`gateway-protocol-${index}`, {
+        authEnabled: true,
+        redisLimits: false,
+        cache: false,
+      });
+    }
     const gatewayNoAuth = await startGateway('gateway-no-auth', {
       authEnabled: false,
       redisLimits: false,
@@ -487,7 +497,7 @@ async function main(): Promise<void> {
       'gateway, Redis limits': gatewayLimits,
       'gateway, cache hits': gatewayHits,
       'gateway, cache hits (Redis)': gatewayRedisHits,
-      ...Object.fromEntries(Object.keys(PROTOCOL_REQUESTS).map((name) => [name, gateway])),
+      ...protocolGateways,
     };
     const requestOf = (name: string): BenchRequest => PROTOCOL_REQUESTS[name] ?? CHAT;
     const serverFor = (name: string, turn: number): Service => {
