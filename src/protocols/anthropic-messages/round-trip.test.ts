@@ -17,18 +17,12 @@ import { describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import fc from 'fast-check';
 import { AnswerAccumulator } from '../../conversation/events.js';
-import type {
-  Answer,
-  ConversationRequest,
-  ImagePart,
-  Message,
-  Part,
-  ToolResultPart,
-} from '../../conversation/model.js';
-import { effortOf, toChatRequest } from '../openai-chat/from-conversation.js';
+import type { Answer } from '../../conversation/model.js';
+import { toChatRequest } from '../openai-chat/from-conversation.js';
 import { fromChatRequest } from '../openai-chat/to-conversation.js';
 import {
   answerArbitrary,
+  carrierForm,
   anyText,
   fragmentedEvents,
   identifier,
@@ -145,94 +139,8 @@ const messagesRequest: fc.Arbitrary<MessagesRequest> = fc
   })
   .map((body) => plain(body) as MessagesRequest);
 
-function joined(parts: readonly Part[], separator = ''): string {
-  return parts.map((part) => (part.type === 'text' ? part.text : '')).join(separator);
-}
-
-/** Text alone is one text part (none when empty); with an image it stays parts as they were. */
-function content(parts: readonly Part[]): Part[] {
-  if (!parts.every((part) => part.type === 'text')) return [...parts];
-  const text = joined(parts);
-  return text === '' ? [] : [{ type: 'text', text }];
-}
-
-function pushTool(messages: Message[], results: readonly ToolResultPart[]): void {
-  const last = messages.at(-1);
-  if (last?.role === 'tool')
-    messages[messages.length - 1] = { role: 'tool', parts: [...last.parts, ...results] };
-  else messages.push({ role: 'tool', parts: results });
-}
-
-/**
- * The conversation as it comes back from the chat carrier. Each change, and why:
- * - `system` is the first system message, its blocks joined by a newline: chat completions has no
- *   other place for it;
- * - a message's text alone is one string (none when empty): chat writes text-only content as a string;
- * - an assistant turn is its reasoning (joined), its text (joined), its calls: the carrier's
- *   reasoning_content, content and tool_calls. Thinking signatures and redacted thinking are dropped:
- *   an OpenAI-compatible or Ollama backend could not check them anyway (docs/conversation.md);
- * - tool_result blocks become tool messages before the rest of their user message (chat's order: the
- *   results answer the assistant turn before them), their text joined, an error with no text "error"
- *   (is_error has no place in chat), their images in the user message after them (chat takes images
- *   only from users);
- * - a thinking budget becomes an effort level (what OpenAI-compatible servers take).
- */
-function normalise(conversation: ConversationRequest): ConversationRequest {
-  const messages: Message[] = [];
-  if (conversation.system !== undefined && conversation.system.length > 0)
-    messages.push({
-      role: 'system',
-      parts: content([{ type: 'text', text: joined(conversation.system, '\n') }]),
-    });
-  for (const message of conversation.messages) {
-    if (message.role === 'assistant') {
-      const reasoning = message.parts.filter((part) => part.type === 'reasoning');
-      const text = joined(message.parts);
-      messages.push({
-        role: 'assistant',
-        parts: [
-          ...(reasoning.length === 0
-            ? []
-            : [{ type: 'reasoning' as const, text: reasoning.map((part) => part.text).join('') }]),
-          ...(text === '' ? [] : [{ type: 'text' as const, text }]),
-          ...message.parts.filter((part) => part.type === 'tool_call'),
-        ],
-      });
-      continue;
-    }
-    const results: ToolResultPart[] = [];
-    const rest: Part[] = [];
-    for (const part of message.parts) {
-      if (part.type !== 'tool_result') {
-        rest.push(part);
-        continue;
-      }
-      const text = joined(part.content);
-      const said = part.isError === true && text === '' ? 'error' : text;
-      results.push({
-        type: 'tool_result',
-        callId: part.callId,
-        ...(part.name === undefined ? {} : { name: part.name }),
-        content: said === '' ? [] : [{ type: 'text', text: said }],
-      });
-      rest.push(...part.content.filter((item): item is ImagePart => item.type === 'image'));
-    }
-    if (results.length > 0) pushTool(messages, results);
-    if (rest.length > 0 || message.parts.length === 0)
-      messages.push({ role: message.role === 'tool' ? 'user' : message.role, parts: content(rest) });
-  }
-  const { system: _system, options, ...others } = conversation;
-  const { reasoning, ...otherOptions } = options;
-  const effort = reasoning === undefined ? undefined : effortOf(reasoning);
-  return {
-    ...others,
-    messages,
-    options: {
-      ...otherOptions,
-      ...(effort === undefined ? {} : { reasoning: { effort: effort as 'low' } }),
-    },
-  };
-}
+/** The conversation through the carrier: its stated changes (test/support/conversation-arbitraries.ts). */
+const normalise = carrierForm;
 
 describe('Anthropic Messages request → conversation → chat carrier → conversation', () => {
   it('keeps every part, in order, up to the stated normalisations', () => {
