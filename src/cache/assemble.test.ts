@@ -124,6 +124,32 @@ describe('CompletionAssembler', () => {
     );
   });
 
+  it('keeps parallel calls apart when the server leaves out index (Gemini, SGLang) or numbers every call 0', () => {
+    for (const index of [undefined, 0]) {
+      const at = index === undefined ? {} : { index };
+      const result = assemble([
+        chunk([delta(0, { tool_calls: [{ ...at, id: 'a', function: { name: 'f', arguments: '{"x":' } }] })]),
+        chunk([
+          delta(0, { tool_calls: [{ ...(index === undefined ? {} : at), function: { arguments: '1}' } }] }),
+        ]),
+        chunk([delta(0, { tool_calls: [{ ...at, id: 'b', function: { name: 'g', arguments: '{}' } }] })]),
+        chunk([delta(0, {}, 'tool_calls')]),
+      ]);
+      assert.deepEqual(
+        result?.choices[0]?.message.tool_calls?.map((call) => [
+          call.id,
+          call.function.name,
+          call.function.arguments,
+        ]),
+        [
+          ['a', 'f', '{"x":1}'],
+          ['b', 'g', '{}'],
+        ],
+        `index ${String(index)}`,
+      );
+    }
+  });
+
   it('keeps both content and tool calls when a choice has both', () => {
     const result = assemble([
       chunk([delta(0, { content: 'Let me check.' })]),

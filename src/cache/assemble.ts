@@ -1,4 +1,5 @@
 import type { ChatCompletion, ChatCompletionChunk } from '../api/schemas.js';
+import { ToolCallNumbering } from '../protocols/openai-chat/tool-call-numbering.js';
 
 /** Finish reasons of a complete answer; anything else (content_filter, error, ...) is not stored. */
 const COMPLETE = new Set(['stop', 'length', 'tool_calls', 'function_call']);
@@ -45,6 +46,8 @@ interface FunctionState {
 }
 
 interface ToolCallState {
+  /** Where the call goes in `tool_calls`: the upstream's index, else its place among the calls. */
+  readonly order: number;
   id: string;
   type: string;
   readonly fn: FunctionState;
@@ -60,6 +63,8 @@ interface ChoiceState {
   readonly texts: Map<string, string | null>;
   /** null: the stream never sent `tool_calls` (an empty array is kept as one). */
   toolCalls: Map<number, ToolCallState> | null;
+  /** Which call each tool call delta belongs to, as the stream decoder numbers them. */
+  numbering: ToolCallNumbering | null;
   functionCall: FunctionState | null;
   /** Other message fields. */
   readonly message: Map<string, unknown>;
@@ -121,6 +126,7 @@ function newChoice(): ChoiceState {
     contentSeen: 'none',
     texts: new Map(),
     toolCalls: null,
+    numbering: null,
     functionCall: null,
     message: new Map(),
     logprobs: undefined,
@@ -148,11 +154,12 @@ function addDelta(state: ChoiceState, delta: Json): void {
     const calls = (state.toolCalls ??= new Map<number, ToolCallState>());
     toolCalls.forEach((raw: unknown, position) => {
       if (!isObject(raw)) return;
-      // A server that leaves out `index` sends each call whole: its place in the array is its index.
-      const index = typeof raw['index'] === 'number' ? raw['index'] : position;
+      // Servers that leave out `index`, or number every call 0, still get their calls apart.
+      const index = (state.numbering ??= new ToolCallNumbering()).number(raw, position).call;
       let call = calls.get(index);
       if (call === undefined) {
-        call = { id: '', type: 'function', fn: newFunction(), extra: new Map() };
+        const order = typeof raw['index'] === 'number' ? raw['index'] : index;
+        call = { order, id: '', type: 'function', fn: newFunction(), extra: new Map() };
         calls.set(index, call);
       }
       if (typeof raw['id'] === 'string') call.id = raw['id'];
@@ -182,7 +189,7 @@ function messageOf(state: ChoiceState): Json {
   const entries: [string, unknown][] = [['role', state.role], ['content', content], ...state.texts];
   if (state.functionCall !== null) entries.push(['function_call', functionOf(state.functionCall)]);
   if (calls !== null) {
-    const ordered = [...calls.entries()].sort(([a], [b]) => a - b);
+    const ordered = [...calls.entries()].sort(([a, one], [b, other]) => one.order - other.order || a - b);
     entries.push([
       'tool_calls',
       ordered.map(([, call]) =>

@@ -6,23 +6,14 @@
 import type { ChatCompletionChunk } from '../../api/schemas.js';
 import type { StreamEvent, Usage } from '../../conversation/model.js';
 import { logprobsOf, reasoningOf, toFinishReason, toUsage } from './answer.js';
-
-/** A choice's tool calls so far: what tells a new call from the continuation of one. */
-interface ChoiceCalls {
-  /** The upstream's tool call index → the call's number in events. */
-  readonly byIndex: Map<number, number>;
-  /** Each call's id as the upstream gave it (null: none), by number. */
-  readonly ids: (string | null)[];
-  /** The call the last delta went to. */
-  last: number | undefined;
-}
+import { ToolCallNumbering } from './tool-call-numbering.js';
 
 type RawToolCall = { index?: unknown; id?: unknown; function?: { name?: unknown; arguments?: unknown } };
 
 export class ChunkDecoder {
   private started = false;
   private usage: Usage | undefined;
-  private readonly calls = new Map<number, ChoiceCalls>();
+  private readonly calls = new Map<number, ToolCallNumbering>();
 
   /** The events of one chunk (usage is kept for end()). */
   decode(chunk: ChatCompletionChunk): StreamEvent[] {
@@ -45,7 +36,9 @@ export class ChunkDecoder {
         events.push({ type: 'text', choice: index, text: content });
       const toolCalls = delta['tool_calls'];
       if (Array.isArray(toolCalls))
-        for (const raw of toolCalls as RawToolCall[]) this.toolCall(index, raw, events);
+        (toolCalls as RawToolCall[]).forEach((raw, position) => {
+          this.toolCall(index, raw, position, events);
+        });
       const logprobs = logprobsOf(choice);
       if (logprobs !== null && logprobs.length > 0)
         events.push({ type: 'logprobs', choice: index, content: logprobs });
@@ -69,33 +62,16 @@ export class ChunkDecoder {
     return this.usage === undefined ? [] : [{ type: 'usage', usage: this.usage }];
   }
 
-  /**
-   * One tool call delta. OpenAI numbers calls by `index` and sends the id with a call's first delta
-   * only; not every OpenAI-compatible server does: Gemini's, SGLang and mistral.rs leave `index` out
-   * (a delta with a new id is then a new call, one without an id continues the last call), and some
-   * number every parallel call 0 (a new id at a known index is then a new call).
-   */
-  private toolCall(choice: number, raw: RawToolCall, events: StreamEvent[]): void {
-    let state = this.calls.get(choice);
-    if (state === undefined) {
-      state = { byIndex: new Map(), ids: [], last: undefined };
-      this.calls.set(choice, state);
+  /** One tool call delta: a new call starts (with its id and name), then its arguments follow. */
+  private toolCall(choice: number, raw: RawToolCall, position: number, events: StreamEvent[]): void {
+    let numbering = this.calls.get(choice);
+    if (numbering === undefined) {
+      numbering = new ToolCallNumbering();
+      this.calls.set(choice, numbering);
     }
-    const id = typeof raw.id === 'string' && raw.id !== '' ? raw.id : null;
-    const upstreamIndex = typeof raw.index === 'number' ? raw.index : null;
-    let call: number | undefined;
-    if (upstreamIndex !== null) {
-      call = state.byIndex.get(upstreamIndex);
-      if (call !== undefined && id !== null && state.ids[call] !== null && state.ids[call] !== id)
-        call = undefined;
-    } else if (id !== null) {
-      const known = state.ids.indexOf(id);
-      call = known < 0 ? undefined : known;
-    } else call = state.last;
-    if (call === undefined) {
-      call = state.ids.length;
-      state.ids.push(id);
-      if (upstreamIndex !== null) state.byIndex.set(upstreamIndex, call);
+    const { call, started } = numbering.number(raw, position);
+    if (started) {
+      const id = typeof raw.id === 'string' && raw.id !== '' ? raw.id : null;
       events.push({
         type: 'tool_call_start',
         choice,
@@ -104,7 +80,6 @@ export class ChunkDecoder {
         name: typeof raw.function?.name === 'string' ? raw.function.name : '',
       });
     }
-    state.last = call;
     const args = raw.function?.arguments;
     if (typeof args === 'string' && args !== '')
       events.push({ type: 'tool_call_delta', choice, call, arguments: args });
