@@ -226,6 +226,25 @@ describe('Ollama requests → the conversation model', () => {
   });
 });
 
+describe('think: false', () => {
+  it("travels as Ollama's own think: false, not as reasoning effort none (which vLLM refuses)", () => {
+    const conversation = chatToConversation({
+      model: 'm',
+      messages: [{ role: 'user', content: 'hi' }],
+      think: false,
+    });
+    assert.equal(conversation.options.reasoning, undefined);
+    assert.deepEqual(conversation.extra, { think: false });
+    const carrier = toChatRequest(conversation);
+    assert.equal(carrier['reasoning_effort'], undefined);
+    assert.equal(carrier['think'], false);
+    const on = toChatRequest(
+      chatToConversation({ model: 'm', messages: [{ role: 'user', content: 'hi' }], think: 'high' }),
+    );
+    assert.equal(on['reasoning_effort'], 'high');
+  });
+});
+
 describe('answers → Ollama bodies', () => {
   const toolAnswer: Answer = {
     id: 'chatcmpl-1',

@@ -409,6 +409,10 @@ function common(body: Json): {
   const reasoning = toReasoning(body['think']);
   const keepAlive = keepAliveOf(body['keep_alive']);
   const extra: Json = {};
+  // think: false travels as Ollama's own field, not as reasoning effort "none": an Ollama backend then
+  // turns thinking off, and OpenAI-compatible servers ignore it, where vLLM refuses an effort of "none".
+  const thinkOff = reasoning?.effort === 'none';
+  if (thinkOff) extra['think'] = false;
   if (ollamaOnly !== undefined) extra['options'] = ollamaOnly;
   if (keepAlive !== undefined) extra['keep_alive'] = keepAlive;
   return {
@@ -416,7 +420,7 @@ function common(body: Json): {
       ...generation,
       ...logprobsOf(body),
       ...(responseFormat === undefined ? {} : { responseFormat }),
-      ...(reasoning === undefined ? {} : { reasoning }),
+      ...(reasoning === undefined || thinkOff ? {} : { reasoning }),
     },
     extra: Object.keys(extra).length === 0 ? undefined : extra,
   };
