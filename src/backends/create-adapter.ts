@@ -12,5 +12,11 @@ export function createAdapter(backend: BackendConfig): BackendAdapter {
       return new OllamaAdapter(backend);
     case 'demo':
       return new DemoAdapter(backend.name);
+    case 'anthropic':
+    case 'gemini':
+    case 'vertex':
+    case 'bedrock':
+    case 'azure_openai':
+      throw new Error(`backend type ${backend.type} is being built (issue 19)`);
   }
 }

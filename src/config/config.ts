@@ -151,6 +151,14 @@ export interface BackendConfig {
   /** Base URL without a trailing slash; empty for the in-process demo backend. */
   readonly url: string;
   readonly apiKey: string | null;
+  /** vertex: the Google Cloud project, location and service account key file (null: the metadata server / ADC). */
+  readonly project: string | null;
+  readonly location: string | null;
+  readonly credentialsFile: string | null;
+  /** bedrock: the AWS region (credentials come from the AWS chain). */
+  readonly region: string | null;
+  /** azure_openai: the api-version query parameter. */
+  readonly apiVersion: string | null;
   /** Longest wait for the upstream's response headers (the first byte). */
   readonly timeoutMs: number;
   readonly connectTimeoutMs: number;

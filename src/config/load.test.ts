@@ -258,6 +258,74 @@ describe('validateConfig defaults', () => {
     assertOneProblem(problems, 'backends[0].drop_unsupported: ');
   });
 
+  it('takes the cloud providers of the contract, each with its own fields and its public endpoint by default', () => {
+    const config = validateConfig(
+      {
+        backends: [
+          { name: 'claude', type: 'anthropic', api_key: 'sk-ant' },
+          { name: 'gem', type: 'gemini', api_key: 'g-key' },
+          {
+            name: 'vtx',
+            type: 'vertex',
+            project: 'p',
+            location: 'us-central1',
+            credentials_file: '/s/sa.json',
+          },
+          { name: 'aws', type: 'bedrock', region: 'us-east-1' },
+          { name: 'az', type: 'azure_openai', url: 'https://res.openai.azure.com', api_key: 'az' },
+          { name: 'proxied', type: 'anthropic', api_key: 'sk-ant', url: 'http://127.0.0.1:9/' },
+        ],
+      },
+      {},
+    );
+    assert.deepEqual(
+      config.backends.map((backend) => [backend.name, backend.url]),
+      [
+        ['claude', 'https://api.anthropic.com'],
+        ['gem', 'https://generativelanguage.googleapis.com'],
+        ['vtx', 'https://us-central1-aiplatform.googleapis.com'],
+        ['aws', 'https://bedrock-runtime.us-east-1.amazonaws.com'],
+        ['az', 'https://res.openai.azure.com'],
+        ['proxied', 'http://127.0.0.1:9'],
+      ],
+    );
+    const [, , vertex, bedrock, azure] = config.backends;
+    assert.deepEqual(
+      [vertex?.project, vertex?.location, vertex?.credentialsFile],
+      ['p', 'us-central1', '/s/sa.json'],
+    );
+    assert.equal(bedrock?.region, 'us-east-1');
+    assert.equal(azure?.apiVersion, '2024-10-21');
+  });
+
+  it('refuses a provider field its type does not take, and a missing one it requires', () => {
+    const problems = problemsOf(() =>
+      validateConfig(
+        {
+          backends: [
+            { name: 'a', type: 'vertex', location: 'us-central1' },
+            { name: 'b', type: 'bedrock' },
+            { name: 'c', type: 'anthropic' },
+            { name: 'd', type: 'openai', url: 'http://127.0.0.1:8000/v1', region: 'us-east-1' },
+            { name: 'e', type: 'azure_openai', api_key: 'k' },
+          ],
+        },
+        {},
+      ),
+    );
+    for (const expected of [
+      'backends[0].project: required for a backend of type vertex',
+      'backends[1].region: required for a backend of type bedrock',
+      'backends[2].api_key: required for a backend of type anthropic',
+      'backends[3].region: a backend of type openai takes no region',
+      'backends[4].url: required for a backend of type azure_openai',
+    ])
+      assert.ok(
+        problems.some((problem) => problem.startsWith(expected)),
+        `${expected} in ${problems.join('; ')}`,
+      );
+  });
+
   it('lower-cases static key hashes', () => {
     const config = validateConfig({ auth: { keys: [{ id: 'k', sha256: KEY_HASH.toUpperCase() }] } }, {});
     assert.equal(config.auth.keys[0]?.sha256, KEY_HASH);

@@ -244,9 +244,13 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       problems.push(`${path}.name: '${backend.name}' is used by another backend`);
     backendNames.add(backend.name);
     let url = '';
+    checkProviderFields(backend, path, problems);
+    const defaultUrl = defaultUrlOf(backend);
     if (backend.type === 'demo') {
       if (backend.url !== undefined)
         problems.push(`${path}.url: a demo backend runs in process and takes no url`);
+    } else if (backend.url === undefined && defaultUrl !== null) {
+      url = defaultUrl;
     } else if (backend.url === undefined) {
       problems.push(`${path}.url: required for a backend of type ${backend.type}`);
     } else if (!isHttpUrl(backend.url)) {
@@ -259,6 +263,11 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       type: backend.type,
       url,
       apiKey: backend.api_key === undefined || backend.api_key === '' ? null : backend.api_key,
+      project: backend.project ?? null,
+      location: backend.location ?? null,
+      credentialsFile: backend.credentials_file ?? null,
+      region: backend.region ?? null,
+      apiVersion: backend.api_version ?? (backend.type === 'azure_openai' ? DEFAULT_AZURE_API_VERSION : null),
       timeoutMs: backend.timeout_ms ?? DEFAULT_TIMEOUT_MS,
       connectTimeoutMs: backend.connect_timeout_ms ?? DEFAULT_CONNECT_TIMEOUT_MS,
       idleTimeoutMs: backend.idle_timeout_ms ?? DEFAULT_IDLE_TIMEOUT_MS,
@@ -473,10 +482,71 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
   };
 }
 
+/** Azure OpenAI's GA api-version the contract names (2024-10-21). */
+export const DEFAULT_AZURE_API_VERSION = '2024-10-21';
+
+type BackendFile = NonNullable<ConfigFile['backends']>[number];
+
+/** Which provider fields each backend type takes, and which it requires. */
+const PROVIDER_FIELDS: Readonly<
+  Record<string, { readonly takes: readonly string[]; readonly requires: readonly string[] }>
+> = {
+  anthropic: { takes: ['api_key'], requires: ['api_key'] },
+  gemini: { takes: ['api_key'], requires: ['api_key'] },
+  vertex: { takes: ['project', 'location', 'credentials_file'], requires: ['project', 'location'] },
+  bedrock: { takes: ['region'], requires: ['region'] },
+  azure_openai: { takes: ['api_key', 'api_version'], requires: [] },
+  openai: { takes: ['api_key'], requires: [] },
+  ollama: { takes: ['api_key'], requires: [] },
+  demo: { takes: [], requires: [] },
+};
+
+function checkProviderFields(backend: BackendFile, path: string, problems: string[]): void {
+  const fields = PROVIDER_FIELDS[backend.type] ?? { takes: [], requires: [] };
+  const record = backend as unknown as Record<string, unknown>;
+  for (const field of ['api_key', 'project', 'location', 'credentials_file', 'region', 'api_version']) {
+    const given = record[field] !== undefined;
+    if (given && !fields.takes.includes(field))
+      problems.push(`${path}.${field}: a backend of type ${backend.type} takes no ${field}`);
+    if (!given && fields.requires.includes(field))
+      problems.push(`${path}.${field}: required for a backend of type ${backend.type}`);
+  }
+  if (backend.type === 'azure_openai' && backend.url === undefined)
+    problems.push(
+      `${path}.url: required for a backend of type azure_openai (https://RESOURCE.openai.azure.com)`,
+    );
+}
+
+/** The provider's public endpoint, used when `url` is not set (tests and proxies set it). */
+function defaultUrlOf(backend: BackendFile): string | null {
+  switch (backend.type) {
+    case 'anthropic':
+      return 'https://api.anthropic.com';
+    case 'gemini':
+      return 'https://generativelanguage.googleapis.com';
+    case 'vertex':
+      return backend.location === undefined
+        ? null
+        : backend.location === 'global'
+          ? 'https://aiplatform.googleapis.com'
+          : `https://${backend.location}-aiplatform.googleapis.com`;
+    case 'bedrock':
+      return backend.region === undefined ? null : `https://bedrock-runtime.${backend.region}.amazonaws.com`;
+    default:
+      return null;
+  }
+}
+
+/** What an active health check GETs by default: a listing that costs no tokens. */
 const DEFAULT_HEALTH_PATHS: Record<BackendType, string> = {
   openai: '/models',
   ollama: '/api/tags',
   demo: '/',
+  anthropic: '/v1/models',
+  gemini: '/v1beta/models',
+  vertex: '/v1/publishers/google/models',
+  bedrock: '/',
+  azure_openai: '/openai/models',
 };
 
 function healthCheckOf(

@@ -25,9 +25,26 @@ export const RateLimitPolicySchema = RateLimitPolicyObjectSchema;
 
 export const BackendConfigSchema = Strict({
   name: Name,
-  type: Type.Union([Type.Literal('openai'), Type.Literal('ollama'), Type.Literal('demo')]),
+  type: Type.Union([
+    Type.Literal('openai'),
+    Type.Literal('ollama'),
+    Type.Literal('demo'),
+    Type.Literal('anthropic'),
+    Type.Literal('gemini'),
+    Type.Literal('vertex'),
+    Type.Literal('bedrock'),
+    Type.Literal('azure_openai'),
+  ]),
   url: Optional(Type.String()),
   api_key: Optional(Type.String()),
+  /** vertex: the Google Cloud project and location (region), and a service account key file. */
+  project: Optional(Type.String({ minLength: 1 })),
+  location: Optional(Type.String({ minLength: 1, pattern: '^[a-z0-9-]+$' })),
+  credentials_file: Optional(Type.String({ minLength: 1 })),
+  /** bedrock: the AWS region. */
+  region: Optional(Type.String({ minLength: 1, pattern: '^[a-z0-9-]+$' })),
+  /** azure_openai: the api-version query parameter. */
+  api_version: Optional(Type.String({ minLength: 1, pattern: '^[0-9a-z.-]+$' })),
   timeout_ms: Optional(PositiveInt),
   connect_timeout_ms: Optional(PositiveInt),
   idle_timeout_ms: Optional(PositiveInt),
