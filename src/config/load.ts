@@ -532,7 +532,10 @@ function defaultUrlOf(backend: BackendFile): string | null {
           : `https://${backend.location}-aiplatform.googleapis.com`;
     case 'bedrock':
       return backend.region === undefined ? null : `https://bedrock-runtime.${backend.region}.amazonaws.com`;
-    default:
+    case 'azure_openai':
+    case 'openai':
+    case 'ollama':
+    case 'demo':
       return null;
   }
 }
@@ -543,8 +546,10 @@ const DEFAULT_HEALTH_PATHS: Record<BackendType, string> = {
   ollama: '/api/tags',
   demo: '/',
   anthropic: '/v1/models',
-  gemini: '/v1beta/models',
-  vertex: '/v1/publishers/google/models',
+  gemini: '/v1beta/models?pageSize=1',
+  // None: a vertex backend's check obtains an OAuth token (GeminiAdapter.probe), as Vertex AI has no
+  // free endpoint every project may read.
+  vertex: '',
   bedrock: '/',
   azure_openai: '/openai/models',
 };
