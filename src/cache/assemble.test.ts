@@ -723,3 +723,24 @@ describe('assemble(replayChunks(answer)) is the answer (property)', () => {
     );
   });
 });
+
+describe('CompletionAssembler keeps Anthropic thinking signatures (reasoning_signature)', () => {
+  it('keeps the signature whole (the last value, not concatenated) beside the joined reasoning, and replays it', () => {
+    const result = assemble([
+      chunk([delta(0, { role: 'assistant', content: '' })]),
+      chunk([delta(0, { reasoning_content: 'Think' } as Choice['delta'])]),
+      chunk([delta(0, { reasoning_content: 'ing.' } as Choice['delta'])]),
+      chunk([delta(0, { reasoning_signature: 'EqQBsig==' } as Choice['delta'])]),
+      chunk([delta(0, { content: 'Done' })]),
+      chunk([delta(0, {}, 'stop')]),
+    ]);
+    const message = result?.choices[0]?.message as unknown as Record<string, unknown>;
+    assert.equal(message['reasoning_content'], 'Thinking.');
+    assert.equal(message['reasoning_signature'], 'EqQBsig==');
+    assert.equal(message['content'], 'Done');
+    const replayed = replayChunks(result as ChatCompletion, false).map(
+      (item) => item.choices[0]?.delta as Record<string, unknown> | undefined,
+    );
+    assert.ok(replayed.some((item) => item?.['reasoning_signature'] === 'EqQBsig=='));
+  });
+});

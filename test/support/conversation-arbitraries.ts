@@ -296,8 +296,9 @@ function pushTool(messages: Message[], results: readonly ToolResultPart[]): void
  *   other place for it;
  * - a message's text alone is one string (none when empty): chat writes text-only content as a string;
  * - an assistant turn is its reasoning (joined), its text (joined), its calls: the carrier's
- *   reasoning_content, content and tool_calls. Anthropic's thinking signatures and redacted (or
- *   encrypted) reasoning are dropped: an OpenAI-compatible or Ollama backend could not use them;
+ *   reasoning_content, content and tool_calls. Of Anthropic's thinking signatures the last one stays
+ *   (the carrier's reasoning_signature, for an anthropic backend); redacted (or encrypted) reasoning
+ *   is dropped;
  * - tool_result blocks become tool messages before the rest of their user message (chat's order: the
  *   results answer the assistant turn before them), their text joined, an error with no text "error"
  *   (is_error has no place in chat), their images in the user message after them (chat takes images
@@ -315,13 +316,20 @@ export function carrierForm(conversation: ConversationRequest): ConversationRequ
   for (const message of conversation.messages) {
     if (message.role === 'assistant') {
       const reasoning = message.parts.filter((part) => part.type === 'reasoning');
+      const signature = reasoning.findLast((part) => part.signature !== undefined)?.signature;
       const text = joined(message.parts);
       messages.push({
         role: 'assistant',
         parts: [
           ...(reasoning.length === 0
             ? []
-            : [{ type: 'reasoning' as const, text: reasoning.map((part) => part.text).join('') }]),
+            : [
+                {
+                  type: 'reasoning' as const,
+                  text: reasoning.map((part) => part.text).join(''),
+                  ...(signature === undefined ? {} : { signature }),
+                },
+              ]),
           ...(text === '' ? [] : [{ type: 'text' as const, text }]),
           ...message.parts.filter((part) => part.type === 'tool_call'),
         ],

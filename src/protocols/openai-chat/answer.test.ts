@@ -62,3 +62,25 @@ describe('toAnswer', () => {
     });
   });
 });
+
+describe('toAnswer: reasoning_signature (the carrier extension for Anthropic signatures)', () => {
+  it('puts the signature on the reasoning part', () => {
+    const completion = {
+      id: 'chatcmpl-1',
+      object: 'chat.completion',
+      created: 1,
+      model: 'm',
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: 'Hi', reasoning_content: 'Hmm', reasoning_signature: 'sig' },
+          finish_reason: 'stop',
+        },
+      ],
+    } as unknown as ChatCompletion;
+    assert.deepEqual(toAnswer(completion).choices[0]?.parts, [
+      { type: 'reasoning', text: 'Hmm', signature: 'sig' },
+      { type: 'text', text: 'Hi' },
+    ]);
+  });
+});

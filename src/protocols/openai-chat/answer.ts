@@ -44,6 +44,15 @@ export function reasoningOf(record: Record<string, unknown>): string | null {
   return typeof value === 'string' ? value : null;
 }
 
+/**
+ * Anthropic's thinking signature: the gateway's `reasoning_signature` extension of a message or delta
+ * (docs/conversation.md), so that it returns to an Anthropic backend unchanged.
+ */
+export function signatureOf(record: Record<string, unknown>): string | null {
+  const value = record['reasoning_signature'];
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
 export function logprobsOf(choice: Record<string, unknown>): TokenLogprob[] | null {
   const logprobs = choice['logprobs'] as { content?: unknown } | null | undefined;
   return Array.isArray(logprobs?.content) ? (logprobs.content as TokenLogprob[]) : null;
@@ -55,7 +64,9 @@ export function toAnswer(completion: ChatCompletion): Answer {
     const message = (choice as { message?: Record<string, unknown> | null }).message ?? {};
     const parts: Part[] = [];
     const reasoning = reasoningOf(message);
-    if (reasoning !== null && reasoning !== '') parts.push({ type: 'reasoning', text: reasoning });
+    const signature = signatureOf(message);
+    if ((reasoning !== null && reasoning !== '') || signature !== null)
+      parts.push({ type: 'reasoning', text: reasoning ?? '', ...(signature === null ? {} : { signature }) });
     const content = message['content'];
     if (typeof content === 'string' && content !== '') parts.push({ type: 'text', text: content });
     const calls = message['tool_calls'];

@@ -37,8 +37,14 @@ export class ChunkEncoder {
         out.push(this.delta(event.choice, { content: event.text }));
         break;
       case 'reasoning':
-        // A signature has no place in chat completions (docs/conversation.md: what the carrier drops).
-        if (event.text !== '') out.push(this.delta(event.choice, { reasoning_content: event.text }));
+        // Anthropic's signature rides as the gateway's reasoning_signature extension (docs/conversation.md).
+        if (event.text !== '' || event.signature !== undefined)
+          out.push(
+            this.delta(event.choice, {
+              ...(event.text === '' ? {} : { reasoning_content: event.text }),
+              ...(event.signature === undefined ? {} : { reasoning_signature: event.signature }),
+            }),
+          );
         break;
       case 'tool_call_start':
         out.push(

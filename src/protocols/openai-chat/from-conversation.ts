@@ -42,12 +42,15 @@ function toChatMessages(message: Message, out: Record<string, unknown>[]): void 
     let text = '';
     let reasoning = '';
     let hasReasoning = false;
+    // Anthropic's signature (the carrier's reasoning_signature extension): the last one given.
+    let signature: string | undefined;
     const calls: Record<string, unknown>[] = [];
     for (const part of message.parts) {
       if (part.type === 'text') text += part.text;
       else if (part.type === 'reasoning') {
         reasoning += part.text;
         hasReasoning = true;
+        if (part.signature !== undefined) signature = part.signature;
       } else if (part.type === 'tool_call')
         calls.push({
           id: part.id,
@@ -61,6 +64,7 @@ function toChatMessages(message: Message, out: Record<string, unknown>[]): void 
       ...name,
       ...(calls.length === 0 ? {} : { tool_calls: calls }),
       ...(hasReasoning ? { reasoning_content: reasoning } : {}),
+      ...(signature === undefined ? {} : { reasoning_signature: signature }),
     });
     return;
   }

@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import type { ChatCompletionChunk } from '../../api/schemas.js';
 import { AnswerAccumulator } from '../../conversation/events.js';
 import type { Part } from '../../conversation/model.js';
+import { ChunkEncoder } from './chunk-encoder.js';
 import { ChunkDecoder } from './stream-events.js';
 
 function chunk(delta: Record<string, unknown>, finish: string | null = null): ChatCompletionChunk {
@@ -95,5 +96,29 @@ describe('ChunkDecoder: tool calls', () => {
       chunk({ tool_calls: [{ index: 0, function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] }),
     ]);
     assert.deepEqual(parts, [{ ...PARIS, id: 'call_0_0' }]);
+  });
+});
+
+describe('ChunkDecoder: reasoning_signature (the carrier extension for Anthropic signatures)', () => {
+  it('gives a reasoning event with the signature, which ends the reasoning part', () => {
+    assert.deepEqual(
+      partsOf([
+        chunk({ role: 'assistant', reasoning_content: 'Hm' }),
+        chunk({ reasoning_content: 'm.' }),
+        chunk({ reasoning_signature: 'sig' }),
+        chunk({ content: 'Hi' }, 'stop'),
+      ]),
+      [
+        { type: 'reasoning', text: 'Hmm.', signature: 'sig' },
+        { type: 'text', text: 'Hi' },
+      ],
+    );
+  });
+
+  it('ChunkEncoder writes the signature as a reasoning_signature delta', () => {
+    const encoder = new ChunkEncoder();
+    encoder.encode({ type: 'start', id: 'x', model: 'm', created: 1 });
+    const chunks = encoder.encode({ type: 'reasoning', choice: 0, text: '', signature: 'sig' });
+    assert.deepEqual(chunks.at(-1)?.choices[0]?.delta, { reasoning_signature: 'sig' });
   });
 });

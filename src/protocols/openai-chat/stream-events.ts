@@ -5,7 +5,7 @@
  */
 import type { ChatCompletionChunk } from '../../api/schemas.js';
 import type { StreamEvent, Usage } from '../../conversation/model.js';
-import { logprobsOf, reasoningOf, toFinishReason, toUsage } from './answer.js';
+import { logprobsOf, reasoningOf, signatureOf, toFinishReason, toUsage } from './answer.js';
 import { ToolCallNumbering } from './tool-call-numbering.js';
 
 type RawToolCall = { index?: unknown; id?: unknown; function?: { name?: unknown; arguments?: unknown } };
@@ -29,8 +29,14 @@ export class ChunkDecoder {
       // Some servers send `delta: null` with the finish reason.
       const delta = (choice as { delta?: Record<string, unknown> | null }).delta ?? {};
       const reasoning = reasoningOf(delta);
-      if (reasoning !== null && reasoning !== '')
-        events.push({ type: 'reasoning', choice: index, text: reasoning });
+      const signature = signatureOf(delta);
+      if ((reasoning !== null && reasoning !== '') || signature !== null)
+        events.push({
+          type: 'reasoning',
+          choice: index,
+          text: reasoning ?? '',
+          ...(signature === null ? {} : { signature }),
+        });
       const content = delta['content'];
       if (typeof content === 'string' && content !== '')
         events.push({ type: 'text', choice: index, text: content });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ChatCompletionRequest } from '../../api/schemas.js';
 import { InvalidRequestError } from '../../errors/errors.js';
+import { toChatRequest } from './from-conversation.js';
 import { fromAnswer, fromChatRequest, splitDataUrl } from './to-conversation.js';
 
 function request(body: Record<string, unknown>): ChatCompletionRequest {
@@ -208,5 +209,38 @@ describe('fromAnswer', () => {
         prompt_tokens_details: { cached_tokens: 1 },
       },
     });
+  });
+});
+
+describe('reasoning_signature (the carrier extension for Anthropic signatures)', () => {
+  it('fromChatRequest and toChatRequest carry an assistant turn’s signature both ways', () => {
+    const conversation = fromChatRequest(
+      request({
+        messages: [
+          { role: 'user', content: 'Hi' },
+          { role: 'assistant', content: 'Hello', reasoning_content: 'Hmm', reasoning_signature: 'sig' },
+        ],
+      }),
+    );
+    assert.deepEqual(conversation.messages[1]?.parts, [
+      { type: 'reasoning', text: 'Hmm', signature: 'sig' },
+      { type: 'text', text: 'Hello' },
+    ]);
+    const body = toChatRequest(conversation) as unknown as { messages: Record<string, unknown>[] };
+    assert.equal(body.messages[1]?.['reasoning_signature'], 'sig');
+  });
+
+  it('fromAnswer writes the signature beside reasoning_content', () => {
+    const completion = fromAnswer({
+      id: 'a',
+      model: 'm',
+      created: 1,
+      choices: [
+        { index: 0, parts: [{ type: 'reasoning', text: 'Hmm', signature: 'sig' }], finishReason: 'stop' },
+      ],
+    });
+    const message = completion.choices[0]?.message as unknown as Record<string, unknown>;
+    assert.equal(message['reasoning_content'], 'Hmm');
+    assert.equal(message['reasoning_signature'], 'sig');
   });
 });

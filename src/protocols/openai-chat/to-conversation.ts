@@ -174,7 +174,13 @@ function assistantParts(message: Json, param: string): Part[] {
   const parts: Part[] = [];
   // In the order the model produced them: reasoning, then text, then calls (what toChatRequest writes).
   const reasoning = message['reasoning_content'] ?? message['reasoning'];
-  if (typeof reasoning === 'string') parts.push({ type: 'reasoning', text: reasoning });
+  const signature = message['reasoning_signature'];
+  if (typeof reasoning === 'string')
+    parts.push({
+      type: 'reasoning',
+      text: reasoning,
+      ...(typeof signature === 'string' && signature !== '' ? { signature } : {}),
+    });
   const text = assistantText(message['content'], `${param}.content`);
   if (text !== '') parts.push({ type: 'text', text });
   const calls = message['tool_calls'];
@@ -403,8 +409,8 @@ export function fromUsage(usage: Usage): Record<string, unknown> {
 
 /**
  * An answer as a chat completion: text parts joined as the content (null when the choice only called
- * tools), reasoning as `reasoning_content` (vLLM's and DeepSeek's name; a signature or redacted
- * reasoning has no place in chat completions and is dropped), the finish reason as the backend gave it,
+ * tools), reasoning as `reasoning_content` (vLLM's and DeepSeek's name) with Anthropic's signature as
+ * the gateway's `reasoning_signature` extension (the last one; redacted reasoning is dropped), the finish reason as the backend gave it,
  * a stop sequence as vLLM's `stop_reason`.
  */
 export function fromAnswer(answer: Answer): ChatCompletion {
@@ -413,6 +419,7 @@ export function fromAnswer(answer: Answer): ChatCompletion {
     let hasText = false;
     let reasoning = '';
     let hasReasoning = false;
+    let signature: string | undefined;
     const calls: Record<string, unknown>[] = [];
     for (const part of choice.parts) {
       if (part.type === 'text') {
@@ -421,6 +428,7 @@ export function fromAnswer(answer: Answer): ChatCompletion {
       } else if (part.type === 'reasoning') {
         reasoning += part.text;
         hasReasoning = true;
+        if (part.signature !== undefined) signature = part.signature;
       } else if (part.type === 'tool_call') {
         calls.push({
           id: part.id,
@@ -435,6 +443,7 @@ export function fromAnswer(answer: Answer): ChatCompletion {
         role: 'assistant',
         content: hasText ? text : calls.length > 0 ? null : '',
         ...(hasReasoning ? { reasoning_content: reasoning } : {}),
+        ...(signature === undefined ? {} : { reasoning_signature: signature }),
         ...(calls.length === 0 ? {} : { tool_calls: calls }),
       },
       logprobs: choice.logprobs === undefined ? null : { content: choice.logprobs },
