@@ -16,6 +16,24 @@ const MAX_UPSTREAM_MESSAGE = 500;
 
 export type UpstreamResponse = Dispatcher.ResponseData;
 
+/** What a provider whose API is not OpenAI's changes about the client (gemini, vertex, ...). */
+export interface UpstreamClientOptions {
+  /**
+   * Sent with every request instead of `authorization: Bearer <api_key>` (Google's `x-goog-api-key`, say);
+   * `{}` sends no credentials of the client's own (a request passes them per call).
+   */
+  readonly authHeaders?: Readonly<Record<string, string>>;
+  /**
+   * The provider's own reading of an error answer (status >= 400, its body capped at 64 KiB, secrets not
+   * yet removed): a GatewayError to throw, or undefined for the generic mapping below.
+   */
+  readonly mapError?: (
+    status: number,
+    text: string,
+    headers: UpstreamResponse['headers'],
+  ) => GatewayError | undefined;
+}
+
 /**
  * HTTP to one configured backend: its own connection pool, its timeouts (connect, first byte, idle
  * body), no redirects, and a fixed set of headers. Nothing from the client's request headers is
@@ -30,7 +48,10 @@ export class UpstreamClient {
   /** Removed from every text taken from the upstream's answers (longest first). */
   private readonly secrets: readonly string[];
 
-  constructor(private readonly backend: BackendConfig) {
+  constructor(
+    private readonly backend: BackendConfig,
+    private readonly options: UpstreamClientOptions = {},
+  ) {
     this.agent = new Agent({
       connect: { timeout: backend.connectTimeoutMs },
       headersTimeout: backend.timeoutMs,
@@ -42,7 +63,8 @@ export class UpstreamClient {
     this.origin = url.origin;
     this.pathPrefix = url.pathname.replace(/\/+$/, '');
     this.baseHeaders = { 'user-agent': 'ai-gateway' };
-    if (backend.apiKey !== null) this.baseHeaders['authorization'] = `Bearer ${backend.apiKey}`;
+    if (options.authHeaders !== undefined) Object.assign(this.baseHeaders, options.authHeaders);
+    else if (backend.apiKey !== null) this.baseHeaders['authorization'] = `Bearer ${backend.apiKey}`;
     // Its own key whatever its length (backend.secrets leaves out short values).
     this.secrets =
       backend.apiKey === null || backend.secrets.includes(backend.apiKey)
@@ -63,18 +85,26 @@ export class UpstreamClient {
     return redactSecrets(text, this.secrets);
   }
 
-  /** POSTs JSON and returns the response once its headers are in; any status >= 300 is thrown. */
+  /**
+   * POSTs JSON and returns the response once its headers are in; any status >= 300 is thrown. `headers`
+   * are added to this request only (a credential that changes, such as an OAuth token).
+   */
   async postJson(
     path: string,
     body: string,
     call: UpstreamCall,
     accept = 'application/json',
+    headers?: Readonly<Record<string, string>>,
   ): Promise<UpstreamResponse> {
-    return this.send('POST', path, body, call, accept);
+    return this.send('POST', path, body, call, accept, headers);
   }
 
-  async get(path: string, call: UpstreamCall): Promise<UpstreamResponse> {
-    return this.send('GET', path, null, call, 'application/json');
+  async get(
+    path: string,
+    call: UpstreamCall,
+    headers?: Readonly<Record<string, string>>,
+  ): Promise<UpstreamResponse> {
+    return this.send('GET', path, null, call, 'application/json', headers);
   }
 
   /** Reads a whole JSON body, mapping transport failures and invalid JSON. */
@@ -172,8 +202,14 @@ export class UpstreamClient {
     body: string | null,
     call: UpstreamCall,
     accept: string,
+    extraHeaders?: Readonly<Record<string, string>>,
   ): Promise<UpstreamResponse> {
-    const headers: Record<string, string> = { ...this.baseHeaders, accept, 'x-request-id': call.requestId };
+    const headers: Record<string, string> = {
+      ...this.baseHeaders,
+      ...extraHeaders,
+      accept,
+      'x-request-id': call.requestId,
+    };
     const trace = call.traceHeaders;
     if (trace != null) {
       if (trace['traceparent'] !== undefined) headers['traceparent'] = trace['traceparent'];
@@ -220,6 +256,8 @@ export class UpstreamClient {
       return this.mapTransportError(error, call);
     }
     const name = this.backend.name;
+    const own = status >= 400 ? this.options.mapError?.(status, text, response.headers) : undefined;
+    if (own !== undefined) return own;
     const message = this.messageOf(text);
     if (status < 400) {
       return new UpstreamError(
