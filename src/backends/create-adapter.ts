@@ -1,5 +1,6 @@
 import type { BackendConfig } from '../config/config.js';
 import type { BackendAdapter } from './adapter.js';
+import { AzureOpenAiAdapter } from './azure-openai/azure-openai-adapter.js';
 import { DemoAdapter } from './demo/demo-adapter.js';
 import { OllamaAdapter } from './ollama/ollama-adapter.js';
 import { OpenAiAdapter } from './openai/openai-adapter.js';
@@ -12,11 +13,12 @@ export function createAdapter(backend: BackendConfig): BackendAdapter {
       return new OllamaAdapter(backend);
     case 'demo':
       return new DemoAdapter(backend.name);
+    case 'azure_openai':
+      return new AzureOpenAiAdapter(backend);
     case 'anthropic':
     case 'gemini':
     case 'vertex':
     case 'bedrock':
-    case 'azure_openai':
       throw new Error(`backend type ${backend.type} is being built (issue 19)`);
   }
 }

@@ -7,6 +7,7 @@ import type {
   EmbeddingsResponse,
 } from '../../api/schemas.js';
 import type { BackendConfig } from '../../config/config.js';
+import type { BackendType } from '../../config/schema.js';
 import { UpstreamError } from '../../errors/errors.js';
 import type { BackendAdapter, UpstreamCall } from '../adapter.js';
 import { base64ToFloats, floatsToBase64 } from '../embedding-encoding.js';
@@ -20,20 +21,52 @@ const MAX_COMMENT_LENGTH = 200;
  * Any OpenAI-compatible server (vLLM, llama.cpp's server, LM Studio, OpenAI itself, ...). Requests pass
  * through with every field kept; only `model` is replaced and, on streams, usage is always requested so
  * that the gateway can count tokens.
+ *
+ * A provider that speaks this API at other paths or with other credentials (Azure OpenAI) extends it:
+ * the protected methods below are where it differs, the wire format stays this class's.
  */
 export class OpenAiAdapter implements BackendAdapter {
-  readonly type = 'openai';
+  readonly type: BackendType = 'openai';
   readonly name: string;
-  private readonly client: UpstreamClient;
+  protected readonly client: UpstreamClient;
 
-  constructor(backend: BackendConfig) {
+  constructor(backend: BackendConfig, client: UpstreamClient = new UpstreamClient(backend)) {
     this.name = backend.name;
-    this.client = new UpstreamClient(backend);
+    this.client = client;
+  }
+
+  /** Where a chat completion is POSTed, relative to the backend's url. */
+  protected chatPath(_request: ChatCompletionRequest): string {
+    return '/chat/completions';
+  }
+
+  /** Where embeddings are POSTed, relative to the backend's url. */
+  protected embeddingsPath(_request: EmbeddingsRequest): string {
+    return '/embeddings';
+  }
+
+  /** Headers of one request besides the client's own (a credential that changes, such as a token). */
+  protected requestHeaders(_call: UpstreamCall): Promise<Readonly<Record<string, string>> | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  /**
+   * Whether a parsed stream event carries nothing for the client and is left out (an OpenAI-compatible
+   * server's events are all passed on; Azure's content filter annotations are not chunks of the answer).
+   */
+  protected isAnnotationOnly(_chunk: Record<string, unknown>): boolean {
+    return false;
   }
 
   async chat(request: ChatCompletionRequest, call: UpstreamCall): Promise<ChatCompletion> {
     const body = JSON.stringify({ ...request, stream: false, stream_options: undefined });
-    const response = await this.client.postJson('/chat/completions', body, call);
+    const response = await this.client.postJson(
+      this.chatPath(request),
+      body,
+      call,
+      'application/json',
+      await this.requestHeaders(call),
+    );
     const answer = await this.client.readJson(response, call);
     if (!isObject(answer) || !Array.isArray(answer['choices'])) {
       throw new UpstreamError(`Backend '${this.name}' answered without choices`);
@@ -51,12 +84,24 @@ export class OpenAiAdapter implements BackendAdapter {
       stream: true,
       stream_options: { ...(request.stream_options ?? {}), include_usage: true },
     });
-    const response = await this.client.postJson('/chat/completions', body, call, 'text/event-stream');
+    const response = await this.client.postJson(
+      this.chatPath(request),
+      body,
+      call,
+      'text/event-stream',
+      await this.requestHeaders(call),
+    );
     return this.readEvents(response, call);
   }
 
   async embeddings(request: EmbeddingsRequest, call: UpstreamCall): Promise<EmbeddingsResponse> {
-    const response = await this.client.postJson('/embeddings', JSON.stringify(request), call);
+    const response = await this.client.postJson(
+      this.embeddingsPath(request),
+      JSON.stringify(request),
+      call,
+      'application/json',
+      await this.requestHeaders(call),
+    );
     const answer = await this.client.readJson(response, call);
     if (!isObject(answer) || !Array.isArray(answer['data'])) {
       throw new UpstreamError(`Backend '${this.name}' answered without data`);
@@ -71,7 +116,10 @@ export class OpenAiAdapter implements BackendAdapter {
   }
 
   async listModels(call: UpstreamCall): Promise<string[]> {
-    const answer = await this.client.readJson(await this.client.get('/models', call), call);
+    const answer = await this.client.readJson(
+      await this.client.get('/models', call, await this.requestHeaders(call)),
+      call,
+    );
     const data = isObject(answer) ? answer['data'] : undefined;
     if (!Array.isArray(data)) throw new UpstreamError(`Backend '${this.name}' listed no models`);
     return data.flatMap((model: unknown) =>
@@ -80,7 +128,7 @@ export class OpenAiAdapter implements BackendAdapter {
   }
 
   async probe(path: string, call: UpstreamCall): Promise<void> {
-    const response = await this.client.get(path, call);
+    const response = await this.client.get(path, call, await this.requestHeaders(call));
     await response.body.dump();
   }
 
@@ -129,6 +177,7 @@ export class OpenAiAdapter implements BackendAdapter {
           state.failure = new UpstreamError(`Backend '${this.name}' failed during the stream: ${message}`);
           return;
         }
+        if (this.isAnnotationOnly(chunk)) return;
         fillIdentity(chunk, 'chat.completion.chunk', identity);
         const typed = chunk as unknown as ChatCompletionChunk;
         if (Array.isArray(typed.choices) && typed.choices.some((choice) => choice.finish_reason != null))
