@@ -1,0 +1,149 @@
+/**
+ * Every ingress protocol × every cloud provider backend type × {text, tools, parallel tools, image},
+ * each answered whole and streamed: chat completions, Responses, Anthropic Messages, Ollama /api/chat
+ * and legacy completions (text only), through the ingress drivers the protocol matrix uses
+ * (test/support/ingress-drivers.ts), against each provider's strict stand-in.
+ *
+ * A provider takes part once its backend type has landed and its stand-in is exported from
+ * test/support/ (answering the scripted upstream's scenarios, so that the drivers' expectations hold):
+ * `azure_openai` (test/support/azure-openai-upstream.ts). What reached the provider is checked in its
+ * own terms: the path and credentials, the prompt's marker, the tools, the image.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { AzureOpenAiUpstream, type AzureRequest } from '../support/azure-openai-upstream.js';
+import { startGateway, testConfig, type RunningGateway } from '../support/gateway-harness.js';
+import {
+  DRIVERS,
+  PNG,
+  TOOLS,
+  expected,
+  isObject,
+  objects,
+  sendTo,
+  text,
+  withoutIds,
+  type Json,
+  type Scenario,
+} from '../support/ingress-drivers.js';
+
+/** The scenarios of this matrix (JSON schemas and reasoning are each provider's own e2e test's). */
+const SCENARIOS: readonly Scenario[] = ['text', 'tools', 'parallel_tools', 'image'];
+
+/** One provider's stand-in, as the matrix drives it. */
+interface ProviderStandIn {
+  /** The backend's config entry (its `name` is the provider's type). */
+  readonly backend: Json;
+  /** The target's `model` on that backend. */
+  readonly model: string;
+  /** Requests received so far. */
+  count(): number;
+  /** Checks the last request in the provider's own terms. */
+  checkLast(scenario: Scenario, stream: boolean): void;
+  close(): Promise<void>;
+}
+
+interface Provider {
+  readonly type: string;
+  start(): Promise<ProviderStandIn>;
+}
+
+const AZURE_KEY = 'azure-matrix-key-5e8a1c';
+
+/** What an OpenAI-shaped body (Azure's) carries for a scenario. */
+function checkOpenAiBody(body: Json, scenario: Scenario): void {
+  const messages = objects(body['messages']);
+  const lastUser = [...messages].reverse().find((message) => message['role'] === 'user');
+  const content = lastUser?.['content'];
+  const said =
+    typeof content === 'string'
+      ? content
+      : objects(content)
+          .map((part) => text(part['text']))
+          .join('');
+  assert.ok(said.includes(`scenario:${scenario}`), `the prompt reached the provider: ${said}`);
+  if (scenario === 'image') {
+    const urls = objects(content).flatMap((part) =>
+      part['type'] === 'image_url' && isObject(part['image_url']) ? [part['image_url']['url']] : [],
+    );
+    assert.deepEqual(urls, [`data:image/png;base64,${PNG}`], 'the image reached the provider as base64');
+  }
+  if (scenario === 'tools' || scenario === 'parallel_tools') {
+    const tools = objects(body['tools']).map((tool) => tool['function'] as Json);
+    assert.deepEqual(
+      tools.map((tool) => ({ name: tool['name'], parameters: tool['parameters'] })),
+      TOOLS.map((tool) => ({ name: tool.name, parameters: tool.parameters })),
+      'the tools reached the provider',
+    );
+  }
+}
+
+const azure: Provider = {
+  type: 'azure_openai',
+  async start() {
+    const upstream = await AzureOpenAiUpstream.start({ apiKey: AZURE_KEY, deployments: ['matrix-deploy'] });
+    return {
+      backend: { name: 'azure_openai', type: 'azure_openai', url: upstream.url, api_key: AZURE_KEY },
+      model: 'matrix-deploy',
+      count: () => upstream.requests.length,
+      checkLast(scenario, stream) {
+        const sent = upstream.requests.at(-1) as AzureRequest;
+        assert.equal(sent.path, '/openai/deployments/matrix-deploy/chat/completions');
+        assert.equal(sent.query.get('api-version'), '2024-10-21');
+        assert.equal(sent.headers['api-key'], AZURE_KEY);
+        assert.equal(sent.body['stream'] === true, stream, 'streamed upstream as asked');
+        checkOpenAiBody(sent.body, scenario);
+      },
+      close: () => upstream.close(),
+    };
+  },
+};
+
+/** The provider types whose backends and stand-ins have landed. */
+const PROVIDERS: readonly Provider[] = [azure];
+
+describe('ingress × provider × scenario matrix', () => {
+  const standIns = new Map<string, ProviderStandIn>();
+  let running: RunningGateway;
+
+  before(async () => {
+    for (const provider of PROVIDERS) standIns.set(provider.type, await provider.start());
+    running = await startGateway(
+      testConfig({
+        backends: [...standIns.values()].map((standIn) => standIn.backend),
+        models: PROVIDERS.map((provider) => ({
+          name: `via-${provider.type}`,
+          targets: [{ backend: provider.type, model: standIns.get(provider.type)?.model }],
+        })),
+      }),
+      {},
+      { logLevel: 'warn' },
+    );
+  });
+  after(async () => {
+    await running.stop();
+    for (const standIn of standIns.values()) await standIn.close();
+  });
+
+  for (const driver of DRIVERS) {
+    describe(driver.name, () => {
+      for (const provider of PROVIDERS) {
+        for (const scenario of SCENARIOS.filter((one) => driver.scenarios.includes(one))) {
+          for (const stream of [false, true]) {
+            it(`${provider.type}, ${scenario}, ${stream ? 'streamed' : 'whole'}`, async () => {
+              const standIn = standIns.get(provider.type);
+              assert.ok(standIn !== undefined);
+              const before = standIn.count();
+              const model = `via-${provider.type}`;
+              const wire = await sendTo(running.url, driver, driver.request({ model, scenario, stream }));
+              const answer = driver.read(wire, stream);
+              assert.deepEqual(withoutIds(answer, driver.callIds), expected(scenario));
+              assert.equal(standIn.count(), before + 1, 'one call to the provider');
+              standIn.checkLast(scenario, stream);
+            });
+          }
+        }
+      }
+    });
+  }
+});
