@@ -17,6 +17,7 @@ import {
   FILTERED_PARTIAL,
   type AzureRequest,
 } from '../support/azure-openai-upstream.js';
+import { freePort } from '../support/free-port.js';
 import { TEST_KEY, startGateway, testConfig, type RunningGateway } from '../support/gateway-harness.js';
 import { SCRIPTED_CALLS, SCRIPTED_TEXT, imagesSeen } from '../support/scripted-upstream.js';
 
@@ -485,6 +486,73 @@ describe('azure_openai backend', () => {
       });
       const seen = (await image.json()) as { message: { content: string } };
       assert.equal(seen.message.content, imagesSeen(1));
+    });
+  });
+
+  describe('fallback from a local model to Azure (docs/providers.md)', () => {
+    let fallback: RunningGateway;
+    before(async () => {
+      // Nothing listens on the local backend's port: the local model is down.
+      const closed = await freePort();
+      fallback = await startGateway(
+        testConfig({
+          backends: [
+            { name: 'local', type: 'ollama', url: `http://127.0.0.1:${closed}` },
+            { name: 'azure', type: 'azure_openai', url: upstream.url, api_key: AZURE_KEY },
+          ],
+          models: [
+            {
+              name: 'smart',
+              targets: [
+                { backend: 'local', model: 'qwen2.5:14b' },
+                { backend: 'azure', model: 'chat-deploy' },
+              ],
+            },
+          ],
+          extra: {
+            routing: {
+              max_attempts: 2,
+              circuit_breaker: { enabled: true, failures: 1, cooldown_ms: 60_000 },
+            },
+          },
+        }),
+      );
+    });
+    after(async () => {
+      await fallback.stop();
+    });
+
+    it('the local backend down: Azure answers, streamed, in the client protocol; then its open circuit skips it', async () => {
+      const first = await fetch(`${fallback.url}/v1/messages`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-api-key': TEST_KEY,
+          'anthropic-version': '2023-06-01',
+        },
+        body: JSON.stringify({
+          model: 'smart',
+          max_tokens: 64,
+          stream: true,
+          messages: [{ role: 'user', content: 'Hi' }],
+        }),
+      });
+      assert.equal(first.status, 200);
+      assert.equal(first.headers.get('x-gateway-backend'), 'azure');
+      assert.equal(first.headers.get('x-gateway-attempts'), '2');
+      const events = (await first.text()).split('\n').filter((line) => line.startsWith('event: '));
+      assert.deepEqual([events[0], events.at(-1)], ['event: message_start', 'event: message_stop']);
+      assertAzureCall(lastRequest(), 'chat-deploy');
+      const second = await fetch(`${fallback.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'smart', messages: [{ role: 'user', content: 'Hi' }] }),
+      });
+      assert.equal(second.status, 200);
+      assert.equal(second.headers.get('x-gateway-backend'), 'azure');
+      assert.equal(second.headers.get('x-gateway-attempts'), '1', 'the local circuit is open: not tried');
+      const completion = (await second.json()) as { choices: { message: { content: string } }[] };
+      assert.equal(completion.choices[0]?.message.content, SCRIPTED_TEXT);
     });
   });
 });
