@@ -1,5 +1,6 @@
 import type { BackendConfig } from '../config/config.js';
 import type { BackendAdapter } from './adapter.js';
+import { AnthropicAdapter } from './anthropic/adapter.js';
 import { AzureOpenAiAdapter } from './azure-openai/azure-openai-adapter.js';
 import { DemoAdapter } from './demo/demo-adapter.js';
 import { OllamaAdapter } from './ollama/ollama-adapter.js';
@@ -16,6 +17,7 @@ export function createAdapter(backend: BackendConfig): BackendAdapter {
     case 'azure_openai':
       return new AzureOpenAiAdapter(backend);
     case 'anthropic':
+      return new AnthropicAdapter(backend);
     case 'gemini':
     case 'vertex':
     case 'bedrock':

@@ -42,6 +42,11 @@ describe("errors in Anthropic's shape", () => {
       [new GatewayError('internal_error', 'bug'), 'api_error'],
       [new GatewayError('upstream_error', 'bad gateway'), 'api_error'],
       [new ServiceUnavailableError('down', 1), 'overloaded_error'],
+      // An overloaded upstream (an anthropic backend's 529): an upstream_error with the status 503
+      [
+        new GatewayError('upstream_error', 'overloaded', { status: 503, retryable: true }),
+        'overloaded_error',
+      ],
       [new UpstreamTimeoutError('slow'), 'timeout_error'],
       // An upstream 422 keeps its status and is a client error
       [new GatewayError('invalid_request', 'unprocessable', { status: 422 }), 'invalid_request_error'],

@@ -40,6 +40,8 @@ const BY_CODE: Readonly<Record<ErrorCode, AnthropicErrorType>> = {
 export function anthropicErrorType(error: GatewayError): AnthropicErrorType {
   // Fastify's own 413 (a body over the limit seen while parsing) arrives as an invalid_request.
   if (error.status === 413) return 'request_too_large';
+  // An upstream's overload (an anthropic backend's 529) is an upstream_error with the status 503.
+  if (error.status === 503) return 'overloaded_error';
   return BY_CODE[error.code];
 }
 
