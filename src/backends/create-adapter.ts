@@ -1,6 +1,7 @@
 import type { BackendConfig } from '../config/config.js';
 import type { BackendAdapter } from './adapter.js';
 import { AnthropicAdapter } from './anthropic/adapter.js';
+import { BedrockAdapter } from './bedrock/adapter.js';
 import { AzureOpenAiAdapter } from './azure-openai/azure-openai-adapter.js';
 import { DemoAdapter } from './demo/demo-adapter.js';
 import { OllamaAdapter } from './ollama/ollama-adapter.js';
@@ -20,7 +21,8 @@ export function createAdapter(backend: BackendConfig): BackendAdapter {
       return new AnthropicAdapter(backend);
     case 'gemini':
     case 'vertex':
-    case 'bedrock':
       throw new Error(`backend type ${backend.type} is being built (issue 19)`);
+    case 'bedrock':
+      return new BedrockAdapter(backend);
   }
 }
