@@ -4,6 +4,7 @@ import { AnthropicAdapter } from './anthropic/adapter.js';
 import { BedrockAdapter } from './bedrock/adapter.js';
 import { AzureOpenAiAdapter } from './azure-openai/azure-openai-adapter.js';
 import { DemoAdapter } from './demo/demo-adapter.js';
+import { GeminiAdapter } from './gemini/adapter.js';
 import { OllamaAdapter } from './ollama/ollama-adapter.js';
 import { OpenAiAdapter } from './openai/openai-adapter.js';
 
@@ -21,7 +22,7 @@ export function createAdapter(backend: BackendConfig): BackendAdapter {
       return new AnthropicAdapter(backend);
     case 'gemini':
     case 'vertex':
-      throw new Error(`backend type ${backend.type} is being built (issue 19)`);
+      return new GeminiAdapter(backend);
     case 'bedrock':
       return new BedrockAdapter(backend);
   }
