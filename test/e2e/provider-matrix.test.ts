@@ -6,11 +6,13 @@
  *
  * A provider takes part once its backend type has landed and its stand-in is exported from
  * test/support/ (answering the scripted upstream's scenarios, so that the drivers' expectations hold):
- * `azure_openai` (test/support/azure-openai-upstream.ts). What reached the provider is checked in its
+ * `azure_openai` (test/support/azure-openai-upstream.ts), `anthropic` (test/support/anthropic-upstream.ts).
+ * What reached the provider is checked in its
  * own terms: the path and credentials, the prompt's marker, the tools, the image.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { AnthropicUpstream } from '../support/anthropic-upstream.js';
 import { AzureOpenAiUpstream, type AzureRequest } from '../support/azure-openai-upstream.js';
 import { startGateway, testConfig, type RunningGateway } from '../support/gateway-harness.js';
 import {
@@ -99,8 +101,55 @@ const azure: Provider = {
   },
 };
 
+const ANTHROPIC_KEY = 'anthropic-matrix-key-9d2f7b';
+
+/** What a Messages API body carries for a scenario. */
+function checkAnthropicBody(body: Json, scenario: Scenario): void {
+  const messages = objects(body['messages']);
+  const lastUser = [...messages].reverse().find((message) => message['role'] === 'user');
+  const blocks = objects(lastUser?.['content']);
+  const said = blocks.map((block) => text(block['text'])).join('');
+  assert.ok(said.includes(`scenario:${scenario}`), `the prompt reached the provider: ${said}`);
+  if (scenario === 'image') {
+    const images = blocks.flatMap((block) =>
+      block['type'] === 'image' && isObject(block['source']) ? [block['source']] : [],
+    );
+    assert.deepEqual(images, [{ type: 'base64', media_type: 'image/png', data: PNG }], 'the image as base64');
+  }
+  if (scenario === 'tools' || scenario === 'parallel_tools') {
+    assert.deepEqual(
+      objects(body['tools']).map((tool) => ({ name: tool['name'], parameters: tool['input_schema'] })),
+      TOOLS.map((tool) => ({ name: tool.name, parameters: tool.parameters })),
+      'the tools reached the provider',
+    );
+  }
+}
+
+const anthropic: Provider = {
+  type: 'anthropic',
+  async start() {
+    const upstream = await AnthropicUpstream.start({ apiKey: ANTHROPIC_KEY });
+    return {
+      backend: { name: 'anthropic', type: 'anthropic', url: upstream.url, api_key: ANTHROPIC_KEY },
+      model: 'claude-sonnet-4-5',
+      count: () => upstream.requests.length,
+      checkLast(scenario, stream) {
+        const sent = upstream.requests.at(-1);
+        assert.ok(sent !== undefined);
+        assert.equal(sent.path, '/v1/messages');
+        assert.equal(sent.headers['x-api-key'], ANTHROPIC_KEY);
+        assert.equal(sent.headers['anthropic-version'], '2023-06-01');
+        assert.equal(sent.body['model'], 'claude-sonnet-4-5');
+        assert.equal(sent.body['stream'] === true, stream, 'streamed upstream as asked');
+        checkAnthropicBody(sent.body, scenario);
+      },
+      close: () => upstream.close(),
+    };
+  },
+};
+
 /** The provider types whose backends and stand-ins have landed. */
-const PROVIDERS: readonly Provider[] = [azure];
+const PROVIDERS: readonly Provider[] = [azure, anthropic];
 
 describe('ingress × provider × scenario matrix', () => {
   const standIns = new Map<string, ProviderStandIn>();
