@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { APIError } from 'openai';
+import { createAdapter } from '../../src/backends/create-adapter.js';
+import { validateConfig } from '../../src/config/load.js';
 import { GeminiUpstream, RETRY_DELAY_SECONDS } from '../support/gemini-upstream.js';
 import { startGateway, testConfig, TEST_KEY, type RunningGateway } from '../support/gateway-harness.js';
 import {
@@ -56,6 +58,7 @@ let upstream: GeminiUpstream;
 let gateway: RunningGateway;
 let keyDir: string;
 let privateKey: string;
+let configDocument: Json;
 
 before(async () => {
   upstream = new GeminiUpstream(GEMINI_KEY, { project: PROJECT, location: LOCATION });
@@ -82,28 +85,27 @@ before(async () => {
       token_uri: `${url}/token`,
     }),
   );
-  gateway = await startGateway(
-    testConfig({
-      backends: [
-        { name: 'gem', type: 'gemini', url, api_key: GEMINI_KEY },
-        {
-          name: 'vtx',
-          type: 'vertex',
-          url,
-          project: PROJECT,
-          location: LOCATION,
-          credentials_file: keyFile,
-        },
-      ],
-      models: [
-        { name: 'g-flash', targets: [{ backend: 'gem', model: 'gemini-2.5-flash' }] },
-        { name: 'g3', targets: [{ backend: 'gem', model: 'gemini-3-pro-preview' }] },
-        { name: 'v-flash', targets: [{ backend: 'vtx', model: 'gemini-2.5-flash' }] },
-        { name: 'g-embed', targets: [{ backend: 'gem', model: 'gemini-embedding-001' }] },
-        { name: 'v-embed', targets: [{ backend: 'vtx', model: 'text-embedding-005' }] },
-      ],
-    }),
-  );
+  configDocument = testConfig({
+    backends: [
+      { name: 'gem', type: 'gemini', url, api_key: GEMINI_KEY },
+      {
+        name: 'vtx',
+        type: 'vertex',
+        url,
+        project: PROJECT,
+        location: LOCATION,
+        credentials_file: keyFile,
+      },
+    ],
+    models: [
+      { name: 'g-flash', targets: [{ backend: 'gem', model: 'gemini-2.5-flash' }] },
+      { name: 'g3', targets: [{ backend: 'gem', model: 'gemini-3-pro-preview' }] },
+      { name: 'v-flash', targets: [{ backend: 'vtx', model: 'gemini-2.5-flash' }] },
+      { name: 'g-embed', targets: [{ backend: 'gem', model: 'gemini-embedding-001' }] },
+      { name: 'v-embed', targets: [{ backend: 'vtx', model: 'text-embedding-005' }] },
+    ],
+  });
+  gateway = await startGateway(configDocument);
 });
 
 after(async () => {
@@ -503,5 +505,37 @@ describe('errors', () => {
   it('vertex asks for a token once and reuses it (the library caches it)', () => {
     assert.equal(upstream.tokenRequests, 1);
     assert.equal(upstream.issued.length, 1);
+  });
+});
+
+describe('listModels and health checks', () => {
+  const call = {
+    signal: new AbortController().signal,
+    requestId: 'test',
+    abort: () => undefined,
+  };
+
+  it('gemini lists models/x as x and probes the list for free; vertex lists none and probes with a token', async () => {
+    const server = { ...(configDocument['server'] as Json), state_dir: keyDir };
+    const [gemBackend, vtxBackend] = validateConfig({ ...configDocument, server }, {}).backends;
+    assert.ok(gemBackend !== undefined && vtxBackend !== undefined);
+    const gemini = createAdapter(gemBackend);
+    const vertex = createAdapter(vtxBackend);
+    try {
+      assert.deepEqual(await gemini.listModels(call), ['gemini-2.5-flash', 'gemini-embedding-001']);
+      assert.equal(upstream.last().path, '/v1beta/models?pageSize=1000');
+      assert.equal(upstream.last().headers['x-goog-api-key'], GEMINI_KEY);
+      await gemini.probe('/v1beta/models?pageSize=1', call);
+      assert.equal(upstream.last().path, '/v1beta/models?pageSize=1');
+      assert.deepEqual(await vertex.listModels(call), []);
+      const requests = upstream.requests.length;
+      const tokens = upstream.tokenRequests;
+      await vertex.probe('', call);
+      assert.equal(upstream.requests.length, requests);
+      assert.equal(upstream.tokenRequests, tokens + 1); // a new adapter, a new token cache
+    } finally {
+      await gemini.close();
+      await vertex.close();
+    }
   });
 });

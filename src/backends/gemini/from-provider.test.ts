@@ -88,6 +88,32 @@ describe('fromGeminiResponse', () => {
     ]);
   });
 
+  it('drops thought signatures (the carrier cannot tell whose they are)', () => {
+    const answer = fromGeminiResponse(
+      {
+        candidates: [
+          {
+            content: {
+              role: 'model',
+              parts: [
+                { text: 'Plan.', thought: true, thoughtSignature: 'c2ln' },
+                { text: 'Done.', thoughtSignature: 'c2lnMg==' },
+              ],
+            },
+            finishReason: 'STOP',
+          },
+        ],
+      },
+      META,
+    );
+    assert.deepEqual(answer.choices[0]?.parts, [
+      { type: 'reasoning', text: 'Plan.' },
+      { type: 'text', text: 'Done.' },
+    ]);
+    const message = fromAnswer(answer).choices[0]?.message as unknown as Record<string, unknown>;
+    assert.equal(message['reasoning_signature'], undefined);
+  });
+
   it('reads thought parts as reasoning, with reasoning and cached tokens in the usage', () => {
     const answer = fromGeminiResponse(fixture('thinking-response.json'), META);
     assert.deepEqual(answer.choices[0]?.parts, [

@@ -127,7 +127,13 @@ export class CallIds {
   }
 }
 
-/** A part of an answer as the model's part; null for what the carrier has no place for (images, code). */
+/**
+ * A part of an answer as the model's part; null for what the carrier has no place for (images, code).
+ * Thought signatures are dropped: the carrier's reasoning_signature cannot say which provider a
+ * signature came from, and one of Google's sent back to another provider (a fallback to Anthropic) or
+ * another's sent to Google is refused with a 400; calls replayed to Gemini carry Google's documented
+ * stand-in instead (to-provider.ts, SKIP_SIGNATURE).
+ */
 function toPart(part: GeminiAnswerPart, ids: CallIds): Part | null {
   const call = part.functionCall;
   if (call !== null && typeof call === 'object') {
@@ -139,20 +145,8 @@ function toPart(part: GeminiAnswerPart, ids: CallIds): Part | null {
       arguments: JSON.stringify(args !== null && typeof args === 'object' ? args : {}),
     };
   }
-  if (typeof part.text !== 'string') {
-    // A thought part may hold only its signature.
-    if (part.thought === true && typeof part.thoughtSignature === 'string')
-      return { type: 'reasoning', text: '', signature: part.thoughtSignature };
-    return null;
-  }
-  if (part.thought === true) {
-    return {
-      type: 'reasoning',
-      text: part.text,
-      ...(typeof part.thoughtSignature === 'string' ? { signature: part.thoughtSignature } : {}),
-    };
-  }
-  return { type: 'text', text: part.text };
+  if (typeof part.text !== 'string') return null;
+  return part.thought === true ? { type: 'reasoning', text: part.text } : { type: 'text', text: part.text };
 }
 
 /**
@@ -271,12 +265,7 @@ export class GeminiStreamDecoder {
         if (part.type === 'text') {
           if (part.text !== '') events.push({ type: 'text', choice, text: part.text });
         } else if (part.type === 'reasoning') {
-          events.push({
-            type: 'reasoning',
-            choice,
-            text: part.text,
-            ...(part.signature === undefined ? {} : { signature: part.signature }),
-          });
+          if (part.text !== '') events.push({ type: 'reasoning', choice, text: part.text });
         } else if (part.type === 'tool_call') {
           const call = state.calls++;
           events.push({ type: 'tool_call_start', choice, call, id: part.id, name: part.name });
