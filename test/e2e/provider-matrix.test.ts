@@ -6,15 +6,23 @@
  *
  * A provider takes part once its backend type has landed and its stand-in is exported from
  * test/support/ (answering the scripted upstream's scenarios, so that the drivers' expectations hold):
- * `azure_openai` (test/support/azure-openai-upstream.ts), `anthropic` (test/support/anthropic-upstream.ts).
- * What reached the provider is checked in its
+ * `azure_openai` (test/support/azure-openai-upstream.ts), `anthropic` (test/support/anthropic-upstream.ts),
+ * `bedrock` (test/support/bedrock-stand-in.ts, which checks each SigV4 signature; its replies to the
+ * scenarios are written here in Converse's format, through the stand-in's `fallback`). What reached the provider is checked in its
  * own terms: the path and credentials, the prompt's marker, the tools, the image.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AnthropicUpstream } from '../support/anthropic-upstream.js';
 import { AzureOpenAiUpstream, type AzureRequest } from '../support/azure-openai-upstream.js';
+import {
+  BedrockStandIn,
+  type BedrockReply,
+  type BedrockRequest,
+  type StreamItem,
+} from '../support/bedrock-stand-in.js';
 import { startGateway, testConfig, type RunningGateway } from '../support/gateway-harness.js';
+import { SCRIPTED_CALLS, SCRIPTED_TEXT, imagesSeen } from '../support/scripted-upstream.js';
 import {
   DRIVERS,
   PNG,
@@ -148,8 +156,152 @@ const anthropic: Provider = {
   },
 };
 
+const BEDROCK_CREDENTIALS = {
+  accessKeyId: 'AKIAIOSFODNN7MATRIX01',
+  secretAccessKey: 'matrixSecretAccessKey/K7MDENG/bPxRfiCYEXAMPLE',
+  sessionToken: 'IQoJb3JpZ2luX2VjMATRIXSESSIONTOKENwJalrXUtnFEMIK7MDENG',
+};
+const BEDROCK_MODEL = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
+/** The AWS chain reads the environment: these are set while the matrix runs, then put back. */
+const AWS_ENVIRONMENT = [
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_PROFILE',
+  'AWS_CONFIG_FILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+];
+
+/** The scenario a Converse request asks for: its marker, and how many images it holds. */
+function converseScenario(body: Json): { marker: string; images: number; said: string } {
+  const messages = objects(body['messages']);
+  const lastUser = [...messages].reverse().find((message) => message['role'] === 'user');
+  const blocks = objects(lastUser?.['content']);
+  const said = blocks.map((block) => text(block['text'])).join('');
+  return {
+    marker: /scenario:([a-z_]+)/.exec(said)?.[1] ?? 'text',
+    images: blocks.filter((block) => isObject(block['image'])).length,
+    said,
+  };
+}
+
+const CONVERSE_USAGE = { inputTokens: 9, outputTokens: 5, totalTokens: 14 };
+
+/** Bedrock's answer to a scenario: Converse JSON, or ConverseStream events (text in pieces, calls in fragments). */
+function converseReply(request: BedrockRequest): BedrockReply {
+  const { marker, images } = converseScenario(request.body ?? {});
+  const calls = marker === 'tools' || marker === 'parallel_tools' ? SCRIPTED_CALLS[marker] : [];
+  const said = calls.length > 0 ? '' : marker === 'image' ? imagesSeen(images) : SCRIPTED_TEXT;
+  const stopReason = calls.length > 0 ? 'tool_use' : 'end_turn';
+  if (request.operation === 'converse') {
+    return {
+      kind: 'json',
+      body: {
+        output: {
+          message: {
+            role: 'assistant',
+            content: [
+              ...(said === '' ? [] : [{ text: said }]),
+              ...calls.map((call, index) => ({
+                toolUse: { toolUseId: `tooluse_matrix${index}`, name: call.name, input: call.arguments },
+              })),
+            ],
+          },
+        },
+        stopReason,
+        usage: CONVERSE_USAGE,
+        metrics: { latencyMs: 120 },
+      },
+    };
+  }
+  const events: StreamItem[] = [{ type: 'messageStart', payload: { role: 'assistant' } }];
+  let index = 0;
+  if (said !== '') {
+    for (let at = 0; at < said.length; at += 7)
+      events.push({
+        type: 'contentBlockDelta',
+        payload: { contentBlockIndex: index, delta: { text: said.slice(at, at + 7) } },
+      });
+    events.push({ type: 'contentBlockStop', payload: { contentBlockIndex: index } });
+    index += 1;
+  }
+  for (const [number, call] of calls.entries()) {
+    const input = JSON.stringify(call.arguments);
+    events.push({
+      type: 'contentBlockStart',
+      payload: {
+        contentBlockIndex: index,
+        start: { toolUse: { toolUseId: `tooluse_matrix${number}`, name: call.name } },
+      },
+    });
+    for (let at = 0; at < input.length; at += 5)
+      events.push({
+        type: 'contentBlockDelta',
+        payload: { contentBlockIndex: index, delta: { toolUse: { input: input.slice(at, at + 5) } } },
+      });
+    events.push({ type: 'contentBlockStop', payload: { contentBlockIndex: index } });
+    index += 1;
+  }
+  events.push({ type: 'messageStop', payload: { stopReason } });
+  events.push({ type: 'metadata', payload: { usage: CONVERSE_USAGE, metrics: { latencyMs: 120 } } });
+  return { kind: 'stream', events };
+}
+
+const bedrock: Provider = {
+  type: 'bedrock',
+  async start() {
+    const saved = new Map(AWS_ENVIRONMENT.map((name) => [name, process.env[name]]));
+    process.env['AWS_ACCESS_KEY_ID'] = BEDROCK_CREDENTIALS.accessKeyId;
+    process.env['AWS_SECRET_ACCESS_KEY'] = BEDROCK_CREDENTIALS.secretAccessKey;
+    process.env['AWS_SESSION_TOKEN'] = BEDROCK_CREDENTIALS.sessionToken;
+    process.env['AWS_CONFIG_FILE'] = '/nonexistent/aws-config';
+    process.env['AWS_SHARED_CREDENTIALS_FILE'] = '/nonexistent/aws-credentials';
+    Reflect.deleteProperty(process.env, 'AWS_PROFILE');
+    const standIn = new BedrockStandIn(BEDROCK_CREDENTIALS, 'us-east-1');
+    standIn.fallback = converseReply;
+    const url = await standIn.start();
+    return {
+      backend: { name: 'bedrock', type: 'bedrock', region: 'us-east-1', url },
+      model: BEDROCK_MODEL,
+      count: () => standIn.requests.length,
+      checkLast(scenario, stream) {
+        const sent = standIn.last();
+        assert.equal(sent.modelId, BEDROCK_MODEL);
+        assert.equal(sent.operation, stream ? 'converse-stream' : 'converse');
+        const body = sent.body ?? {};
+        const { said } = converseScenario(body);
+        assert.ok(said.includes(`scenario:${scenario}`), `the prompt reached the provider: ${said}`);
+        if (scenario === 'image') {
+          const blocks = objects([...objects(body['messages'])].reverse()[0]?.['content']);
+          const images = blocks.flatMap((block) => (isObject(block['image']) ? [block['image']] : []));
+          assert.deepEqual(images, [{ format: 'png', source: { bytes: PNG } }], 'the image as base64 bytes');
+        }
+        if (scenario === 'tools' || scenario === 'parallel_tools') {
+          const config = isObject(body['toolConfig']) ? body['toolConfig'] : {};
+          assert.deepEqual(
+            objects(config['tools']).map((tool) => {
+              const spec = isObject(tool['toolSpec']) ? tool['toolSpec'] : {};
+              const schema = isObject(spec['inputSchema']) ? spec['inputSchema'] : {};
+              return { name: spec['name'], parameters: schema['json'] };
+            }),
+            TOOLS.map((tool) => ({ name: tool.name, parameters: tool.parameters })),
+            'the tools reached the provider',
+          );
+        }
+      },
+      async close() {
+        await standIn.stop();
+        for (const [name, value] of saved) {
+          if (value === undefined) Reflect.deleteProperty(process.env, name);
+          else process.env[name] = value;
+        }
+      },
+    };
+  },
+};
+
 /** The provider types whose backends and stand-ins have landed. */
-const PROVIDERS: readonly Provider[] = [azure, anthropic];
+const PROVIDERS: readonly Provider[] = [azure, anthropic, bedrock];
 
 describe('ingress × provider × scenario matrix', () => {
   const standIns = new Map<string, ProviderStandIn>();
