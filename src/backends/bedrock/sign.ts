@@ -3,10 +3,10 @@
  * @aws-crypto/sha256-js hashes, and the credentials come from @aws-sdk/credential-providers'
  * fromNodeProviderChain (environment, shared profile, web identity, container or instance role), which
  * caches them and refreshes them before they expire. One chain per backend, made when first needed:
- * no lookup happens until a request is signed.
+ * no lookup happens until a request is signed, and the chain's package (a quarter of a second to load)
+ * is loaded only then, so that gateways without a bedrock backend never load it.
  */
 import { Sha256 } from '@aws-crypto/sha256-js';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 
@@ -42,7 +42,7 @@ export class BedrockSigner {
 
   /** The credentials now (cached by the chain); rejects when none can be found. */
   async credentials(): Promise<AwsCredentialIdentity> {
-    return this.credentialProvider()();
+    return (await this.credentialProvider())();
   }
 
   /**
@@ -75,8 +75,11 @@ export class BedrockSigner {
     return out;
   }
 
-  private credentialProvider(): AwsCredentialIdentityProvider {
-    this.provider ??= fromNodeProviderChain();
+  private async credentialProvider(): Promise<AwsCredentialIdentityProvider> {
+    if (this.provider === null) {
+      const { fromNodeProviderChain } = await import('@aws-sdk/credential-providers');
+      this.provider ??= fromNodeProviderChain();
+    }
     return this.provider;
   }
 
@@ -85,7 +88,7 @@ export class BedrockSigner {
       service: SIGNING_SERVICE,
       region: this.region,
       sha256: Sha256,
-      credentials: this.credentialProvider(),
+      credentials: async () => this.credentials(),
       // Bedrock's paths carry the model id percent-encoded; the canonical path encodes it once more,
       // as AWS's SDKs do for every service but S3.
       uriEscapePath: true,
