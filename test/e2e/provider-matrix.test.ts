@@ -8,7 +8,9 @@
  * test/support/ (answering the scripted upstream's scenarios, so that the drivers' expectations hold):
  * `azure_openai` (test/support/azure-openai-upstream.ts), `anthropic` (test/support/anthropic-upstream.ts),
  * `bedrock` (test/support/bedrock-stand-in.ts, which checks each SigV4 signature; its replies to the
- * scenarios are written here in Converse's format, through the stand-in's `fallback`). What reached the provider is checked in its
+ * scenarios are written here in Converse's format, through the stand-in's `fallback`), `gemini`
+ * (test/support/gemini-upstream.ts; `vertex`, the same translators with Google Cloud auth, is left to
+ * test/e2e/backend-gemini.test.ts). What reached the provider is checked in its
  * own terms: the path and credentials, the prompt's marker, the tools, the image.
  */
 import assert from 'node:assert/strict';
@@ -22,6 +24,7 @@ import {
   type StreamItem,
 } from '../support/bedrock-stand-in.js';
 import { startGateway, testConfig, type RunningGateway } from '../support/gateway-harness.js';
+import { GeminiUpstream } from '../support/gemini-upstream.js';
 import { SCRIPTED_CALLS, SCRIPTED_TEXT, imagesSeen } from '../support/scripted-upstream.js';
 import {
   DRIVERS,
@@ -300,8 +303,55 @@ const bedrock: Provider = {
   },
 };
 
+const GEMINI_KEY = 'AIzaSy-matrix-key-4c1e8a2b';
+
+const gemini: Provider = {
+  type: 'gemini',
+  async start() {
+    const upstream = new GeminiUpstream(GEMINI_KEY, { project: 'matrix-project', location: 'us-central1' });
+    const url = await upstream.start();
+    return {
+      backend: { name: 'gemini', type: 'gemini', url, api_key: GEMINI_KEY },
+      model: 'gemini-2.5-flash',
+      count: () => upstream.requests.length,
+      checkLast(scenario, stream) {
+        const sent = upstream.requests.at(-1);
+        assert.ok(sent !== undefined);
+        assert.equal(
+          sent.path.split('?')[0],
+          `/v1beta/models/gemini-2.5-flash:${stream ? 'streamGenerateContent' : 'generateContent'}`,
+        );
+        assert.equal(sent.headers['x-goog-api-key'], GEMINI_KEY);
+        const body = sent.body ?? {};
+        const user = [...objects(body['contents'])].reverse().find((content) => content['role'] === 'user');
+        const parts = objects(user?.['parts']);
+        const said = parts.map((part) => text(part['text'])).join('');
+        assert.ok(said.includes(`scenario:${scenario}`), `the prompt reached the provider: ${said}`);
+        if (scenario === 'image') {
+          const images = parts.flatMap((part) => (isObject(part['inlineData']) ? [part['inlineData']] : []));
+          assert.deepEqual(images, [{ mimeType: 'image/png', data: PNG }], 'the image as inline data');
+        }
+        if (scenario === 'tools' || scenario === 'parallel_tools') {
+          const declarations = objects(body['tools']).flatMap((tool) =>
+            objects(tool['functionDeclarations']),
+          );
+          assert.deepEqual(
+            declarations.map((declaration) => ({
+              name: declaration['name'],
+              parameters: declaration['parametersJsonSchema'] ?? declaration['parameters'],
+            })),
+            TOOLS.map((tool) => ({ name: tool.name, parameters: tool.parameters })),
+            'the tools reached the provider',
+          );
+        }
+      },
+      close: () => upstream.close(),
+    };
+  },
+};
+
 /** The provider types whose backends and stand-ins have landed. */
-const PROVIDERS: readonly Provider[] = [azure, anthropic, bedrock];
+const PROVIDERS: readonly Provider[] = [azure, anthropic, bedrock, gemini];
 
 describe('ingress × provider × scenario matrix', () => {
   const standIns = new Map<string, ProviderStandIn>();
