@@ -12,6 +12,9 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
+import type { UpstreamCall } from '../../src/backends/adapter.js';
+import { BedrockAdapter } from '../../src/backends/bedrock/adapter.js';
+import { validateConfig } from '../../src/config/load.js';
 import { BedrockStandIn, type StreamItem } from '../support/bedrock-stand-in.js';
 import { startGateway, testConfig, TEST_KEY, type RunningGateway } from '../support/gateway-harness.js';
 
@@ -513,6 +516,61 @@ describe('bedrock backend', () => {
       assert.deepEqual(answer.data[1]?.embedding, [3, 4]);
       assert.equal(answer.usage.prompt_tokens, 4);
       assert.deepEqual(standIn.last().body, { texts: ['a', 'b'], input_type: 'search_document' });
+    });
+  });
+
+  describe('health check and listing', () => {
+    function adapter(secretAccessKey: string): BedrockAdapter {
+      const config = validateConfig(
+        { backends: [{ name: 'aws', type: 'bedrock', region: REGION, url: standIn.url }] },
+        {},
+      );
+      const backend = config.backends[0];
+      assert.ok(backend !== undefined);
+      // The injectable provider (tests only) in place of the AWS chain.
+      return new BedrockAdapter(backend, {
+        credentials: () => Promise.resolve({ ...CREDENTIALS, secretAccessKey }),
+      });
+    }
+
+    function call(): UpstreamCall {
+      const controller = new AbortController();
+      return {
+        signal: controller.signal,
+        requestId: 'health-check',
+        abort: (reason) => {
+          controller.abort(reason);
+        },
+      };
+    }
+
+    it('passes when Bedrock answers a signed GET without refusing the credentials, at no cost', async () => {
+      const before = standIn.requests.length;
+      const good = adapter(CREDENTIALS.secretAccessKey);
+      try {
+        await good.probe('/', call());
+        assert.deepEqual(await good.listModels(), []);
+      } finally {
+        await good.close();
+      }
+      assert.equal(standIn.requests.length, before, 'no model was called');
+    });
+
+    it('fails when Bedrock refuses the credentials, saying so without them', async () => {
+      const bad = adapter('not-the-secret-key-at-all');
+      try {
+        await assert.rejects(bad.probe('/', call()), (error: unknown) => {
+          assert.ok(error instanceof Error);
+          assert.match(
+            error.message,
+            /refused the gateway's AWS credentials \(403 InvalidSignatureException\)/,
+          );
+          assert.ok(!error.message.includes('not-the-secret-key-at-all'));
+          return true;
+        });
+      } finally {
+        await bad.close();
+      }
     });
   });
 
