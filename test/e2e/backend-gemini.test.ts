@@ -458,6 +458,23 @@ describe('errors', () => {
     assert.match(error.message, /overloaded/);
   });
 
+  it('an error event in the middle of a stream ends it with an error, after the text sent before', async () => {
+    const stream = await gateway.client().chat.completions.create({
+      model: 'g-flash',
+      messages: [{ role: 'user', content: 'Hi scenario:stream_error' }],
+      stream: true,
+    });
+    let text = '';
+    const failure = await (async () => {
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    })().then(
+      () => null,
+      (caught: unknown) => caught,
+    );
+    assert.ok(failure instanceof Error, 'the stream ended without an error');
+    assert.ok(text.length > 0 && SCRIPTED_TEXT.startsWith(text) && text !== SCRIPTED_TEXT, text);
+  });
+
   it('an image URL: a 400 naming the field, nothing sent upstream', async () => {
     const before = upstream.requests.length;
     const response = await post('/v1/chat/completions', {

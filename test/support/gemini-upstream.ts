@@ -369,6 +369,17 @@ export class GeminiUpstream {
     }
     const calls = parts.filter((part) => 'functionCall' in part);
     if (calls.length > 0) pieces.push(calls);
+    if (plan.streamError === true) {
+      events.push(event(pieces[0] ?? [], false), {
+        error: {
+          code: 503,
+          message: 'The model is overloaded. Please try again later.',
+          status: 'UNAVAILABLE',
+        },
+      });
+      sse(response, events);
+      return;
+    }
     pieces.forEach((piece, index) => events.push(event(piece, index === pieces.length - 1)));
     sse(response, events);
   }
@@ -380,6 +391,8 @@ interface Plan {
   calls: readonly { name: string; arguments: Record<string, unknown> }[];
   finish: string;
   blocked: boolean;
+  /** Streamed: Google's error as an event after the first piece of text, then the end. */
+  streamError?: boolean;
   error?: GoogleError;
 }
 
@@ -478,6 +491,8 @@ function planOf(body: Json, model: string): Plan {
           [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${RETRY_DELAY_SECONDS}s` }],
         ),
       };
+    case 'stream_error':
+      return { ...base, text: SCRIPTED_TEXT, streamError: true };
     case 'overloaded':
       return {
         ...base,
