@@ -9,11 +9,15 @@
  * `azure_openai` (test/support/azure-openai-upstream.ts), `anthropic` (test/support/anthropic-upstream.ts),
  * `bedrock` (test/support/bedrock-stand-in.ts, which checks each SigV4 signature; its replies to the
  * scenarios are written here in Converse's format, through the stand-in's `fallback`), `gemini`
- * (test/support/gemini-upstream.ts; `vertex`, the same translators with Google Cloud auth, is left to
- * test/e2e/backend-gemini.test.ts). What reached the provider is checked in its
+ * and `vertex` (test/support/gemini-upstream.ts, Vertex AI's paths with tokens from its token service
+ * for a service account key the test makes). What reached the provider is checked in its
  * own terms: the path and credentials, the prompt's marker, the tools, the image.
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AnthropicUpstream } from '../support/anthropic-upstream.js';
 import { AzureOpenAiUpstream, type AzureRequest } from '../support/azure-openai-upstream.js';
@@ -24,7 +28,7 @@ import {
   type StreamItem,
 } from '../support/bedrock-stand-in.js';
 import { startGateway, testConfig, type RunningGateway } from '../support/gateway-harness.js';
-import { GeminiUpstream } from '../support/gemini-upstream.js';
+import { GeminiUpstream, type GeminiRecorded } from '../support/gemini-upstream.js';
 import { SCRIPTED_CALLS, SCRIPTED_TEXT, imagesSeen } from '../support/scripted-upstream.js';
 import {
   DRIVERS,
@@ -305,6 +309,36 @@ const bedrock: Provider = {
 
 const GEMINI_KEY = 'AIzaSy-matrix-key-4c1e8a2b';
 
+/** A generateContent call (Gemini's or Vertex AI's) for a scenario: its path, user parts and tools. */
+function checkGenerateContent(
+  sent: GeminiRecorded,
+  model: string,
+  scenario: Scenario,
+  stream: boolean,
+): void {
+  assert.equal(sent.path.split('?')[0], `${model}:${stream ? 'streamGenerateContent' : 'generateContent'}`);
+  const body = sent.body ?? {};
+  const user = [...objects(body['contents'])].reverse().find((content) => content['role'] === 'user');
+  const parts = objects(user?.['parts']);
+  const said = parts.map((part) => text(part['text'])).join('');
+  assert.ok(said.includes(`scenario:${scenario}`), `the prompt reached the provider: ${said}`);
+  if (scenario === 'image') {
+    const images = parts.flatMap((part) => (isObject(part['inlineData']) ? [part['inlineData']] : []));
+    assert.deepEqual(images, [{ mimeType: 'image/png', data: PNG }], 'the image as inline data');
+  }
+  if (scenario === 'tools' || scenario === 'parallel_tools') {
+    const declarations = objects(body['tools']).flatMap((tool) => objects(tool['functionDeclarations']));
+    assert.deepEqual(
+      declarations.map((declaration) => ({
+        name: declaration['name'],
+        parameters: declaration['parametersJsonSchema'] ?? declaration['parameters'],
+      })),
+      TOOLS.map((tool) => ({ name: tool.name, parameters: tool.parameters })),
+      'the tools reached the provider',
+    );
+  }
+}
+
 const gemini: Provider = {
   type: 'gemini',
   async start() {
@@ -317,41 +351,69 @@ const gemini: Provider = {
       checkLast(scenario, stream) {
         const sent = upstream.requests.at(-1);
         assert.ok(sent !== undefined);
-        assert.equal(
-          sent.path.split('?')[0],
-          `/v1beta/models/gemini-2.5-flash:${stream ? 'streamGenerateContent' : 'generateContent'}`,
-        );
         assert.equal(sent.headers['x-goog-api-key'], GEMINI_KEY);
-        const body = sent.body ?? {};
-        const user = [...objects(body['contents'])].reverse().find((content) => content['role'] === 'user');
-        const parts = objects(user?.['parts']);
-        const said = parts.map((part) => text(part['text'])).join('');
-        assert.ok(said.includes(`scenario:${scenario}`), `the prompt reached the provider: ${said}`);
-        if (scenario === 'image') {
-          const images = parts.flatMap((part) => (isObject(part['inlineData']) ? [part['inlineData']] : []));
-          assert.deepEqual(images, [{ mimeType: 'image/png', data: PNG }], 'the image as inline data');
-        }
-        if (scenario === 'tools' || scenario === 'parallel_tools') {
-          const declarations = objects(body['tools']).flatMap((tool) =>
-            objects(tool['functionDeclarations']),
-          );
-          assert.deepEqual(
-            declarations.map((declaration) => ({
-              name: declaration['name'],
-              parameters: declaration['parametersJsonSchema'] ?? declaration['parameters'],
-            })),
-            TOOLS.map((tool) => ({ name: tool.name, parameters: tool.parameters })),
-            'the tools reached the provider',
-          );
-        }
+        checkGenerateContent(sent, '/v1beta/models/gemini-2.5-flash', scenario, stream);
       },
       close: () => upstream.close(),
     };
   },
 };
 
+const VERTEX = { project: 'matrix-project', location: 'us-central1' };
+const VERTEX_EMAIL = 'matrix@matrix-project.iam.gserviceaccount.com';
+
+const vertex: Provider = {
+  type: 'vertex',
+  async start() {
+    const upstream = new GeminiUpstream(GEMINI_KEY, VERTEX);
+    const url = await upstream.start();
+    const pair = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    upstream.trust(VERTEX_EMAIL, pair.publicKey);
+    const keyDir = mkdtempSync(join(tmpdir(), 'gw-matrix-vertex-'));
+    const keyFile = join(keyDir, 'service-account.json');
+    writeFileSync(
+      keyFile,
+      JSON.stringify({
+        type: 'service_account',
+        project_id: VERTEX.project,
+        private_key_id: 'matrix-key-1',
+        private_key: pair.privateKey,
+        client_email: VERTEX_EMAIL,
+        client_id: '1234567890',
+        token_uri: `${url}/token`,
+      }),
+    );
+    return {
+      backend: { name: 'vertex', type: 'vertex', url, ...VERTEX, credentials_file: keyFile },
+      model: 'gemini-2.5-flash',
+      // The token service's requests are not recorded: only calls to the model.
+      count: () => upstream.requests.length,
+      checkLast(scenario, stream) {
+        const sent = upstream.requests.at(-1);
+        assert.ok(sent !== undefined);
+        const token = /^Bearer (.+)$/.exec(String(sent.headers['authorization']))?.[1];
+        assert.ok(token !== undefined && upstream.issued.includes(token), 'a token the token service issued');
+        checkGenerateContent(
+          sent,
+          `/v1/projects/${VERTEX.project}/locations/${VERTEX.location}/publishers/google/models/gemini-2.5-flash`,
+          scenario,
+          stream,
+        );
+      },
+      async close() {
+        await upstream.close();
+        rmSync(keyDir, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
 /** The provider types whose backends and stand-ins have landed. */
-const PROVIDERS: readonly Provider[] = [azure, anthropic, bedrock, gemini];
+const PROVIDERS: readonly Provider[] = [azure, anthropic, bedrock, gemini, vertex];
 
 describe('ingress × provider × scenario matrix', () => {
   const standIns = new Map<string, ProviderStandIn>();
