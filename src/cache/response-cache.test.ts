@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import type { GatewayConfig, ModelRoute } from '../config/config.js';
-import { MemoryCacheStore } from './cache-store.js';
+import { MemoryCacheStore, type CacheStore, type CachedEntry } from './cache-store.js';
 import { ResponseCache, type CacheLookupInput } from './response-cache.js';
 
 const config: GatewayConfig['cache'] = {
@@ -75,5 +75,38 @@ describe('ResponseCache keys from request texts', () => {
     for (const text of texts) assert.equal(await ask(cache, lookupInput(text)), 'MISS');
     // The first ones fell out of the memo: their keys are computed again, and are the same.
     for (const text of texts) assert.equal(await ask(cache, lookupInput(text)), 'HIT');
+  });
+});
+
+describe('ResponseCache in-flight sharing', () => {
+  it('shares the answer with a request whose read missed while the store was still writing it', async () => {
+    // A remote store whose write has not landed yet: reads miss until it does.
+    let stored: CachedEntry | null = null;
+    let landWrite: () => void = () => undefined;
+    const store: CacheStore = {
+      get: () => Promise.resolve(stored),
+      set: (_key, entry) =>
+        new Promise<void>((resolve) => {
+          landWrite = () => {
+            stored = entry;
+            resolve();
+          };
+        }),
+      purge: () => Promise.resolve(0),
+    };
+    const cache = new ResponseCache(config, store, pino({ level: 'silent' }));
+    const text = '{"model":"m","messages":[{"role":"user","content":"hi"}]}';
+    const leader = await cache.lookup(lookupInput(text));
+    assert.equal(await leader.joinInFlight(), null, 'the first request leads');
+    leader.complete(answer, 'b');
+    // Read before the write landed: a MISS, and then the leader's answer, not a second upstream call.
+    const late = await cache.lookup(lookupInput(text));
+    assert.equal(late.status, 'MISS');
+    assert.deepEqual((await late.joinInFlight())?.body, answer);
+    landWrite();
+    await new Promise((resolve) => setImmediate(resolve));
+    // Once the store has it, reads hit and nothing is left in flight.
+    const after = await cache.lookup(lookupInput(text));
+    assert.equal(after.status, 'HIT');
   });
 });

@@ -144,6 +144,8 @@ export class ResponseCache {
     }
 
     let settle: ((entry: CachedEntry | null) => void) | null = null;
+    /** This request's promise in `inFlight`, while it leads. */
+    let leading: Promise<CachedEntry | null> | null = null;
     return {
       status,
       entry,
@@ -155,23 +157,29 @@ export class ResponseCache {
           if (shared !== null) return shared;
         }
         if (!this.inFlight.has(key)) {
-          this.inFlight.set(
-            key,
-            new Promise((resolve) => {
-              settle = resolve;
-            }),
-          );
+          leading = new Promise((resolve) => {
+            settle = resolve;
+          });
+          this.inFlight.set(key, leading);
         }
         return null;
       },
       complete: (body, backend) => {
         const entry: CachedEntry = { storedAt: Date.now(), body, backend };
         if (directives.write) {
-          this.store.set(key, entry, ttlSeconds).catch((error: unknown) => {
+          const written = this.store.set(key, entry, ttlSeconds).catch((error: unknown) => {
             this.failed(error);
           });
-        }
-        this.release(key, settle, entry);
+          // The answer stays shared until the store has it: a request whose read was answered before
+          // the write (a MISS) still finds it here, instead of going upstream again.
+          if (settle !== null) {
+            const mine = leading;
+            settle(entry);
+            void written.finally(() => {
+              if (this.inFlight.get(key) === mine) this.inFlight.delete(key);
+            });
+          }
+        } else this.release(key, settle, entry);
         settle = null;
       },
       abandon: () => {
