@@ -370,6 +370,42 @@ describe('bedrock backend', () => {
       assert.match(text, /Too many requests/);
     });
 
+    it('throttling is retried: a stream throttled at its first event, then answered, reaches the client whole', async () => {
+      const retrying = await startGateway(
+        testConfig({
+          backends: [{ name: 'aws', type: 'bedrock', region: REGION, url: standIn.url }],
+          models: [{ name: 'claude', targets: [{ backend: 'aws', model: CLAUDE }] }],
+          extra: {
+            routing: {
+              max_attempts: 2,
+              backoff_base_ms: 1,
+              backoff_max_ms: 5,
+              circuit_breaker: { enabled: false },
+            },
+          },
+        }),
+      );
+      try {
+        standIn.reply(
+          CLAUDE,
+          { kind: 'stream', events: [{ exception: 'throttlingException', message: 'Too many tokens.' }] },
+          { kind: 'stream', events: TEXT_STREAM },
+        );
+        const before = standIn.requests.length;
+        const stream = await retrying.client().chat.completions.create({
+          model: 'claude',
+          messages: [{ role: 'user', content: 'Hi' }],
+          stream: true,
+        });
+        let text = '';
+        for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+        assert.equal(text, 'Hello there.');
+        assert.equal(standIn.requests.length - before, 2, 'the throttled attempt and the retry');
+      } finally {
+        await retrying.stop();
+      }
+    });
+
     it('a throttlingException as the first stream event is a 429 too', async () => {
       standIn.reply(CLAUDE, {
         kind: 'stream',
