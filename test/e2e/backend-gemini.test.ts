@@ -373,9 +373,12 @@ describe('other ingresses', () => {
       model: 'g-flash',
       messages: [{ role: 'user', content: 'Say hello' }],
       stream: false,
+      keep_alive: '5m',
+      options: { num_ctx: 8192, temperature: 0.2 },
     });
     assert.equal(text.status, 200, text.text);
     assert.equal(((JSON.parse(text.text) as Json)['message'] as Json)['content'], SCRIPTED_TEXT);
+    assert.deepEqual(lastBody()['generationConfig'], { temperature: 0.2 });
     const image = await post('/api/chat', {
       model: 'v-flash',
       messages: [{ role: 'user', content: 'What is it? scenario:image', images: [PNG] }],

@@ -343,6 +343,16 @@ describe('toGeminiRequestFromChat: tools and options', () => {
     assert.deepEqual(request, { contents: [{ role: 'user', parts: [{ text: 'Hi' }] }] });
   });
 
+  it("takes Ollama's fields from the Ollama ingress: keep_alive and runtime options ignored, think false as no thinking", () => {
+    const { request, dropped } = toGeminiRequestFromChat(
+      chat({ keep_alive: '5m', options: { num_ctx: 8192, num_thread: 4 }, think: false }),
+      STRICT,
+    );
+    assert.deepEqual(dropped, []);
+    assert.deepEqual(request.generationConfig, { thinkingConfig: { thinkingBudget: 0 } });
+    refuses(() => translate({ options: { num_ctx: 8192, mirostat: 2 } }), 'options.mirostat');
+  });
+
   it('bounds the names of dropped fields it reports', () => {
     const long = 'x'.repeat(500);
     const { dropped } = toGeminiRequestFromChat(chat({ [long]: 1, 'a,b\n': 2 }), LENIENT);

@@ -47,6 +47,8 @@ export const SKIP_SIGNATURE = 'skip_thought_signature_validator';
 
 /** Request fields that do not change the answer (or that the gateway itself acts on): never refused. */
 const METADATA_FIELDS: ReadonlySet<string> = new Set([
+  // Ollama's: how long a local model stays loaded.
+  'keep_alive',
   'stream_options',
   'store',
   'metadata',
@@ -87,6 +89,20 @@ const UNSUPPORTED_FIELDS: ReadonlyMap<string, { reason: string; harmless: (value
       },
     ],
   ]);
+
+/** Ollama options about the local runtime (memory, threads, GPUs, context size): nothing to honour on Google's side. */
+const OLLAMA_RUNTIME_OPTIONS: ReadonlySet<string> = new Set([
+  'num_ctx',
+  'num_batch',
+  'num_gpu',
+  'main_gpu',
+  'num_thread',
+  'use_mmap',
+  'use_mlock',
+  'numa',
+  'low_vram',
+  'num_keep',
+]);
 
 /** Chat completions fields the conversation model reads; one left in `extra` had a value of the wrong type. */
 const CHAT_FIELDS: ReadonlySet<string> = new Set([
@@ -160,6 +176,20 @@ export function toGeminiRequest(
     // OpenAI's newest level, which the model has no name for.
     if (field === 'reasoning_effort' && value === 'xhigh') {
       effort = 'xhigh';
+      continue;
+    }
+    // Ollama's think: false (the Ollama ingress keeps it apart from an effort of none): no thinking.
+    if (field === 'think' && value === false) {
+      effort ??= 'none';
+      continue;
+    }
+    if (field === 'options' && isObject(value)) {
+      // Ollama's options the conversation model has no name for: a local runtime's knobs change
+      // nothing on Google's side; sampling ones Gemini lacks are refused by name.
+      for (const key of Object.keys(value)) {
+        if (!OLLAMA_RUNTIME_OPTIONS.has(key))
+          unsupported.refuse(`options.${key}`, 'Gemini has no such option');
+      }
       continue;
     }
     const known = UNSUPPORTED_FIELDS.get(field);
