@@ -18,6 +18,7 @@ import type {
   TextPart,
 } from '../../conversation/model.js';
 import { InvalidRequestError } from '../../errors/errors.js';
+import { printable, UnsupportedFields } from '../unsupported-fields.js';
 
 /** Sent when the client gave no limit: Anthropic requires one (docs/providers.md). */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -35,9 +36,6 @@ const MIN_BUDGET = 1024;
 
 /** The tool a JSON answer is asked for through (Anthropic has no response_format): its input is the answer. */
 export const STRUCTURED_OUTPUT_TOOL = 'json_answer';
-
-export const MAX_REPORTED_FIELDS = 32;
-const MAX_FIELD_NAME = 64;
 
 /** Fields that do not change the answer (or that the gateway itself acts on): never refused. */
 const METADATA_FIELDS: ReadonlySet<string> = new Set([
@@ -89,32 +87,8 @@ export interface AnthropicTranslation {
   readonly structuredTool?: string;
 }
 
-/** A client-sent name as it may appear in an error or a header: bounded, printable ASCII, no commas. */
-function printable(name: string): string {
-  const cut = name.length > MAX_FIELD_NAME ? `${name.slice(0, MAX_FIELD_NAME - 3)}...` : name;
-  return cut.replace(/[^\x21-\x2b\x2d-\x7e]/g, '?');
-}
-
 function invalid(param: string, detail: string): InvalidRequestError {
   return new InvalidRequestError(`'${param}' ${detail}`, { param });
-}
-
-class Unsupported {
-  readonly dropped: string[] = [];
-
-  constructor(private readonly policy: AnthropicPolicy) {}
-
-  refuse(field: string, reason: string): void {
-    const name = printable(field);
-    const backend = this.policy.backend;
-    if (!this.policy.dropUnsupported) {
-      throw new InvalidRequestError(
-        `Backend '${backend}' (Anthropic) cannot honour '${name}': ${reason}. Remove it from the request, or set drop_unsupported: true on backend '${backend}' to have the gateway drop what Anthropic cannot honour`,
-        { param: name },
-      );
-    }
-    if (this.dropped.length < MAX_REPORTED_FIELDS && !this.dropped.includes(name)) this.dropped.push(name);
-  }
 }
 
 function imageBlock(part: ImagePart, param: string): AnthropicBlock {
@@ -263,7 +237,7 @@ export function toAnthropicRequest(
   request: ConversationRequest,
   policy: AnthropicPolicy,
 ): AnthropicTranslation {
-  const unsupported = new Unsupported(policy);
+  const unsupported = new UnsupportedFields(policy, 'Anthropic');
   for (const [field, value] of Object.entries(request.extra ?? {})) {
     if (value === null || value === undefined || METADATA_FIELDS.has(field)) continue;
     unsupported.refuse(field, 'Anthropic has no such parameter');

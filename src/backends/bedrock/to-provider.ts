@@ -15,6 +15,7 @@ import type {
   ReasoningOptions,
 } from '../../conversation/model.js';
 import { InvalidRequestError } from '../../errors/errors.js';
+import { printable, UnsupportedFields } from '../unsupported-fields.js';
 
 export type ConverseContentBlock =
   | { text: string }
@@ -64,9 +65,6 @@ export interface ConverseTranslation {
   readonly dropped: readonly string[];
 }
 
-export const MAX_REPORTED_FIELDS = 32;
-const MAX_FIELD_NAME = 64;
-
 /**
  * Thinking budgets for OpenAI's effort levels (the inverse of the carrier's effortOf: up to 2,048
  * tokens is low, up to 8,192 medium). Anthropic's minimum budget is 1,024.
@@ -109,30 +107,6 @@ function invalid(param: string, detail: string): InvalidRequestError {
   return new InvalidRequestError(`'${param}' ${detail}`, { param });
 }
 
-/** A client-sent name as it may appear in an error or a header: bounded, printable ASCII, no commas. */
-function printable(name: string): string {
-  const cut = name.length > MAX_FIELD_NAME ? `${name.slice(0, MAX_FIELD_NAME - 3)}...` : name;
-  return cut.replace(/[^\x21-\x2b\x2d-\x7e]/g, '?');
-}
-
-class UnsupportedFields {
-  readonly dropped: string[] = [];
-
-  constructor(private readonly policy: BedrockRequestPolicy) {}
-
-  refuse(field: string, reason: string): void {
-    const name = printable(field);
-    const backend = this.policy.backend;
-    if (!this.policy.dropUnsupported) {
-      throw new InvalidRequestError(
-        `Backend '${backend}' cannot honour '${name}': ${reason}. Remove it from the request, or set drop_unsupported: true on backend '${backend}' to have the gateway drop what Bedrock cannot honour`,
-        { param: name },
-      );
-    }
-    if (this.dropped.length < MAX_REPORTED_FIELDS && !this.dropped.includes(name)) this.dropped.push(name);
-  }
-}
-
 /**
  * Whether the model id (a plain id, a cross-region inference profile such as
  * `us.anthropic.claude-sonnet-4-5-20250929-v1:0`, or an ARN naming one) is one of Anthropic's Claude
@@ -156,7 +130,7 @@ export function toConverseRequest(
   conversation: ConversationRequest,
   policy: BedrockRequestPolicy,
 ): ConverseTranslation {
-  const unsupported = new UnsupportedFields(policy);
+  const unsupported = new UnsupportedFields(policy, 'Bedrock');
   const additional: Record<string, unknown> = {};
   checkExtra(conversation, unsupported, additional);
   checkOptions(conversation, unsupported);

@@ -19,6 +19,7 @@ import type {
 import { InvalidRequestError } from '../../errors/errors.js';
 import { fromChatRequest } from '../../protocols/openai-chat/to-conversation.js';
 import type { GeminiContent, GeminiGenerationConfig, GeminiPart, GeminiRequest } from './wire.js';
+import { printable, UnsupportedFields } from '../unsupported-fields.js';
 
 /** How a backend treats request fields Google cannot honour (its `drop_unsupported` setting). */
 export interface GeminiRequestPolicy {
@@ -33,9 +34,6 @@ export interface GeminiTranslation {
   /** Fields left out (drop_unsupported only), in the order met; bounded in number and length. */
   readonly dropped: readonly string[];
 }
-
-export const MAX_REPORTED_FIELDS = 32;
-export const MAX_FIELD_NAME = 64;
 
 /**
  * Google's documented stand-in for a thought signature the client could not keep: Gemini 3 refuses a
@@ -131,25 +129,6 @@ const EFFORT_BUDGETS: Readonly<Record<string, number>> = {
   xhigh: 32768,
 };
 
-/** Refuses what Google cannot honour, or (drop_unsupported) notes it as dropped for the caller to report. */
-class UnsupportedFields {
-  readonly dropped: string[] = [];
-
-  constructor(private readonly policy: GeminiRequestPolicy) {}
-
-  refuse(field: string, reason: string): void {
-    const name = printable(field);
-    const backend = this.policy.backend;
-    if (!this.policy.dropUnsupported) {
-      throw new InvalidRequestError(
-        `Backend '${backend}' cannot honour '${name}': ${reason}. Remove it from the request, or set drop_unsupported: true on backend '${backend}' to have the gateway drop what Gemini cannot honour`,
-        { param: name },
-      );
-    }
-    if (this.dropped.length < MAX_REPORTED_FIELDS && !this.dropped.includes(name)) this.dropped.push(name);
-  }
-}
-
 /**
  * A chat completions request (the pipeline's carrier) as Google's request: image URLs are checked on the
  * chat messages, where the error can name the exact field, then the request goes through the
@@ -168,7 +147,7 @@ export function toGeminiRequest(
   request: ConversationRequest,
   policy: GeminiRequestPolicy,
 ): GeminiTranslation {
-  const unsupported = new UnsupportedFields(policy);
+  const unsupported = new UnsupportedFields(policy, 'Gemini');
   const extra = request.extra ?? {};
   let effort: string | undefined;
   for (const [field, value] of Object.entries(extra)) {
@@ -521,10 +500,4 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function isEmptyObject(value: unknown): boolean {
   return isObject(value) && Object.keys(value).length === 0;
-}
-
-/** A client-sent name as it may appear in an error or a header: bounded, printable ASCII, no commas. */
-export function printable(name: string): string {
-  const cut = name.length > MAX_FIELD_NAME ? `${name.slice(0, MAX_FIELD_NAME - 3)}...` : name;
-  return cut.replace(/[^\x21-\x2b\x2d-\x7e]/g, '?');
 }

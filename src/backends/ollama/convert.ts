@@ -15,6 +15,7 @@ import type {
   Usage,
 } from '../../api/schemas.js';
 import { InvalidRequestError } from '../../errors/errors.js';
+import { printable, UnsupportedFields } from '../unsupported-fields.js';
 
 export interface OllamaToolCall {
   id?: string;
@@ -82,9 +83,6 @@ export interface OllamaChatTranslation {
 }
 
 const DEFAULT_POLICY: OllamaRequestPolicy = { backend: 'ollama', dropUnsupported: false };
-
-export const MAX_REPORTED_FIELDS = 32;
-export const MAX_FIELD_NAME = 64;
 
 /** Fields that do not change the answer (or that the gateway itself acts on): never refused. */
 const METADATA_FIELDS: ReadonlySet<string> = new Set([
@@ -176,25 +174,6 @@ const OPTION_MAP: readonly (readonly [keyof ChatCompletionRequest, string])[] = 
   ['frequency_penalty', 'frequency_penalty'],
 ];
 
-/** Refuses what Ollama cannot honour, or (drop_unsupported) notes it as dropped for the caller to leave out. */
-class UnsupportedFields {
-  readonly dropped: string[] = [];
-
-  constructor(private readonly policy: OllamaRequestPolicy) {}
-
-  refuse(field: string, reason: string): void {
-    const name = printable(field);
-    const backend = this.policy.backend;
-    if (!this.policy.dropUnsupported) {
-      throw new InvalidRequestError(
-        `Backend '${backend}' cannot honour '${name}': ${reason}. Remove it from the request, or set drop_unsupported: true on backend '${backend}' to have the gateway drop what Ollama cannot honour`,
-        { param: name },
-      );
-    }
-    if (this.dropped.length < MAX_REPORTED_FIELDS && !this.dropped.includes(name)) this.dropped.push(name);
-  }
-}
-
 /**
  * Translates a chat request. Fields Ollama cannot honour are refused with a 400 naming them, or with
  * `policy.dropUnsupported` left out and listed in `dropped`: never dropped silently.
@@ -204,7 +183,7 @@ export function toOllamaChatRequest(
   stream: boolean,
   policy: OllamaRequestPolicy = DEFAULT_POLICY,
 ): OllamaChatTranslation {
-  const unsupported = new UnsupportedFields(policy);
+  const unsupported = new UnsupportedFields(policy, 'Ollama');
   for (const field of Object.keys(request)) {
     if (METADATA_FIELDS.has(field) || MAPPED_FIELDS.has(field) || OLLAMA_EXTENSIONS.has(field)) continue;
     const value = request[field];
@@ -696,12 +675,6 @@ function isEmptyObject(value: unknown): boolean {
   return (
     value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0
   );
-}
-
-/** A client-sent name as it may appear in an error or a header: bounded, printable ASCII, no commas. */
-function printable(name: string): string {
-  const cut = name.length > MAX_FIELD_NAME ? `${name.slice(0, MAX_FIELD_NAME - 3)}...` : name;
-  return cut.replace(/[^\x21-\x2b\x2d-\x7e]/g, '?');
 }
 
 export interface OllamaEmbedResponse {
