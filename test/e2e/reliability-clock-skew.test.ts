@@ -50,6 +50,11 @@ function document(redisUrl: string, stateDir: string): Record<string, unknown> {
       })),
     },
     cache: { enabled: false },
+    // What this test isolates is the clock. With the default 50 ms store timeout and failing open, a
+    // stall of the test process (a GC, the parallel test file) made one call give up and the
+    // per-instance limiter admit an 11th request (2 of 4 full runs on 2026-12-02): a longer timeout, and a 503
+    // rather than an admission should a call still give up.
+    rate_limit: { store_timeout_ms: 5000, on_store_error: 'closed' },
   };
 }
 
