@@ -9,6 +9,7 @@
  * `extra.options`, which an `ollama` backend passes on as they are. `keep_alive` travels in `extra`.
  */
 import { InvalidRequestError } from '../../errors/errors.js';
+import { checkedNumber, type NumberBounds } from '../../conversation/checks.js';
 import type {
   ConversationRequest,
   GenerationOptions,
@@ -286,30 +287,8 @@ export function toReasoning(value: unknown): ReasoningOptions | undefined {
   throw invalid('\'think\' must be true, false, "low", "medium" or "high"', 'think');
 }
 
-function numberOption(
-  options: Json,
-  key: string,
-  bounds: { integer?: boolean; min?: number; max?: number },
-): number | undefined {
-  const value = options[key];
-  if (value === undefined || value === null) return undefined;
-  const ok =
-    typeof value === 'number' &&
-    Number.isFinite(value) &&
-    (bounds.integer !== true || Number.isInteger(value)) &&
-    (bounds.min === undefined || value >= bounds.min) &&
-    (bounds.max === undefined || value <= bounds.max);
-  if (!ok) {
-    const kind = bounds.integer === true ? 'an integer' : 'a number';
-    const range =
-      bounds.min === undefined && bounds.max === undefined
-        ? ''
-        : bounds.max === undefined
-          ? ` of at least ${bounds.min}`
-          : ` from ${bounds.min ?? 0} to ${bounds.max}`;
-    throw invalid(`'options.${key}' must be ${kind}${range}`, `options.${key}`);
-  }
-  return value;
+function numberOption(options: Json, key: string, bounds: NumberBounds): number | undefined {
+  return checkedNumber(options[key], `options.${key}`, bounds);
 }
 
 /** The options the model has names for; the rest of `options` as Ollama-only options. */

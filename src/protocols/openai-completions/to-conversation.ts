@@ -6,6 +6,7 @@
  */
 import { InvalidRequestError } from '../../errors/errors.js';
 import type { ConversationRequest, GenerationOptions } from '../../conversation/model.js';
+import { checkedNumber, type NumberBounds } from '../../conversation/checks.js';
 
 type Json = Record<string, unknown>;
 
@@ -46,30 +47,8 @@ function given(value: unknown): boolean {
   return value !== undefined && value !== null;
 }
 
-function numberField(
-  body: Json,
-  field: string,
-  bounds: { integer?: boolean; min?: number; max?: number },
-): number | undefined {
-  const value = body[field];
-  if (!given(value)) return undefined;
-  const ok =
-    typeof value === 'number' &&
-    Number.isFinite(value) &&
-    (bounds.integer !== true || Number.isInteger(value)) &&
-    (bounds.min === undefined || value >= bounds.min) &&
-    (bounds.max === undefined || value <= bounds.max);
-  if (!ok) {
-    const kind = bounds.integer === true ? 'an integer' : 'a number';
-    const range =
-      bounds.min === undefined && bounds.max === undefined
-        ? ''
-        : bounds.max === undefined
-          ? ` of at least ${bounds.min}`
-          : ` from ${bounds.min ?? 0} to ${bounds.max}`;
-    throw invalid(`'${field}' must be ${kind}${range}`, field);
-  }
-  return value;
+function numberField(body: Json, field: string, bounds: NumberBounds): number | undefined {
+  return checkedNumber(body[field], field, bounds);
 }
 
 /**
