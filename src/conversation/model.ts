@@ -10,9 +10,21 @@
 /** Who wrote a message. System text can also arrive as `ConversationRequest.system` (Anthropic, Responses). */
 export type Role = 'system' | 'user' | 'assistant' | 'tool';
 
+/**
+ * A prompt-cache breakpoint (Anthropic's `cache_control`): the provider caches the prompt up to and
+ * including the part or tool that carries it. Backends with such caching honour it (Anthropic as
+ * `cache_control`, Bedrock as a `cachePoint`); the others ignore it, as caching never changes an answer.
+ */
+export interface CacheControl {
+  readonly type: 'ephemeral';
+  /** How long the cache entry lives; the provider's default (5 minutes) when absent. */
+  readonly ttl?: '5m' | '1h';
+}
+
 export interface TextPart {
   readonly type: 'text';
   readonly text: string;
+  readonly cacheControl?: CacheControl;
 }
 
 /** An image, inline (base64 `data` with its media type) or by URL (which backends may refuse to fetch). */
@@ -23,6 +35,7 @@ export interface ImagePart {
   readonly url?: string;
   /** OpenAI's detail hint (auto, low, high), when the client gave one. */
   readonly detail?: string;
+  readonly cacheControl?: CacheControl;
 }
 
 /** Audio input, inline base64 in a format such as wav or mp3. */
@@ -38,6 +51,7 @@ export interface ToolCallPart {
   readonly id: string;
   readonly name: string;
   readonly arguments: string;
+  readonly cacheControl?: CacheControl;
 }
 
 /** The result of a tool call, sent back by the client. */
@@ -48,6 +62,7 @@ export interface ToolResultPart {
   readonly name?: string;
   readonly content: readonly (TextPart | ImagePart)[];
   readonly isError?: boolean;
+  readonly cacheControl?: CacheControl;
 }
 
 /**
@@ -76,6 +91,7 @@ export interface Tool {
   /** JSON Schema of the arguments object. */
   readonly parameters: Readonly<Record<string, unknown>>;
   readonly strict?: boolean;
+  readonly cacheControl?: CacheControl;
 }
 
 export type ToolChoice = 'auto' | 'none' | 'required' | { readonly name: string };
@@ -163,6 +179,8 @@ export interface Usage {
   readonly outputTokens: number;
   /** Of the input, tokens read from the backend's prompt cache, when reported. */
   readonly cachedInputTokens?: number;
+  /** Of the input, tokens written to the backend's prompt cache (Anthropic, Bedrock), when reported. */
+  readonly cacheWriteInputTokens?: number;
   /** Of the output, reasoning tokens, when reported. */
   readonly reasoningTokens?: number;
 }

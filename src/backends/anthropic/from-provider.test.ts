@@ -47,13 +47,14 @@ describe('fromAnthropicMessage', () => {
       inputTokens: 2095 + 100 + 1800,
       outputTokens: 503,
       cachedInputTokens: 1800,
+      cacheWriteInputTokens: 100,
     });
     const completion = fromAnswer(answer) as unknown as Record<string, unknown>;
     assert.deepEqual(completion['usage'], {
       prompt_tokens: 3995,
       completion_tokens: 503,
       total_tokens: 4498,
-      prompt_tokens_details: { cached_tokens: 1800 },
+      prompt_tokens_details: { cached_tokens: 1800, cache_write_tokens: 100 },
     });
   });
 
@@ -170,7 +171,10 @@ describe('AnthropicStreamDecoder', () => {
       { type: 'tool_call_delta', choice: 0, call: 1, arguments: '{"location"' },
       { type: 'tool_call_delta', choice: 0, call: 1, arguments: ': "Tokyo"}' },
       { type: 'finish', choice: 0, reason: 'tool_calls' },
-      { type: 'usage', usage: { inputTokens: 772, outputTokens: 89, cachedInputTokens: 300 } },
+      {
+        type: 'usage',
+        usage: { inputTokens: 772, outputTokens: 89, cachedInputTokens: 300, cacheWriteInputTokens: 0 },
+      },
     ]);
   });
 

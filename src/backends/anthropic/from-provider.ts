@@ -51,6 +51,7 @@ export function toUsage(usage: Json): Usage {
     inputTokens: count(usage['input_tokens']) + read + written,
     outputTokens: count(usage['output_tokens']),
     ...(usage['cache_read_input_tokens'] == null ? {} : { cachedInputTokens: read }),
+    ...(usage['cache_creation_input_tokens'] == null ? {} : { cacheWriteInputTokens: written }),
   };
 }
 

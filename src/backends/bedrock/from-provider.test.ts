@@ -44,7 +44,7 @@ describe('fromConverseResponse', () => {
           finishReason: 'stop',
         },
       ],
-      usage: { inputTokens: 21, outputTokens: 9, cachedInputTokens: 0 },
+      usage: { inputTokens: 21, outputTokens: 9, cachedInputTokens: 0, cacheWriteInputTokens: 0 },
     });
   });
 
@@ -75,7 +75,12 @@ describe('fromConverseResponse', () => {
       text: 'The user asks for 17 * 23. 17 * 20 = 340, 17 * 3 = 51, so 391.',
       signature: 'ErcBCkgIBRABGAIiQFfn9vU1yVbXWcQ5o8Xn2xM4g7aH3yT0t8X0G6kq0mTz',
     });
-    assert.deepEqual(answer?.usage, { inputTokens: 1240, outputTokens: 96, cachedInputTokens: 1200 });
+    assert.deepEqual(answer?.usage, {
+      inputTokens: 1240,
+      outputTokens: 96,
+      cachedInputTokens: 1200,
+      cacheWriteInputTokens: 0,
+    });
   });
 
   it('says content_filter when a guardrail intervened', () => {

@@ -52,6 +52,7 @@ export function usageOf(usage: unknown): Usage | undefined {
     inputTokens: count(usage['inputTokens']) + cacheRead + cacheWrite,
     outputTokens: count(usage['outputTokens']),
     ...(usage['cacheReadInputTokens'] === undefined ? {} : { cachedInputTokens: cacheRead }),
+    ...(usage['cacheWriteInputTokens'] === undefined ? {} : { cacheWriteInputTokens: cacheWrite }),
   };
 }
 

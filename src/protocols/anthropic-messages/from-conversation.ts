@@ -75,15 +75,17 @@ export function stopReasonOf(
 }
 
 /**
- * Anthropic counts cached input apart: `input_tokens` is what was not read from a cache, so that the
- * three add up to the prompt (OpenAI's prompt_tokens includes its cached_tokens).
+ * Anthropic counts cached input apart: `input_tokens` is what was neither read from nor written to
+ * the prompt cache, so that the three add up to the prompt (OpenAI's prompt_tokens includes its
+ * cached_tokens).
  */
 export function toUsage(usage: Usage | undefined): AnthropicUsage {
   const cached = usage?.cachedInputTokens ?? 0;
+  const written = usage?.cacheWriteInputTokens ?? 0;
   return {
-    input_tokens: Math.max(0, (usage?.inputTokens ?? 0) - cached),
+    input_tokens: Math.max(0, (usage?.inputTokens ?? 0) - cached - written),
     output_tokens: usage?.outputTokens ?? 0,
-    cache_creation_input_tokens: 0,
+    cache_creation_input_tokens: written,
     cache_read_input_tokens: cached,
     cache_creation: null,
     inference_geo: null,

@@ -26,14 +26,17 @@ export function toUsage(usage: unknown): Usage | undefined {
   const input = record['prompt_tokens'];
   const output = record['completion_tokens'];
   if (typeof input !== 'number' || typeof output !== 'number') return undefined;
-  const cached = (record['prompt_tokens_details'] as { cached_tokens?: unknown } | null | undefined)
-    ?.cached_tokens;
+  const details = record['prompt_tokens_details'] as
+    { cached_tokens?: unknown; cache_write_tokens?: unknown } | null | undefined;
+  const cached = details?.cached_tokens;
+  const written = details?.cache_write_tokens;
   const reasoning = (record['completion_tokens_details'] as { reasoning_tokens?: unknown } | null | undefined)
     ?.reasoning_tokens;
   return {
     inputTokens: input,
     outputTokens: output,
     ...(typeof cached === 'number' ? { cachedInputTokens: cached } : {}),
+    ...(typeof written === 'number' ? { cacheWriteInputTokens: written } : {}),
     ...(typeof reasoning === 'number' ? { reasoningTokens: reasoning } : {}),
   };
 }

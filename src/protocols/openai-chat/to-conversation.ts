@@ -398,9 +398,17 @@ export function fromUsage(usage: Usage): Record<string, unknown> {
     prompt_tokens: usage.inputTokens,
     completion_tokens: usage.outputTokens,
     total_tokens: usage.inputTokens + usage.outputTokens,
-    ...(usage.cachedInputTokens === undefined
+    ...(usage.cachedInputTokens === undefined && usage.cacheWriteInputTokens === undefined
       ? {}
-      : { prompt_tokens_details: { cached_tokens: usage.cachedInputTokens } }),
+      : {
+          prompt_tokens_details: {
+            cached_tokens: usage.cachedInputTokens ?? 0,
+            // OpenRouter's name for the tokens written to the prompt cache (OpenAI reports none).
+            ...(usage.cacheWriteInputTokens === undefined
+              ? {}
+              : { cache_write_tokens: usage.cacheWriteInputTokens }),
+          },
+        }),
     ...(usage.reasoningTokens === undefined
       ? {}
       : { completion_tokens_details: { reasoning_tokens: usage.reasoningTokens } }),
