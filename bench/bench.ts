@@ -327,7 +327,7 @@ async function authenticationCost(): Promise<{ staticKeyMicros: number; cachedDy
 function observabilityCost(): number {
   const metrics = new PrometheusMetrics({ circuits: () => [], backends: () => [], streamsInFlight: () => 0 });
   const store = { add: () => Promise.resolve(), query: () => Promise.resolve([]) };
-  const usage = new UsageRecorder(store, [], pino({ level: 'silent' }));
+  const usage = new UsageRecorder(store, pino({ level: 'silent' }));
   const once = (): void => {
     metrics.requestStarted();
     metrics.cache('miss');
@@ -344,6 +344,7 @@ function observabilityCost(): number {
       cached: false,
       promptTokens: 11,
       completionTokens: 6,
+      costMicros: null,
     });
   };
   for (let index = 0; index < 50_000; index++) once();

@@ -81,8 +81,10 @@ export interface GatewayConfig {
     readonly enabled: boolean;
     /** Usage counters expire this long after their hour. */
     readonly retentionDays: number;
-    /** First matching pattern prices a model; no match: no cost. */
+    /** First matching pattern prices a model; no match: the list prices, if on; else no cost. */
     readonly prices: readonly ModelPrice[];
+    /** The providers' list prices for cloud backends' models (src/usage/list-prices.ts). */
+    readonly listPrices: boolean;
   };
   /** The Responses API (POST /v1/responses): how long a stored response can be read and continued. */
   readonly responses: {
@@ -139,10 +141,19 @@ export interface RedisSentinelConfig {
 }
 
 export interface ModelPrice {
-  /** A model pattern as in models[].name: exact, `prefix*` or `*`. */
+  /**
+   * A model pattern as in models[].name: exact, `prefix*` or `*`, matched against the model the client
+   * asked for and the model the backend was asked for.
+   */
   readonly model: string;
+  /** Only for requests this backend answered. */
+  readonly backend?: string;
   readonly promptPerMillion: number;
   readonly completionPerMillion: number;
+  /** Prompt tokens read from the provider's prompt cache (default: the prompt price). */
+  readonly cachedPromptPerMillion?: number;
+  /** Prompt tokens written to the provider's prompt cache (default: the prompt price). */
+  readonly cacheWritePerMillion?: number;
 }
 
 export interface BackendConfig {

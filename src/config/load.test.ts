@@ -1154,3 +1154,56 @@ describe('metrics.token (issue 16, finding 13)', () => {
     );
   });
 });
+
+describe('usage.prices', () => {
+  it('reads cache prices, a backend and list_prices', () => {
+    const config = validateConfig(
+      {
+        ...baseDocument(),
+        usage: {
+          list_prices: false,
+          prices: [
+            {
+              model: 'qwen*',
+              backend: 'vllm',
+              prompt_per_million: 1,
+              completion_per_million: 2,
+              cached_prompt_per_million: 0.1,
+              cache_write_per_million: 1.25,
+            },
+          ],
+        },
+      },
+      {},
+    );
+    assert.equal(config.usage.listPrices, false);
+    assert.deepEqual(config.usage.prices, [
+      {
+        model: 'qwen*',
+        backend: 'vllm',
+        promptPerMillion: 1,
+        completionPerMillion: 2,
+        cachedPromptPerMillion: 0.1,
+        cacheWritePerMillion: 1.25,
+      },
+    ]);
+    assert.equal(validateConfig(baseDocument(), {}).usage.listPrices, true);
+  });
+
+  it('refuses a price for a backend that does not exist, naming the known ones', () => {
+    assertOneProblem(
+      problemsOf(() =>
+        validateConfig(
+          {
+            ...baseDocument(),
+            usage: {
+              prices: [{ model: '*', backend: 'gpu', prompt_per_million: 0, completion_per_million: 0 }],
+            },
+          },
+          {},
+        ),
+      ),
+      "usage.prices[0].backend: no backend named 'gpu' (known: demo, vllm)",
+    );
+  });
+});

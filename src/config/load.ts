@@ -400,10 +400,21 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
   }
   const prices = (file.usage?.prices ?? []).map((price, index) => {
     checkModelPattern(price.model, `usage.prices[${index}].model`, problems);
+    if (price.backend !== undefined && !backendNames.has(price.backend))
+      problems.push(
+        `usage.prices[${index}].backend: no backend named '${price.backend}' (known: ${[...backendNames].join(', ') || 'none'})`,
+      );
     return {
       model: price.model,
+      ...(price.backend === undefined ? {} : { backend: price.backend }),
       promptPerMillion: price.prompt_per_million,
       completionPerMillion: price.completion_per_million,
+      ...(price.cached_prompt_per_million === undefined
+        ? {}
+        : { cachedPromptPerMillion: price.cached_prompt_per_million }),
+      ...(price.cache_write_per_million === undefined
+        ? {}
+        : { cacheWritePerMillion: price.cache_write_per_million }),
     };
   });
 
@@ -475,6 +486,7 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       enabled: file.usage?.enabled ?? true,
       retentionDays: file.usage?.retention_days ?? 90,
       prices,
+      listPrices: file.usage?.list_prices ?? true,
     },
     responses: {
       storeTtlSeconds: file.responses?.store_ttl_seconds ?? 30 * 86400,

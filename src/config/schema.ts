@@ -228,11 +228,15 @@ export const ConfigFileSchema = Strict({
         Type.Array(
           Strict({
             model: Name,
+            backend: Optional(Name),
             prompt_per_million: Type.Number({ minimum: 0 }),
             completion_per_million: Type.Number({ minimum: 0 }),
+            cached_prompt_per_million: Optional(Type.Number({ minimum: 0 })),
+            cache_write_per_million: Optional(Type.Number({ minimum: 0 })),
           }),
         ),
       ),
+      list_prices: Optional(Type.Boolean()),
     }),
   ),
   responses: Optional(

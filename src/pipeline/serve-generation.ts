@@ -46,6 +46,12 @@ function recordUsage(request: FastifyRequest, usage: Usage | null | undefined): 
   if (usage == null) return;
   request.gateway.promptTokens = usage.prompt_tokens;
   request.gateway.completionTokens = usage.completion_tokens;
+  const details = (usage as { prompt_tokens_details?: unknown }).prompt_tokens_details;
+  if (details !== null && typeof details === 'object') {
+    const { cached_tokens: cached, cache_write_tokens: written } = details as Record<string, unknown>;
+    if (typeof cached === 'number') request.gateway.cachedTokens = cached;
+    if (typeof written === 'number') request.gateway.cacheWriteTokens = written;
+  }
 }
 
 /**

@@ -55,6 +55,7 @@ import { workerMetrics } from '../observability/cluster-metrics.js';
 import { droppedLogLines } from '../logging/log-buffer.js';
 import { promptForLog } from '../logging/prompt-log.js';
 import { UsageRecorder } from '../usage/usage-recorder.js';
+import { PriceTable } from '../usage/pricing.js';
 import { usageModel } from '../usage/usage-model.js';
 import { preloadTokenizer } from '../rate-limit/token-estimate.js';
 import { registerUsageRoutes } from '../admin/usage-routes.js';
@@ -174,7 +175,9 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     : null;
   if (prometheus !== null && cluster.isWorker) prometheus.renderer = workerMetrics(prometheus.registry);
   const metrics: MetricsSink = prometheus ?? NO_METRICS;
-  const usage = config.usage.enabled ? new UsageRecorder(stores.usage, config.usage.prices, logger) : null;
+  const usage = config.usage.enabled ? new UsageRecorder(stores.usage, logger) : null;
+  // Prices reload with the config (backends and usage.prices); the usage store does not.
+  let prices = new PriceTable(config.usage.prices, config.backends, config.usage.listPrices);
   const authenticator = new Authenticator(config.auth.keys, stores.keys, logger, metrics);
   const lifecycle = { notReady: false, shuttingDown: false };
 
@@ -249,7 +252,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
       metrics.requestEnded();
       const status = logCompletion(logger, request, reply, context.config.promptLogging);
       countCompletion(metrics, request, status);
-      if (usage !== null) recordUsage(usage, request.gateway, status);
+      if (usage !== null) recordUsage(usage, prices, request.gateway, status);
       if (request.gateway.trace !== null) endRequestSpan(request.gateway, status);
       // app.close() closes the connections idle at that moment only; one whose answer ends later stays
       // open (keep-alive) and would hold the shutdown until the grace period.
@@ -350,8 +353,8 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   let listening = false;
 
   /**
-   * Config reload: backends, models, routing, rate limits, the cache's settings, static keys and prompt
-   * logging change at once; requests in flight finish with what they started with (old backends are
+   * Config reload: backends, models, routing, rate limits, the cache's settings, prices, static keys
+   * and prompt logging change at once; requests in flight finish with what they started with (old backends are
    * closed gracefully: undici lets their requests and streams end). What needs a restart is reported.
    */
   const reload = (next: GatewayConfig): string[] => {
@@ -364,6 +367,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     context.discovery = new ModelDiscovery(routing.router, next.routing.discovery, logger);
     context.rateLimiter.reconfigure(next.rateLimit);
     context.cache.reconfigure(next.cache);
+    prices = new PriceTable(next.usage.prices, next.backends, next.usage.listPrices);
     authenticator.setStaticKeys(next.auth.keys);
     previous.healthChecker.stop();
     if (listening) routing.healthChecker.start();
@@ -501,7 +505,7 @@ function logCompletion(
  * authentication or validation is not counted). Its model name is the client's only once that name is
  * known to be served; else the route's pattern, or `other` (usage-model.ts, issue 16 finding 5).
  */
-function recordUsage(usage: UsageRecorder, state: RequestState, status: number): void {
+function recordUsage(usage: UsageRecorder, prices: PriceTable, state: RequestState, status: number): void {
   if (state.key === null || state.model === null) return;
   usage.record({
     keyId: state.key.id,
@@ -515,7 +519,30 @@ function recordUsage(usage: UsageRecorder, state: RequestState, status: number):
     cached: state.cache === 'HIT' && status < 400,
     promptTokens: state.promptTokens ?? 0,
     completionTokens: state.completionTokens ?? 0,
+    costMicros: requestCost(prices, state),
   });
+}
+
+/**
+ * What a finished request cost (src/usage/pricing.ts), in millionths: its tokens at the price of the
+ * model that answered; 0 for a priced model's cache hit (no backend was paid); null when no price
+ * applies.
+ */
+export function requestCost(prices: PriceTable, state: RequestState): number | null {
+  if (state.model === null) return null;
+  const answered = state.attempts.find((attempt) => attempt.outcome === 'ok');
+  return prices.costMicros(
+    {
+      model: state.model,
+      backend: state.backend,
+      upstreamModel: answered?.model ?? null,
+      promptTokens: state.promptTokens ?? 0,
+      completionTokens: state.completionTokens ?? 0,
+      cachedTokens: state.cachedTokens ?? 0,
+      cacheWriteTokens: state.cacheWriteTokens ?? 0,
+    },
+    state.cache === 'HIT',
+  );
 }
 
 function countCompletion(metrics: MetricsSink, request: FastifyRequest, status: number): void {
@@ -571,7 +598,11 @@ function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string
     ['server', current.server, next.server],
     ['redis', current.redis, next.redis],
     ['metrics', current.metrics, next.metrics],
-    ['usage', current.usage, next.usage],
+    [
+      'usage',
+      { enabled: current.usage.enabled, retention: current.usage.retentionDays },
+      { enabled: next.usage.enabled, retention: next.usage.retentionDays },
+    ],
     ['auth.enabled', current.auth.enabled, next.auth.enabled],
     ['auth.admin_token_sha256', current.auth.adminTokenSha256, next.auth.adminTokenSha256],
     ['logging.level', current.logLevel, next.logLevel],

@@ -19,6 +19,9 @@ export interface RequestState extends AttemptLog {
   cache: 'HIT' | 'MISS' | 'BYPASS' | null;
   promptTokens: number | null;
   completionTokens: number | null;
+  /** Of the prompt tokens, read from and written to the provider's prompt cache, when reported. */
+  cachedTokens: number | null;
+  cacheWriteTokens: number | null;
   stream: boolean;
   /** How a request that did not end normally ended: client_closed, stream_error, ... */
   outcome: string | null;
@@ -53,6 +56,8 @@ export function newRequestState(): RequestState {
     cache: null,
     promptTokens: null,
     completionTokens: null,
+    cachedTokens: null,
+    cacheWriteTokens: null,
     stream: false,
     outcome: null,
     errorCode: null,

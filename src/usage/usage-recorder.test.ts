@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
-import type { ModelPrice } from '../config/config.js';
 import { UsageRecorder } from './usage-recorder.js';
 import type { UsageBatch, UsageEvent, UsageIncrement, UsageQuery, UsageRow, UsageStore } from './usage.js';
 
 const T0 = Date.parse('2030-05-06T09:00:00.000Z');
-const PRICES: ModelPrice[] = [{ model: 'priced*', promptPerMillion: 1000, completionPerMillion: 2000 }];
 
 type Totals = Omit<UsageIncrement, 'hour' | 'keyId' | 'model'>;
 
@@ -94,14 +92,15 @@ function event(values: Partial<UsageEvent> = {}): UsageEvent {
     cached: false,
     promptTokens: 10,
     completionTokens: 5,
+    costMicros: null,
     ...values,
   };
 }
 
 /** A recorder whose timer never fires during a test: flushes are the test's own. */
-function recorder(store: UsageStore, options: ConstructorParameters<typeof UsageRecorder>[3] = {}) {
+function recorder(store: UsageStore, options: ConstructorParameters<typeof UsageRecorder>[2] = {}) {
   const { logger, lines } = capture();
-  const made = new UsageRecorder(store, PRICES, logger, { flushIntervalMs: 3_600_000, ...options });
+  const made = new UsageRecorder(store, logger, { flushIntervalMs: 3_600_000, ...options });
   return { recorder: made, lines };
 }
 
@@ -123,6 +122,8 @@ describe('UsageRecorder', () => {
         cached: index % 5 === 0,
         promptTokens: index,
         completionTokens: index % 13,
+        // What the pipeline prices (src/usage/pricing.ts): here 1000 and 2000 per million for priced-*.
+        costMicros: model === 'priced-1' ? index * 1000 + (index % 13) * 2000 : null,
       });
       usage.record(e);
       const id = `${keyId}/${model}`;

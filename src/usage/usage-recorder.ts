@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { ModelPrice } from '../config/config.js';
 import { HOUR_MS, hourOf } from './hours.js';
-import { costMicros } from './pricing.js';
 import type { UsageBatch, UsageEvent, UsageIncrement, UsageStore } from './usage.js';
 
 export interface UsageRecorderOptions {
@@ -31,6 +29,7 @@ interface Cell {
   cached: number;
   promptTokens: number;
   completionTokens: number;
+  costMicros: number | null;
 }
 
 interface Batch {
@@ -75,7 +74,6 @@ export class UsageRecorder {
 
   constructor(
     private readonly store: UsageStore,
-    private readonly prices: readonly ModelPrice[],
     private readonly logger: Logger,
     options: UsageRecorderOptions = {},
   ) {
@@ -114,6 +112,7 @@ export class UsageRecorder {
         cached: 0,
         promptTokens: 0,
         completionTokens: 0,
+        costMicros: null,
       };
       this.pending.set(id, cell);
     }
@@ -122,6 +121,7 @@ export class UsageRecorder {
     if (event.cached) cell.cached++;
     cell.promptTokens += count(event.promptTokens);
     cell.completionTokens += count(event.completionTokens);
+    if (event.costMicros !== null) cell.costMicros = (cell.costMicros ?? 0) + count(event.costMicros);
   }
 
   /**
@@ -186,10 +186,7 @@ export class UsageRecorder {
     const cells = [...this.pending.values()];
     this.pending = new Map();
     for (let start = 0; start < cells.length; start += this.batchCells) {
-      const increments = cells.slice(start, start + this.batchCells).map((cell): UsageIncrement => ({
-        ...cell,
-        costMicros: costMicros(cell.model, cell.promptTokens, cell.completionTokens, this.prices),
-      }));
+      const increments: UsageIncrement[] = cells.slice(start, start + this.batchCells);
       this.unsent.push({ batch: { source: this.source, sequence: ++this.sequence }, increments });
       this.unsentCells += increments.length;
     }

@@ -296,7 +296,7 @@ describe('RedisUsageStore', { skip: withoutRedis }, () => {
       },
       query: (q) => store.query(q),
     };
-    const recorder = new UsageRecorder(flaky, [], pino({ level: 'silent' }), { flushIntervalMs: 3_600_000 });
+    const recorder = new UsageRecorder(flaky, pino({ level: 'silent' }), { flushIntervalMs: 3_600_000 });
     for (let index = 0; index < 10; index++)
       recorder.record({
         keyId: 'key-a',
@@ -306,6 +306,7 @@ describe('RedisUsageStore', { skip: withoutRedis }, () => {
         cached: false,
         promptTokens: 3,
         completionTokens: 2,
+        costMicros: null,
       });
     assert.equal(await recorder.flush(), false);
     recorder.record({
@@ -316,6 +317,7 @@ describe('RedisUsageStore', { skip: withoutRedis }, () => {
       cached: false,
       promptTokens: 1,
       completionTokens: 0,
+      costMicros: null,
     });
     assert.equal(await recorder.flush(), true);
     await recorder.close();
@@ -330,7 +332,7 @@ describe('RedisUsageStore', { skip: withoutRedis }, () => {
         down ? Promise.reject(new Error('Connection is closed')) : store.add(increments, batch),
       query: (q) => store.query(q),
     };
-    const recorder = new UsageRecorder(outage, [], pino({ level: 'silent' }), { flushIntervalMs: 3_600_000 });
+    const recorder = new UsageRecorder(outage, pino({ level: 'silent' }), { flushIntervalMs: 3_600_000 });
     const record = () =>
       recorder.record({
         keyId: 'key-a',
@@ -340,6 +342,7 @@ describe('RedisUsageStore', { skip: withoutRedis }, () => {
         cached: true,
         promptTokens: 1,
         completionTokens: 1,
+        costMicros: null,
       });
     record();
     assert.equal(await recorder.flush(), false);

@@ -17,6 +17,11 @@ export interface UsageEvent {
   readonly cached: boolean;
   readonly promptTokens: number;
   readonly completionTokens: number;
+  /**
+   * What the request cost in millionths of the price table's currency (src/usage/pricing.ts); null
+   * when no price applies. A cache hit costs 0: no backend was paid.
+   */
+  readonly costMicros: number | null;
 }
 
 /** Counters added to one (hour, key, model) cell. */
