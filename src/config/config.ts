@@ -77,6 +77,28 @@ export interface GatewayConfig {
     /** Serve /metrics on this port (on server.host) instead of the main one; null: the main port. */
     readonly port: number | null;
   };
+  /** Teams (issue 20): keys that belong to one share its allow-list, limits, budgets and cap. */
+  readonly teams: readonly TeamConfig[];
+  readonly budget: {
+    /** IANA time zone of calendar windows (day, week, month); default UTC. */
+    readonly timezone: string;
+    /** A model with no price: allow (costs 0) or refuse with budget_exceeded. */
+    readonly unpriced: 'allow' | 'refuse';
+  };
+  readonly concurrency: {
+    /** Longest wait in the queue for a slot before concurrency_limit_exceeded (default 30 s). */
+    readonly queueTimeoutMs: number;
+    /** Requests waiting at most per instance (default 10,000); beyond it refused at once. */
+    readonly maxQueue: number;
+    /** A slot's lease in Redis lives this long without renewal (default 15 s). */
+    readonly leaseMs: number;
+  };
+  readonly alerts: {
+    readonly webhookUrl: string | null;
+    readonly secret: string | null;
+    /** Shares of a budget at which an alert fires, once per window (default 0.5, 0.8, 1.0). */
+    readonly thresholds: readonly number[];
+  };
   readonly usage: {
     readonly enabled: boolean;
     /** Usage counters expire this long after their hour. */
@@ -182,6 +204,8 @@ export interface BackendConfig {
   readonly dropUnsupported: boolean;
   /** Active health checks; null: none (the circuit breakers alone judge the backend). */
   readonly healthCheck: HealthCheckConfig | null;
+  /** Requests in flight at most, across instances; null: no cap. */
+  readonly maxConcurrency: number | null;
   /**
    * Strings removed from anything taken from this backend's answers (error messages, stream errors,
    * health check details): its api_key and every other secret of the config, longest first.
@@ -260,4 +284,32 @@ export interface StaticKey {
   readonly models: readonly string[] | null;
   readonly rateLimit: RateLimitPolicyConfig | null;
   readonly metadata: Readonly<Record<string, string>>;
+  /** The team the key belongs to (a teams[].id or an admin API team); null: none. */
+  readonly team: string | null;
+  /** Queue priority: higher first (interactive 100, batch 10). */
+  readonly priority: number;
+  readonly maxConcurrency: number | null;
+  readonly budgets: readonly Budget[];
 }
+
+export type BudgetWindow = 'hour' | 'day' | 'week' | 'month' | 'total';
+
+/** A budget: at most `limit` US dollars or tokens per window; a soft one only alerts. */
+export interface Budget {
+  readonly unit: 'usd' | 'tokens';
+  readonly limit: number;
+  readonly window: BudgetWindow;
+  readonly soft: boolean;
+}
+
+export interface TeamConfig {
+  readonly id: string;
+  readonly name: string;
+  readonly models: readonly string[] | null;
+  readonly rateLimit: RateLimitPolicyConfig | null;
+  readonly budgets: readonly Budget[];
+  readonly maxConcurrency: number | null;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export const PRIORITY = { interactive: 100, batch: 10 } as const;

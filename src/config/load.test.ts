@@ -1207,3 +1207,79 @@ describe('usage.prices', () => {
     );
   });
 });
+
+describe('teams, budgets, concurrency and alerts (issue 20)', () => {
+  const hash = sha256Hex('sk-gw-ci-bot-example-key');
+  const document = (extra: Record<string, unknown> = {}, key: Record<string, unknown> = {}) => ({
+    ...baseDocument(),
+    teams: [
+      {
+        id: 'research',
+        budgets: [{ usd: 200, window: 'month' }],
+        max_concurrency: 8,
+        rate_limit: { requests: '600/minute' },
+      },
+    ],
+    auth: {
+      keys: [
+        {
+          id: 'ci-bot',
+          sha256: hash,
+          team: 'research',
+          priority: 'batch',
+          max_concurrency: 2,
+          budgets: [
+            { usd: 5, window: 'day' },
+            { tokens: 2_000_000, window: 'month', soft: true },
+          ],
+          ...key,
+        },
+      ],
+    },
+    ...extra,
+  });
+
+  it("reads the contract's example with its defaults", () => {
+    const config = validateConfig(document(), {});
+    const key = config.auth.keys[0]!;
+    assert.equal(key.team, 'research');
+    assert.equal(key.priority, 10);
+    assert.equal(key.maxConcurrency, 2);
+    assert.deepEqual(key.budgets, [
+      { unit: 'usd', limit: 5, window: 'day', soft: false },
+      { unit: 'tokens', limit: 2_000_000, window: 'month', soft: true },
+    ]);
+    assert.deepEqual(config.teams[0], {
+      id: 'research',
+      name: 'research',
+      models: null,
+      rateLimit: { requests: '600/minute' },
+      budgets: [{ unit: 'usd', limit: 200, window: 'month', soft: false }],
+      maxConcurrency: 8,
+      metadata: {},
+    });
+    assert.deepEqual(config.budget, { timezone: 'UTC', unpriced: 'allow' });
+    assert.deepEqual(config.concurrency, { queueTimeoutMs: 30_000, maxQueue: 10_000, leaseMs: 15_000 });
+    assert.deepEqual(config.alerts, { webhookUrl: null, secret: null, thresholds: [0.5, 0.8, 1] });
+    assert.equal(validateConfig(document({}, { priority: undefined }), {}).auth.keys[0]!.priority, 100);
+  });
+
+  it('names what is wrong: both usd and tokens, an unknown team, a bad time zone or webhook URL', () => {
+    assertOneProblem(
+      problemsOf(() => validateConfig(document({}, { budgets: [{ usd: 1, tokens: 5, window: 'day' }] }), {})),
+      'auth.keys[0].budgets[0]: give exactly one of usd and tokens',
+    );
+    assertOneProblem(
+      problemsOf(() => validateConfig(document({}, { team: 'nobody' }), {})),
+      "auth.keys[0].team: no team named 'nobody' in teams (known: research)",
+    );
+    assertOneProblem(
+      problemsOf(() => validateConfig(document({ budget: { timezone: 'Mars/Olympus' } }), {})),
+      "budget.timezone: 'Mars/Olympus' is not an IANA time zone",
+    );
+    assertOneProblem(
+      problemsOf(() => validateConfig(document({ alerts: { webhook_url: 'ftp://hooks.example' } }), {})),
+      'alerts.webhook_url: must be an http(s) URL',
+    );
+  });
+});

@@ -4,17 +4,21 @@ import { availableParallelism } from 'node:os';
 import { TypeGuard, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { SetErrorFunction, DefaultErrorFunction } from '@sinclair/typebox/errors';
-import type {
-  BackendConfig,
-  GatewayConfig,
-  HealthCheckConfig,
-  ModelRoute,
-  RoutingConfig,
-  StaticKey,
+import {
+  PRIORITY,
+  type BackendConfig,
+  type Budget,
+  type GatewayConfig,
+  type HealthCheckConfig,
+  type ModelRoute,
+  type RoutingConfig,
+  type StaticKey,
+  type TeamConfig,
 } from './config.js';
 import {
   ConfigFileSchema,
   type BackendType,
+  type BudgetConfigFile,
   type ConfigFile,
   type ConfigRateLimitPolicy,
   type RateLimitPolicyConfig,
@@ -151,6 +155,44 @@ function normalizePolicy(policy: ConfigRateLimitPolicy | undefined): RateLimitPo
   return typeof policy === 'string' ? { requests: policy } : policy;
 }
 
+/** A priority as a number: higher first (interactive 100, the default; batch 10). */
+export function priorityOf(value: 'interactive' | 'batch' | number | undefined): number {
+  if (value === undefined || value === 'interactive') return PRIORITY.interactive;
+  if (value === 'batch') return PRIORITY.batch;
+  return value;
+}
+
+/** Budgets as the gateway reads them: exactly one of usd and tokens each. */
+export function budgetsOf(
+  raw: readonly BudgetConfigFile[] | undefined,
+  path: string,
+  problems: string[],
+): Budget[] {
+  const budgets: Budget[] = [];
+  (raw ?? []).forEach((budget, index) => {
+    if ((budget.usd === undefined) === (budget.tokens === undefined)) {
+      problems.push(`${path}[${index}]: give exactly one of usd and tokens`);
+      return;
+    }
+    budgets.push({
+      unit: budget.usd === undefined ? 'tokens' : 'usd',
+      limit: budget.usd ?? (budget.tokens as number),
+      window: budget.window,
+      soft: budget.soft ?? false,
+    });
+  });
+  return budgets;
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function checkPolicy(raw: ConfigRateLimitPolicy | undefined, path: string, problems: string[]): void {
   const policy = normalizePolicy(raw);
   if (policy === null) return;
@@ -273,6 +315,7 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       idleTimeoutMs: backend.idle_timeout_ms ?? DEFAULT_IDLE_TIMEOUT_MS,
       dropUnsupported: backend.drop_unsupported ?? false,
       healthCheck: healthCheckOf(backend, `${path}.health_check`, problems),
+      maxConcurrency: backend.max_concurrency ?? null,
       secrets,
     };
   });
@@ -336,8 +379,45 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       models: key.models ?? null,
       rateLimit: normalizePolicy(key.rate_limit),
       metadata: key.metadata ?? {},
+      team: key.team ?? null,
+      priority: priorityOf(key.priority),
+      maxConcurrency: key.max_concurrency ?? null,
+      budgets: budgetsOf(key.budgets, `${path}.budgets`, problems),
     };
   });
+
+  const teamIds = new Set<string>();
+  const teams: TeamConfig[] = (file.teams ?? []).map((team, index) => {
+    const path = `teams[${index}]`;
+    if (teamIds.has(team.id)) problems.push(`${path}.id: '${team.id}' is used by another team`);
+    teamIds.add(team.id);
+    team.models?.forEach((pattern, patternIndex) => {
+      checkModelPattern(pattern, `${path}.models[${patternIndex}]`, problems);
+    });
+    checkPolicy(team.rate_limit, `${path}.rate_limit`, problems);
+    return {
+      id: team.id,
+      name: team.name ?? team.id,
+      models: team.models ?? null,
+      rateLimit: normalizePolicy(team.rate_limit),
+      budgets: budgetsOf(team.budgets, `${path}.budgets`, problems),
+      maxConcurrency: team.max_concurrency ?? null,
+      metadata: team.metadata ?? {},
+    };
+  });
+  // A config key's team must be a config team: the admin API's teams are not known at load time.
+  keys.forEach((key, index) => {
+    if (key.team !== null && !teamIds.has(key.team))
+      problems.push(
+        `auth.keys[${index}].team: no team named '${key.team}' in teams (known: ${[...teamIds].join(', ') || 'none'})`,
+      );
+  });
+  const timezone = file.budget?.timezone ?? 'UTC';
+  if (!isTimeZone(timezone))
+    problems.push(`budget.timezone: '${timezone}' is not an IANA time zone (e.g. UTC, Europe/Berlin)`);
+  const alertUrl = file.alerts?.webhook_url ?? null;
+  if (alertUrl !== null && !isHttpUrl(alertUrl))
+    problems.push('alerts.webhook_url: must be an http(s) URL without credentials');
 
   let adminTokenSha256 = file.auth?.admin_token_sha256?.toLowerCase() ?? null;
   if (adminTokenSha256 !== null && !/^[0-9a-f]{64}$/.test(adminTokenSha256)) {
@@ -487,6 +567,18 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       retentionDays: file.usage?.retention_days ?? 90,
       prices,
       listPrices: file.usage?.list_prices ?? true,
+    },
+    teams,
+    budget: { timezone, unpriced: file.budget?.unpriced ?? 'allow' },
+    concurrency: {
+      queueTimeoutMs: file.concurrency?.queue_timeout_ms ?? 30_000,
+      maxQueue: file.concurrency?.max_queue ?? 10_000,
+      leaseMs: file.concurrency?.lease_ms ?? 15_000,
+    },
+    alerts: {
+      webhookUrl: alertUrl,
+      secret: file.alerts?.secret ?? null,
+      thresholds: [...new Set(file.alerts?.thresholds ?? [0.5, 0.8, 1])].sort((a, b) => a - b),
     },
     responses: {
       storeTtlSeconds: file.responses?.store_ttl_seconds ?? 30 * 86400,
@@ -683,6 +775,8 @@ function configuredSecrets(file: ConfigFile, env: Environment, fromEnvironment: 
   }
   const metricsToken = file.metrics?.token;
   if (metricsToken !== undefined && metricsToken.length >= MIN_SECRET_LENGTH) secrets.add(metricsToken);
+  const alertSecret = file.alerts?.secret;
+  if (alertSecret !== undefined && alertSecret.length >= MIN_SECRET_LENGTH) secrets.add(alertSecret);
   for (const name of ['GATEWAY_ADMIN_TOKEN', 'METRICS_TOKEN', 'REDIS_URL']) {
     const value = env[name];
     if (value !== undefined && value.length >= MIN_SECRET_LENGTH) secrets.add(value);

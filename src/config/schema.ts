@@ -23,6 +23,29 @@ const ConfigRateLimitPolicySchema = Type.Union([RateString, RateLimitPolicyObjec
 /** The admin API takes the object form only. */
 export const RateLimitPolicySchema = RateLimitPolicyObjectSchema;
 
+/** A spend or token budget over a window (issue 20): exactly one of usd and tokens. */
+export const BudgetSchema = Strict({
+  usd: Optional(Type.Number({ exclusiveMinimum: 0 })),
+  tokens: Optional(Type.Integer({ minimum: 1 })),
+  window: Type.Union([
+    Type.Literal('hour'),
+    Type.Literal('day'),
+    Type.Literal('week'),
+    Type.Literal('month'),
+    Type.Literal('total'),
+  ]),
+  /** Only alerts; never refuses a request. */
+  soft: Optional(Type.Boolean()),
+});
+export const BudgetsSchema = Type.Array(BudgetSchema, { maxItems: 16 });
+
+/** Queue priority of a key's requests: higher first; interactive = 100, batch = 10. */
+export const PrioritySchema = Type.Union([
+  Type.Literal('interactive'),
+  Type.Literal('batch'),
+  Type.Integer({ minimum: 0, maximum: 1000 }),
+]);
+
 export const BackendConfigSchema = Strict({
   name: Name,
   type: Type.Union([
@@ -49,6 +72,8 @@ export const BackendConfigSchema = Strict({
   connect_timeout_ms: Optional(PositiveInt),
   idle_timeout_ms: Optional(PositiveInt),
   drop_unsupported: Optional(Type.Boolean()),
+  /** Requests in flight at most, across instances (a GPU server's slots, e.g. vLLM's max_num_seqs). */
+  max_concurrency: Optional(PositiveInt),
   health_check: Optional(
     Strict({
       path: Optional(Type.String({ pattern: '^/' })),
@@ -60,7 +85,12 @@ export const BackendConfigSchema = Strict({
   ),
 });
 
-const StrategySchema = Type.Union([Type.Literal('weighted'), Type.Literal('least_outstanding')]);
+const StrategySchema = Type.Union([
+  Type.Literal('weighted'),
+  Type.Literal('least_outstanding'),
+  Type.Literal('least_busy'),
+  Type.Literal('latency'),
+]);
 
 export const ModelTargetSchema = Strict({
   backend: Name,
@@ -82,6 +112,20 @@ export const StaticKeySchema = Strict({
   name: Optional(Name),
   models: Optional(Type.Array(Name)),
   rate_limit: Optional(ConfigRateLimitPolicySchema),
+  metadata: Optional(Type.Record(Type.String(), Type.String())),
+  team: Optional(Name),
+  priority: Optional(PrioritySchema),
+  max_concurrency: Optional(PositiveInt),
+  budgets: Optional(BudgetsSchema),
+});
+
+export const TeamConfigSchema = Strict({
+  id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
+  name: Optional(Name),
+  models: Optional(Type.Array(Name)),
+  rate_limit: Optional(ConfigRateLimitPolicySchema),
+  budgets: Optional(BudgetsSchema),
+  max_concurrency: Optional(PositiveInt),
   metadata: Optional(Type.Record(Type.String(), Type.String())),
 });
 
@@ -239,6 +283,34 @@ export const ConfigFileSchema = Strict({
       list_prices: Optional(Type.Boolean()),
     }),
   ),
+  teams: Optional(Type.Array(TeamConfigSchema)),
+  budget: Optional(
+    Strict({
+      /** Calendar windows (day, week, month) start at midnight in this IANA time zone. */
+      timezone: Optional(Type.String({ minLength: 1, maxLength: 64 })),
+      /** A request of a model with no price: allow (cost 0, with a config warning) or refuse. */
+      unpriced: Optional(Type.Union([Type.Literal('allow'), Type.Literal('refuse')])),
+    }),
+  ),
+  concurrency: Optional(
+    Strict({
+      queue_timeout_ms: Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
+      /** Requests waiting at most, per instance; beyond it a request is refused at once. */
+      max_queue: Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+      /** How long a slot's lease lives without renewal (an instance that dies frees its slots then). */
+      lease_ms: Optional(Type.Integer({ minimum: 1000, maximum: 600_000 })),
+    }),
+  ),
+  alerts: Optional(
+    Strict({
+      webhook_url: Optional(Type.String({ minLength: 1 })),
+      /** Signs each webhook body: X-Gateway-Signature: sha256=<hex HMAC-SHA256 of the body>. */
+      secret: Optional(Type.String({ minLength: 1 })),
+      thresholds: Optional(
+        Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 10 }), { minItems: 1, maxItems: 10 }),
+      ),
+    }),
+  ),
   responses: Optional(
     Strict({
       store_ttl_seconds: Optional(Type.Integer({ minimum: 1, maximum: 366 * 86400 })),
@@ -247,6 +319,7 @@ export const ConfigFileSchema = Strict({
 });
 
 export type ConfigFile = Static<typeof ConfigFileSchema>;
+export type BudgetConfigFile = Static<typeof BudgetSchema>;
 export type RateLimitPolicyConfig = Static<typeof RateLimitPolicyObjectSchema>;
 export type ConfigRateLimitPolicy = Static<typeof ConfigRateLimitPolicySchema>;
 export type RoutingStrategy = Static<typeof StrategySchema>;

@@ -29,6 +29,7 @@ function backend(fields: Partial<BackendConfig> = {}): BackendConfig {
     idleTimeoutMs: 1000,
     dropUnsupported: false,
     healthCheck: null,
+    maxConcurrency: null,
     secrets: [],
     ...fields,
   };
