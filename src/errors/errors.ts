@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'rate_limit_exceeded'
+  | 'budget_exceeded'
+  | 'concurrency_limit_exceeded'
   | 'internal_error'
   | 'upstream_error'
   | 'service_unavailable'
@@ -27,6 +29,7 @@ export type OpenAiErrorType =
   | 'permission_error'
   | 'not_found_error'
   | 'rate_limit_error'
+  | 'insufficient_quota'
   | 'server_error';
 
 interface ProblemKind {
@@ -51,6 +54,12 @@ export const PROBLEM_KINDS: Readonly<Record<ErrorCode, ProblemKind>> = {
     openAiType: 'invalid_request_error',
   },
   rate_limit_exceeded: { status: 429, title: 'Too Many Requests', openAiType: 'rate_limit_error' },
+  budget_exceeded: { status: 429, title: 'Budget Exceeded', openAiType: 'insufficient_quota' },
+  concurrency_limit_exceeded: {
+    status: 429,
+    title: 'Too Many Concurrent Requests',
+    openAiType: 'rate_limit_error',
+  },
   internal_error: { status: 500, title: 'Internal Server Error', openAiType: 'server_error' },
   upstream_error: { status: 502, title: 'Bad Gateway', openAiType: 'server_error' },
   service_unavailable: { status: 503, title: 'Service Unavailable', openAiType: 'server_error' },
@@ -200,6 +209,31 @@ export class ShuttingDownError extends ServiceUnavailableError {
 export class RateLimitExceededError extends GatewayError {
   constructor(detail: string, headers: Readonly<Record<string, string>>) {
     super('rate_limit_exceeded', detail, { headers });
+  }
+}
+
+/**
+ * A budget of the key or its team has no room for the request until its window resets. OpenAI's SDKs
+ * retry a 429 unless told not to: `x-should-retry: false`; Retry-After says when the window resets.
+ */
+export class BudgetExceededError extends GatewayError {
+  constructor(detail: string, retryAfterSeconds: number, headers: Readonly<Record<string, string>> = {}) {
+    super('budget_exceeded', detail, {
+      headers: {
+        ...headers,
+        'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))),
+        'x-should-retry': 'false',
+      },
+    });
+  }
+}
+
+/** Every slot a request needs stayed taken for the whole queue timeout (or the queue was full). */
+export class ConcurrencyLimitError extends GatewayError {
+  constructor(detail: string, retryAfterSeconds: number) {
+    super('concurrency_limit_exceeded', detail, {
+      headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+    });
   }
 }
 

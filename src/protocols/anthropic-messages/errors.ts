@@ -29,6 +29,9 @@ const BY_CODE: Readonly<Record<ErrorCode, AnthropicErrorType>> = {
   payload_too_large: 'request_too_large',
   unsupported_media_type: 'invalid_request_error',
   rate_limit_exceeded: 'rate_limit_error',
+  // Both are 429s; the SDK retries by status, the message says which limit and Retry-After when.
+  budget_exceeded: 'rate_limit_error',
+  concurrency_limit_exceeded: 'rate_limit_error',
   internal_error: 'api_error',
   upstream_error: 'api_error',
   // The gateway's 503s (shutting down, every target's circuit open, a store down) are what Anthropic
