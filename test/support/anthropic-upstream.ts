@@ -4,7 +4,8 @@
  * a tool result answered with toolSaid), in Anthropic's wire format, whole and as Anthropic streams
  * (message_start, ping, content blocks with text and input_json deltas, message_delta, message_stop).
  * It refuses what Anthropic refuses: a wrong x-api-key (401), no anthropic-version, no max_tokens, an
- * Authorization header, roles other than user and assistant, empty text blocks. For the provider matrix;
+ * Authorization header, roles other than user and assistant, empty text blocks, a malformed
+ * `cache_control` or more than four of them (cacheBreakpoints lists where they arrived). For the provider matrix;
  * test/e2e/backend-anthropic.test.ts has its own, with Anthropic's errors and thinking signatures.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -38,6 +39,45 @@ function blocksOf(message: Json | undefined): Json[] {
   return Array.isArray(content) ? content.filter(isObject) : [];
 }
 
+/**
+ * Where the request carries `cache_control`, as paths (`system.0`, `tools.1`, `messages.2.content.0`,
+ * `messages.3.content.0.content.1`), in Anthropic's order (tools, system, messages); with the marker found.
+ */
+export function cacheBreakpoints(body: Json): { path: string; cacheControl: unknown }[] {
+  const found: { path: string; cacheControl: unknown }[] = [];
+  const visit = (block: unknown, path: string): void => {
+    if (!isObject(block)) return;
+    if (block['cache_control'] !== undefined) found.push({ path, cacheControl: block['cache_control'] });
+    const content = block['content'];
+    if (Array.isArray(content)) content.forEach((item, index) => visit(item, `${path}.content.${index}`));
+  };
+  const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+  list(body['tools']).forEach((tool, index) => visit(tool, `tools.${index}`));
+  list(body['system']).forEach((block, index) => visit(block, `system.${index}`));
+  list(body['messages']).forEach((message, index) => {
+    if (isObject(message))
+      list(message['content']).forEach((block, at) => visit(block, `messages.${index}.content.${at}`));
+  });
+  return found;
+}
+
+/** Anthropic's checks of cache_control: its shape, and at most four a request. */
+function cacheProblemOf(body: Json): string | null {
+  const found = cacheBreakpoints(body);
+  for (const { path, cacheControl } of found) {
+    if (!isObject(cacheControl) || cacheControl['type'] !== 'ephemeral')
+      return `${path}.cache_control.type: Input should be 'ephemeral'`;
+    const extra = Object.keys(cacheControl).filter((key) => key !== 'type' && key !== 'ttl');
+    if (extra.length > 0) return `${path}.cache_control.${extra[0]}: Extra inputs are not permitted`;
+    const ttl = cacheControl['ttl'];
+    if (ttl !== undefined && ttl !== '5m' && ttl !== '1h')
+      return `${path}.cache_control.ttl: Input should be '5m' or '1h'`;
+  }
+  if (found.length > 4)
+    return `A maximum of 4 blocks with cache_control may be provided. Found ${found.length}.`;
+  return null;
+}
+
 /** A problem Anthropic would answer 400 for, or null. */
 function problemOf(body: Json): string | null {
   if (typeof body['model'] !== 'string') return 'model: Field required';
@@ -52,7 +92,7 @@ function problemOf(body: Json): string | null {
       if (block['type'] === 'text' && block['text'] === '')
         return `messages.${index}.content: text content blocks must be non-empty`;
   }
-  return null;
+  return cacheProblemOf(body);
 }
 
 /** The scripted answer: a tool result's echo, or the last user message's scenario. */

@@ -2,7 +2,8 @@
  * A strict stand-in for AWS Bedrock Runtime: it verifies each request's SigV4 signature (recomputed
  * with @smithy/signature-v4 from the method, path, signed headers and body it received, with the secret
  * it knows), checks the Converse body as Bedrock's validation does (roles, content block kinds, image
- * formats, toolConfig when tool blocks are present), and answers with scripted replies in Bedrock's
+ * formats, toolConfig when tool blocks are present, cachePoint blocks in messages, system and tools),
+ * and answers with scripted replies in Bedrock's
  * wire format: Converse JSON, ConverseStream as a binary application/vnd.amazon.eventstream (frames made
  * with @smithy/eventstream-codec, one split across two writes), InvokeModel JSON, and Bedrock's errors
  * (an HTTP status with x-amzn-errortype and {message}, or an exception event in the stream).
@@ -322,6 +323,36 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+/** A CachePointBlock as Bedrock takes it: `type` 'default' and an optional `ttl` of 5m or 1h, no more. */
+function validateCachePoint(value: unknown, where: string): void {
+  if (
+    !isObject(value) ||
+    value['type'] !== 'default' ||
+    Object.keys(value).some((key) => key !== 'type' && key !== 'ttl') ||
+    (value['ttl'] !== undefined && value['ttl'] !== '5m' && value['ttl'] !== '1h')
+  )
+    throw new ValidationFailure(
+      `${where}.cachePoint is not valid: type must be 'default', ttl '5m' or '1h' when given`,
+    );
+}
+
+/** System blocks: each exactly one of text, guardContent or cachePoint. */
+function validateSystem(system: unknown): void {
+  if (system === undefined) return;
+  if (!Array.isArray(system)) throw new ValidationFailure('system must be a list');
+  system.forEach((block: unknown, at) => {
+    const keys = isObject(block) ? Object.keys(block) : [];
+    if (keys.length !== 1 || !['text', 'guardContent', 'cachePoint'].includes(keys[0] ?? ''))
+      throw new ValidationFailure(`system.${at} must have exactly one member of SystemContentBlock`);
+    const value = (block as Record<string, unknown>)[keys[0] ?? ''];
+    if (keys[0] === 'text' && (typeof value !== 'string' || value.trim() === ''))
+      throw new ValidationFailure(
+        `The text field in the SystemContentBlock object at system.${at} is blank.`,
+      );
+    if (keys[0] === 'cachePoint') validateCachePoint(value, `system.${at}`);
+  });
+}
+
 /** Bedrock's own checks of a Converse body (the ones a translator can get wrong). */
 function validateConverse(body: Record<string, unknown>): void {
   for (const key of Object.keys(body))
@@ -361,11 +392,13 @@ function validateConverse(body: Record<string, unknown>): void {
         )
           throw new ValidationFailure(`messages.${index}.content.${at}.image is not valid`);
       }
+      if (keys[0] === 'cachePoint') validateCachePoint(value, `messages.${index}.content.${at}`);
       if (keys[0] === 'toolUse' || keys[0] === 'toolResult') toolBlocks = true;
       if (keys[0] === 'toolUse' && !isObject((value as Record<string, unknown>)['input']))
         throw new ValidationFailure(`messages.${index}.content.${at}.toolUse.input must be an object`);
     });
   });
+  validateSystem(body['system']);
   if (toolBlocks && body['toolConfig'] === undefined)
     throw new ValidationFailure(
       'The toolConfig field must be defined when using toolUse and toolResult content blocks.',
@@ -374,7 +407,15 @@ function validateConverse(body: Record<string, unknown>): void {
   if (config !== undefined) {
     if (!isObject(config) || !Array.isArray(config['tools']) || config['tools'].length === 0)
       throw new ValidationFailure('toolConfig.tools must not be empty');
-    for (const tool of config['tools'] as unknown[]) {
+    for (const [at, tool] of (config['tools'] as unknown[]).entries()) {
+      // A Tool is exactly one of toolSpec or cachePoint.
+      const keys = isObject(tool) ? Object.keys(tool) : [];
+      if (keys.length !== 1)
+        throw new ValidationFailure(`toolConfig.tools.${at} must have exactly one member of Tool`);
+      if (keys[0] === 'cachePoint') {
+        validateCachePoint((tool as Record<string, unknown>)['cachePoint'], `toolConfig.tools.${at}`);
+        continue;
+      }
       const spec = isObject(tool) ? tool['toolSpec'] : undefined;
       if (
         !isObject(spec) ||

@@ -248,3 +248,134 @@ describe('toAnthropicRequest', () => {
     assert.equal('seed' in dropped.request, false);
   });
 });
+
+describe('toAnthropicRequest: prompt caching', () => {
+  const EPHEMERAL = { type: 'ephemeral' };
+  const HOUR = { type: 'ephemeral', ttl: '1h' };
+
+  it('sends cache_control on the system blocks, content blocks, tool results and tools that carried it', () => {
+    const { request } = translate({
+      messages: [
+        {
+          role: 'system',
+          content: [
+            { type: 'text', text: 'Be brief.', cache_control: HOUR },
+            { type: 'text', text: 'Today is Monday.' },
+          ],
+        },
+        {
+          role: 'user',
+          content: [
+            { type: 'image_url', image_url: { url: 'https://example.com/a.png' } },
+            { type: 'text', text: 'Weather?' },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              id: 'toolu_1',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '{"location":"Paris"}' },
+              cache_control: EPHEMERAL,
+            },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'toolu_1', content: 'sunny', cache_control: EPHEMERAL },
+      ],
+      tools: [{ ...WEATHER, cache_control: HOUR }],
+    });
+    assert.deepEqual(request.system, [
+      { type: 'text', text: 'Be brief.', cache_control: HOUR },
+      { type: 'text', text: 'Today is Monday.' },
+    ]);
+    assert.deepEqual(request.messages, [
+      {
+        role: 'user',
+        content: [
+          {
+            type: 'image',
+            source: { type: 'url', url: 'https://example.com/a.png' },
+          },
+          { type: 'text', text: 'Weather?' },
+        ],
+      },
+      {
+        role: 'assistant',
+        content: [
+          {
+            type: 'tool_use',
+            id: 'toolu_1',
+            name: 'get_weather',
+            input: { location: 'Paris' },
+            cache_control: EPHEMERAL,
+          },
+        ],
+      },
+      {
+        role: 'user',
+        content: [
+          {
+            type: 'tool_result',
+            tool_use_id: 'toolu_1',
+            content: [{ type: 'text', text: 'sunny' }],
+            cache_control: EPHEMERAL,
+          },
+        ],
+      },
+    ]);
+    assert.deepEqual(request.tools?.[0]?.cache_control, HOUR);
+  });
+
+  it('sends cache_control on an image block', () => {
+    const { request } = translate({
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'image_url', image_url: { url: 'https://example.com/a.png' }, cache_control: EPHEMERAL },
+          ],
+        },
+      ],
+    });
+    assert.deepEqual(request.messages[0]?.content[0], {
+      type: 'image',
+      source: { type: 'url', url: 'https://example.com/a.png' },
+      cache_control: EPHEMERAL,
+    });
+  });
+
+  it('sends none when the request has none', () => {
+    const { request } = translate({ messages: [{ role: 'user', content: 'Hi' }], tools: [WEATHER] });
+    assert.ok(!JSON.stringify(request).includes('cache_control'));
+  });
+
+  it('four breakpoints go out; a fifth is a 400 before the request is sent', () => {
+    const marked = (text: string): Record<string, unknown> => ({
+      type: 'text',
+      text,
+      cache_control: EPHEMERAL,
+    });
+    const four = {
+      messages: [
+        { role: 'system', content: [marked('a')] },
+        { role: 'user', content: [marked('b'), marked('c')] },
+      ],
+      tools: [{ ...WEATHER, cache_control: EPHEMERAL }],
+    };
+    assert.equal(JSON.stringify(translate(four).request).split('cache_control').length - 1, 4);
+    const five = { ...four, messages: [...four.messages, { role: 'assistant', content: [marked('d')] }] };
+    assert.throws(
+      () => translate(five),
+      (error: unknown) =>
+        error instanceof InvalidRequestError &&
+        error.status === 400 &&
+        error.param === 'cache_control' &&
+        /5 blocks.*at most 4/.test(error.message),
+    );
+    // A breakpoint on an empty text block, which is not sent, does not count.
+    const withEmpty = { ...four, messages: [...four.messages, { role: 'assistant', content: [marked('')] }] };
+    assert.doesNotThrow(() => translate(withEmpty));
+  });
+});

@@ -9,6 +9,7 @@
  * drop_unsupported left out and reported: never dropped silently.
  */
 import type {
+  CacheControl,
   ConversationRequest,
   ImagePart,
   Message,
@@ -30,6 +31,12 @@ export const THINKING_BUDGETS: Readonly<Record<string, number>> = {
   medium: 8192,
   high: 16384,
 };
+
+/**
+ * Anthropic's limit on cache breakpoints (`cache_control` blocks) in one request: more is a 400 from the
+ * gateway, before the request goes out, rather than Anthropic's own 400 after a round trip.
+ */
+export const MAX_CACHE_BREAKPOINTS = 4;
 
 /** Anthropic's smallest thinking budget. */
 const MIN_BUDGET = 1024;
@@ -60,8 +67,13 @@ export interface AnthropicRequest {
   model: string;
   max_tokens: number;
   messages: AnthropicMessage[];
-  system?: { type: 'text'; text: string }[];
-  tools?: { name: string; description?: string; input_schema: Readonly<Record<string, unknown>> }[];
+  system?: { type: 'text'; text: string; cache_control?: AnthropicCacheControl }[];
+  tools?: {
+    name: string;
+    description?: string;
+    input_schema: Readonly<Record<string, unknown>>;
+    cache_control?: AnthropicCacheControl;
+  }[];
   tool_choice?: Record<string, unknown>;
   stop_sequences?: string[];
   temperature?: number;
@@ -70,6 +82,22 @@ export interface AnthropicRequest {
   thinking?: { type: 'enabled'; budget_tokens: number };
   metadata?: { user_id: string };
   stream?: boolean;
+}
+
+export interface AnthropicCacheControl {
+  type: 'ephemeral';
+  ttl?: '5m' | '1h';
+}
+
+/** `{cache_control}` to spread into a block or tool when the part carries a breakpoint. */
+function cacheField(cacheControl: CacheControl | undefined): { cache_control?: AnthropicCacheControl } {
+  if (cacheControl === undefined) return {};
+  return {
+    cache_control: {
+      type: cacheControl.type,
+      ...(cacheControl.ttl === undefined ? {} : { ttl: cacheControl.ttl }),
+    },
+  };
 }
 
 export interface AnthropicPolicy {
@@ -99,12 +127,16 @@ function imageBlock(part: ImagePart, param: string): AnthropicBlock {
         param,
         `is an image of type ${printable(mediaType)}; Anthropic takes ${IMAGE_MEDIA_TYPES.join(', ')}`,
       );
-    return { type: 'image', source: { type: 'base64', media_type: mediaType, data: part.data } };
+    return {
+      type: 'image',
+      source: { type: 'base64', media_type: mediaType, data: part.data },
+      ...cacheField(part.cacheControl),
+    };
   }
   const url = part.url ?? '';
   // Anthropic fetches the URL itself: the gateway never connects to it.
   if (!/^https?:\/\//i.test(url)) throw invalid(param, 'must be an http(s) URL or a base64 data: URL');
-  return { type: 'image', source: { type: 'url', url } };
+  return { type: 'image', source: { type: 'url', url }, ...cacheField(part.cacheControl) };
 }
 
 function userBlocks(parts: readonly Part[], param: string): AnthropicBlock[] {
@@ -114,7 +146,8 @@ function userBlocks(parts: readonly Part[], param: string): AnthropicBlock[] {
     switch (part.type) {
       case 'text':
         // Anthropic refuses empty text blocks.
-        if (part.text !== '') blocks.push({ type: 'text', text: part.text });
+        if (part.text !== '')
+          blocks.push({ type: 'text', text: part.text, ...cacheField(part.cacheControl) });
         break;
       case 'image':
         blocks.push(imageBlock(part, where));
@@ -124,13 +157,16 @@ function userBlocks(parts: readonly Part[], param: string): AnthropicBlock[] {
       case 'tool_result': {
         const content = part.content.flatMap((item, at): AnthropicBlock[] => {
           if (item.type === 'image') return [imageBlock(item, `${where}.content[${at}]`)];
-          return item.text === '' ? [] : [{ type: 'text', text: item.text }];
+          return item.text === ''
+            ? []
+            : [{ type: 'text', text: item.text, ...cacheField(item.cacheControl) }];
         });
         blocks.push({
           type: 'tool_result',
           tool_use_id: part.callId,
           ...(content.length === 0 ? {} : { content }),
           ...(part.isError === true ? { is_error: true } : {}),
+          ...cacheField(part.cacheControl),
         });
         break;
       }
@@ -168,7 +204,8 @@ function assistantBlocks(message: Message, param: string): AnthropicBlock[] {
           blocks.push({ type: 'thinking', thinking: part.text, signature: part.signature });
         break;
       case 'text':
-        if (part.text !== '') blocks.push({ type: 'text', text: part.text });
+        if (part.text !== '')
+          blocks.push({ type: 'text', text: part.text, ...cacheField(part.cacheControl) });
         break;
       case 'tool_call':
         blocks.push({
@@ -176,6 +213,7 @@ function assistantBlocks(message: Message, param: string): AnthropicBlock[] {
           id: part.id,
           name: part.name,
           input: toolInput(part.arguments, `${where}.arguments`),
+          ...cacheField(part.cacheControl),
         });
         break;
       case 'image':
@@ -260,7 +298,8 @@ export function toAnthropicRequest(
   const maxTokens = options.maxTokens ?? (budget === null ? DEFAULT_MAX_TOKENS : budget + DEFAULT_MAX_TOKENS);
   if (maxTokens < 1) throw invalid('max_tokens', 'must be at least 1');
   const out: AnthropicRequest = { model: request.model, max_tokens: maxTokens, messages };
-  if (system.length > 0) out.system = system.map((part) => ({ type: 'text', text: part.text }));
+  if (system.length > 0)
+    out.system = system.map((part) => ({ type: 'text', text: part.text, ...cacheField(part.cacheControl) }));
   if (budget !== null) {
     if (budget >= maxTokens) {
       if (maxTokens <= MIN_BUDGET)
@@ -287,6 +326,7 @@ export function toAnthropicRequest(
       name: tool.name,
       ...(tool.description === undefined ? {} : { description: tool.description }),
       input_schema: tool.parameters,
+      ...cacheField(tool.cacheControl),
     }));
     const parallel = options.parallelToolCalls === false ? { disable_parallel_tool_use: true } : {};
     const choice = request.toolChoice;
@@ -324,9 +364,31 @@ export function toAnthropicRequest(
     out.tool_choice = { type: 'tool', name: structuredTool, disable_parallel_tool_use: true };
   }
   if (request.stream) out.stream = true;
+  checkCacheBreakpoints(out);
   return {
     request: out,
     dropped: unsupported.dropped,
     ...(structuredTool === undefined ? {} : { structuredTool }),
   };
+}
+
+/**
+ * Anthropic takes at most MAX_CACHE_BREAKPOINTS `cache_control` markers a request (system blocks, tools,
+ * content blocks and the blocks inside tool results together) and answers 400 for more; the gateway
+ * says so first, counting the blocks it would send (an empty text block, left out, counts for nothing).
+ */
+function checkCacheBreakpoints(request: AnthropicRequest): void {
+  let count = 0;
+  const visit = (block: { cache_control?: unknown; content?: unknown }): void => {
+    if (block.cache_control !== undefined) count++;
+    if (Array.isArray(block.content)) for (const item of block.content) visit(item as AnthropicBlock);
+  };
+  for (const block of request.system ?? []) visit(block);
+  for (const tool of request.tools ?? []) visit(tool);
+  for (const message of request.messages) for (const block of message.content) visit(block);
+  if (count > MAX_CACHE_BREAKPOINTS)
+    throw invalid(
+      'cache_control',
+      `is on ${count} blocks and tools; Anthropic takes at most ${MAX_CACHE_BREAKPOINTS} cache breakpoints a request: keep the last ones of the prefixes to cache`,
+    );
 }

@@ -372,3 +372,85 @@ describe('embedding bodies', () => {
     });
   });
 });
+
+describe('toConverseRequest: prompt caching (cachePoint)', () => {
+  const EPHEMERAL = { type: 'ephemeral' };
+  const HOUR = { type: 'ephemeral', ttl: '1h' };
+
+  it('puts a cachePoint right after each system block, content block, tool result and tool spec that carried cache_control', () => {
+    const { request } = translate({
+      messages: [
+        {
+          role: 'system',
+          content: [
+            { type: 'text', text: 'Be brief.', cache_control: HOUR },
+            { type: 'text', text: 'Today is Monday.' },
+          ],
+        },
+        {
+          role: 'user',
+          content: [
+            {
+              type: 'image_url',
+              image_url: { url: `data:image/png;base64,${PNG}` },
+              cache_control: EPHEMERAL,
+            },
+            { type: 'text', text: 'Weather?' },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: [{ type: 'text', text: 'Checking.', cache_control: EPHEMERAL }],
+          tool_calls: [
+            {
+              id: 't1',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '{}' },
+              cache_control: EPHEMERAL,
+            },
+          ],
+        },
+        { role: 'tool', tool_call_id: 't1', content: 'sunny', cache_control: EPHEMERAL },
+      ],
+      tools: [{ ...WEATHER, cache_control: HOUR }],
+    });
+    assert.deepEqual(request.system, [
+      { text: 'Be brief.' },
+      { cachePoint: { type: 'default', ttl: '1h' } },
+      { text: 'Today is Monday.' },
+    ]);
+    assert.deepEqual(request.messages, [
+      {
+        role: 'user',
+        content: [
+          { image: { format: 'png', source: { bytes: PNG } } },
+          { cachePoint: { type: 'default' } },
+          { text: 'Weather?' },
+        ],
+      },
+      {
+        role: 'assistant',
+        content: [
+          { text: 'Checking.' },
+          { cachePoint: { type: 'default' } },
+          { toolUse: { toolUseId: 't1', name: 'get_weather', input: {} } },
+          { cachePoint: { type: 'default' } },
+        ],
+      },
+      {
+        role: 'user',
+        content: [
+          { toolResult: { toolUseId: 't1', content: [{ text: 'sunny' }] } },
+          { cachePoint: { type: 'default' } },
+        ],
+      },
+    ]);
+    assert.deepEqual(request.toolConfig?.tools.at(-1), { cachePoint: { type: 'default', ttl: '1h' } });
+    assert.equal(request.toolConfig?.tools.length, 2);
+  });
+
+  it('sends no cachePoint without cache_control', () => {
+    const { request } = translate({ messages: [{ role: 'user', content: 'Hi' }], tools: [WEATHER] });
+    assert.ok(!JSON.stringify(request).includes('cachePoint'));
+  });
+});

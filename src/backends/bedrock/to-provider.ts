@@ -8,6 +8,7 @@
  * `drop_unsupported: true` left out and reported in `dropped`: never dropped silently.
  */
 import type {
+  CacheControl,
   ConversationRequest,
   ImagePart,
   Message,
@@ -16,6 +17,14 @@ import type {
 } from '../../conversation/model.js';
 import { InvalidRequestError } from '../../errors/errors.js';
 import { printable, UnsupportedFields } from '../unsupported-fields.js';
+
+/**
+ * Converse's prompt-cache checkpoint: a block of its own right after the content block, system block or
+ * tool spec whose prefix is to be cached (API_runtime_CachePointBlock: type 'default', ttl '5m' or '1h').
+ */
+export interface CachePointBlock {
+  cachePoint: { type: 'default'; ttl?: '5m' | '1h' };
+}
 
 export type ConverseContentBlock =
   | { text: string }
@@ -29,9 +38,20 @@ export type ConverseContentBlock =
       };
     }
   | { reasoningContent: { reasoningText: { text: string; signature?: string } } }
-  | { reasoningContent: { redactedContent: string } };
+  | { reasoningContent: { redactedContent: string } }
+  | CachePointBlock;
 
 type ToolResultContent = { text: string } | { image: { format: ImageFormat; source: { bytes: string } } };
+
+type SystemBlock = { text: string } | CachePointBlock;
+
+/** The checkpoint block that follows a part or tool with a cache breakpoint; none without one. */
+function cachePoints(cacheControl: CacheControl | undefined): CachePointBlock[] {
+  if (cacheControl === undefined) return [];
+  return [
+    { cachePoint: { type: 'default', ...(cacheControl.ttl === undefined ? {} : { ttl: cacheControl.ttl }) } },
+  ];
+}
 
 export interface ConverseMessage {
   role: 'user' | 'assistant';
@@ -39,13 +59,15 @@ export interface ConverseMessage {
 }
 
 export interface ConverseToolConfig {
-  tools: { toolSpec: { name: string; description?: string; inputSchema: { json: unknown } } }[];
+  tools: (
+    { toolSpec: { name: string; description?: string; inputSchema: { json: unknown } } } | CachePointBlock
+  )[];
   toolChoice?: { auto: Record<string, never> } | { any: Record<string, never> } | { tool: { name: string } };
 }
 
 export interface ConverseRequest {
   messages: ConverseMessage[];
-  system?: { text: string }[];
+  system?: SystemBlock[];
   inferenceConfig?: { maxTokens?: number; temperature?: number; topP?: number; stopSequences?: string[] };
   toolConfig?: ConverseToolConfig;
   additionalModelRequestFields?: Record<string, unknown>;
@@ -135,9 +157,9 @@ export function toConverseRequest(
   checkExtra(conversation, unsupported, additional);
   checkOptions(conversation, unsupported);
 
-  const system: { text: string }[] = (conversation.system ?? [])
+  const system: SystemBlock[] = (conversation.system ?? [])
     .filter((part) => part.text !== '')
-    .map((part) => ({ text: part.text }));
+    .flatMap((part) => [{ text: part.text }, ...cachePoints(part.cacheControl)]);
   const messages = toMessages(conversation.messages, system);
   const request: ConverseRequest = { messages };
   if (system.length > 0) request.system = system;
@@ -291,7 +313,7 @@ function toolInput(args: string, param: string): unknown {
 }
 
 /** The blocks of one message; system text is moved to `system` (Converse keeps it apart). */
-function blocksOf(message: Message, index: number, system: { text: string }[]): ConverseContentBlock[] {
+function blocksOf(message: Message, index: number, system: SystemBlock[]): ConverseContentBlock[] {
   const param = `messages[${index}]`;
   const blocks: ConverseContentBlock[] = [];
   let call = 0;
@@ -300,13 +322,13 @@ function blocksOf(message: Message, index: number, system: { text: string }[]): 
     switch (part.type) {
       case 'text':
         if (part.text === '') return;
-        if (message.role === 'system') system.push({ text: part.text });
-        else blocks.push({ text: part.text });
+        if (message.role === 'system') system.push({ text: part.text }, ...cachePoints(part.cacheControl));
+        else blocks.push({ text: part.text }, ...cachePoints(part.cacheControl));
         return;
       case 'image':
         if (message.role === 'system' || message.role === 'assistant')
           throw invalid(at, `is an image; Bedrock takes images from the user only`);
-        blocks.push(imageBlock(part, at));
+        blocks.push(imageBlock(part, at), ...cachePoints(part.cacheControl));
         return;
       case 'audio':
         throw invalid(at, 'is audio; Bedrock takes text and images');
@@ -318,6 +340,7 @@ function blocksOf(message: Message, index: number, system: { text: string }[]): 
             input: toolInput(part.arguments, `${param}.tool_calls[${call}].function.arguments`),
           },
         });
+        blocks.push(...cachePoints(part.cacheControl));
         call++;
         return;
       case 'tool_result':
@@ -331,6 +354,11 @@ function blocksOf(message: Message, index: number, system: { text: string }[]): 
             ...(part.isError === true ? { status: 'error' as const } : {}),
           },
         });
+        // Converse's tool result content holds no checkpoints: a breakpoint on the result or on any of
+        // its items is one checkpoint after the whole result.
+        blocks.push(
+          ...cachePoints(part.cacheControl ?? part.content.find((item) => item.cacheControl)?.cacheControl),
+        );
         return;
       case 'reasoning':
         // Anthropic refuses thinking without its signature; reasoning without one (another model's, or
@@ -351,7 +379,7 @@ function blocksOf(message: Message, index: number, system: { text: string }[]): 
  * Converse messages: user and assistant only, alternating (consecutive ones of one role, such as tool
  * results followed by the user's text, become one message), none empty.
  */
-function toMessages(messages: readonly Message[], system: { text: string }[]): ConverseMessage[] {
+function toMessages(messages: readonly Message[], system: SystemBlock[]): ConverseMessage[] {
   const out: ConverseMessage[] = [];
   messages.forEach((message, index) => {
     const blocks = blocksOf(message, index, system);
@@ -389,15 +417,18 @@ function toToolConfig(
   }
   if (choice === 'none' && !hasToolBlocks(messages)) return undefined;
   const config: ConverseToolConfig = {
-    tools: tools.map((tool) => ({
-      toolSpec: {
-        name: tool.name,
-        ...(tool.description === undefined || tool.description === ''
-          ? {}
-          : { description: tool.description }),
-        inputSchema: { json: tool.parameters },
+    tools: tools.flatMap((tool) => [
+      {
+        toolSpec: {
+          name: tool.name,
+          ...(tool.description === undefined || tool.description === ''
+            ? {}
+            : { description: tool.description }),
+          inputSchema: { json: tool.parameters },
+        },
       },
-    })),
+      ...cachePoints(tool.cacheControl),
+    ]),
   };
   if (choice === 'required') config.toolChoice = { any: {} };
   else if (typeof choice === 'object') {

@@ -274,6 +274,12 @@ function toOllamaFormat(request: ChatCompletionRequest, unsupported: Unsupported
   return undefined;
 }
 
+function withoutCacheField(tool: unknown): unknown {
+  if (tool === null || typeof tool !== 'object' || !('cache_control' in tool)) return tool;
+  const { cache_control: _breakpoint, ...rest } = tool as Record<string, unknown>;
+  return rest;
+}
+
 /** The tools to send: none for tool_choice "none"; what Ollama cannot honour about them is refused. */
 function toolsToSend(request: ChatCompletionRequest, unsupported: UnsupportedFields): unknown[] | undefined {
   const choice = request.tool_choice;
@@ -290,7 +296,12 @@ function toolsToSend(request: ChatCompletionRequest, unsupported: UnsupportedFie
           : 'Ollama lets the model choose among all tools (auto) or none',
     );
   }
-  const tools = request.tools !== undefined && request.tools.length > 0 ? request.tools : undefined;
+  // Anthropic's prompt-cache breakpoints (the carrier's `cache_control` beside a tool's `function`)
+  // mean nothing to Ollama: not sent.
+  const tools =
+    request.tools !== undefined && request.tools.length > 0
+      ? request.tools.map((tool) => withoutCacheField(tool))
+      : undefined;
   const parallel = request['parallel_tool_calls'];
   if (parallel != null && typeof parallel !== 'boolean') {
     throw new InvalidRequestError("'parallel_tool_calls' must be a boolean", {

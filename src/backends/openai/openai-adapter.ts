@@ -13,14 +13,16 @@ import type { BackendAdapter, UpstreamCall } from '../adapter.js';
 import { base64ToFloats, floatsToBase64 } from '../embedding-encoding.js';
 import { UpstreamClient, type UpstreamResponse } from '../http/upstream-client.js';
 import { completionId, nowSeconds } from '../ids.js';
+import { withoutCacheControl } from './cache-control.js';
 
 /** Longer comments from an upstream are cut: they are keep-alives, not content. */
 const MAX_COMMENT_LENGTH = 200;
 
 /**
  * Any OpenAI-compatible server (vLLM, llama.cpp's server, LM Studio, OpenAI itself, ...). Requests pass
- * through with every field kept; only `model` is replaced and, on streams, usage is always requested so
- * that the gateway can count tokens.
+ * through with every field kept; only `model` is replaced, on streams usage is always requested so that
+ * the gateway can count tokens, and prompt-cache breakpoints (`cache_control`, for Anthropic's caching)
+ * are left out, as OpenAI refuses them (cache-control.ts).
  *
  * A provider that speaks this API at other paths or with other credentials (Azure OpenAI) extends it:
  * the protected methods below are where it differs, the wire format stays this class's.
@@ -59,7 +61,11 @@ export class OpenAiAdapter implements BackendAdapter {
   }
 
   async chat(request: ChatCompletionRequest, call: UpstreamCall): Promise<ChatCompletion> {
-    const body = JSON.stringify({ ...request, stream: false, stream_options: undefined });
+    const body = JSON.stringify({
+      ...withoutCacheControl(request),
+      stream: false,
+      stream_options: undefined,
+    });
     const response = await this.client.postJson(
       this.chatPath(request),
       body,
@@ -80,7 +86,7 @@ export class OpenAiAdapter implements BackendAdapter {
     call: UpstreamCall,
   ): Promise<AsyncIterable<ChatCompletionChunk>> {
     const body = JSON.stringify({
-      ...request,
+      ...withoutCacheControl(request),
       stream: true,
       stream_options: { ...(request.stream_options ?? {}), include_usage: true },
     });

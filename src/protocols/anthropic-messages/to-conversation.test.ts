@@ -142,26 +142,89 @@ describe('Anthropic Messages request → conversation (API reference examples)',
     ]);
   });
 
-  it("a Claude Code request: system blocks, cache_control and Anthropic's platform fields accepted and ignored", () => {
+  it("a Claude Code request: system blocks and cache_control kept, Anthropic's platform fields accepted and ignored", () => {
     const conversation = toConversation(fixture('request-claude-code.json'));
     assert.deepEqual(conversation.system, [
-      { type: 'text', text: "You are Claude Code, Anthropic's official CLI for Claude." },
+      {
+        type: 'text',
+        text: "You are Claude Code, Anthropic's official CLI for Claude.",
+        cacheControl: { type: 'ephemeral' },
+      },
       {
         type: 'text',
         text: 'You are an interactive CLI tool that helps users with software engineering tasks.',
+        cacheControl: { type: 'ephemeral', ttl: '1h' },
       },
     ]);
     assert.equal(conversation.user, 'user_5e4f6a1b_account__session_0b9d2c8e');
     assert.equal(conversation.stream, true);
     assert.deepEqual(conversation.options, { maxTokens: 32000, temperature: 1 });
     assert.equal(conversation.tools?.[0]?.name, 'Read');
+    assert.deepEqual(conversation.tools?.[0]?.cacheControl, { type: 'ephemeral' });
     assert.equal(conversation.messages[0]?.parts.length, 2);
+    assert.deepEqual(conversation.messages[0]?.parts[1], {
+      type: 'text',
+      text: 'what does package.json say?',
+      cacheControl: { type: 'ephemeral' },
+    });
     const carrier = toChatRequest(conversation);
     assert.equal(carrier.messages[0]?.role, 'system');
+    assert.deepEqual(carrier.messages[0]?.content, [
+      {
+        type: 'text',
+        text: "You are Claude Code, Anthropic's official CLI for Claude.",
+        cache_control: { type: 'ephemeral' },
+      },
+      {
+        type: 'text',
+        text: 'You are an interactive CLI tool that helps users with software engineering tasks.',
+        cache_control: { type: 'ephemeral', ttl: '1h' },
+      },
+    ]);
+    assert.deepEqual((carrier.tools?.[0] as Record<string, unknown>)['cache_control'], { type: 'ephemeral' });
     assert.equal(carrier['user'], 'user_5e4f6a1b_account__session_0b9d2c8e');
     assert.equal(carrier['context_management'], undefined);
     assert.equal(carrier['service_tier'], undefined);
-    assert.ok(!JSON.stringify(carrier).includes('cache_control'));
+  });
+
+  it('cache_control on image, tool_use and tool_result blocks is kept; a malformed one is a 400 naming it', () => {
+    const cc = { type: 'ephemeral' };
+    const conversation = toConversation(
+      base({
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'image', source: { type: 'url', url: 'https://example.com/a.png' }, cache_control: cc },
+            ],
+          },
+          {
+            role: 'assistant',
+            content: [{ type: 'tool_use', id: 't1', name: 'f', input: {}, cache_control: cc }],
+          },
+          {
+            role: 'user',
+            content: [{ type: 'tool_result', tool_use_id: 't1', content: 'ok', cache_control: cc }],
+          },
+        ],
+      }),
+    );
+    const parts = conversation.messages.map((message) => message.parts[0]);
+    for (const part of parts) assert.deepEqual((part as { cacheControl?: unknown }).cacheControl, cc);
+    for (const [bad, param] of [
+      [{ type: 'persistent' }, 'messages[0].content[0].cache_control.type'],
+      [{ type: 'ephemeral', ttl: '2h' }, 'messages[0].content[0].cache_control.ttl'],
+      ['ephemeral', 'messages[0].content[0].cache_control'],
+    ] as const)
+      assert.throws(
+        () =>
+          toConversation(
+            base({
+              messages: [{ role: 'user', content: [{ type: 'text', text: 'hi', cache_control: bad }] }],
+            }),
+          ),
+        (error: InvalidRequestError) => error.param === param,
+      );
   });
 });
 

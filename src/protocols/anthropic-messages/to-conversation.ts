@@ -3,12 +3,15 @@
  * (vLLM, Ollama and other OpenAI-compatible servers) cannot do is refused with a 400 naming the field
  * and saying what to send instead, never dropped silently: documents, Anthropic-defined and server
  * tools, Files API sources, containers, the MCP connector. What only tunes Anthropic's own platform
- * (cache_control, service_tier, speed, inference_geo, context_management, ...) is accepted and ignored:
- * the backends have no equivalent, and the answer does not change. docs/protocols/anthropic-messages.md
- * lists both.
+ * (service_tier, speed, inference_geo, context_management, ...) is accepted and ignored: the backends
+ * have no equivalent, and the answer does not change. `cache_control` on blocks and tools is kept (the
+ * model's cacheControl) for the backends that cache prompts (anthropic, bedrock); the request's own
+ * top-level `cache_control` (automatic caching) is ignored. docs/protocols/anthropic-messages.md lists
+ * them.
  */
 import { InvalidRequestError } from '../../errors/errors.js';
 import type {
+  CacheControl,
   ConversationRequest,
   GenerationOptions,
   ImagePart,
@@ -77,8 +80,21 @@ function optionalBoolean(block: Json, field: string, path: string): boolean | un
   return value;
 }
 
+/** A block's or tool's `cache_control`, checked as Anthropic checks it; nothing when it has none. */
+function cacheControlOf(block: Json, path: string): { cacheControl?: CacheControl } {
+  const value = block['cache_control'];
+  if (value === undefined || value === null) return {};
+  const where = `${path}.cache_control`;
+  if (!isObject(value)) fail(where, "must be an object: {type: 'ephemeral', ttl?: '5m' | '1h'}");
+  if (value['type'] !== 'ephemeral') fail(`${where}.type`, "must be 'ephemeral'");
+  const ttl = value['ttl'];
+  if (ttl === undefined || ttl === null) return { cacheControl: { type: 'ephemeral' } };
+  if (ttl !== '5m' && ttl !== '1h') fail(`${where}.ttl`, "must be '5m' or '1h'");
+  return { cacheControl: { type: 'ephemeral', ttl } };
+}
+
 function textPart(block: Json, path: string): TextPart {
-  return { type: 'text', text: requireString(block, 'text', path) };
+  return { type: 'text', text: requireString(block, 'text', path), ...cacheControlOf(block, path) };
 }
 
 function imagePart(block: Json, path: string): ImagePart {
@@ -90,12 +106,17 @@ function imagePart(block: Json, path: string): ImagePart {
       const mediaType = source['media_type'];
       if (typeof mediaType !== 'string' || !IMAGE_MEDIA_TYPES.includes(mediaType))
         fail(`${where}.media_type`, `must be one of ${IMAGE_MEDIA_TYPES.join(', ')}`);
-      return { type: 'image', data: requireString(source, 'data', where, true), mediaType };
+      return {
+        type: 'image',
+        data: requireString(source, 'data', where, true),
+        mediaType,
+        ...cacheControlOf(block, path),
+      };
     }
     case 'url': {
       const url = requireString(source, 'url', where, true);
       if (!/^https?:\/\//i.test(url)) fail(`${where}.url`, 'must be an http or https URL');
-      return { type: 'image', url };
+      return { type: 'image', url, ...cacheControlOf(block, path) };
     }
     case 'file':
       return fail(
@@ -155,6 +176,7 @@ function toolResultPart(block: Json, path: string, toolNames: ReadonlyMap<string
     content,
     ...(name === undefined ? {} : { name }),
     ...(isError === undefined ? {} : { isError }),
+    ...cacheControlOf(block, path),
   };
 }
 
@@ -194,7 +216,13 @@ function toPart(
       const input = block['input'];
       if (!isObject(input)) fail(`${path}.input`, 'is required and must be an object');
       toolNames.set(id, name);
-      return { type: 'tool_call', id, name, arguments: JSON.stringify(input) };
+      return {
+        type: 'tool_call',
+        id,
+        name,
+        arguments: JSON.stringify(input),
+        ...cacheControlOf(block, path),
+      };
     }
     case 'thinking': {
       const text = requireString(block, 'thinking', path);
@@ -263,6 +291,7 @@ function toTools(tools: readonly Json[] | undefined): Tool[] | undefined {
       parameters: schema,
       ...(description === undefined ? {} : { description }),
       ...(strict === undefined ? {} : { strict }),
+      ...cacheControlOf(tool, path),
     };
   });
 }

@@ -4,6 +4,7 @@
  */
 import type { ChatCompletionRequest } from '../../api/schemas.js';
 import type {
+  CacheControl,
   ConversationRequest,
   ImagePart,
   Message,
@@ -13,22 +14,44 @@ import type {
 
 type ChatContentPart = Record<string, unknown>;
 
+/**
+ * A prompt-cache breakpoint as the carrier writes it: `cache_control` on the content part, tool
+ * definition, tool call or tool message that ends the cached prefix (OpenRouter's and LiteLLM's shape).
+ */
+function cacheField(cacheControl: CacheControl | undefined): { cache_control?: Record<string, string> } {
+  if (cacheControl === undefined) return {};
+  return {
+    cache_control: {
+      type: cacheControl.type,
+      ...(cacheControl.ttl === undefined ? {} : { ttl: cacheControl.ttl }),
+    },
+  };
+}
+
+function hasCacheControl(parts: readonly Part[]): boolean {
+  return parts.some((part) => (part as { cacheControl?: CacheControl }).cacheControl !== undefined);
+}
+
 function imageContent(part: ImagePart): ChatContentPart {
   const url =
     part.data !== undefined ? `data:${part.mediaType ?? 'image/png'};base64,${part.data}` : (part.url ?? '');
   return {
     type: 'image_url',
     image_url: { url, ...(part.detail === undefined ? {} : { detail: part.detail }) },
+    ...cacheField(part.cacheControl),
   };
 }
 
-/** User or system content: a plain string when it is text only (what every server takes), else parts. */
+/**
+ * User or system content: a plain string when it is text only (what every server takes), else parts;
+ * parts too when one carries a cache breakpoint, which a string has no place for.
+ */
 function userContent(parts: readonly Part[]): string | ChatContentPart[] {
-  if (parts.every((part) => part.type === 'text'))
+  if (parts.every((part) => part.type === 'text') && !hasCacheControl(parts))
     return parts.map((part) => (part as { text: string }).text).join('');
   const out: ChatContentPart[] = [];
   for (const part of parts) {
-    if (part.type === 'text') out.push({ type: 'text', text: part.text });
+    if (part.type === 'text') out.push({ type: 'text', text: part.text, ...cacheField(part.cacheControl) });
     else if (part.type === 'image') out.push(imageContent(part));
     else if (part.type === 'audio')
       out.push({ type: 'input_audio', input_audio: { data: part.data, format: part.format } });
@@ -40,14 +63,17 @@ function toChatMessages(message: Message, out: Record<string, unknown>[]): void 
   const name = message.name === undefined ? {} : { name: message.name };
   if (message.role === 'assistant') {
     let text = '';
+    const texts: ChatContentPart[] = [];
     let reasoning = '';
     let hasReasoning = false;
     // Anthropic's signature (the carrier's reasoning_signature extension): the last one given.
     let signature: string | undefined;
     const calls: Record<string, unknown>[] = [];
     for (const part of message.parts) {
-      if (part.type === 'text') text += part.text;
-      else if (part.type === 'reasoning') {
+      if (part.type === 'text') {
+        text += part.text;
+        texts.push({ type: 'text', text: part.text, ...cacheField(part.cacheControl) });
+      } else if (part.type === 'reasoning') {
         reasoning += part.text;
         hasReasoning = true;
         if (part.signature !== undefined) signature = part.signature;
@@ -56,11 +82,14 @@ function toChatMessages(message: Message, out: Record<string, unknown>[]): void 
           id: part.id,
           type: 'function',
           function: { name: part.name, arguments: part.arguments },
+          ...cacheField(part.cacheControl),
         });
     }
+    // Text parts apart, as content parts, only when one of them ends a cached prefix.
+    const marked = message.parts.some((part) => part.type === 'text' && part.cacheControl !== undefined);
     out.push({
       role: 'assistant',
-      content: text === '' && calls.length > 0 ? null : text,
+      content: marked ? texts : text === '' && calls.length > 0 ? null : text,
       ...name,
       ...(calls.length === 0 ? {} : { tool_calls: calls }),
       ...(hasReasoning ? { reasoning_content: reasoning } : {}),
@@ -76,12 +105,20 @@ function toChatMessages(message: Message, out: Record<string, unknown>[]): void 
       rest.push(part);
       continue;
     }
-    const text = part.content.flatMap((item) => (item.type === 'text' ? [item.text] : [])).join('');
+    const textItems = part.content.filter((item) => item.type === 'text');
+    const text = textItems.map((item) => item.text).join('');
     out.push({
       role: 'tool',
       tool_call_id: part.callId,
-      content: part.isError === true && text === '' ? 'error' : text,
+      // Text parts apart only when one of them ends a cached prefix (tool messages take text parts).
+      content: hasCacheControl(textItems)
+        ? textItems.map((item) => ({ type: 'text', text: item.text, ...cacheField(item.cacheControl) }))
+        : part.isError === true && text === ''
+          ? 'error'
+          : text,
       ...(part.name === undefined ? {} : { name: part.name }),
+      // The whole result's breakpoint on the tool message, as LiteLLM takes it.
+      ...cacheField(part.cacheControl),
     });
     // Images in a tool's result: chat completions takes them only from the user.
     const images = part.content.filter((item) => item.type === 'image');
@@ -106,8 +143,15 @@ export function effortOf(reasoning: ReasoningOptions): string | undefined {
 
 export function toChatRequest(request: ConversationRequest): ChatCompletionRequest {
   const messages: Record<string, unknown>[] = [];
-  if (request.system !== undefined && request.system.length > 0)
-    messages.push({ role: 'system', content: request.system.map((part) => part.text).join('\n') });
+  const system = request.system ?? [];
+  // Blocks with a cache breakpoint stay apart as text parts; otherwise one string, as every server takes.
+  if (hasCacheControl(system))
+    messages.push({
+      role: 'system',
+      content: system.map((part) => ({ type: 'text', text: part.text, ...cacheField(part.cacheControl) })),
+    });
+  else if (system.length > 0)
+    messages.push({ role: 'system', content: system.map((part) => part.text).join('\n') });
   for (const message of request.messages) toChatMessages(message, messages);
   const options = request.options;
   const body: Record<string, unknown> = { ...request.extra, model: request.model, messages };
@@ -152,6 +196,7 @@ export function toChatRequest(request: ConversationRequest): ChatCompletionReque
         parameters: tool.parameters,
         ...(tool.strict === undefined ? {} : { strict: tool.strict }),
       },
+      ...cacheField(tool.cacheControl),
     }));
   }
   const choice = request.toolChoice;

@@ -14,6 +14,7 @@ import type { ChatCompletion, ChatCompletionRequest } from '../../api/schemas.js
 import type {
   Answer,
   AudioPart,
+  CacheControl,
   ConversationRequest,
   GenerationOptions,
   ImagePart,
@@ -83,6 +84,29 @@ export function splitDataUrl(url: string): { mediaType: string; data: string } |
   return { mediaType, data: url.slice(comma + 1) };
 }
 
+/**
+ * A prompt-cache breakpoint (`cache_control`, as OpenRouter and LiteLLM take it on content parts, tool
+ * definitions, tool calls and tool messages) of `holder`; undefined when it has none. Anthropic's own
+ * rules: type 'ephemeral', ttl '5m' or '1h'. Backends that cache prompts honour it, the others ignore it.
+ */
+export function readCacheControl(holder: Json, param: string): CacheControl | undefined {
+  const value = holder['cache_control'];
+  if (value === undefined || value === null) return undefined;
+  const where = `${param}.cache_control`;
+  if (!isObject(value)) throw invalid(where, "must be an object: {type: 'ephemeral', ttl?: '5m' | '1h'}");
+  if (value['type'] !== 'ephemeral') throw invalid(`${where}.type`, "must be 'ephemeral'");
+  const ttl = value['ttl'];
+  if (ttl === undefined || ttl === null) return { type: 'ephemeral' };
+  if (ttl !== '5m' && ttl !== '1h') throw invalid(`${where}.ttl`, "must be '5m' or '1h'");
+  return { type: 'ephemeral', ttl };
+}
+
+/** `{cacheControl}` for a part or tool when the holder has one, else nothing to spread. */
+function withCacheControl(holder: Json, param: string): { cacheControl?: CacheControl } {
+  const cacheControl = readCacheControl(holder, param);
+  return cacheControl === undefined ? {} : { cacheControl };
+}
+
 function imagePart(value: unknown, param: string): ImagePart {
   // Some clients send image_url as the URL string itself; OpenAI's form is { url, detail }.
   const image = typeof value === 'string' ? { url: value } : value;
@@ -112,9 +136,9 @@ function contentPart(value: unknown, param: string): TextPart | ImagePart | Audi
   switch (value['type']) {
     case 'text':
       if (typeof value['text'] !== 'string') throw invalid(`${param}.text`, 'must be a string');
-      return { type: 'text', text: value['text'] };
+      return { type: 'text', text: value['text'], ...withCacheControl(value, param) };
     case 'image_url':
-      return imagePart(value['image_url'], param);
+      return { ...imagePart(value['image_url'], param), ...withCacheControl(value, param) };
     case 'input_audio':
       return audioPart(value['input_audio'], param);
     default:
@@ -128,31 +152,38 @@ function contentPart(value: unknown, param: string): TextPart | ImagePart | Audi
 /**
  * A message's content as parts: a string is one text part ('' none); an array part by part, except
  * that text parts alone mean the string they join into (what toChatRequest writes them as), so that
- * the conversation does not depend on which of the two forms the client chose.
+ * the conversation does not depend on which of the two forms the client chose. Text parts with a
+ * cache breakpoint stay apart: the breakpoint marks where its part ends.
  */
 function contentParts(content: unknown, param: string): (TextPart | ImagePart | AudioPart)[] {
   if (content === undefined || content === null) return [];
   if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
   if (!Array.isArray(content)) throw invalid(param, 'must be a string or an array of content parts');
   const parts = content.map((part, index) => contentPart(part, `${param}[${index}]`));
-  if (!parts.every((part) => part.type === 'text')) return parts;
-  const joined = parts.map((part) => part.text).join('');
+  if (!parts.every((part) => part.type === 'text' && part.cacheControl === undefined)) return parts;
+  const joined = (parts as TextPart[]).map((part) => part.text).join('');
   return joined === '' ? [] : [{ type: 'text', text: joined }];
 }
 
-/** An assistant message's text: its content string, or its text (and refusal) parts joined. */
-function assistantText(content: unknown, param: string): string {
-  if (content === undefined || content === null) return '';
-  if (typeof content === 'string') return content;
+/**
+ * An assistant message's text: its content string, or its text (and refusal) parts joined; parts apart
+ * when one of them carries a cache breakpoint (see contentParts).
+ */
+function assistantText(content: unknown, param: string): TextPart[] {
+  if (content === undefined || content === null) return [];
+  if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
   if (!Array.isArray(content)) throw invalid(param, 'must be a string, null or an array of text parts');
-  return content
-    .map((part: unknown, index) => {
-      if (isObject(part) && part['type'] === 'text' && typeof part['text'] === 'string') return part['text'];
-      if (isObject(part) && part['type'] === 'refusal' && typeof part['refusal'] === 'string')
-        return part['refusal'];
-      throw invalid(`${param}[${index}]`, 'must be a text part (an assistant message holds only text)');
-    })
-    .join('');
+  const parts = content.map((part: unknown, index): TextPart => {
+    const where = `${param}[${index}]`;
+    if (isObject(part) && part['type'] === 'text' && typeof part['text'] === 'string')
+      return { type: 'text', text: part['text'], ...withCacheControl(part, where) };
+    if (isObject(part) && part['type'] === 'refusal' && typeof part['refusal'] === 'string')
+      return { type: 'text', text: part['refusal'], ...withCacheControl(part, where) };
+    throw invalid(where, 'must be a text part (an assistant message holds only text)');
+  });
+  if (parts.some((part) => part.cacheControl !== undefined)) return parts;
+  const joined = parts.map((part) => part.text).join('');
+  return joined === '' ? [] : [{ type: 'text', text: joined }];
 }
 
 function toolCallPart(value: unknown, param: string): ToolCallPart {
@@ -167,6 +198,7 @@ function toolCallPart(value: unknown, param: string): ToolCallPart {
     id: typeof value['id'] === 'string' ? value['id'] : '',
     name: fn['name'],
     arguments: args ?? '',
+    ...withCacheControl(value, param),
   };
 }
 
@@ -181,8 +213,7 @@ function assistantParts(message: Json, param: string): Part[] {
       text: reasoning,
       ...(typeof signature === 'string' && signature !== '' ? { signature } : {}),
     });
-  const text = assistantText(message['content'], `${param}.content`);
-  if (text !== '') parts.push({ type: 'text', text });
+  parts.push(...assistantText(message['content'], `${param}.content`));
   const calls = message['tool_calls'];
   if (Array.isArray(calls))
     calls.forEach((call, index) => parts.push(toolCallPart(call, `${param}.tool_calls[${index}]`)));
@@ -202,7 +233,14 @@ function toolResult(message: Json, param: string): ToolResultPart {
   const content = contentParts(message['content'], `${param}.content`).filter(
     (part): part is TextPart | ImagePart => part.type !== 'audio',
   );
-  return { type: 'tool_result', callId, ...(typeof name === 'string' ? { name } : {}), content };
+  return {
+    type: 'tool_result',
+    callId,
+    ...(typeof name === 'string' ? { name } : {}),
+    content,
+    // On the tool message itself, as LiteLLM takes it: the breakpoint ends the whole result.
+    ...withCacheControl(message, param),
+  };
 }
 
 function toMessages(messages: readonly unknown[]): Message[] {
@@ -239,12 +277,17 @@ function toMessages(messages: readonly unknown[]): Message[] {
   return out;
 }
 
-/** Function tools as the model's tools; null when any tool is of another shape (it then stays in extra). */
+/**
+ * Function tools as the model's tools; null when any tool is of another shape (it then stays in extra).
+ * A tool's `cache_control` sits beside `type` and `function` (OpenRouter's and LiteLLM's place).
+ */
 function toTools(value: unknown): Tool[] | null {
   if (!Array.isArray(value)) return null;
   const tools: Tool[] = [];
-  for (const tool of value) {
-    if (!isObject(tool) || tool['type'] !== 'function' || Object.keys(tool).length !== 2) return null;
+  for (const [index, tool] of value.entries()) {
+    if (!isObject(tool) || tool['type'] !== 'function') return null;
+    const keys = Object.keys(tool).length;
+    if (keys !== (tool['cache_control'] === undefined ? 2 : 3)) return null;
     const fn = tool['function'];
     if (!isObject(fn) || typeof fn['name'] !== 'string') return null;
     const { name, description, parameters, strict, ...rest } = fn;
@@ -258,6 +301,7 @@ function toTools(value: unknown): Tool[] | null {
       // OpenAI's meaning of an omitted schema: no arguments. Protocols that require a schema get one.
       parameters: parameters ?? { type: 'object', properties: {} },
       ...(strict === undefined ? {} : { strict }),
+      ...withCacheControl(tool, `tools[${index}]`),
     });
   }
   return tools;
