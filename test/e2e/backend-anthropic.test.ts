@@ -451,7 +451,7 @@ describe('anthropic backend', () => {
         prompt_tokens: 30,
         completion_tokens: 12,
         total_tokens: 42,
-        prompt_tokens_details: { cached_tokens: 6 },
+        prompt_tokens_details: { cached_tokens: 6, cache_write_tokens: 4 },
       });
       const sent = standIn.last();
       assert.equal(sent['max_tokens'], 4096);
@@ -861,6 +861,58 @@ describe('anthropic backend', () => {
         .stream({ model: 'fallback', max_tokens: 50, messages: [{ role: 'user', content: 'Hi' }] })
         .finalText();
       assert.equal(messages, 'Hello from Claude.');
+    });
+  });
+
+  describe('cost', () => {
+    it('prices a request at the list price of the upstream model, cache reads and writes apart, unless usage.prices names the backend', async () => {
+      const adminToken = 'admin-token-for-the-cost-test';
+      const priced = await startGateway(
+        testConfig({
+          backends: [
+            { name: 'claude', type: 'anthropic', url: upstreamUrl, api_key: UPSTREAM_KEY },
+            { name: 'claude-contract', type: 'anthropic', url: upstreamUrl, api_key: UPSTREAM_KEY },
+          ],
+          models: [
+            { name: 'smart', targets: [{ backend: 'claude', model: 'claude-sonnet-4-5' }] },
+            { name: 'negotiated', targets: [{ backend: 'claude-contract', model: 'claude-sonnet-4-5' }] },
+            { name: 'unknown', targets: [{ backend: 'claude', model: 'claude-text' }] },
+          ],
+          extra: {
+            usage: {
+              prices: [
+                {
+                  model: 'claude-sonnet-4-5',
+                  backend: 'claude-contract',
+                  prompt_per_million: 1,
+                  completion_per_million: 10,
+                  cached_prompt_per_million: 0.5,
+                  cache_write_per_million: 2,
+                },
+              ],
+            },
+          },
+        }),
+        { GATEWAY_ADMIN_TOKEN: adminToken },
+      );
+      try {
+        const client = priced.client();
+        for (const model of ['smart', 'negotiated', 'unknown'])
+          await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'Hi' }] });
+        const response = await fetch(`${priced.url}/admin/usage?group_by=model`, {
+          headers: { authorization: `Bearer ${adminToken}` },
+        });
+        const rows = ((await response.json()) as { data: { model: string; cost: number | null }[] }).data;
+        const cost = (model: string) => rows.find((row) => row.model === model)?.cost;
+        // The stand-in reports 20 plain input tokens, 6 read from the cache, 4 written, 12 output.
+        // Claude Sonnet 4.5's list prices: 3 and 15 per million, cache reads 0.30, writes 3.75.
+        assert.equal(cost('smart'), Math.round(20 * 3 + 6 * 0.3 + 4 * 3.75 + 12 * 15) / 1e6);
+        assert.equal(cost('negotiated'), Math.round(20 * 1 + 6 * 0.5 + 4 * 2 + 12 * 10) / 1e6);
+        // A model with no list price and no configured one has no cost, not a cost of 0.
+        assert.equal(cost('unknown'), null);
+      } finally {
+        await priced.stop();
+      }
     });
   });
 
