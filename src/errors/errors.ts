@@ -217,11 +217,18 @@ export class RateLimitExceededError extends GatewayError {
  * retry a 429 unless told not to: `x-should-retry: false`; Retry-After says when the window resets.
  */
 export class BudgetExceededError extends GatewayError {
-  constructor(detail: string, retryAfterSeconds: number, headers: Readonly<Record<string, string>> = {}) {
+  /** `retryAfterSeconds` null: the budget never resets (a `total` one), so no Retry-After. */
+  constructor(
+    detail: string,
+    retryAfterSeconds: number | null,
+    headers: Readonly<Record<string, string>> = {},
+  ) {
     super('budget_exceeded', detail, {
       headers: {
         ...headers,
-        'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))),
+        ...(retryAfterSeconds === null
+          ? {}
+          : { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) }),
         'x-should-retry': 'false',
       },
     });
