@@ -13,6 +13,8 @@ import {
   UpstreamTimeoutError,
 } from '../errors/errors.js';
 import { AttemptRunner, type AttemptLog } from './attempt-runner.js';
+import type { BackendLoad } from './backend-load.js';
+import { STALE_MS } from './latency-tracker.js';
 import { ModelRouter, type RoutePlan } from './model-router.js';
 
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
@@ -74,8 +76,10 @@ interface FixtureOptions {
   readonly targets: readonly TargetSpec[];
   /** The `routing:` section (the loader's defaults apply to the rest). */
   readonly routing?: Record<string, unknown>;
-  readonly strategy?: 'weighted' | 'least_outstanding';
+  readonly strategy?: 'weighted' | 'least_outstanding' | 'least_busy' | 'latency';
   readonly random?: () => number;
+  /** Requests in flight across instances, for least_busy. */
+  readonly load?: BackendLoad;
   /** Further routes, before the one of MODEL (a pattern such as `*` among them). */
   readonly routes?: readonly { name: string; targets: readonly TargetSpec[] }[];
 }
@@ -142,7 +146,13 @@ function fixture(options: FixtureOptions): Fixture {
   const now = (): number => clock.now;
   const adapters = new Map(names.map((name) => [name, fakeAdapter(name)]));
   const router = new ModelRouter(config.models, adapters, config.routing, config.backends, now);
-  const runner = new AttemptRunner(config.routing, now, options.random ?? Math.random);
+  const runner = new AttemptRunner(
+    config.routing,
+    now,
+    options.random ?? Math.random,
+    undefined,
+    options.load ?? null,
+  );
   const calls: { backend: string; model: string }[] = [];
   const behaviours = new Map<string, Behaviour>(names.map((name) => [name, answers(`from ${name}`)]));
   const perform = (adapter: BackendAdapter, model: string, call: UpstreamCall): Promise<string> => {
@@ -779,6 +789,231 @@ describe('AttemptRunner: load sharing within a tier', () => {
     });
     f.behaviours.set('a', rejects(retryable));
     assert.equal((await f.request()).backend, 'b');
+  });
+});
+
+/** A seeded pseudo-random source (mulberry32), so that runs over many requests are reproducible. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+describe('AttemptRunner: least_busy (in flight across instances)', () => {
+  const pair = [
+    { backend: 'a', weight: 1 },
+    { backend: 'b', weight: 1 },
+  ];
+
+  it('sends a request to the backend the load source says is idle, whatever this instance has open', async () => {
+    const inFlight = new Map<string, number | null>([
+      ['a', 5],
+      ['b', 0],
+    ]);
+    const f = fixture({
+      targets: pair,
+      strategy: 'least_busy',
+      random: () => 0,
+      load: { inFlight: (backend) => inFlight.get(backend) ?? null },
+    });
+    const held = await f.runner.open(f.plan, parentCall(), newLog(), f.perform);
+    assert.equal(held.backend, 'b', 'a is busy on other instances');
+    // b now has one open attempt here, a none; the shared counts still say a is the busy one.
+    assert.equal((await f.request()).backend, 'b');
+    inFlight.set('a', 1).set('b', 3);
+    assert.equal((await f.request()).backend, 'a');
+    held.succeed();
+  });
+
+  it('weighs the shared counts by the target weight', async () => {
+    const f = fixture({
+      targets: [
+        { backend: 'a', weight: 2 },
+        { backend: 'b', weight: 1 },
+      ],
+      strategy: 'least_busy',
+      random: () => 0.99, // a tie would go to b
+      load: { inFlight: (backend) => (backend === 'a' ? 5 : 3) },
+    });
+    assert.equal((await f.request()).backend, 'a', '5 per 2 units of weight is less than 3 per 1');
+  });
+
+  it("counts this instance's open attempts without a load source", async () => {
+    const f = fixture({ targets: pair, strategy: 'least_busy', random: () => 0 });
+    const hold = () => f.runner.open(f.plan, parentCall(), newLog(), f.perform);
+    const first = await hold();
+    assert.equal(first.backend, 'a', 'a tie, broken by random()');
+    assert.equal((await hold()).backend, 'b', 'a has one open attempt, b none');
+  });
+
+  it("counts this instance's open attempts for a backend the load source does not know", async () => {
+    const f = fixture({
+      targets: pair,
+      strategy: 'least_busy',
+      random: () => 0,
+      load: { inFlight: (backend) => (backend === 'a' ? 1 : null) },
+    });
+    const hold = () => f.runner.open(f.plan, parentCall(), newLog(), f.perform);
+    const first = await hold();
+    assert.equal(first.backend, 'b', 'b: none open here; a: one, as the load source counts it');
+    const second = await hold();
+    assert.equal(second.backend, 'a', 'a tie at one each, broken by random()');
+    first.succeed();
+    assert.equal((await hold()).backend, 'b', 'b: none open here again');
+    second.succeed();
+  });
+
+  it('breaks ties at random by weight', async () => {
+    let next = 0;
+    const f = fixture({
+      targets: [
+        { backend: 'a', weight: 3 },
+        { backend: 'b', weight: 1 },
+      ],
+      strategy: 'least_busy',
+      random: () => next,
+      load: { inFlight: () => 0 },
+    });
+    next = 0.74;
+    assert.equal((await f.request()).backend, 'a');
+    next = 0.75;
+    assert.equal((await f.request()).backend, 'b');
+  });
+});
+
+describe('AttemptRunner: latency (power of two choices over time to first token)', () => {
+  /** Answers after `ms` of the fixture's clock (the clock moves; nothing sleeps). */
+  const after =
+    (clock: { now: number }, ms: number): Behaviour =>
+    () => {
+      clock.now += ms;
+      return Promise.resolve('answer');
+    };
+
+  /** Sends `count` requests; the backend that answered each. */
+  async function send(f: Fixture, count: number): Promise<string[]> {
+    const backends: string[] = [];
+    for (let index = 0; index < count; index++) backends.push((await f.request()).backend);
+    return backends;
+  }
+
+  const share = (backends: readonly string[], backend: string): number =>
+    backends.filter((name) => name === backend).length / backends.length;
+
+  it('sends most requests to the faster target after warm-up, and still re-measures the slower one', async () => {
+    const f = fixture({
+      targets: [
+        { backend: 'fast', weight: 1 },
+        { backend: 'slow', weight: 1 },
+      ],
+      strategy: 'latency',
+      random: seeded(1),
+    });
+    f.behaviours.set('fast', after(f.clock, 100));
+    f.behaviours.set('slow', after(f.clock, 1_000));
+    await send(f, 10);
+    const start = f.clock.now;
+    const backends = await send(f, 500);
+    const elapsed = f.clock.now - start;
+    assert.ok(share(backends, 'fast') >= 0.95, `share of the fast target: ${share(backends, 'fast')}`);
+    const probes = backends.filter((name) => name === 'slow').length;
+    assert.ok(probes >= 1, 'the slow target is re-measured now and then');
+    assert.ok(
+      probes <= Math.ceil(elapsed / STALE_MS) + 1,
+      `at most one request per ${STALE_MS} ms on the slow target: ${probes} in ${elapsed} ms`,
+    );
+  });
+
+  it('moves traffic to a target that became faster, within the staleness period', async () => {
+    const f = fixture({
+      targets: [
+        { backend: 'a', weight: 1 },
+        { backend: 'b', weight: 1 },
+      ],
+      strategy: 'latency',
+      random: seeded(2),
+    });
+    f.behaviours.set('a', after(f.clock, 100));
+    f.behaviours.set('b', after(f.clock, 1_000));
+    await send(f, 100);
+    assert.ok(f.runner.latency.average(f.plan.compiled.tiers[0]![1]!.state)! > 500);
+    f.behaviours.set('b', after(f.clock, 40));
+    const changed = f.clock.now;
+    const backends: string[] = [];
+    while (f.clock.now - changed <= STALE_MS + 1_000) backends.push((await f.request()).backend);
+    const recent = await send(f, 200);
+    assert.ok(share(recent, 'b') >= 0.95, `share of the now faster b: ${share(recent, 'b')}`);
+    assert.ok(share(backends, 'b') > 0, 'b was found within the staleness period');
+  });
+
+  it('shares the load between equally fast targets by their attempts in flight', async () => {
+    const f = fixture({
+      targets: [
+        { backend: 'a', weight: 1 },
+        { backend: 'b', weight: 1 },
+      ],
+      strategy: 'latency',
+      random: () => 0, // the first drawn is always a
+    });
+    f.behaviours.set('a', after(f.clock, 100));
+    f.behaviours.set('b', after(f.clock, 110));
+    await send(f, 2); // a tie at unmeasured: a; then b, unmeasured, beats a's 100 ms
+    const held = await f.runner.open(f.plan, parentCall(), newLog(), f.perform);
+    assert.equal(held.backend, 'a', 'a is faster');
+    assert.equal(
+      (await f.request()).backend,
+      'b',
+      "a's one open attempt doubles its expected wait: 200 ms against b's 110 ms",
+    );
+    held.succeed();
+  });
+
+  it('avoids a failing target before its circuit opens', async () => {
+    const f = fixture({
+      targets: [
+        { backend: 'good', weight: 1 },
+        { backend: 'failing', weight: 1 },
+      ],
+      strategy: 'latency',
+      random: seeded(3),
+      routing: { circuit_breaker: { failures: 1_000 }, retry_budget: NO_BUDGET_LIMIT },
+    });
+    f.behaviours.set('good', after(f.clock, 300));
+    // Fails fast: by time alone it would look the better target.
+    f.behaviours.set('failing', (call, model) => {
+      f.clock.now += 5;
+      return rejects(retryable)(call, model);
+    });
+    for (let index = 0; index < 300; index++) assert.equal((await f.request()).backend, 'good');
+    const onFailing = f.calls.filter((call) => call.backend === 'failing').length;
+    assert.ok(onFailing <= 15, `attempts on the failing target: ${onFailing} of ${f.calls.length}`);
+    assert.ok(onFailing >= 1);
+    const failing = f.plan.compiled.tiers[0]![1]!.state;
+    assert.ok(failing.available(MODEL), 'its circuit is still closed');
+  });
+
+  it('does not count a cancelled attempt against the target', async () => {
+    const f = fixture({
+      targets: [
+        { backend: 'a', weight: 1 },
+        { backend: 'b', weight: 1 },
+      ],
+      strategy: 'latency',
+      random: () => 0,
+    });
+    f.behaviours.set('a', hangs);
+    const parent = new AbortController();
+    const pending = f.failure(parent);
+    await until(() => f.calls.length === 1, 'the attempt on a');
+    parent.abort(new ClientClosedError());
+    await pending;
+    const a = f.plan.compiled.tiers[0]![0]!.state;
+    assert.equal(f.runner.latency.average(a), null);
   });
 });
 

@@ -14,6 +14,8 @@ import { NO_METRICS, type MetricsSink } from '../observability/metrics.js';
 import type { RequestTrace } from '../observability/tracing.js';
 import { upstreamModelOf, type RoutePlan } from './model-router.js';
 import { RetryBudget } from './retry-budget.js';
+import type { BackendLoad } from './backend-load.js';
+import { LatencyTracker } from './latency-tracker.js';
 import type { RouteTarget, TargetState } from './targets.js';
 
 /** One upstream attempt, as the request's log line shows it. */
@@ -71,22 +73,27 @@ interface AttemptRequest<T> {
 type Perform<T> = (adapter: BackendAdapter, upstreamModel: string, call: UpstreamCall) => Promise<T>;
 
 /**
- * Sends a request to a route's targets: the first tier first (load shared by weight or by fewest
- * requests in flight), the next tier when a target fails; retries with exponential backoff and full
- * jitter; honours an upstream's Retry-After; skips targets whose circuit is open or whose backend fails
+ * Sends a request to a route's targets: the first tier first (load shared by the route's strategy:
+ * weighted, least_outstanding, least_busy or latency; docs/routing.md), the next tier when a target
+ * fails; retries with exponential backoff and full jitter; honours an upstream's Retry-After; skips targets whose circuit is open or whose backend fails
  * its health check; bounded by max_attempts, the retry budget and the request deadline. Only failures
  * before the answer started are retried: once `perform` has resolved, the attempt is the answer.
  */
 export class AttemptRunner {
   readonly budget: RetryBudget;
+  /** Time to first token per target (measured for every strategy; `latency` chooses by it). */
+  readonly latency: LatencyTracker<TargetState>;
 
   constructor(
     private readonly config: RoutingConfig,
     private readonly now: () => number = Date.now,
     private readonly random: () => number = Math.random,
     private readonly metrics: MetricsSink = NO_METRICS,
+    /** Requests in flight per backend across instances, for least_busy (null: this instance's counts). */
+    private readonly load: BackendLoad | null = null,
   ) {
     this.budget = new RetryBudget(config.retryBudget, now);
+    this.latency = new LatencyTracker(now);
   }
 
   /** For a whole answer (JSON): the attempt is over when perform resolves. */
@@ -257,6 +264,8 @@ export class AttemptRunner {
     };
     log.attempts.push(record);
     state.outstanding++;
+    this.latency.sent(state);
+    const sentAt = this.now();
     const started = performance.now();
     let ended = false;
     const end = (error: unknown): void => {
@@ -285,7 +294,10 @@ export class AttemptRunner {
       this.metrics.attemptFinished(record.backend, plan.route.name, record.outcome, elapsed / 1000);
       if (error instanceof GatewayError) record.error_code = error.code;
       if (cancelled) breaker.onNeutral(permit);
-      else this.judge(breaker, permit, error);
+      else {
+        this.judge(breaker, permit, error);
+        if (countsAsSlow(error)) this.latency.failed(state, this.now() - sentAt);
+      }
     };
     let value: T;
     try {
@@ -296,6 +308,7 @@ export class AttemptRunner {
     }
     answered();
     record.outcome = 'ok';
+    this.latency.answered(state, this.now() - sentAt);
     if (stream)
       this.metrics.firstToken(record.backend, plan.route.name, (performance.now() - started) / 1000);
     if (permit.probe) {
@@ -377,8 +390,19 @@ export class AttemptRunner {
     }
     const candidates = tier.filter(usable);
     if (candidates.length <= 1) return candidates[0] ?? null;
-    if (strategy === 'least_outstanding') return this.leastOutstanding(candidates);
-    return this.weighted(candidates);
+    switch (strategy) {
+      case 'weighted':
+        return this.weighted(candidates);
+      case 'least_outstanding':
+        return this.leastLoaded(candidates, (state) => state.outstanding);
+      case 'least_busy':
+        return this.leastLoaded(
+          candidates,
+          (state) => this.load?.inFlight(state.adapter.name) ?? state.outstanding,
+        );
+      case 'latency':
+        return this.fasterOfTwo(candidates);
+    }
   }
 
   private weighted(candidates: readonly RouteTarget[]): RouteTarget {
@@ -392,18 +416,34 @@ export class AttemptRunner {
     return candidates[candidates.length - 1] as RouteTarget;
   }
 
-  /** Fewest requests in flight per unit of weight; ties broken by weight at random. */
-  private leastOutstanding(candidates: readonly RouteTarget[]): RouteTarget {
+  /** Fewest requests in flight (as `inFlight` counts them) per unit of weight; ties at random by weight. */
+  private leastLoaded(
+    candidates: readonly RouteTarget[],
+    inFlight: (state: TargetState) => number,
+  ): RouteTarget {
     let best = Infinity;
     let ties: RouteTarget[] = [];
     for (const candidate of candidates) {
-      const load = candidate.state.outstanding / candidate.weight;
+      const load = inFlight(candidate.state) / candidate.weight;
       if (load < best) {
         best = load;
         ties = [candidate];
       } else if (load === best) ties.push(candidate);
     }
     return ties.length === 1 ? (ties[0] as RouteTarget) : this.weighted(ties);
+  }
+
+  /**
+   * Power of two choices: two distinct candidates drawn at random by weight, and the one expected to
+   * answer first wins: the lower average time to first token times (1 + its attempts in flight here),
+   * so that two equally fast targets share the load instead of the faster by a hair taking all of it.
+   * Unmeasured and stale targets score 0 (see LatencyTracker); a tie goes to the first drawn.
+   */
+  private fasterOfTwo(candidates: readonly RouteTarget[]): RouteTarget {
+    const first = this.weighted(candidates);
+    const second = this.weighted(candidates.filter((candidate) => candidate !== first));
+    const cost = ({ state }: RouteTarget): number => this.latency.score(state) * (1 + state.outstanding);
+    return cost(second) < cost(first) ? second : first;
   }
 
   /** How long until some target of the plan can take an attempt (Infinity: none will by itself). */
@@ -428,4 +468,16 @@ export class AttemptRunner {
       seconds,
     );
   }
+}
+
+/**
+ * A failure that says the target is slow or unwell (what opens its circuit, and 429: busy), and so a
+ * penalty sample in its time to first token. Not the request's deadline, not a refusal of the request.
+ */
+function countsAsSlow(error: unknown): boolean {
+  if (error instanceof DeadlineExceededError) return false;
+  if (error instanceof UpstreamClientError) return error.status === 429;
+  return (
+    error instanceof GatewayError && (error.code === 'upstream_error' || error.code === 'upstream_timeout')
+  );
 }
