@@ -75,9 +75,10 @@ type Perform<T> = (adapter: BackendAdapter, upstreamModel: string, call: Upstrea
 /**
  * Sends a request to a route's targets: the first tier first (load shared by the route's strategy:
  * weighted, least_outstanding, least_busy or latency; docs/routing.md), the next tier when a target
- * fails; retries with exponential backoff and full jitter; honours an upstream's Retry-After; skips targets whose circuit is open or whose backend fails
- * its health check; bounded by max_attempts, the retry budget and the request deadline. Only failures
- * before the answer started are retried: once `perform` has resolved, the attempt is the answer.
+ * fails; retries with exponential backoff and full jitter; honours an upstream's Retry-After; skips
+ * targets whose circuit is open or whose backend fails its health check; bounded by max_attempts, the
+ * retry budget and the request deadline. Only failures before the answer started are retried: once
+ * `perform` has resolved, the attempt is the answer.
  */
 export class AttemptRunner {
   readonly budget: RetryBudget;
