@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import type { Budget } from '../config/config.js';
+import {
+  COUNTER_MARGIN_MS,
+  DEFAULT_RESERVATION_TTL_MS,
+  limitUnits,
+  usageUnits,
+  type ActualUsage,
+  type BudgetLedger,
+  type BudgetLine,
+  type BudgetScope,
+  type BudgetStatus,
+  type Reservation,
+  type ReserveResult,
+  type SettledLine,
+  type SettleResult,
+} from './ledger.js';
+import { counterAt, planReservation, refusalOf, statusOf, type CounterState } from './plan.js';
+import { WindowCalendar } from './windows.js';
+
+export interface LedgerOptions {
+  /** IANA zone of calendar windows (config.budget.timezone), read on each call. */
+  readonly timeZone: () => string;
+  /** How long an unsettled reservation holds (default 10 minutes), read on each reserve. */
+  readonly reservationTtlMs?: () => number;
+}
+
+interface Counter {
+  spent: number;
+  reserved: number;
+  /** Reservation id → amount held and when it lapses. */
+  readonly held: Map<string, { readonly amount: number; readonly expiresAt: number }>;
+  /** Dropped after this (its window's end plus a margin); never for `total`. */
+  readonly dropAt: number;
+}
+
+/** Sweep ended windows and old settlement marks at most this often. */
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * The ledger in this process, for a gateway without Redis (one instance): the same decisions as the
+ * Redis ledger, since both use plan.ts, with JavaScript's run-to-completion as the atomicity.
+ */
+export class MemoryBudgetLedger implements BudgetLedger {
+  private readonly counters = new Map<string, Counter>();
+  /** Settled reservation ids until they could no longer be settled again usefully. */
+  private readonly settled = new Map<string, number>();
+  private readonly calendar: WindowCalendar;
+  private nextSweep = -Infinity;
+
+  constructor(private readonly options: LedgerOptions) {
+    this.calendar = new WindowCalendar(options.timeZone);
+  }
+
+  reserve(lines: readonly BudgetLine[], now: number): Promise<ReserveResult> {
+    this.sweep(now);
+    const plan = planReservation(lines, this.calendar, now);
+    const states = new Map<string, CounterState>();
+    for (const counter of plan.counters)
+      states.set(counter.counter, this.counter(counter.counter, counter.window.end, now));
+    const refused = refusalOf(plan.lines, plan.counters, states, now);
+    if (refused !== null) return Promise.resolve({ ok: false, refused });
+    const id = randomUUID();
+    const expiresAt = now + (this.options.reservationTtlMs?.() ?? DEFAULT_RESERVATION_TTL_MS);
+    for (const counter of plan.counters) {
+      const state = this.counter(counter.counter, counter.window.end, now);
+      state.reserved += counter.amount;
+      state.held.set(id, { amount: counter.amount, expiresAt });
+    }
+    const statuses = plan.lines.map((line) =>
+      statusOf(line.scope, line.budget, line.window, this.counter(line.counter, line.window.end, now)),
+    );
+    return Promise.resolve({ ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses } });
+  }
+
+  settle(reservation: Reservation, actual: ActualUsage): Promise<SettleResult> {
+    const counted = !this.settled.has(reservation.id);
+    const dropAt = Math.max(...reservation.lines.map((line) => line.window.end), reservation.expiresAt);
+    if (counted) this.settled.set(reservation.id, dropAt + COUNTER_MARGIN_MS);
+    const before = new Map<string, number>();
+    const lines: SettledLine[] = [];
+    for (const line of reservation.lines) {
+      const counter = this.counters.get(line.counter) ?? this.create(line.counter, line.window.end);
+      if (!before.has(line.counter)) {
+        before.set(line.counter, counter.spent);
+        if (counted) {
+          const held = counter.held.get(reservation.id);
+          if (held !== undefined) {
+            counter.reserved -= held.amount;
+            counter.held.delete(reservation.id);
+          }
+          // Lines of one counter count the usage once (their unit is the same).
+          counter.spent += usageUnits(line.budget, actual);
+        }
+      }
+      lines.push({
+        line,
+        limit: limitUnits(line.budget),
+        spentBefore: before.get(line.counter) ?? counter.spent,
+        spentAfter: counter.spent,
+      });
+    }
+    return Promise.resolve({ counted, lines });
+  }
+
+  status(scope: BudgetScope, budgets: readonly Budget[], now: number): Promise<BudgetStatus[]> {
+    return Promise.resolve(
+      budgets.map((budget) => {
+        const { counter, window } = counterAt(scope, budget, this.calendar, now);
+        const state = this.counters.has(counter)
+          ? this.counter(counter, window.end, now)
+          : { spent: 0, reserved: 0 };
+        return statusOf(scope, budget, window, state);
+      }),
+    );
+  }
+
+  /** A counter with its lapsed reservations released. */
+  private counter(name: string, windowEnd: number, now: number): Counter {
+    const counter = this.counters.get(name) ?? this.create(name, windowEnd);
+    for (const [id, held] of counter.held) {
+      if (held.expiresAt > now) continue;
+      counter.reserved -= held.amount;
+      counter.held.delete(id);
+    }
+    return counter;
+  }
+
+  private create(name: string, windowEnd: number): Counter {
+    const counter: Counter = {
+      spent: 0,
+      reserved: 0,
+      held: new Map(),
+      dropAt: windowEnd + COUNTER_MARGIN_MS,
+    };
+    this.counters.set(name, counter);
+    return counter;
+  }
+
+  private sweep(now: number): void {
+    if (now < this.nextSweep) return;
+    this.nextSweep = now + SWEEP_INTERVAL_MS;
+    for (const [name, counter] of this.counters) if (counter.dropAt <= now) this.counters.delete(name);
+    for (const [id, dropAt] of this.settled) if (dropAt <= now) this.settled.delete(id);
+  }
+}

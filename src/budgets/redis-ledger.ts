@@ -1,0 +1,320 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Budget } from '../config/config.js';
+import { withDeadline } from '../state/deadline.js';
+import { LuaScript } from '../state/redis/lua-script.js';
+import { RedisClock } from '../state/redis/redis-clock.js';
+import type { RedisClient } from '../state/redis/redis-client.js';
+import {
+  BudgetStoreError,
+  COUNTER_MARGIN_MS,
+  DEFAULT_RESERVATION_TTL_MS,
+  limitUnits,
+  usageUnits,
+  type ActualUsage,
+  type BudgetLedger,
+  type BudgetLine,
+  type BudgetScope,
+  type BudgetStatus,
+  type Reservation,
+  type ReserveResult,
+  type SettledLine,
+  type SettleResult,
+} from './ledger.js';
+import type { LedgerOptions } from './memory-ledger.js';
+import { counterAt, planReservation, refusalOf, statusOf, type CounterState } from './plan.js';
+import { WindowCalendar, type WindowSpan } from './windows.js';
+
+/*
+ * Every script starts alike: Redis's time (for the caller's RedisClock), then the deadline check. Past
+ * its deadline a script changes nothing and returns { 'late', now }: the caller has given up and decided
+ * without Redis, and a stalled server runs what was written to it when it resumes (issue 17).
+ *
+ * A counter is a hash { spent, reserved, r:<reservation id> = amount held } and a sorted set of its
+ * reservation ids by expiry (the caller's clock, as windows are). Expired reservations are released at
+ * the start of each script that reads the counter (at most 1000 per call; more go at the next call).
+ */
+const PRELUDE = `
+local time = redis.call('TIME')
+local rnow = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local deadline = tonumber(ARGV[1])
+if deadline > 0 and rnow > deadline then return { 'late', rnow } end
+local function purge(hash, held, now)
+  local expired = redis.call('ZRANGEBYSCORE', held, '-inf', now, 'LIMIT', 0, 1000)
+  for _, id in ipairs(expired) do
+    local amount = tonumber(redis.call('HGET', hash, 'r:' .. id) or '0')
+    if amount ~= 0 then redis.call('HINCRBY', hash, 'reserved', -amount) end
+    redis.call('HDEL', hash, 'r:' .. id)
+    redis.call('ZREM', held, id)
+  end
+end
+local function read(hash)
+  local values = redis.call('HMGET', hash, 'spent', 'reserved')
+  return tonumber(values[1] or '0'), tonumber(values[2] or '0')
+end
+`;
+
+/*
+ * KEYS: per counter its hash and its sorted set. ARGV: deadline, now, the reservation's expiry, its id,
+ * the number of counters n, then per counter: amount, hard limit (-1: soft only), expiry of its keys (ms
+ * since the epoch; 0: never). Checks every counter, then reserves on all or none.
+ * Returns { rnow, allowed (1|0), then per counter spent and reserved (after reserving, if it did) }.
+ */
+const RESERVE = new LuaScript(`${PRELUDE}
+local now = tonumber(ARGV[2])
+local n = tonumber(ARGV[5])
+local spent, reserved = {}, {}
+local allowed = 1
+for i = 1, n do
+  local hash, held = KEYS[i * 2 - 1], KEYS[i * 2]
+  purge(hash, held, now)
+  spent[i], reserved[i] = read(hash)
+  local amount, limit = tonumber(ARGV[3 + i * 3]), tonumber(ARGV[4 + i * 3])
+  if limit >= 0 and spent[i] + reserved[i] + amount > limit then allowed = 0 end
+end
+if allowed == 1 then
+  for i = 1, n do
+    local hash, held = KEYS[i * 2 - 1], KEYS[i * 2]
+    local amount, expireAt = tonumber(ARGV[3 + i * 3]), tonumber(ARGV[5 + i * 3])
+    reserved[i] = redis.call('HINCRBY', hash, 'reserved', amount)
+    redis.call('HSET', hash, 'r:' .. ARGV[4], amount)
+    redis.call('ZADD', held, ARGV[3], ARGV[4])
+    if expireAt > 0 then
+      redis.call('PEXPIREAT', hash, expireAt)
+      redis.call('PEXPIREAT', held, expireAt)
+    end
+  end
+end
+local reply = { rnow, allowed }
+for i = 1, n do
+  reply[#reply + 1] = spent[i]
+  reply[#reply + 1] = reserved[i]
+end
+return reply`);
+
+/*
+ * KEYS: the reservation's settlement mark, then per counter its hash and sorted set. ARGV: deadline, the
+ * mark's time to live (ms), the reservation id, n, then per counter: usage, expiry of its keys (0:
+ * never). The mark (SET NX) makes settling idempotent: a second settlement changes nothing. The usage
+ * is added even when the reservation had expired already: it was spent.
+ * Returns { rnow, counted (1|0), then per counter spent before and after }.
+ */
+const SETTLE = new LuaScript(`${PRELUDE}
+local n = tonumber(ARGV[4])
+local counted = 1
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[2]) then counted = 0 end
+local reply = { rnow, counted }
+for i = 1, n do
+  local hash, held = KEYS[i * 2], KEYS[i * 2 + 1]
+  local before = read(hash)
+  local after = before
+  if counted == 1 then
+    local amount = redis.call('HGET', hash, 'r:' .. ARGV[3])
+    if amount then
+      redis.call('HINCRBY', hash, 'reserved', -tonumber(amount))
+      redis.call('HDEL', hash, 'r:' .. ARGV[3])
+      redis.call('ZREM', held, ARGV[3])
+    end
+    local usage, expireAt = tonumber(ARGV[3 + i * 2]), tonumber(ARGV[4 + i * 2])
+    if usage > 0 then after = redis.call('HINCRBY', hash, 'spent', usage) end
+    if expireAt > 0 and redis.call('EXISTS', hash) == 1 then redis.call('PEXPIREAT', hash, expireAt) end
+  end
+  reply[#reply + 1] = before
+  reply[#reply + 1] = after
+end
+return reply`);
+
+/*
+ * KEYS: per counter its hash and sorted set. ARGV: deadline, now. Releases expired reservations, then
+ * returns { rnow, then per counter spent and reserved }.
+ */
+const STATUS = new LuaScript(`${PRELUDE}
+local reply = { rnow }
+for i = 1, #KEYS / 2 do
+  purge(KEYS[i * 2 - 1], KEYS[i * 2], tonumber(ARGV[2]))
+  local spent, reserved = read(KEYS[i * 2 - 1])
+  reply[#reply + 1] = spent
+  reply[#reply + 1] = reserved
+end
+return reply`);
+
+export interface RedisLedgerOptions extends LedgerOptions {
+  /**
+   * Prefix of every key; it is also the one hash tag they all share (`{gw-budget}:…`), so that one
+   * script may touch a key's and its team's counters on a Redis Cluster. Default `gw-budget`.
+   */
+  readonly prefix?: string;
+  /** Longest wait for Redis per call (rate_limit.store_timeout_ms), read on each call; default 100 ms. */
+  readonly timeoutMs?: () => number;
+}
+
+const DEFAULT_TIMEOUT_MS = 100;
+
+/**
+ * The ledger in Redis, shared by every instance: each call is one Lua script, so a reservation is
+ * checked and taken on all its counters at once, and two instances never both take the last room.
+ *
+ * Every key carries the hash tag `{<prefix>}`: a request's lines span a key and its team, and a key may
+ * change team, so no narrower tag fits them all. On a Redis Cluster all budget state therefore lives on
+ * one slot, one node: one script per request and per settlement, which one node sustains at tens of
+ * thousands per second.
+ *
+ * Redis slow or down: a call waits at most its timeout (grown by nothing else), then rejects with
+ * BudgetStoreError; the script carries that deadline in Redis's time, so a stalled server that runs it
+ * later changes nothing. The caller then admits or refuses, as rate_limit.on_store_error says, and may
+ * settle again later (settling is idempotent).
+ */
+export class RedisBudgetLedger implements BudgetLedger {
+  private readonly calendar: WindowCalendar;
+  private readonly clock = new RedisClock();
+  private readonly prefix: string;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly options: RedisLedgerOptions,
+  ) {
+    this.calendar = new WindowCalendar(options.timeZone);
+    this.prefix = options.prefix ?? 'gw-budget';
+  }
+
+  async reserve(lines: readonly BudgetLine[], now: number): Promise<ReserveResult> {
+    const plan = planReservation(lines, this.calendar, now);
+    const id = randomUUID();
+    const expiresAt = now + (this.options.reservationTtlMs?.() ?? DEFAULT_RESERVATION_TTL_MS);
+    if (plan.counters.length === 0)
+      return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses: [] } };
+    const keys: string[] = [];
+    const args: (string | number)[] = [0, now, expiresAt, id, plan.counters.length];
+    for (const counter of plan.counters) {
+      keys.push(...this.keysOf(counter.counter));
+      args.push(counter.amount, counter.hardLimit ?? -1, expireAtOf(counter.window));
+    }
+    const reply = await this.run(RESERVE, keys, args);
+    const states = statesOf(
+      plan.counters.map((counter) => counter.counter),
+      reply,
+      2,
+    );
+    if (Number(reply[1]) !== 1) {
+      const refused = refusalOf(plan.lines, plan.counters, states, now);
+      // The script refused, so some hard line does not fit in what it read.
+      if (refused === null) throw new BudgetStoreError('the budget script refused a reservation that fits');
+      return { ok: false, refused };
+    }
+    const statuses = plan.lines.map((line) =>
+      statusOf(line.scope, line.budget, line.window, states.get(line.counter) ?? { spent: 0, reserved: 0 }),
+    );
+    return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses } };
+  }
+
+  async settle(reservation: Reservation, actual: ActualUsage): Promise<SettleResult> {
+    const counters = new Map<string, { window: WindowSpan; usage: number }>();
+    for (const line of reservation.lines) {
+      if (!counters.has(line.counter))
+        counters.set(line.counter, { window: line.window, usage: usageUnits(line.budget, actual) });
+    }
+    if (counters.size === 0) return { counted: true, lines: [] };
+    const windowEnd = Math.max(...[...counters.values()].map((counter) => counter.window.end));
+    // Long enough that a settlement sent again (after a timeout) is still recognised; a `total` budget's
+    // mark keeps the reservation's lifetime plus the margin.
+    const markTtl =
+      Math.max(reservation.expiresAt, Number.isFinite(windowEnd) ? windowEnd : 0) -
+      Date.now() +
+      COUNTER_MARGIN_MS;
+    const keys = [`{${this.prefix}}:settled:${reservation.id}`];
+    const args: (string | number)[] = [
+      0,
+      Math.max(COUNTER_MARGIN_MS, Math.ceil(markTtl)),
+      reservation.id,
+      counters.size,
+    ];
+    for (const [counter, { window, usage }] of counters) {
+      keys.push(...this.keysOf(counter));
+      args.push(usage, expireAtOf(window));
+    }
+    const reply = await this.run(SETTLE, keys, args);
+    const names = [...counters.keys()];
+    const spent = new Map<string, { before: number; after: number }>();
+    names.forEach((name, index) => {
+      spent.set(name, { before: Number(reply[2 + index * 2]), after: Number(reply[3 + index * 2]) });
+    });
+    const lines: SettledLine[] = reservation.lines.map((line) => {
+      const { before, after } = spent.get(line.counter) ?? { before: 0, after: 0 };
+      return { line, limit: limitUnits(line.budget), spentBefore: before, spentAfter: after };
+    });
+    return { counted: Number(reply[1]) === 1, lines };
+  }
+
+  async status(scope: BudgetScope, budgets: readonly Budget[], now: number): Promise<BudgetStatus[]> {
+    if (budgets.length === 0) return [];
+    const counters = budgets.map((budget) => counterAt(scope, budget, this.calendar, now));
+    const unique = [...new Set(counters.map((counter) => counter.counter))];
+    const reply = await this.run(
+      STATUS,
+      unique.flatMap((counter) => this.keysOf(counter)),
+      [0, now],
+    );
+    const states = statesOf(unique, reply, 1);
+    return budgets.map((budget, index) => {
+      const { counter, window } = counters[index] ?? counterAt(scope, budget, this.calendar, now);
+      return statusOf(scope, budget, window, states.get(counter) ?? { spent: 0, reserved: 0 });
+    });
+  }
+
+  private keysOf(counter: string): [string, string] {
+    const hash = `{${this.prefix}}:${counter}`;
+    return [hash, `${hash}:held`];
+  }
+
+  /**
+   * Runs a script whose first argument is its deadline, set here in Redis's time (RedisClock) to the
+   * moment this process gives up waiting, as the rate limiter does. Rejects with BudgetStoreError when
+   * Redis fails, does not answer in time, or answers that it was late.
+   */
+  private async run(
+    script: LuaScript,
+    keys: readonly string[],
+    args: (string | number)[],
+  ): Promise<readonly (string | number)[]> {
+    const timeoutMs = this.options.timeoutMs?.() ?? DEFAULT_TIMEOUT_MS;
+    try {
+      if (Number.isFinite(timeoutMs)) {
+        if (!this.clock.known) await this.clock.sync(this.redis, timeoutMs);
+        args[0] = Math.floor(this.clock.redisTime(performance.now() + timeoutMs));
+      }
+      const sentAt = performance.now();
+      const answer = script.run(this.redis, keys, args).then((reply) => {
+        const list = reply as (string | number)[];
+        const late = list[0] === 'late';
+        this.clock.observe(Number(list[late ? 1 : 0]), sentAt, performance.now());
+        if (late) throw new Error('Redis ran the call after its deadline; it changed nothing');
+        return list;
+      });
+      return await withDeadline(answer, timeoutMs);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new BudgetStoreError(`budget store: ${reason}`, { cause: error });
+    }
+  }
+}
+
+/** When a counter's keys expire: its window's end plus the margin; never (0) for `total`. */
+function expireAtOf(window: WindowSpan): number {
+  return Number.isFinite(window.end) ? window.end + COUNTER_MARGIN_MS : 0;
+}
+
+/** Spent and reserved per counter from a reply, pairs from `offset` in the counters' order. */
+function statesOf(
+  counters: readonly string[],
+  reply: readonly (string | number)[],
+  offset: number,
+): Map<string, CounterState> {
+  const states = new Map<string, CounterState>();
+  counters.forEach((counter, index) => {
+    states.set(counter, {
+      spent: Number(reply[offset + index * 2]),
+      reserved: Number(reply[offset + index * 2 + 1]),
+    });
+  });
+  return states;
+}
