@@ -17,7 +17,7 @@ const BODY: ChatCompletionRequest = {
   model: 'smart',
   messages: [{ role: 'user', content: 'How far is the moon?' }],
   max_tokens: 100,
-} as ChatCompletionRequest;
+};
 
 function plan(targets: { backend: string; model: string | null }[]): RoutePlan {
   return { clientModel: 'smart', route: { name: 'smart', targets } } as unknown as RoutePlan;
