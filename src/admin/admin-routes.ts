@@ -14,16 +14,21 @@ import { createKey } from '../auth/key-factory.js';
 import { parseTimestamp } from '../auth/timestamp.js';
 import type { KeyRecord } from '../auth/key-record.js';
 import type { KeyPatch } from '../auth/key-store.js';
-import type { RateLimitPolicyConfig } from '../config/schema.js';
-import { parseRate } from '../config/rate-string.js';
 import {
-  GatewayError,
   InvalidRequestError,
   KeyNotFoundError,
   RouteNotFoundError,
   ServiceUnavailableError,
   StaticKeyError,
 } from '../errors/errors.js';
+import {
+  budgetsFromInput,
+  budgetView,
+  checkRateLimit,
+  fromStore,
+  priorityFromInput,
+} from './admin-fields.js';
+import { registerTeamRoutes } from './teams-routes.js';
 import type { GatewayContext } from '../server/context.js';
 import { errorResponses } from '../server/routes/openapi-fragments.js';
 import { requestPath } from '../server/request-state.js';
@@ -38,38 +43,23 @@ export function toKeyView(record: KeyRecord): KeyView {
     models: record.models === null ? null : [...record.models],
     rate_limit: record.rateLimit,
     metadata: { ...record.metadata },
+    team: record.team,
+    priority: record.priority,
+    max_concurrency: record.maxConcurrency,
+    budgets: record.budgets.map(budgetView),
     source: record.source,
   };
 }
 
-/** Store failures become 503 (retry), never 500. */
-async function fromStore<T>(operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (error) {
-    if (error instanceof GatewayError) throw error;
-    throw new ServiceUnavailableError(
-      `The key store is unavailable (${(error as Error).message}); retry shortly`,
-      1,
-    );
-  }
-}
-
-function checkRateLimit(policy: RateLimitPolicyConfig | null | undefined): void {
-  if (policy == null) return;
-  const problems: string[] = [];
-  for (const kind of ['requests', 'tokens'] as const) {
-    const value = policy[kind];
-    if (value === undefined) continue;
-    for (const text of Array.isArray(value) ? value : [value]) {
-      if (parseRate(text) === null)
-        problems.push(
-          `rate_limit.${kind}: '${text}' is not a rate; write N/second, N/minute, N/hour or N/day`,
-        );
-    }
-  }
-  if (problems.length > 0)
-    throw new InvalidRequestError(`Invalid request: ${problems.join('; ')}`, { param: 'rate_limit' });
+/** A key's team must exist (config or admin API) when set through the admin API: 400 naming `team`. */
+async function checkTeam(context: GatewayContext, team: string | null | undefined): Promise<void> {
+  if (team == null) return;
+  const teams = context.authenticator.teams;
+  const found = teams === null ? null : await fromStore(() => teams.find(team), 'team');
+  if (found === null)
+    throw new InvalidRequestError(`team: no team has the id '${team}'; create it first (POST /admin/teams)`, {
+      param: 'team',
+    });
 }
 
 /** A real RFC 3339 time in the future, as the same instant in UTC (what Date.parse reads back). */
@@ -123,12 +113,18 @@ export function registerAdminRoutes(app: FastifyInstance, context: GatewayContex
       const body = request.body;
       checkRateLimit(body.rate_limit);
       const expiresAt = checkExpiry(body.expires_at);
+      const budgets = budgetsFromInput(body.budgets);
+      await checkTeam(context, body.team);
       const { key, record } = createKey({
         name: body.name,
         models: body.models,
         rateLimit: body.rate_limit,
         expiresAt,
         metadata: body.metadata,
+        team: body.team,
+        priority: priorityFromInput(body.priority),
+        maxConcurrency: body.max_concurrency,
+        budgets,
       });
       await fromStore(() => store.create(record));
       request.log.info({ key_id: record.id, name: record.name }, 'api key created');
@@ -184,7 +180,8 @@ export function registerAdminRoutes(app: FastifyInstance, context: GatewayContex
       schema: {
         tags,
         security,
-        summary: 'Change a key: name, models, rate_limit, expires_at, metadata (null clears)',
+        summary:
+          'Change a key: name, models, rate_limit, expires_at, metadata, team, priority, max_concurrency, budgets (null clears)',
         params: KeyIdParamsSchema,
         body: KeyPatchSchema,
         response: { 200: keyRef, ...errorResponses },
@@ -196,12 +193,19 @@ export function registerAdminRoutes(app: FastifyInstance, context: GatewayContex
       const body = request.body;
       checkRateLimit(body.rate_limit);
       const expiresAt = checkExpiry(body.expires_at);
+      const budgets = budgetsFromInput(body.budgets);
+      const priority = priorityFromInput(body.priority);
+      await checkTeam(context, body.team);
       const patch: KeyPatch = {
         ...(body.name === undefined ? {} : { name: body.name }),
         ...(body.models === undefined ? {} : { models: body.models }),
         ...(body.rate_limit === undefined ? {} : { rateLimit: body.rate_limit }),
         ...(expiresAt === undefined ? {} : { expiresAt }),
         ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
+        ...(body.team === undefined ? {} : { team: body.team }),
+        ...(priority === undefined ? {} : { priority }),
+        ...(body.max_concurrency === undefined ? {} : { maxConcurrency: body.max_concurrency }),
+        ...(budgets === undefined ? {} : { budgets }),
       };
       const record = await fromStore(() => store.update(id, patch));
       if (record === null) throw new KeyNotFoundError(id);
@@ -233,6 +237,8 @@ export function registerAdminRoutes(app: FastifyInstance, context: GatewayContex
       return reply.type('application/json').send(JSON.stringify(toKeyView(record)));
     },
   );
+
+  registerTeamRoutes(app, context, guard);
 
   app.delete<{ Querystring: { key?: string } }>(
     '/admin/cache',

@@ -1,6 +1,6 @@
 /** Schemas of the admin API (/admin/...): validation, types and OpenAPI, as for the public API. */
 import { Type, type Static } from '@sinclair/typebox';
-import { RateLimitPolicySchema } from '../config/schema.js';
+import { BudgetSchema, PrioritySchema, RateLimitPolicySchema } from '../config/schema.js';
 
 const KeyName = Type.String({ minLength: 1, maxLength: 200 });
 const ModelPatterns = Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 1000 });
@@ -21,6 +21,31 @@ const RateLimitInput = Type.Object(
   { additionalProperties: false },
 );
 
+/** Issue 20's fields, as in the config file: a team id, a priority, a concurrency cap, budgets. */
+const TeamId = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$',
+  description: 'The id of a team (config or admin API)',
+});
+const Priority = Type.Union(PrioritySchema.anyOf, {
+  description: 'Queue priority: interactive (100), batch (10) or 0-1000; higher goes first',
+});
+const MaxConcurrency = Type.Integer({
+  minimum: 1,
+  description: 'Requests in flight at most, across instances',
+});
+const Budgets = Type.Array(BudgetSchema, {
+  maxItems: 16,
+  description: 'Budgets: {usd: 5, window: day} or {tokens: 2000000, window: month, soft: true}',
+});
+const BudgetView = Type.Object({
+  usd: Type.Optional(Type.Number()),
+  tokens: Type.Optional(Type.Integer()),
+  window: Type.String(),
+  soft: Type.Boolean(),
+});
+
 export const KeyCreateSchema = Type.Object(
   {
     name: KeyName,
@@ -30,6 +55,10 @@ export const KeyCreateSchema = Type.Object(
     rate_limit: Type.Optional(Type.Union([RateLimitInput, Type.Null()])),
     expires_at: Type.Optional(Type.Union([Timestamp, Type.Null()])),
     metadata: Type.Optional(Metadata),
+    team: Type.Optional(Type.Union([TeamId, Type.Null()])),
+    priority: Type.Optional(Priority),
+    max_concurrency: Type.Optional(Type.Union([MaxConcurrency, Type.Null()])),
+    budgets: Type.Optional(Budgets),
   },
   { additionalProperties: false },
 );
@@ -42,6 +71,10 @@ export const KeyPatchSchema = Type.Object(
     rate_limit: Type.Optional(Type.Union([RateLimitInput, Type.Null()])),
     expires_at: Type.Optional(Type.Union([Timestamp, Type.Null()])),
     metadata: Type.Optional(Metadata),
+    team: Type.Optional(Type.Union([TeamId, Type.Null()])),
+    priority: Type.Optional(Priority),
+    max_concurrency: Type.Optional(Type.Union([MaxConcurrency, Type.Null()])),
+    budgets: Type.Optional(Budgets),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -57,6 +90,10 @@ export const KeyViewSchema = Type.Object(
     models: Type.Union([Type.Array(Type.String()), Type.Null()]),
     rate_limit: Type.Union([RateLimitPolicySchema, Type.Null()]),
     metadata: Type.Record(Type.String(), Type.String()),
+    team: Type.Union([Type.String(), Type.Null()]),
+    priority: Type.Integer({ description: 'interactive = 100, batch = 10' }),
+    max_concurrency: Type.Union([Type.Integer(), Type.Null()]),
+    budgets: Type.Array(BudgetView),
     source: Type.Union([Type.Literal('config'), Type.Literal('store')], {
       description: 'config: a static key of the config file (read-only here); store: created at run time',
     }),
@@ -73,3 +110,56 @@ export const KeyCreatedSchema = Type.Composite([
 export const KeyListSchema = Type.Object({ data: Type.Array(Type.Ref('ApiKey')) });
 
 export const KeyIdParamsSchema = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
+
+export const TeamCreateSchema = Type.Object(
+  {
+    id: TeamId,
+    name: Type.Optional(KeyName),
+    models: Type.Optional(
+      Type.Union([ModelPatterns, Type.Null()], {
+        description: "Allow-list of model patterns (and the key's)",
+      }),
+    ),
+    rate_limit: Type.Optional(Type.Union([RateLimitInput, Type.Null()])),
+    budgets: Type.Optional(Budgets),
+    max_concurrency: Type.Optional(Type.Union([MaxConcurrency, Type.Null()])),
+    metadata: Type.Optional(Metadata),
+  },
+  { additionalProperties: false },
+);
+export type TeamCreate = Static<typeof TeamCreateSchema>;
+
+export const TeamPatchSchema = Type.Object(
+  {
+    name: Type.Optional(KeyName),
+    models: Type.Optional(Type.Union([ModelPatterns, Type.Null()])),
+    rate_limit: Type.Optional(Type.Union([RateLimitInput, Type.Null()])),
+    budgets: Type.Optional(Budgets),
+    max_concurrency: Type.Optional(Type.Union([MaxConcurrency, Type.Null()])),
+    metadata: Type.Optional(Metadata),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type TeamPatchBody = Static<typeof TeamPatchSchema>;
+
+export const TeamViewSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    models: Type.Union([Type.Array(Type.String()), Type.Null()]),
+    rate_limit: Type.Union([RateLimitPolicySchema, Type.Null()]),
+    budgets: Type.Array(BudgetView),
+    max_concurrency: Type.Union([Type.Integer(), Type.Null()]),
+    metadata: Type.Record(Type.String(), Type.String()),
+    created_at: Type.Union([Timestamp, Type.Null()]),
+    source: Type.Union([Type.Literal('config'), Type.Literal('store')], {
+      description: 'config: a team of the config file (read-only here); store: created at run time',
+    }),
+  },
+  { $id: 'Team' },
+);
+export type TeamView = Static<typeof TeamViewSchema>;
+
+export const TeamListSchema = Type.Object({ data: Type.Array(Type.Ref('Team')) });
+
+export const TeamIdParamsSchema = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });

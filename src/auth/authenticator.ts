@@ -7,6 +7,8 @@ import { bearerToken, digestsEqual, extractApiKey, keyHint, sha256Hex } from './
 import { AuthFailureLimiter } from './auth-failure-limiter.js';
 import type { KeyRecord } from './key-record.js';
 import type { KeyStore } from './key-store.js';
+import type { TeamDirectory } from './team-directory.js';
+import type { TeamRecord } from './team-record.js';
 
 /** How long a verified key is trusted without asking the store, while change events are delivered. */
 const CACHE_TTL_MS = 30_000;
@@ -39,6 +41,8 @@ export class Authenticator {
     private readonly store: KeyStore,
     private readonly logger: Logger,
     private readonly metrics: MetricsSink = NO_METRICS,
+    /** Teams (issue 20): resolves a key's team; null when the gateway has no team store. */
+    readonly teams: TeamDirectory | null = null,
   ) {
     this.setStaticKeys(keys);
     store.subscribe((sha256) => {
@@ -62,6 +66,10 @@ export class Authenticator {
         models: key.models,
         rateLimit: key.rateLimit,
         metadata: key.metadata,
+        team: key.team,
+        priority: key.priority,
+        maxConcurrency: key.maxConcurrency,
+        budgets: key.budgets,
         source: 'config',
       });
     }
@@ -99,6 +107,15 @@ export class Authenticator {
       this.fail(address, key, 'expired', new AuthenticationError('This API key has expired'));
     }
     return record;
+  }
+
+  /**
+   * The team of an authenticated key, for `request.gateway.team` (null without one). Cached like keys
+   * (team-directory.ts); 503 when the team store does not answer and the team was not cached.
+   */
+  teamOf(key: KeyRecord): Promise<TeamRecord | null> {
+    if (key.team === null || this.teams === null) return Promise.resolve(null);
+    return this.teams.teamOf(key);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { PRIORITY, type Budget } from '../config/config.js';
 import type { RateLimitPolicyConfig } from '../config/schema.js';
 import { InvalidRequestError } from '../errors/errors.js';
 import { generateApiKey, newKeyId, sha256Hex } from './api-key.js';
@@ -10,6 +11,10 @@ export interface NewKey {
   readonly rateLimit?: RateLimitPolicyConfig | null | undefined;
   readonly expiresAt?: string | null | undefined;
   readonly metadata?: Readonly<Record<string, string>> | undefined;
+  readonly team?: string | null | undefined;
+  readonly priority?: number | undefined;
+  readonly maxConcurrency?: number | null | undefined;
+  readonly budgets?: readonly Budget[] | undefined;
 }
 
 /**
@@ -36,6 +41,10 @@ export function createKey(input: NewKey): { key: string; record: KeyRecord } {
       models: input.models ?? null,
       rateLimit: input.rateLimit ?? null,
       metadata: input.metadata ?? {},
+      team: input.team ?? null,
+      priority: input.priority ?? PRIORITY.interactive,
+      maxConcurrency: input.maxConcurrency ?? null,
+      budgets: input.budgets ?? [],
       source: 'store',
     },
   };

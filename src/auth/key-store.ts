@@ -1,3 +1,4 @@
+import { PRIORITY, type Budget } from '../config/config.js';
 import type { KeyRecord } from './key-record.js';
 
 /** The fields an admin may change; null clears an optional field. */
@@ -7,6 +8,10 @@ export interface KeyPatch {
   readonly rateLimit?: KeyRecord['rateLimit'];
   readonly expiresAt?: string | null;
   readonly metadata?: Readonly<Record<string, string>>;
+  readonly team?: string | null;
+  readonly priority?: number;
+  readonly maxConcurrency?: number | null;
+  readonly budgets?: readonly Budget[];
 }
 
 /**
@@ -43,10 +48,18 @@ export function applyPatch(record: KeyRecord, patch: KeyPatch): KeyRecord {
     ...(patch.rateLimit === undefined ? {} : { rateLimit: patch.rateLimit }),
     ...(patch.expiresAt === undefined ? {} : { expiresAt: patch.expiresAt }),
     ...(patch.metadata === undefined ? {} : { metadata: patch.metadata }),
+    ...(patch.team === undefined ? {} : { team: patch.team }),
+    ...(patch.priority === undefined ? {} : { priority: patch.priority }),
+    ...(patch.maxConcurrency === undefined ? {} : { maxConcurrency: patch.maxConcurrency }),
+    ...(patch.budgets === undefined ? {} : { budgets: patch.budgets }),
   };
 }
 
-/** The stored form of a record: snake_case JSON, as the admin API shows it (plus the hash). */
+/**
+ * The stored form of a record: snake_case JSON, as the admin API shows it (plus the hash). The fields
+ * of issue 20 are optional: keys stored before them read with the defaults (no team, interactive, no
+ * cap, no budgets).
+ */
 export interface StoredKey {
   id: string;
   name: string;
@@ -57,6 +70,11 @@ export interface StoredKey {
   models: readonly string[] | null;
   rate_limit: KeyRecord['rateLimit'];
   metadata: Readonly<Record<string, string>>;
+  team?: string | null;
+  priority?: number;
+  max_concurrency?: number | null;
+  /** In the gateway's form ({unit, limit, window, soft}). */
+  budgets?: readonly Budget[];
 }
 
 export function toStored(record: KeyRecord): StoredKey {
@@ -70,6 +88,10 @@ export function toStored(record: KeyRecord): StoredKey {
     models: record.models,
     rate_limit: record.rateLimit,
     metadata: record.metadata,
+    team: record.team,
+    priority: record.priority,
+    max_concurrency: record.maxConcurrency,
+    budgets: record.budgets,
   };
 }
 
@@ -84,6 +106,10 @@ export function fromStored(stored: StoredKey): KeyRecord {
     models: stored.models,
     rateLimit: stored.rate_limit,
     metadata: stored.metadata,
+    team: stored.team ?? null,
+    priority: stored.priority ?? PRIORITY.interactive,
+    maxConcurrency: stored.max_concurrency ?? null,
+    budgets: stored.budgets ?? [],
     source: 'store',
   };
 }

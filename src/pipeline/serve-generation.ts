@@ -21,6 +21,7 @@ import { requestPath, setRoutingHeaders } from '../server/request-state.js';
 import { inSpan } from '../observability/tracing.js';
 import { TextCollector } from '../logging/prompt-log.js';
 import type { ProtocolOutput, StreamOutput } from './output.js';
+import { allowedModels } from '../auth/team-models.js';
 
 /** What a stream has produced so far, for settling a token reservation when no usage is reported. */
 interface StreamMeter {
@@ -70,7 +71,7 @@ export async function serveGeneration(
   const state = request.gateway;
   const key = state.key as KeyRecord;
   state.model = body.model;
-  const plan = context.router.resolve(body.model, key.models);
+  const plan = context.router.resolve(body.model, allowedModels(key, state.team));
   state.routed = true;
   state.routeName = plan.route.name;
   const stream = body.stream === true;

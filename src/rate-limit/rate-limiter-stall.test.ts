@@ -53,6 +53,10 @@ function freshKey(): KeyRecord {
     models: null,
     rateLimit: null,
     metadata: {},
+    team: null,
+    priority: 100,
+    maxConcurrency: null,
+    budgets: [],
     source: 'config',
   };
 }

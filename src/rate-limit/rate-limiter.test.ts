@@ -58,6 +58,10 @@ function freshKey(rateLimit: RateLimitPolicyConfig | null = null): KeyRecord {
     models: null,
     rateLimit,
     metadata: {},
+    team: null,
+    priority: 100,
+    maxConcurrency: null,
+    budgets: [],
     source: 'config',
   };
 }

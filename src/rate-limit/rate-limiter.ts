@@ -1,6 +1,9 @@
 import { NO_METRICS, type MetricsSink } from '../observability/metrics.js';
 import type { Logger } from 'pino';
 import type { KeyRecord } from '../auth/key-record.js';
+import type { TeamRecord } from '../auth/team-record.js';
+import type { RateLimitPolicyConfig } from '../config/schema.js';
+import { parseRate, type Rate } from '../config/rate-string.js';
 import type { GatewayConfig, ModelRoute } from '../config/config.js';
 import { RateLimitExceededError, ServiceUnavailableError } from '../errors/errors.js';
 import type { AcquireResult, LimitCheck, LimiterStore } from './limiter-store.js';
@@ -41,6 +44,11 @@ export interface AcquireInput {
   readonly key: KeyRecord;
   readonly route: ModelRoute | null;
   /**
+   * The key's team (request.gateway.team): its rate_limit applies as well, counted for all its keys
+   * together. Absent or null: none.
+   */
+  readonly team?: TeamRecord | null;
+  /**
    * Computes the token reservation, called only when a token limit applies (tokenizing costs time);
    * null when the request consumes no tokens (a cache hit).
    */
@@ -70,7 +78,47 @@ function unitWord(limit: AppliedLimit): string {
 }
 
 /**
- * Applies the rate limits of the config, the key and the route. With Redis, every instance shares the
+ * A team's own limits (issue 20): named `team-requests`, `team-tokens` (with the unit when a kind has
+ * several rates), counted for the team as a whole. The default policy never applies to a team.
+ */
+export function teamLimits(teamId: string, policy: RateLimitPolicyConfig | null): AppliedLimit[] {
+  const out: AppliedLimit[] = [];
+  for (const kind of ['requests', 'tokens'] as const) {
+    const value = policy?.[kind];
+    if (value === undefined) continue;
+    const list = (typeof value === 'string' ? [value] : value)
+      .map((text) => parseRate(text))
+      .filter((rate): rate is Rate => rate !== null);
+    for (const rate of list) {
+      out.push({
+        name: `team-${kind}${list.length === 1 ? '' : `-${rate.unit}`}`,
+        kind,
+        rate,
+        scope: `team:${kind}:${rate.limit}/${rate.unit}`,
+        subject: `team ${teamId}`,
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * The state keys of a request's limits. Every limit of one request shares one hash tag, so that one
+ * script decides them all on one Redis Cluster slot: the key's id, or, for a key whose team has limits,
+ * the team's (its own limits then live under the team's tag, beside the team's shared ones):
+ *
+ *   gw-rl:{<key id>}:<scope>                      a key without team limits
+ *   gw-rl:{team:<team id>}:key:<key id>:<scope>   its key and route limits, in a team with limits
+ *   gw-rl:{team:<team id>}:<team scope>           the team's limits, shared by its keys
+ */
+function limitKeys(keyId: string, teamId: string | null): { own: string; team: string } {
+  return teamId === null
+    ? { own: `gw-rl:{${keyId}}:`, team: '' }
+    : { own: `gw-rl:{team:${teamId}}:key:${keyId}:`, team: `gw-rl:{team:${teamId}}:` };
+}
+
+/**
+ * Applies the rate limits of the config, the key, the route and the key's team. With Redis, every instance shares the
  * state through one atomic script per request; when Redis fails or is slower than `store_timeout_ms`,
  * `on_store_error` decides: `open` admits through a per-instance limiter (and says so in the log),
  * `closed` answers 503. Nothing is ever queued for later replay.
@@ -79,7 +127,11 @@ export class RateLimiter {
   private readonly memory = new MemoryLimiter();
   private readonly shared: LimiterStore | null;
   private lastFailureLog = 0;
-  private plans = new WeakMap<KeyRecord, Map<ModelRoute | null, LimitPlan>>();
+  /** Per key record and route: the plan, and the team record it was made with. */
+  private plans = new WeakMap<
+    KeyRecord,
+    Map<ModelRoute | null, { readonly team: TeamRecord | null; readonly plan: LimitPlan }>
+  >();
   private readonly pending = new Map<string, PendingAdjustment>();
   private flushTimer: NodeJS.Timeout | null = null;
   private lastSettlementLog = 0;
@@ -102,24 +154,31 @@ export class RateLimiter {
   }
 
   /**
-   * The limits of a key on a route, resolved once per key record and route (records and routes are
-   * replaced, not changed, when a key or the config changes; a reload starts afresh).
+   * The limits of a key on a route in its team, resolved once per key record, route and team record
+   * (records and routes are replaced, not changed, when a key, a team or the config changes; a reload
+   * starts afresh).
    */
-  private planFor(key: KeyRecord, route: ModelRoute | null): LimitPlan {
+  private planFor(key: KeyRecord, route: ModelRoute | null, team: TeamRecord | null): LimitPlan {
     let byRoute = this.plans.get(key);
     if (byRoute === undefined) {
       byRoute = new Map();
       this.plans.set(key, byRoute);
     }
-    let plan = byRoute.get(route);
+    const cached = byRoute.get(route);
+    let plan = cached?.team === team ? cached.plan : undefined;
     if (plan === undefined) {
-      const all = resolveLimits({
-        keyId: key.id,
-        keyPolicy: key.rateLimit,
-        defaultPolicy: this.config.default,
-        routeName: route?.name ?? null,
-        routePolicy: route?.rateLimit ?? null,
-      }).map((limit) => ({ limit, key: `gw-rl:{${key.id}}:${limit.scope}` }));
+      const ofTeam = team === null ? [] : teamLimits(team.id, team.rateLimit);
+      const prefixes = limitKeys(key.id, ofTeam.length === 0 || team === null ? null : team.id);
+      const all = [
+        ...resolveLimits({
+          keyId: key.id,
+          keyPolicy: key.rateLimit,
+          defaultPolicy: this.config.default,
+          routeName: route?.name ?? null,
+          routePolicy: route?.rateLimit ?? null,
+        }).map((limit) => ({ limit, key: `${prefixes.own}${limit.scope}` })),
+        ...ofTeam.map((limit) => ({ limit, key: `${prefixes.team}${limit.scope}` })),
+      ];
       const tokenLimits = all.filter(({ limit }) => limit.kind === 'tokens');
       const requests = all.filter(({ limit }) => limit.kind === 'requests');
       plan = {
@@ -130,13 +189,13 @@ export class RateLimiter {
         smallestTokenLimit:
           tokenLimits.length === 0 ? null : Math.min(...tokenLimits.map(({ limit }) => limit.rate.limit)),
       };
-      byRoute.set(route, plan);
+      byRoute.set(route, { team, plan });
     }
     return plan;
   }
 
   async acquire(input: AcquireInput): Promise<Grant> {
-    const plan = this.planFor(input.key, input.route);
+    const plan = this.planFor(input.key, input.route, input.team ?? null);
     // A request that consumes no tokens (a cache hit) is checked against the request limits only.
     const limits = input.tokens === null ? plan.requests : plan.all;
     if (limits.length === 0) return NO_LIMITS;

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { KeyViewSchema } from '../api/admin-schemas.js';
 import { ProblemSchema } from '../api/schemas.js';
 import { Authenticator } from '../auth/authenticator.js';
+import { TeamDirectory } from '../auth/team-directory.js';
 import type { BackendAdapter } from '../backends/adapter.js';
 import { createAdapter } from '../backends/create-adapter.js';
 import type { GatewayConfig } from '../config/config.js';
@@ -74,6 +75,10 @@ const ANONYMOUS: KeyRecord = {
   models: null,
   rateLimit: null,
   metadata: {},
+  team: null,
+  priority: 100,
+  maxConcurrency: null,
+  budgets: [],
   source: 'config',
 };
 
@@ -178,7 +183,13 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   const usage = config.usage.enabled ? new UsageRecorder(stores.usage, logger) : null;
   // Prices reload with the config (backends and usage.prices); the usage store does not.
   let prices = new PriceTable(config.usage.prices, config.backends, config.usage.listPrices);
-  const authenticator = new Authenticator(config.auth.keys, stores.keys, logger, metrics);
+  const authenticator = new Authenticator(
+    config.auth.keys,
+    stores.keys,
+    logger,
+    metrics,
+    new TeamDirectory(config.teams, stores.teams, logger, metrics),
+  );
   const lifecycle = { notReady: false, shuttingDown: false };
 
   const checkReadiness = async (): Promise<Record<string, ReadinessCheck>> => {
@@ -199,6 +210,9 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
             : await inSpan(trace, 'authenticate', () =>
                 authenticator.authenticate(request.headers, request.ip),
               );
+        // The key's team (issue 20): its allow-list, limits, budgets and cap apply as well as the key's.
+        if (request.gateway.key.team !== null)
+          request.gateway.team = await authenticator.teamOf(request.gateway.key);
       }
     : (request: FastifyRequest): Promise<void> => {
         request.gateway.key = ANONYMOUS;
@@ -369,6 +383,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     context.cache.reconfigure(next.cache);
     prices = new PriceTable(next.usage.prices, next.backends, next.usage.listPrices);
     authenticator.setStaticKeys(next.auth.keys);
+    authenticator.teams?.setConfigTeams(next.teams);
     previous.healthChecker.stop();
     if (listening) routing.healthChecker.start();
     void closeAdapters(previous);

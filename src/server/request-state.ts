@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyRecord } from '../auth/key-record.js';
+import type { TeamRecord } from '../auth/team-record.js';
 import type { AttemptLog, AttemptRecord } from '../routing/attempt-runner.js';
 import type { RequestTrace } from '../observability/tracing.js';
 
@@ -7,6 +8,8 @@ import type { RequestTrace } from '../observability/tracing.js';
 export interface RequestState extends AttemptLog {
   readonly startedAt: bigint;
   key: KeyRecord | null;
+  /** The key's team, resolved with the key (issue 20); null for a key without one. */
+  team: TeamRecord | null;
   /**
    * The model name the client sent, once its body is valid. Any string: logs and traces show it, but
    * usage counts it only once it is known to be served and metrics never label with it (usage-model.ts).
@@ -50,6 +53,7 @@ export function newRequestState(): RequestState {
   return {
     startedAt: process.hrtime.bigint(),
     key: null,
+    team: null,
     model: null,
     routeName: null,
     backend: null,

@@ -1,11 +1,14 @@
 import type { Logger } from 'pino';
 import type { KeyStore } from '../auth/key-store.js';
+import type { TeamStore } from '../auth/team-store.js';
 import type { GatewayConfig } from '../config/config.js';
 import type { ReadinessCheck } from '../server/context.js';
 import { MemoryCacheStore, RedisCacheStore, type CacheStore } from '../cache/cache-store.js';
 import { EmbeddedStore } from './embedded/embedded-store.js';
 import { checkRedis, createStateClient, createSubscriber, type RedisClient } from './redis/redis-client.js';
 import { RedisKeyStore } from './redis/redis-key-store.js';
+import { RedisTeamStore } from './redis/redis-team-store.js';
+import { EmbeddedTeamStore } from './embedded/embedded-team-store.js';
 import { EmbeddedUsageStore } from '../usage/embedded-usage-store.js';
 import { RedisUsageStore } from '../usage/redis-usage-store.js';
 import type { UsageStore } from '../usage/usage.js';
@@ -27,6 +30,8 @@ const USAGE_TIMEOUT_MS = 2000;
  */
 export interface Stores {
   readonly keys: KeyStore;
+  /** The admin API's teams (issue 20): beside the keys, in the same SQLite file or Redis. */
+  readonly teams: TeamStore;
   /** The rate limiter's connection (the limiter bounds its calls by rate_limit.store_timeout_ms); null without Redis. */
   readonly limiterRedis: RedisClient | null;
   /** The response cache's store: Redis (sharing the rate limiter's short-timeout connection), else in process. */
@@ -45,6 +50,7 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
     const embedded = new EmbeddedStore(config.server.stateDir);
     return {
       keys: embedded,
+      teams: new EmbeddedTeamStore(embedded.db),
       limiterRedis: null,
       cache: new MemoryCacheStore(config.cache.memoryMaxBytes, config.cache.maxEntryBytes),
       usage: new EmbeddedUsageStore(embedded.db, config.usage.retentionDays),
@@ -79,6 +85,7 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
   const usageRedis = createStateClient(redisConfig, { logger, commandTimeoutMs: USAGE_TIMEOUT_MS });
   return {
     keys,
+    teams: new RedisTeamStore(redis, subscriber, logger, KEY_LOOKUP_TIMEOUT_MS),
     limiterRedis,
     cache: new RedisCacheStore(limiterRedis, config.cache.maxEntryBytes, config.rateLimit.storeTimeoutMs),
     usage: new RedisUsageStore(usageRedis, config.usage.retentionDays),

@@ -37,15 +37,19 @@ const KEY_SHAPE = /^sk-gw-[0-9A-Za-z]{32,}$/;
 /** A well-formed key that no store knows. */
 const UNKNOWN_KEY = 'sk-gw-unknownCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC';
 const VIEW_FIELDS = [
+  'budgets',
   'created_at',
   'expires_at',
   'id',
+  'max_concurrency',
   'metadata',
   'models',
   'name',
+  'priority',
   'rate_limit',
   'revoked_at',
   'source',
+  'team',
 ];
 const MODELS = {
   backends: [{ name: 'demo', type: 'demo' }],
@@ -431,6 +435,10 @@ for (const kind of STORE_KINDS) {
         created_at: created.created_at,
         revoked_at: null,
         source: 'store',
+        team: null,
+        priority: 100,
+        max_concurrency: null,
+        budgets: [],
         ...changes,
       });
       assert.deepEqual(assertJson(await admin(running.url, 'GET', `/admin/keys/${created.id}`)), patched);

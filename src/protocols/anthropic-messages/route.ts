@@ -32,6 +32,7 @@ import {
 } from './schema.js';
 import { MessagesEventEncoder } from './stream-events.js';
 import { toConversation } from './to-conversation.js';
+import { allowedModels } from '../../auth/team-models.js';
 
 const TAGS = ['Anthropic-compatible'];
 
@@ -171,9 +172,9 @@ export function registerMessages(app: FastifyInstance, context: GatewayContext):
       const carrier = toChatRequest(conversation);
       const key = request.gateway.key as KeyRecord;
       // The allow-list and the model's existence, as for a generation; no upstream call, no usage row.
-      const plan = context.router.resolve(conversation.model, key.models);
+      const plan = context.router.resolve(conversation.model, allowedModels(key, request.gateway.team));
       const grant = await inSpan(request.gateway.trace, 'rate_limit', () =>
-        context.rateLimiter.acquire({ key, route: plan.route, tokens: null }),
+        context.rateLimiter.acquire({ key, team: request.gateway.team, route: plan.route, tokens: null }),
       );
       reply.headers(grant.headers);
       const inputTokens = countInputTokens(conversation, carrier);

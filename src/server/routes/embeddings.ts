@@ -11,6 +11,7 @@ import type { GatewayContext } from '../context.js';
 import { errorResponses } from './openapi-fragments.js';
 import { setRoutingHeaders } from '../request-state.js';
 import { inSpan } from '../../observability/tracing.js';
+import { allowedModels } from '../../auth/team-models.js';
 
 export function registerEmbeddings(app: FastifyInstance, context: GatewayContext): void {
   app.post<{ Body: EmbeddingsRequest }>(
@@ -53,7 +54,7 @@ export async function serveEmbeddings(
   const state = request.gateway;
   const key = state.key as KeyRecord;
   state.model = body.model;
-  const plan = context.router.resolve(body.model, key.models);
+  const plan = context.router.resolve(body.model, allowedModels(key, state.team));
   state.routed = true;
   state.routeName = plan.route.name;
   state.operation = 'embeddings';
@@ -78,7 +79,7 @@ export async function serveEmbeddings(
       reply.header('x-cache', 'HIT');
       setRoutingHeaders(reply, state);
       const grant = await inSpan(state.trace, 'rate_limit', () =>
-        context.rateLimiter.acquire({ key, route: plan.route, tokens: null }),
+        context.rateLimiter.acquire({ key, team: state.team, route: plan.route, tokens: null }),
       );
       reply.headers(grant.headers);
       return await reply.type('application/json').send(write(shared.body as EmbeddingsResponse, true));
@@ -89,6 +90,7 @@ export async function serveEmbeddings(
     const grant = await inSpan(state.trace, 'rate_limit', () =>
       context.rateLimiter.acquire({
         key,
+        team: state.team,
         route: plan.route,
         tokens: () => estimateEmbeddingTokens(body),
       }),

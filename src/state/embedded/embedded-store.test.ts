@@ -20,6 +20,10 @@ const RECORD = {
   models: null,
   rateLimit: null,
   metadata: {},
+  team: null,
+  priority: 100,
+  maxConcurrency: null,
+  budgets: [],
   source: 'store',
 } as const;
 

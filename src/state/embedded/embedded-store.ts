@@ -2,6 +2,7 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { KeyRecord } from '../../auth/key-record.js';
+import type { Budget } from '../../config/config.js';
 import {
   applyPatch,
   fromStored,
@@ -20,7 +21,22 @@ interface KeyRow {
   models: string | null;
   rate_limit: string | null;
   metadata: string;
+  team: string | null;
+  priority: number | null;
+  max_concurrency: number | null;
+  budgets: string | null;
 }
+
+/**
+ * Columns added after the first version (issue 20), with the type ALTER TABLE gives them. A database
+ * written before has none of them: they are added on open, and rows read with the defaults (NULL).
+ */
+const ADDED_COLUMNS: readonly (readonly [string, string])[] = [
+  ['team', 'TEXT'],
+  ['priority', 'INTEGER'],
+  ['max_concurrency', 'INTEGER'],
+  ['budgets', 'TEXT'],
+];
 
 /**
  * The embedded state store: one SQLite file under the state directory, for what must survive a
@@ -52,6 +68,14 @@ export class EmbeddedStore implements KeyStore {
         rate_limit TEXT,
         metadata TEXT NOT NULL DEFAULT '{}'
       )`);
+    const present = new Set(
+      (this.database.prepare('PRAGMA table_info(api_keys)').all() as { name: string }[]).map(
+        (column) => column.name,
+      ),
+    );
+    for (const [name, type] of ADDED_COLUMNS) {
+      if (!present.has(name)) this.database.exec(`ALTER TABLE api_keys ADD COLUMN ${name} ${type}`);
+    }
   }
 
   findByHash(sha256: string): Promise<KeyRecord | null> {
@@ -75,8 +99,10 @@ export class EmbeddedStore implements KeyStore {
   create(record: KeyRecord): Promise<void> {
     this.database
       .prepare(
-        `INSERT INTO api_keys (id, name, sha256, created_at, expires_at, revoked_at, models, rate_limit, metadata)
-         VALUES (@id, @name, @sha256, @created_at, @expires_at, @revoked_at, @models, @rate_limit, @metadata)`,
+        `INSERT INTO api_keys (id, name, sha256, created_at, expires_at, revoked_at, models, rate_limit, metadata,
+           team, priority, max_concurrency, budgets)
+         VALUES (@id, @name, @sha256, @created_at, @expires_at, @revoked_at, @models, @rate_limit, @metadata,
+           @team, @priority, @max_concurrency, @budgets)`,
       )
       .run(toRow(record));
     this.changed(record.sha256);
@@ -135,7 +161,8 @@ export class EmbeddedStore implements KeyStore {
     this.database
       .prepare(
         `UPDATE api_keys SET name = @name, expires_at = @expires_at, revoked_at = @revoked_at, models = @models,
-         rate_limit = @rate_limit, metadata = @metadata WHERE id = @id`,
+         rate_limit = @rate_limit, metadata = @metadata, team = @team, priority = @priority,
+         max_concurrency = @max_concurrency, budgets = @budgets WHERE id = @id`,
       )
       .run(toRow(record));
     this.changed(record.sha256);
@@ -181,15 +208,29 @@ function toRow(record: KeyRecord): KeyRow {
     models: record.models === null ? null : JSON.stringify(record.models),
     rate_limit: record.rateLimit === null ? null : JSON.stringify(record.rateLimit),
     metadata: JSON.stringify(record.metadata),
+    team: record.team,
+    priority: record.priority,
+    max_concurrency: record.maxConcurrency,
+    budgets: record.budgets.length === 0 ? null : JSON.stringify(record.budgets),
   };
 }
 
 function toRecord(row: KeyRow): KeyRecord {
   const stored: StoredKey = {
-    ...row,
+    id: row.id,
+    name: row.name,
+    sha256: row.sha256,
+    created_at: row.created_at,
+    expires_at: row.expires_at,
+    revoked_at: row.revoked_at,
     models: row.models === null ? null : (JSON.parse(row.models) as string[]),
     rate_limit: row.rate_limit === null ? null : (JSON.parse(row.rate_limit) as StoredKey['rate_limit']),
     metadata: JSON.parse(row.metadata) as Record<string, string>,
+    // NULL (a row written before issue 20) reads as the default (fromStored).
+    team: row.team,
+    ...(row.priority === null ? {} : { priority: row.priority }),
+    max_concurrency: row.max_concurrency,
+    ...(row.budgets === null ? {} : { budgets: JSON.parse(row.budgets) as Budget[] }),
   };
   return fromStored(stored);
 }

@@ -167,6 +167,10 @@ describe('Redis stores on a Redis Cluster', { skip: withoutRedis }, () => {
       models: null,
       rateLimit: null,
       metadata: {},
+      team: null,
+      priority: 100,
+      maxConcurrency: null,
+      budgets: [],
       source: 'store' as const,
     };
     await store.create(record);

@@ -74,7 +74,9 @@ export class RedisKeyStore implements KeyStore {
               resolve();
             });
           });
-    subscriber.on('message', (_channel: string, message: string) => {
+    subscriber.on('message', (channel: string, message: string) => {
+      // The connection carries other stores' channels too (redis-team-store.ts).
+      if (channel !== CHANNEL) return;
       for (const listener of this.listeners) listener(message);
     });
     subscriber.on('ready', () => {
