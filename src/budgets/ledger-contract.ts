@@ -13,6 +13,8 @@ import { windowAt } from './windows.js';
  */
 export interface LedgerFixture {
   readonly ledgers: (options: LedgerOptions) => Promise<readonly [BudgetLedger, BudgetLedger]>;
+  /** Skips the suite (a reason), as node:test's `skip`. */
+  readonly skip?: string | boolean;
 }
 
 const tokens = (limit: number, window: Budget['window'] = 'day', soft = false): Budget => ({
@@ -42,7 +44,7 @@ function freshKey(): `key:${string}` {
 }
 
 export function describeLedgerContract(name: string, fixture: LedgerFixture): void {
-  describe(`${name} (BudgetLedger contract)`, () => {
+  describe(`${name} (BudgetLedger contract)`, { skip: fixture.skip ?? false }, () => {
     it('admits exactly floor(500 / 7) of 200 concurrent reservations from two instances', async () => {
       const [one, two] = await fixture.ledgers(options);
       const scope = freshKey();
