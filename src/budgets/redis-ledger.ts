@@ -149,6 +149,14 @@ export interface RedisLedgerOptions extends LedgerOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 100;
+/**
+ * As the rate limiter's (issue 17): a call's wait grows by this much per call this instance is waiting
+ * on Redis for, up to MAX_WAIT_FACTOR × the timeout. A burst is when a budget runs out and exactness
+ * matters, and on a loaded machine redis-server waits for a CPU; a call given up on changes nothing
+ * later (its deadline), so waiting longer is safe.
+ */
+const WAIT_MS_PER_CALL = 1;
+const MAX_WAIT_FACTOR = 10;
 
 /**
  * The ledger in Redis, shared by every instance: each call is one Lua script, so a reservation is
@@ -159,7 +167,8 @@ const DEFAULT_TIMEOUT_MS = 100;
  * one slot, one node: one script per request and per settlement, which one node sustains at tens of
  * thousands per second.
  *
- * Redis slow or down: a call waits at most its timeout (grown by nothing else), then rejects with
+ * Redis slow or down: a call waits at most its timeout (plus 1 ms per call of this instance waiting on
+ * Redis, up to 10 × the timeout, as the rate limiter does), then rejects with
  * BudgetStoreError; the script carries that deadline in Redis's time, so a stalled server that runs it
  * later changes nothing. The caller then admits or refuses, as rate_limit.on_store_error says, and may
  * settle again later (settling is idempotent).
@@ -168,6 +177,8 @@ export class RedisBudgetLedger implements BudgetLedger {
   private readonly calendar: WindowCalendar;
   private readonly clock = new RedisClock();
   private readonly prefix: string;
+  /** Calls sent and neither answered nor given up on. */
+  private waiting = 0;
 
   constructor(
     private readonly redis: RedisClient,
@@ -276,7 +287,9 @@ export class RedisBudgetLedger implements BudgetLedger {
     keys: readonly string[],
     args: (string | number)[],
   ): Promise<readonly (string | number)[]> {
-    const timeoutMs = this.options.timeoutMs?.() ?? DEFAULT_TIMEOUT_MS;
+    const base = this.options.timeoutMs?.() ?? DEFAULT_TIMEOUT_MS;
+    const timeoutMs = Math.min(base + this.waiting * WAIT_MS_PER_CALL, base * MAX_WAIT_FACTOR);
+    this.waiting++;
     try {
       if (Number.isFinite(timeoutMs)) {
         if (!this.clock.known) await this.clock.sync(this.redis, timeoutMs);
@@ -294,6 +307,8 @@ export class RedisBudgetLedger implements BudgetLedger {
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new BudgetStoreError(`budget store: ${reason}`, { cause: error });
+    } finally {
+      this.waiting--;
     }
   }
 }
