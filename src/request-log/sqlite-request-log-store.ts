@@ -1,0 +1,242 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import {
+  clampLimit,
+  DAY_MS,
+  decodeCursor,
+  exportPages,
+  HOUR_MS,
+  RECORD_COLUMNS,
+  recordValues,
+  rowToRecord,
+  toPage,
+  whereSql,
+  type RequestLogFilters,
+  type RequestLogPage,
+  type RequestLogStats,
+  type RequestLogStore,
+  type RetentionResult,
+  type StatsBucket,
+  type StatsGroupBy,
+} from './request-log-store.js';
+import type { RequestRecord, StoredRequestRecord } from './request-record.js';
+import {
+  assembleStats,
+  partialsFromRecords,
+  partialsFromRollups,
+  recordStatsSql,
+  rollupDeltas,
+  ROLLUP_COLUMNS,
+  rollupStatsSql,
+  rollupsCanAnswer,
+  rollupTableSql,
+  rollupUpsertSql,
+} from './rollup.js';
+
+export interface SqliteRequestLogStoreOptions {
+  /** The state directory; the log lives in its own file there, request-log.db. */
+  readonly stateDir: string;
+  readonly retentionDays: number;
+  /** Rows per DELETE in retention: small, so a writer never waits long for the write lock. */
+  readonly retentionBatch?: number;
+}
+
+interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/**
+ * Indexes follow the filters, each ending in time so that "newest first" is a backward index scan that
+ * stops after a page; an INTEGER PRIMARY KEY id is implicitly the last column of every index, which
+ * makes (time, id) the cursor's order for free.
+ */
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'request_log and hourly rollups',
+    sql: `
+      CREATE TABLE request_log (
+        id INTEGER PRIMARY KEY,
+        time INTEGER NOT NULL,
+        request_id TEXT NOT NULL,
+        key_id TEXT,
+        team TEXT,
+        protocol TEXT NOT NULL,
+        route TEXT NOT NULL,
+        model TEXT,
+        route_name TEXT,
+        backend TEXT,
+        upstream_model TEXT,
+        status INTEGER NOT NULL,
+        error_code TEXT,
+        attempts TEXT NOT NULL,
+        cache TEXT,
+        ttfb_ms INTEGER,
+        duration_ms INTEGER NOT NULL,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        cached_tokens INTEGER,
+        reasoning_tokens INTEGER,
+        cost_micros INTEGER,
+        client_address TEXT,
+        user_agent TEXT,
+        prompt TEXT,
+        answer TEXT
+      );
+      CREATE INDEX request_log_time ON request_log (time);
+      CREATE INDEX request_log_key_time ON request_log (key_id, time);
+      CREATE INDEX request_log_team_time ON request_log (team, time);
+      CREATE INDEX request_log_model_time ON request_log (model, time);
+      CREATE INDEX request_log_backend_time ON request_log (backend, time);
+      CREATE INDEX request_log_status_time ON request_log (status, time);
+      CREATE INDEX request_log_error_time ON request_log (error_code, time) WHERE error_code IS NOT NULL;
+      CREATE INDEX request_log_request_id ON request_log (request_id);
+      CREATE TABLE request_log_hourly ${rollupTableSql('INTEGER')};
+    `,
+  },
+];
+
+/**
+ * The request log in SQLite, for a single instance: its own file under the state directory (so its
+ * writes never wait on the key store's lock), WAL mode so readers don't block the writer. Calls are
+ * synchronous inside; a batch of 500 records is one transaction of a few milliseconds.
+ */
+export class SqliteRequestLogStore implements RequestLogStore {
+  readonly kind = 'sqlite';
+  readonly path: string;
+  private readonly database: Database.Database;
+  private readonly retentionDays: number;
+  private readonly retentionBatch: number;
+
+  constructor(options: SqliteRequestLogStoreOptions) {
+    mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+    this.path = join(options.stateDir, 'request-log.db');
+    this.database = new Database(this.path, { timeout: 5000 });
+    this.database.pragma('journal_mode = WAL');
+    // With WAL, NORMAL loses at most the last transactions on a power cut, never corrupts: right for a log.
+    this.database.pragma('synchronous = NORMAL');
+    this.retentionDays = options.retentionDays;
+    this.retentionBatch = options.retentionBatch ?? 5000;
+  }
+
+  migrate(): Promise<void> {
+    this.database.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+    // IMMEDIATE takes the write lock first: a second process migrating at once waits, then sees the rows.
+    this.database
+      .transaction(() => {
+        const applied = new Set(
+          (this.database.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map(
+            (row) => row.version,
+          ),
+        );
+        for (const migration of MIGRATIONS) {
+          if (applied.has(migration.version)) continue;
+          this.database.exec(migration.sql);
+          this.database
+            .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+            .run(migration.version, migration.name, Date.now());
+        }
+      })
+      .immediate();
+    return Promise.resolve();
+  }
+
+  write(records: readonly RequestRecord[]): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
+    const insert = this.database.prepare(
+      `INSERT INTO request_log (${RECORD_COLUMNS.join(', ')}) VALUES (${RECORD_COLUMNS.map(() => '?').join(', ')})`,
+    );
+    const upsert = this.database.prepare(
+      `INSERT INTO request_log_hourly (${ROLLUP_COLUMNS.join(', ')}) VALUES (${ROLLUP_COLUMNS.map(() => '?').join(', ')})
+       ${rollupUpsertSql('request_log_hourly')}`,
+    );
+    this.database.transaction(() => {
+      for (const record of records) insert.run(recordValues(record));
+      for (const delta of rollupDeltas(records)) upsert.run(delta);
+    })();
+    return Promise.resolve();
+  }
+
+  query(filters: RequestLogFilters, cursor: string | null, limit: number): Promise<RequestLogPage> {
+    const position = cursor === null ? null : decodeCursor(cursor);
+    const size = clampLimit(limit);
+    const where = whereSql(filters, position, () => '?');
+    const rows = this.database
+      .prepare(`SELECT * FROM request_log ${where.sql} ORDER BY time DESC, id DESC LIMIT ${size + 1}`)
+      .all(...where.params) as Record<string, unknown>[];
+    return Promise.resolve(toPage(rows, size));
+  }
+
+  get(requestId: string): Promise<StoredRequestRecord | null> {
+    const row = this.database
+      .prepare('SELECT * FROM request_log WHERE request_id = ? ORDER BY time DESC, id DESC LIMIT 1')
+      .get(requestId) as Record<string, unknown> | undefined;
+    return Promise.resolve(row === undefined ? null : rowToRecord(row));
+  }
+
+  export(filters: RequestLogFilters): AsyncIterable<StoredRequestRecord> {
+    return exportPages((cursor) => this.query(filters, cursor, 1000));
+  }
+
+  stats(
+    filters: RequestLogFilters,
+    bucket: StatsBucket,
+    groupBy: StatsGroupBy | null,
+  ): Promise<RequestLogStats> {
+    if (rollupsCanAnswer(filters, bucket)) {
+      const query = rollupStatsSql('request_log_hourly', filters, groupBy, () => '?');
+      const rows = this.database.prepare(query.sql).all(...query.params) as Record<string, unknown>[];
+      return Promise.resolve({ source: 'rollup', rows: assembleStats(partialsFromRollups(rows)) });
+    }
+    const queries = recordStatsSql('request_log', filters, bucket, groupBy, () => '?');
+    const run = (query: { sql: string; params: unknown[] }): Record<string, unknown>[] =>
+      this.database.prepare(query.sql).all(...query.params) as Record<string, unknown>[];
+    const partials = partialsFromRecords(run(queries.sums), run(queries.duration), run(queries.ttfb));
+    return Promise.resolve({ source: 'records', rows: assembleStats(partials) });
+  }
+
+  async retention(now: number): Promise<RetentionResult> {
+    const cutoff = now - this.retentionDays * DAY_MS;
+    // Oldest first through the time index, a few thousand rows per statement, yielding in between: the
+    // write lock is held for milliseconds at a time, never for the whole cleanup.
+    const remove = this.database.prepare(
+      `DELETE FROM request_log WHERE id IN
+         (SELECT id FROM request_log WHERE time < ? ORDER BY time LIMIT ${this.retentionBatch})`,
+    );
+    let deleted = 0;
+    for (;;) {
+      const { changes } = remove.run(cutoff);
+      deleted += changes;
+      if (changes < this.retentionBatch) break;
+      await nextTurn();
+    }
+    // An hour's rollup goes when all of its hour is past the cutoff.
+    this.database.prepare('DELETE FROM request_log_hourly WHERE hour + ? <= ?').run(HOUR_MS, cutoff);
+    return { deleted_rows: deleted, dropped_partitions: [] };
+  }
+
+  /** Bytes the table and its indexes take (for docs/request-log.md's sizing), from SQLite's dbstat. */
+  sizeBytes(): number | null {
+    try {
+      const row = this.database
+        .prepare(
+          `SELECT SUM(pgsize) AS bytes FROM dbstat
+           WHERE (name = 'request_log' OR name LIKE 'request_log\\_%' ESCAPE '\\') AND name <> 'request_log_hourly'`,
+        )
+        .get() as { bytes: number | null };
+      return row.bytes;
+    } catch {
+      return null;
+    }
+  }
+
+  close(): Promise<void> {
+    this.database.close();
+    return Promise.resolve();
+  }
+}

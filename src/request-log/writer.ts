@@ -1,0 +1,257 @@
+import type { Logger } from 'pino';
+import { matchesFilters, type RequestLogFilters, type RequestLogStore } from './request-log-store.js';
+import { boundRecord, type RequestRecord } from './request-record.js';
+
+export interface RequestLogWriterOptions {
+  readonly store: Pick<RequestLogStore, 'write'>;
+  readonly logger?: Pick<Logger, 'warn'>;
+  /** Records waiting at most; past it new ones are dropped and counted. */
+  readonly maxBuffered?: number;
+  /** Records per write. */
+  readonly batchSize?: number;
+  /** A partial batch is written after this long. */
+  readonly flushIntervalMs?: number;
+  /** Tries per batch before it is dropped (and counted as failed). */
+  readonly maxAttempts?: number;
+  /** First wait before a retry; doubles per failure, up to 10 s. */
+  readonly retryDelayMs?: number;
+  /** A write that takes longer counts as failed (the store may be stalled, not down). */
+  readonly writeTimeoutMs?: number;
+  /** close() gives up flushing after this long. */
+  readonly closeTimeoutMs?: number;
+  readonly maxSubscribers?: number;
+}
+
+export type RequestLogListener = (record: RequestRecord) => void;
+
+interface Subscriber {
+  readonly filters: RequestLogFilters;
+  readonly listener: RequestLogListener;
+}
+
+const WARN_EVERY_MS = 10_000;
+const MAX_RETRY_DELAY_MS = 10_000;
+
+function settleWithin<T>(promise: Promise<T>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      resolve(false);
+    }, ms);
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+    );
+  });
+}
+
+/**
+ * Between the request path and the store (issue 21). add() is O(1), never awaits and never throws: a
+ * request must not slow down or fail because its log record can't be written. Records wait in a
+ * bounded buffer and go to the store in batches, one write at a time; when the store is slow or down the
+ * buffer fills and what doesn't fit is dropped and counted (`dropped`, a warning at most every 10 s).
+ * A failed batch is retried with backoff, ahead of newer records, a bounded number of times.
+ *
+ * A write that times out is retried too, so if the stalled one completes after all, its records are
+ * there twice; that is the price of never waiting on a store that may not answer.
+ */
+export class RequestLogWriter {
+  /** Records dropped because the buffer was full (or the writer closed). */
+  dropped = 0;
+  /** Records dropped because their batch failed every try. */
+  failed = 0;
+  written = 0;
+  private readonly store: Pick<RequestLogStore, 'write'>;
+  private readonly logger: Pick<Logger, 'warn'> | null;
+  private readonly maxBuffered: number;
+  private readonly batchSize: number;
+  private readonly maxAttempts: number;
+  private readonly retryDelayMs: number;
+  private readonly writeTimeoutMs: number;
+  private readonly closeTimeoutMs: number;
+  private readonly maxSubscribers: number;
+  private buffer: RequestRecord[] = [];
+  /** The batch that failed, retried before anything newer. */
+  private retry: { records: RequestRecord[]; attempts: number } | null = null;
+  private writing: Promise<void> | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private pumpScheduled = false;
+  private closed = false;
+  private lastWarning = -Infinity;
+  private readonly interval: NodeJS.Timeout;
+  private readonly subscribers = new Set<Subscriber>();
+
+  constructor(options: RequestLogWriterOptions) {
+    this.store = options.store;
+    this.logger = options.logger ?? null;
+    this.maxBuffered = options.maxBuffered ?? 10_000;
+    this.batchSize = options.batchSize ?? 500;
+    this.maxAttempts = options.maxAttempts ?? 5;
+    this.retryDelayMs = options.retryDelayMs ?? 500;
+    this.writeTimeoutMs = options.writeTimeoutMs ?? 10_000;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 5000;
+    this.maxSubscribers = options.maxSubscribers ?? 100;
+    this.interval = setInterval(() => {
+      void this.pump();
+    }, options.flushIntervalMs ?? 500);
+    this.interval.unref();
+  }
+
+  /** Records waiting to be written (not counting a batch being written or retried). */
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  add(record: RequestRecord): void {
+    try {
+      if (this.closed || this.buffer.length >= this.maxBuffered) {
+        this.dropped += 1;
+        this.warn('request log buffer full: records dropped');
+        return;
+      }
+      const bounded = boundRecord(record);
+      this.buffer.push(bounded);
+      this.notify(bounded);
+      if (this.buffer.length >= this.batchSize && !this.pumpScheduled) {
+        this.pumpScheduled = true;
+        setImmediate(() => {
+          this.pumpScheduled = false;
+          void this.pump();
+        });
+      }
+    } catch {
+      this.dropped += 1;
+    }
+  }
+
+  /**
+   * Calls `listener` with each record added from now on that matches `filters` (the live tail). Null
+   * when there are already as many subscribers as allowed; otherwise the function that unsubscribes.
+   */
+  subscribe(filters: RequestLogFilters, listener: RequestLogListener): (() => void) | null {
+    if (this.subscribers.size >= this.maxSubscribers) return null;
+    const subscriber = { filters, listener };
+    this.subscribers.add(subscriber);
+    return () => {
+      this.subscribers.delete(subscriber);
+    };
+  }
+
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  /**
+   * Stops taking records and writes what is buffered, giving up after closeTimeoutMs; the records left
+   * are counted as dropped. Resolves, never rejects.
+   */
+  async close(): Promise<{ unwritten: number }> {
+    this.closed = true;
+    clearInterval(this.interval);
+    const deadline = Date.now() + this.closeTimeoutMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      const write = this.pump(true);
+      if (write === null) break;
+      if (!(await settleWithin(write, left))) break;
+    }
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    const unwritten = this.buffer.length + (this.retry?.records.length ?? 0);
+    this.dropped += unwritten;
+    this.buffer = [];
+    this.retry = null;
+    this.subscribers.clear();
+    return { unwritten };
+  }
+
+  /**
+   * Starts the next write unless one is running (or a retry is waiting out its delay, unless `now`);
+   * returns the running write, or null when there is nothing to write.
+   */
+  private pump(now = false): Promise<void> | null {
+    if (this.writing !== null) return this.writing;
+    if (this.retryTimer !== null) {
+      if (!now) return null;
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+    let batch = this.retry;
+    if (batch === null) {
+      if (this.buffer.length === 0) return null;
+      batch = { records: this.buffer.splice(0, this.batchSize), attempts: 0 };
+    }
+    this.retry = null;
+    const taken = batch;
+    this.writing = this.writeBatch(taken.records).then(
+      () => {
+        this.writing = null;
+        this.written += taken.records.length;
+        if (this.buffer.length >= this.batchSize && !this.closed) void this.pump();
+      },
+      (error: unknown) => {
+        this.writing = null;
+        const attempts = taken.attempts + 1;
+        if (attempts >= this.maxAttempts) {
+          this.failed += taken.records.length;
+          this.warn('request log batch failed every try: records dropped', error);
+          return;
+        }
+        this.retry = { records: taken.records, attempts };
+        if (this.closed) return;
+        const delay = Math.min(MAX_RETRY_DELAY_MS, this.retryDelayMs * 2 ** (attempts - 1));
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          void this.pump();
+        }, delay);
+        this.retryTimer.unref();
+      },
+    );
+    return this.writing;
+  }
+
+  private async writeBatch(records: RequestRecord[]): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new Error(`request log store did not answer within ${this.writeTimeoutMs} ms`));
+      }, this.writeTimeoutMs);
+      timer.unref();
+    });
+    // Through then(), so a store that throws instead of rejecting is a failed write too.
+    const write = Promise.resolve().then(() => this.store.write(records));
+    // A write given up on at the timeout may still fail later; nobody is waiting for it then.
+    write.catch(() => undefined);
+    try {
+      await Promise.race([write, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private notify(record: RequestRecord): void {
+    for (const subscriber of this.subscribers) {
+      if (!matchesFilters(record, subscriber.filters)) continue;
+      try {
+        subscriber.listener(record);
+      } catch {
+        // A broken live-tail client must not cost the record or the request.
+      }
+    }
+  }
+
+  private warn(message: string, error?: unknown): void {
+    const now = Date.now();
+    if (this.logger === null || now - this.lastWarning < WARN_EVERY_MS) return;
+    this.lastWarning = now;
+    this.logger.warn(
+      { dropped: this.dropped, failed: this.failed, buffered: this.buffer.length, err: error },
+      message,
+    );
+  }
+}
