@@ -15,8 +15,10 @@ Usage:
   ai-gateway serve [--config FILE]      serve (also: GATEWAY_CONFIG=FILE)
   ai-gateway check-config [--config FILE]
                                         validate a config file and exit (0 valid, 2 invalid)
-  ai-gateway keys create|list|revoke|hash
+  ai-gateway keys create|list|show|revoke|hash
                                         manage API keys (ai-gateway keys --help)
+  ai-gateway teams list|create|show|update|delete
+                                        manage teams (ai-gateway teams --help)
   ai-gateway usage [--key K] [--model M] [--from T] [--to T] [--group-by key,model,day,hour]
                                         usage per key and model (ai-gateway usage --help)
   ai-gateway <command> --help           help for one command
@@ -182,6 +184,10 @@ async function main(argv: string[]): Promise<number> {
     case 'keys': {
       const { runKeys } = await import('./cli/keys-command.js');
       return runKeys(rest);
+    }
+    case 'teams': {
+      const { runTeams } = await import('./cli/teams-command.js');
+      return runTeams(rest);
     }
     case 'usage': {
       const { runUsage } = await import('./cli/usage-command.js');

@@ -6,17 +6,32 @@ import { sha256Hex } from '../auth/api-key.js';
 import { createKey } from '../auth/key-factory.js';
 import { parseTimestamp } from '../auth/timestamp.js';
 import type { RateLimitPolicyConfig } from '../config/schema.js';
-import { loadConfig } from '../config/load.js';
+import { budgetsOf, loadConfig, priorityOf } from '../config/load.js';
 import { parseRate } from '../config/rate-string.js';
 import { openStores } from '../state/stores.js';
 import { problemDetail } from './problem-detail.js';
+import {
+  details,
+  formatBudget,
+  formatRateLimit,
+  parseBudgetFlag,
+  type BudgetInput,
+  parseMetadata,
+  parsePriorityFlag,
+  positive,
+  table as columns,
+  UsageError,
+} from './limit-flags.js';
 
 export const KEYS_HELP = `Usage: ai-gateway keys <command> [options]
 
 Commands:
   create --name NAME [--models a,b*] [--rpm N] [--tpm N] [--expires 30d|12h|ISO-8601] [--metadata k=v ...]
+         [--team ID] [--priority interactive|batch|0-1000] [--max-concurrency N]
+         [--budget usd=5/day] [--budget tokens=2000000/month,soft ...]
                       create a key; the key is printed once and only its SHA-256 is stored
   list                list keys (never their secrets)
+  show ID             one key: its team, priority, cap, budgets and limits
   revoke ID           revoke a key (refused by every instance within 1 s)
   hash                read a key on standard input, print its SHA-256 and the config line
 
@@ -29,11 +44,10 @@ Where the keys are:
 Output: a table for people; --json prints JSON (create prints the same object as POST /admin/keys).
 `;
 
-class UsageError extends Error {}
-
 interface Target {
   create(body: Record<string, unknown>): Promise<KeyView & { key: string }>;
   list(): Promise<KeyView[]>;
+  show(id: string): Promise<KeyView>;
   revoke(id: string): Promise<KeyView>;
   close(): Promise<void>;
 }
@@ -59,6 +73,7 @@ function remoteTarget(url: string, token: string | undefined): Target {
   return {
     create: (body) => call('POST', '/admin/keys', body),
     list: async () => (await call<{ data: KeyView[] }>('GET', '/admin/keys')).data,
+    show: (id) => call('GET', `/admin/keys/${encodeURIComponent(id)}`),
     revoke: (id) => call('DELETE', `/admin/keys/${encodeURIComponent(id)}`),
     close: () => Promise.resolve(),
   };
@@ -78,17 +93,37 @@ function localTarget(configPath: string | null): Target {
   );
   return {
     async create(body) {
+      // As the admin API: a key's team must exist (a config team or one of the store).
+      const team = body['team'] as string | undefined;
+      if (
+        team !== undefined &&
+        !config.teams.some((candidate) => candidate.id === team) &&
+        (await stores.teams.get(team)) === null
+      )
+        throw new UsageError(`--team: no team has the id '${team}' (see ai-gateway teams list)`);
+      const budgets = body['budgets'] as BudgetInput[] | undefined;
       const { key, record } = createKey({
         name: body['name'] as string,
         models: body['models'] as string[] | undefined,
         rateLimit: body['rate_limit'] as RateLimitPolicyConfig | undefined,
         expiresAt: body['expires_at'] as string | undefined,
         metadata: body['metadata'] as Record<string, string> | undefined,
+        team,
+        priority: body['priority'] === undefined ? undefined : priorityOf(body['priority'] as 'batch'),
+        maxConcurrency: body['max_concurrency'] as number | undefined,
+        budgets: budgets === undefined ? undefined : budgetsOf(budgets, '--budget', []),
       });
       await stores.keys.create(record);
       return { ...toKeyView(record), key };
     },
     list: async () => [...staticKeys, ...(await stores.keys.list()).map(toKeyView)],
+    async show(id) {
+      const found = staticKeys.find((key) => key.id === id);
+      if (found !== undefined) return found;
+      const record = await stores.keys.get(id);
+      if (record === null) throw new UsageError(`no key has the id ${id}`);
+      return toKeyView(record);
+    },
     async revoke(id) {
       if (staticKeys.some((key) => key.id === id))
         throw new UsageError(`${id} is a static key of the config file; remove it there`);
@@ -123,43 +158,54 @@ export function parseExpiry(text: string, now = Date.now()): string {
   return new Date(time).toISOString();
 }
 
-function positive(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new UsageError(`--${name}: must be a positive whole number`);
-  return value;
+function status(row: KeyView): string {
+  return row.revoked_at !== null
+    ? 'revoked'
+    : row.expires_at !== null && !(Date.parse(row.expires_at) > Date.now())
+      ? 'expired'
+      : 'active';
 }
 
 function table(rows: KeyView[]): string {
-  const columns: [string, (row: KeyView) => string][] = [
-    ['ID', (row) => row.id],
-    ['NAME', (row) => row.name],
-    ['MODELS', (row) => (row.models === null ? '*' : row.models.join(','))],
+  return columns<KeyView>(
     [
-      'STATUS',
-      (row) =>
-        row.revoked_at !== null
-          ? 'revoked'
-          : row.expires_at !== null && !(Date.parse(row.expires_at) > Date.now())
-            ? 'expired'
-            : 'active',
+      ['ID', (row) => row.id],
+      ['NAME', (row) => row.name],
+      ['MODELS', (row) => (row.models === null ? '*' : row.models.join(','))],
+      ['TEAM', (row) => row.team ?? '-'],
+      ['PRIORITY', (row) => String(row.priority)],
+      ['BUDGETS', (row) => (row.budgets.length === 0 ? '-' : row.budgets.map(formatBudget).join(', '))],
+      ['STATUS', status],
+      ['EXPIRES', (row) => row.expires_at ?? '-'],
+      ['SOURCE', (row) => row.source],
     ],
-    ['EXPIRES', (row) => row.expires_at ?? '-'],
-    ['SOURCE', (row) => row.source],
-  ];
-  const cells = [columns.map(([title]) => title), ...rows.map((row) => columns.map(([, get]) => get(row)))];
-  const widths = columns.map((_, index) => Math.max(...cells.map((line) => (line[index] ?? '').length)));
-  return (
-    cells
-      .map((line) =>
-        line
-          .map((cell, index) => cell.padEnd(widths[index] ?? 0))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
+    rows,
   );
+}
+
+/** Every field of one key, for `keys show`. */
+function showKey(row: KeyView): string {
+  return details([
+    ['id', row.id],
+    ['name', row.name],
+    ['source', row.source],
+    ['status', status(row)],
+    ['team', row.team ?? '-'],
+    ['priority', String(row.priority)],
+    ['max concurrency', row.max_concurrency === null ? '-' : String(row.max_concurrency)],
+    ['budgets', row.budgets.length === 0 ? '-' : row.budgets.map(formatBudget).join(', ')],
+    ['models', row.models === null ? '*' : row.models.join(', ')],
+    ['rate limit', formatRateLimit(row.rate_limit)],
+    ['created', row.created_at ?? '-'],
+    ['expires', row.expires_at ?? '-'],
+    ['revoked', row.revoked_at ?? '-'],
+    [
+      'metadata',
+      Object.entries(row.metadata)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ') || '-',
+    ],
+  ]);
 }
 
 async function readStdin(): Promise<string> {
@@ -188,6 +234,10 @@ export async function runKeys(argv: string[]): Promise<number> {
       tpm: { type: 'string' },
       expires: { type: 'string' },
       metadata: { type: 'string', multiple: true },
+      team: { type: 'string' },
+      priority: { type: 'string' },
+      'max-concurrency': { type: 'string' },
+      budget: { type: 'string', multiple: true },
       help: { type: 'boolean' },
     },
   });
@@ -208,7 +258,7 @@ export async function runKeys(argv: string[]): Promise<number> {
       );
       return 0;
     }
-    if (!['create', 'list', 'revoke'].includes(command))
+    if (!['create', 'list', 'show', 'revoke'].includes(command))
       throw new UsageError(`unknown keys command '${command}'`);
     const configPath = values.config ?? (process.env['GATEWAY_CONFIG'] || null);
     const target =
@@ -226,12 +276,7 @@ export async function runKeys(argv: string[]): Promise<number> {
             ...(rpm === undefined ? {} : { requests: `${rpm}/minute` }),
             ...(tpm === undefined ? {} : { tokens: `${tpm}/minute` }),
           };
-          const metadata: Record<string, string> = {};
-          for (const pair of values.metadata ?? []) {
-            const at = pair.indexOf('=');
-            if (at < 1) throw new UsageError(`--metadata: '${pair}' is not key=value`);
-            metadata[pair.slice(0, at)] = pair.slice(at + 1);
-          }
+          const metadata = parseMetadata(values.metadata);
           const body: Record<string, unknown> = { name: values.name };
           if (values.models !== undefined)
             body['models'] = values.models
@@ -245,6 +290,11 @@ export async function runKeys(argv: string[]): Promise<number> {
           }
           if (values.expires !== undefined) body['expires_at'] = parseExpiry(values.expires);
           if (Object.keys(metadata).length > 0) body['metadata'] = metadata;
+          if (values.team !== undefined) body['team'] = values.team;
+          if (values.priority !== undefined) body['priority'] = parsePriorityFlag(values.priority);
+          const maxConcurrency = positive('max-concurrency', values['max-concurrency']);
+          if (maxConcurrency !== undefined) body['max_concurrency'] = maxConcurrency;
+          if (values.budget !== undefined) body['budgets'] = values.budget.map(parseBudgetFlag);
           const created = await target.create(body);
           if (json) process.stdout.write(`${JSON.stringify(created)}\n`);
           else {
@@ -256,6 +306,13 @@ export async function runKeys(argv: string[]): Promise<number> {
         case 'list': {
           const keys = await target.list();
           process.stdout.write(json ? `${JSON.stringify({ data: keys })}\n` : table(keys));
+          return 0;
+        }
+        case 'show': {
+          const id = positionals[0];
+          if (id === undefined) throw new UsageError('show: give the key id (see keys list)');
+          const key = await target.show(id);
+          process.stdout.write(json ? `${JSON.stringify(key)}\n` : showKey(key));
           return 0;
         }
         default: {
