@@ -1,0 +1,397 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { ServiceUnavailableError } from '../errors/errors.js';
+import { withDeadline } from '../state/deadline.js';
+import type { ChangeSubscriber } from '../state/redis/cluster-subscriber.js';
+import { LuaScript } from '../state/redis/lua-script.js';
+import { RedisClock } from '../state/redis/redis-clock.js';
+import type { RedisClient } from '../state/redis/redis-client.js';
+import { SlotQueue, type Attempt } from './slot-queue.js';
+import type { OnStoreError, SlotMetrics, SlotScope } from './slots.js';
+
+/*
+ * A scope is a sorted set `{<namespace>}:<scope id>` whose members are the leases holding one of its
+ * slots, each scored by its expiry in Redis's clock (ms). Every key of the pool shares the hash tag
+ * `{<namespace>}`: one Redis Cluster slot, so that one script may take a key's, a team's and a
+ * backend's slot together. Scripts read Redis's TIME, never the instance's clock.
+ */
+
+/*
+ * KEYS: the request's scopes. ARGV: the deadline (ms, Redis's clock; 0: none), the lease (ms), the
+ * lease's member, then each scope's limit. Purges expired members (the leases of instances that died),
+ * then takes a slot in every scope or in none. Returns { taken (1|0), now, the live count of each scope
+ * after the decision, then the 1-based indexes of the full scopes }, or { 'late', now } having done
+ * nothing when run after its deadline: the caller gave up on it (issue 17).
+ */
+const ACQUIRE = new LuaScript(`
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local deadline = tonumber(ARGV[1])
+if deadline > 0 and now > deadline then return { 'late', now } end
+local lease = tonumber(ARGV[2])
+local member = ARGV[3]
+local counts = {}
+local full = {}
+for i = 1, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+  counts[i] = redis.call('ZCARD', KEYS[i])
+  if counts[i] >= tonumber(ARGV[3 + i]) then full[#full + 1] = i end
+end
+local reply = { #full == 0 and 1 or 0, now }
+for i = 1, #KEYS do
+  if #full == 0 then
+    redis.call('ZADD', KEYS[i], now + lease, member)
+    redis.call('PEXPIRE', KEYS[i], lease + 1000)
+    counts[i] = counts[i] + 1
+  end
+  reply[#reply + 1] = counts[i]
+end
+for _, index in ipairs(full) do reply[#reply + 1] = index end
+return reply`);
+
+/*
+ * KEYS: a lease's scopes. ARGV: its member, the channel to tell other instances on ('': none).
+ * Returns the live count of each scope after the release. Running late is harmless: no deadline.
+ */
+const RELEASE = new LuaScript(`
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local reply = {}
+for i = 1, #KEYS do
+  redis.call('ZREM', KEYS[i], ARGV[1])
+  reply[i] = redis.call('ZCOUNT', KEYS[i], '(' .. now, '+inf')
+end
+if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], '1') end
+return reply`);
+
+/*
+ * The heartbeat: every lease this instance holds, in one call. KEYS: the distinct scopes. ARGV: the
+ * lease (ms), then per key its number of members and the members. A member that is gone (it lapsed:
+ * this instance was cut off for longer than a lease) is not added back. Returns { the number of
+ * members gone, then the live count of each scope }.
+ */
+const RENEW = new LuaScript(`
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local lease = tonumber(ARGV[1])
+local a = 2
+local lost = 0
+local reply = { 0 }
+for i = 1, #KEYS do
+  local n = tonumber(ARGV[a])
+  a = a + 1
+  for m = 1, n do
+    if redis.call('ZADD', KEYS[i], 'XX', 'CH', now + lease, ARGV[a]) == 0 then lost = lost + 1 end
+    a = a + 1
+  end
+  redis.call('PEXPIRE', KEYS[i], lease + 1000)
+  reply[#reply + 1] = redis.call('ZCOUNT', KEYS[i], '(' .. now, '+inf')
+end
+reply[1] = lost
+return reply`);
+
+/* KEYS: scopes. Returns the live count of each (for inFlight). */
+const COUNT = new LuaScript(`
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local reply = {}
+for i = 1, #KEYS do reply[i] = redis.call('ZCOUNT', KEYS[i], '(' .. now, '+inf') end
+return reply`);
+
+export interface RedisSlotsOptions {
+  readonly redis: RedisClient;
+  readonly logger: Logger;
+  /** Keys are `{<namespace>}:<scope id>` (one hash tag); default `gw-cc`. Tests use their own. */
+  readonly namespace?: string;
+  /** A lease lives this long without renewal (concurrency.lease_ms); the heartbeat renews it every third. */
+  readonly leaseMs: number;
+  readonly maxQueue: number;
+  readonly queueTimeoutMs: number;
+  /** Longest wait for Redis on a request's path (rate_limit.store_timeout_ms). */
+  readonly storeTimeoutMs: number;
+  /**
+   * When Redis fails or does not answer in time: 'open' admits the request without a slot (counted and
+   * logged), 'closed' refuses it with 503 and Retry-After (as rate_limit.on_store_error).
+   */
+  readonly onStoreError: OnStoreError;
+  /**
+   * A pub/sub connection: releases on other instances wake this one's queue at once. Without it, the
+   * queue polls Redis, backing off from 20 to 200 ms (with it, to 1 s: for leases that lapse).
+   */
+  readonly subscriber?: ChangeSubscriber;
+  readonly metrics?: SlotMetrics;
+  /** inFlight's counts are refreshed this often for the scopes asked about recently (default 200 ms). */
+  readonly refreshMs?: number;
+}
+
+/** A held lease: its member and its scopes' keys. */
+interface Handle {
+  readonly member: string;
+  readonly ids: readonly string[];
+  readonly keys: readonly string[];
+}
+
+/** A scope asked about by inFlight within this long keeps being refreshed. */
+const WATCH_MS = 10_000;
+const LOG_EVERY_MS = 10_000;
+
+/**
+ * Slots shared by every instance through Redis: a semaphore of leases that expire unless renewed, so
+ * the slots of an instance that dies come back within leaseMs. See docs/concurrency.md.
+ */
+export class RedisSlots extends SlotQueue<Handle> {
+  private readonly redis: RedisClient;
+  private readonly namespace: string;
+  private readonly channel: string;
+  private readonly clock = new RedisClock();
+  private readonly instance = randomUUID();
+  private leaseSeq = 0;
+  /** Leases held by this instance, renewed together by one heartbeat. */
+  private readonly held = new Map<string, Handle>();
+  private readonly heldPerScope = new Map<string, number>();
+  private heartbeat: NodeJS.Timeout | null = null;
+  /** The last count of each scope seen in Redis, and when (performance.now()). */
+  private readonly counts = new Map<string, { count: number; at: number }>();
+  /** Scopes asked about by inFlight, and when last. */
+  private readonly watched = new Map<string, number>();
+  private refresher: NodeJS.Timeout | null = null;
+  private refreshing = false;
+  private lastLog = 0;
+  private stopped = false;
+
+  constructor(private readonly options: RedisSlotsOptions) {
+    super({
+      maxQueue: options.maxQueue,
+      queueTimeoutMs: options.queueTimeoutMs,
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      poll: { minMs: 20, maxMs: options.subscriber === undefined ? 200 : 1000 },
+    });
+    this.redis = options.redis;
+    this.namespace = options.namespace ?? 'gw-cc';
+    // Every instance publishes its releases: the others may listen whether or not this one does.
+    this.channel = `{${this.namespace}}:released`;
+    const subscriber = options.subscriber;
+    if (subscriber !== undefined) {
+      const subscribe = (): void => {
+        subscriber.subscribe(this.channel).catch(() => {
+          // retried on the next 'ready'; polling covers the gap
+        });
+      };
+      subscriber.on('message', (channel) => {
+        if (channel === this.channel && !this.stopped) this.wake();
+      });
+      subscriber.on('ready', subscribe);
+      subscribe();
+    }
+  }
+
+  inFlight(scopeId: string): number {
+    this.watched.set(scopeId, performance.now());
+    if (this.refresher === null && !this.stopped) {
+      this.refresher = setInterval(() => void this.refresh(), this.options.refreshMs ?? 200);
+      this.refresher.unref();
+    }
+    return this.counts.get(scopeId)?.count ?? this.heldPerScope.get(scopeId) ?? 0;
+  }
+
+  override async close(): Promise<void> {
+    this.stopped = true;
+    if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    if (this.refresher !== null) clearInterval(this.refresher);
+    this.heartbeat = null;
+    this.refresher = null;
+    await super.close();
+  }
+
+  private keyOf(scopeId: string): string {
+    return `{${this.namespace}}:${scopeId}`;
+  }
+
+  protected async take(scopes: readonly SlotScope[]): Promise<Attempt<Handle>> {
+    const ids = scopes.map((scope) => scope.id);
+    const keys = ids.map((id) => this.keyOf(id));
+    const member = `${this.instance}:${this.leaseSeq++}`;
+    let reply: (string | number)[];
+    try {
+      reply = (await this.run(
+        ACQUIRE,
+        keys,
+        [0, this.options.leaseMs, member, ...scopes.map((scope) => scope.limit)],
+        true,
+      )) as (string | number)[];
+    } catch (error) {
+      // Its script may yet run in time with the answer lost: give back what it may have taken.
+      RELEASE.run(this.redis, keys, [member, '']).catch(() => {
+        // lapses with its lease
+      });
+      return this.storeFailed(error);
+    }
+    const at = performance.now();
+    ids.forEach((id, index) => {
+      this.counts.set(id, { count: Number(reply[2 + index]), at });
+    });
+    if (Number(reply[0]) !== 1) {
+      const full = reply.slice(2 + ids.length).map((index) => ids[Number(index) - 1] ?? '');
+      return { kind: 'full', full };
+    }
+    const handle: Handle = { member, ids, keys };
+    this.held.set(member, handle);
+    for (const id of ids) this.heldPerScope.set(id, (this.heldPerScope.get(id) ?? 0) + 1);
+    this.startHeartbeat();
+    return { kind: 'taken', handle };
+  }
+
+  protected async give(handle: Handle): Promise<void> {
+    this.held.delete(handle.member);
+    for (const id of handle.ids) {
+      const count = (this.heldPerScope.get(id) ?? 1) - 1;
+      if (count > 0) this.heldPerScope.set(id, count);
+      else this.heldPerScope.delete(id);
+    }
+    if (this.held.size === 0 && this.heartbeat !== null) {
+      clearInterval(this.heartbeat);
+      this.heartbeat = null;
+    }
+    try {
+      const reply = (await this.run(RELEASE, handle.keys, [handle.member, this.channel], false)) as number[];
+      const at = performance.now();
+      handle.ids.forEach((id, index) => {
+        this.counts.set(id, { count: Number(reply[index]), at });
+      });
+    } catch (error) {
+      // The lease lapses within leaseMs: it is no longer renewed.
+      this.logFailure(error, 'concurrency store unavailable: a slot is released when its lease lapses');
+    }
+  }
+
+  private storeFailed(error: unknown): Attempt<Handle> {
+    const open = this.options.onStoreError === 'open';
+    this.options.metrics?.storeError?.(open);
+    this.logFailure(
+      error,
+      open
+        ? 'concurrency store unavailable: admitting requests without a slot'
+        : 'concurrency store unavailable: refusing requests',
+    );
+    if (!open) throw new ServiceUnavailableError('The concurrency store is unavailable; retry shortly', 1);
+    return { kind: 'unheld' };
+  }
+
+  private logFailure(error: unknown, message: string): void {
+    const now = Date.now();
+    if (now - this.lastLog <= LOG_EVERY_MS) return;
+    this.lastLog = now;
+    this.options.logger.warn(
+      {
+        detail: error instanceof Error ? error.message : String(error),
+        on_store_error: this.options.onStoreError,
+      },
+      message,
+    );
+  }
+
+  private startHeartbeat(): void {
+    if (this.heartbeat !== null || this.stopped) return;
+    this.heartbeat = setInterval(() => void this.renew(), Math.max(1, Math.floor(this.options.leaseMs / 3)));
+    this.heartbeat.unref();
+  }
+
+  /** Renews every lease held here in one call (all keys share one hash tag). */
+  private async renew(): Promise<void> {
+    if (this.held.size === 0) return;
+    const members = new Map<string, string[]>();
+    for (const handle of this.held.values()) {
+      handle.ids.forEach((id) => {
+        const list = members.get(id);
+        if (list === undefined) members.set(id, [handle.member]);
+        else list.push(handle.member);
+      });
+    }
+    const ids = [...members.keys()];
+    const args: (string | number)[] = [this.options.leaseMs];
+    for (const id of ids) {
+      const list = members.get(id) ?? [];
+      args.push(list.length, ...list);
+    }
+    try {
+      const reply = (await this.run(
+        RENEW,
+        ids.map((id) => this.keyOf(id)),
+        args,
+        false,
+      )) as number[];
+      const at = performance.now();
+      ids.forEach((id, index) => {
+        this.counts.set(id, { count: Number(reply[1 + index]), at });
+      });
+      const lost = Number(reply[0]);
+      if (lost > 0) {
+        this.options.logger.warn(
+          { lost },
+          'concurrency leases lapsed before their renewal (Redis was unreachable for longer than lease_ms)',
+        );
+      }
+    } catch (error) {
+      this.logFailure(error, 'concurrency store unavailable: leases not renewed');
+    }
+  }
+
+  /** Refreshes inFlight's counts for the scopes asked about lately; stops when none are. */
+  private async refresh(): Promise<void> {
+    if (this.refreshing || this.stopped) return;
+    const now = performance.now();
+    for (const [id, at] of this.watched) if (now - at > WATCH_MS) this.watched.delete(id);
+    if (this.watched.size === 0) {
+      if (this.refresher !== null) clearInterval(this.refresher);
+      this.refresher = null;
+      return;
+    }
+    const ids = [...this.watched.keys()];
+    this.refreshing = true;
+    try {
+      const reply = (await this.run(
+        COUNT,
+        ids.map((id) => this.keyOf(id)),
+        [],
+        false,
+      )) as number[];
+      const at = performance.now();
+      ids.forEach((id, index) => {
+        const known = this.counts.get(id);
+        // A newer count from an acquire or release answered meanwhile wins.
+        if (known === undefined || known.at <= now) this.counts.set(id, { count: Number(reply[index]), at });
+      });
+    } catch {
+      // the last counts stay
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  /**
+   * Runs a script within storeTimeoutMs. With `deadline`, its first argument is set to the moment this
+   * process gives up, in Redis's time (RedisClock): a call given up on does nothing when a stalled
+   * Redis gets to it later, so no slot is taken for a request that went on without one.
+   */
+  private async run(
+    script: LuaScript,
+    keys: readonly string[],
+    args: (string | number)[],
+    deadline: boolean,
+  ): Promise<unknown> {
+    const budget = this.options.storeTimeoutMs;
+    if (!Number.isFinite(budget)) return script.run(this.redis, keys, args);
+    if (deadline && !this.clock.known) await this.clock.sync(this.redis, budget);
+    const sentAt = performance.now();
+    if (deadline) args[0] = this.clock.redisTime(sentAt + budget);
+    const answer = script.run(this.redis, keys, args).then((reply) => {
+      if (deadline && Array.isArray(reply)) {
+        this.clock.observe(Number(reply[1]), sentAt, performance.now());
+        if (reply[0] === 'late') throw new Error('Redis ran the call after its deadline; it changed nothing');
+      }
+      return reply;
+    });
+    return withDeadline(answer, budget);
+  }
+}
