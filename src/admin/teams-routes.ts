@@ -105,13 +105,16 @@ export function registerTeamRoutes(
         createdAt: new Date().toISOString(),
         source: 'store',
       };
-      try {
-        await fromStore(() => teams.store.create(record), 'team');
-      } catch (error) {
-        if (error instanceof TeamExistsError)
-          throw new TeamConflictError(`A team with the id '${body.id}' exists already`);
-        throw error;
-      }
+      await fromStore(async () => {
+        try {
+          await teams.store.create(record);
+        } catch (error) {
+          // Not a store failure: the id is taken (a GatewayError passes fromStore as it is).
+          if (error instanceof TeamExistsError)
+            throw new TeamConflictError(`A team with the id '${body.id}' exists already`);
+          throw error;
+        }
+      }, 'team');
       teams.forget(record.id);
       request.log.info({ team: record.id }, 'team created');
       return reply

@@ -23,16 +23,20 @@ const KEY = /sk-gw-[0-9A-Za-z]{40}/g;
 const DAY_MS = 86_400_000;
 /** Every member of POST /admin/keys's answer, and nothing else. */
 const CREATED_MEMBERS = [
+  'budgets',
   'created_at',
   'expires_at',
   'id',
   'key',
+  'max_concurrency',
   'metadata',
   'models',
   'name',
+  'priority',
   'rate_limit',
   'revoked_at',
   'source',
+  'team',
 ];
 const VIEW_MEMBERS = CREATED_MEMBERS.filter((member) => member !== 'key');
 const ADMIN_TOKEN = 'admin-token-for-the-keys-cli-test';
@@ -206,8 +210,8 @@ describe('ai-gateway keys with the embedded store of a config', () => {
     const result = await runCli(['keys', 'create', '--config', config, '--name', 'bob'], { cwd: directory });
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stderr, '');
-    assert.match(result.stdout, /^ID +NAME +MODELS +STATUS +EXPIRES +SOURCE$/m);
-    const row = /^(key_[0-9a-f]{16}) +bob +\* +active +- +store$/m.exec(result.stdout);
+    assert.match(result.stdout, /^ID +NAME +MODELS +TEAM +PRIORITY +BUDGETS +STATUS +EXPIRES +SOURCE$/m);
+    const row = /^(key_[0-9a-f]{16}) +bob +\* +- +100 +- +active +- +store$/m.exec(result.stdout);
     assert.ok(row !== null, `a row for bob in: ${result.stdout}`);
     const keys = result.stdout.match(KEY) ?? [];
     assert.equal(keys.length, 1, 'the key is printed exactly once');
@@ -228,13 +232,16 @@ describe('ai-gateway keys with the embedded store of a config', () => {
   it('list prints a table of every key, static ones too, without a secret or hash', async () => {
     const result = await runCli(['keys', 'list', '--config', config], { cwd: directory });
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /^ID +NAME +MODELS +STATUS +EXPIRES +SOURCE$/m);
-    assert.match(result.stdout, new RegExp(`^${STATIC_ID} +${STATIC_ID} +\\* +active +- +config$`, 'm'));
+    assert.match(result.stdout, /^ID +NAME +MODELS +TEAM +PRIORITY +BUDGETS +STATUS +EXPIRES +SOURCE$/m);
     assert.match(
       result.stdout,
-      new RegExp(`^${alice.id} +alice +demo +active +${alice.expires_at ?? ''} +store$`, 'm'),
+      new RegExp(`^${STATIC_ID} +${STATIC_ID} +\\* +- +100 +- +active +- +config$`, 'm'),
     );
-    assert.match(result.stdout, new RegExp(`^${bob.id} +bob +\\* +active +- +store$`, 'm'));
+    assert.match(
+      result.stdout,
+      new RegExp(`^${alice.id} +alice +demo +- +100 +- +active +${alice.expires_at ?? ''} +store$`, 'm'),
+    );
+    assert.match(result.stdout, new RegExp(`^${bob.id} +bob +\\* +- +100 +- +active +- +store$`, 'm'));
     assertNoSecrets(result.stdout, [alice, bob]);
   });
 
@@ -284,7 +291,7 @@ describe('ai-gateway keys with the embedded store of a config', () => {
     const revokedAt = listed.data.find((key) => key.id === alice.id)?.revoked_at ?? null;
     assert.ok(revokedAt !== null && !Number.isNaN(Date.parse(revokedAt)), 'revoked_at is set');
     const table = await runCli(['keys', 'list', '--config', config], { cwd: directory });
-    assert.match(table.stdout, new RegExp(`^${alice.id} +alice +demo +revoked `, 'm'));
+    assert.match(table.stdout, new RegExp(`^${alice.id} +alice +demo +- +100 +- +revoked `, 'm'));
 
     assert.equal(await serve.stop(), 0);
     serve = null;
@@ -356,7 +363,7 @@ describe('ai-gateway keys with a Redis store', needsRedis, () => {
   it('list shows it, without a secret or hash', async () => {
     const table = await runCli(['keys', 'list', '--config', config], { cwd: directory });
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, new RegExp(`^${carol.id} +carol +demo +active +- +store$`, 'm'));
+    assert.match(table.stdout, new RegExp(`^${carol.id} +carol +demo +- +100 +- +active +- +store$`, 'm'));
     assertNoSecrets(table.stdout, [carol]);
 
     const listed = await runJson<{ data: KeyView[] }>(['keys', 'list', '--config', config], {
@@ -373,6 +380,10 @@ describe('ai-gateway keys with a Redis store', needsRedis, () => {
         models: null,
         rate_limit: null,
         metadata: {},
+        team: null,
+        priority: 100,
+        max_concurrency: null,
+        budgets: [],
         source: 'config',
       },
       carolView,
@@ -489,8 +500,11 @@ describe('ai-gateway keys --url: a running gateway through its admin API', () =>
       env: { GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN },
     });
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, new RegExp(`^${bob.id} +bob +demo +active +`, 'm'));
-    assert.match(table.stdout, new RegExp(`^${STATIC_ID} +${STATIC_ID} +\\* +active +- +config$`, 'm'));
+    assert.match(table.stdout, new RegExp(`^${bob.id} +bob +demo +- +100 +- +active +`, 'm'));
+    assert.match(
+      table.stdout,
+      new RegExp(`^${STATIC_ID} +${STATIC_ID} +\\* +- +100 +- +active +- +config$`, 'm'),
+    );
     assertNoSecrets(table.stdout, [bob]);
 
     const listed = await runJson<{ data: KeyView[] }>(['keys', 'list', '--url', `${url}/`], {

@@ -257,6 +257,11 @@ describe('GET /openapi.json and /docs', () => {
       ['/admin/keys/{id}', 'get'],
       ['/admin/keys/{id}', 'patch'],
       ['/admin/keys/{id}', 'delete'],
+      ['/admin/teams', 'post'],
+      ['/admin/teams', 'get'],
+      ['/admin/teams/{id}', 'get'],
+      ['/admin/teams/{id}', 'patch'],
+      ['/admin/teams/{id}', 'delete'],
     ] as const) {
       assert.deepEqual(
         at(document, 'paths', path, method)['security'],
