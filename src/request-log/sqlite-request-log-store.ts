@@ -43,6 +43,11 @@ export interface SqliteRequestLogStoreOptions {
   readonly retentionBatch?: number;
 }
 
+/** better-sqlite3 throws synchronously; callers of the async seam expect a rejected promise instead. */
+function settle<T>(work: () => T): Promise<T> {
+  return Promise.resolve().then(work);
+}
+
 interface Migration {
   readonly version: number;
   readonly name: string;
@@ -124,6 +129,12 @@ export class SqliteRequestLogStore implements RequestLogStore {
   }
 
   migrate(): Promise<void> {
+    return settle(() => {
+      this.migrateNow();
+    });
+  }
+
+  private migrateNow(): void {
     this.database.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
     // IMMEDIATE takes the write lock first: a second process migrating at once waits, then sees the rows.
@@ -143,11 +154,16 @@ export class SqliteRequestLogStore implements RequestLogStore {
         }
       })
       .immediate();
-    return Promise.resolve();
   }
 
   write(records: readonly RequestRecord[]): Promise<void> {
-    if (records.length === 0) return Promise.resolve();
+    return settle(() => {
+      this.writeNow(records);
+    });
+  }
+
+  private writeNow(records: readonly RequestRecord[]): void {
+    if (records.length === 0) return;
     const insert = this.database.prepare(
       `INSERT INTO request_log (${RECORD_COLUMNS.join(', ')}) VALUES (${RECORD_COLUMNS.map(() => '?').join(', ')})`,
     );
@@ -159,24 +175,29 @@ export class SqliteRequestLogStore implements RequestLogStore {
       for (const record of records) insert.run(recordValues(record));
       for (const delta of rollupDeltas(records)) upsert.run(delta);
     })();
-    return Promise.resolve();
   }
 
   query(filters: RequestLogFilters, cursor: string | null, limit: number): Promise<RequestLogPage> {
+    return settle(() => this.queryNow(filters, cursor, limit));
+  }
+
+  private queryNow(filters: RequestLogFilters, cursor: string | null, limit: number): RequestLogPage {
     const position = cursor === null ? null : decodeCursor(cursor);
     const size = clampLimit(limit);
     const where = whereSql(filters, position, () => '?');
     const rows = this.database
       .prepare(`SELECT * FROM request_log ${where.sql} ORDER BY time DESC, id DESC LIMIT ${size + 1}`)
       .all(...where.params) as Record<string, unknown>[];
-    return Promise.resolve(toPage(rows, size));
+    return toPage(rows, size);
   }
 
   get(requestId: string): Promise<StoredRequestRecord | null> {
-    const row = this.database
-      .prepare('SELECT * FROM request_log WHERE request_id = ? ORDER BY time DESC, id DESC LIMIT 1')
-      .get(requestId) as Record<string, unknown> | undefined;
-    return Promise.resolve(row === undefined ? null : rowToRecord(row));
+    return settle(() => {
+      const row = this.database
+        .prepare('SELECT * FROM request_log WHERE request_id = ? ORDER BY time DESC, id DESC LIMIT 1')
+        .get(requestId) as Record<string, unknown> | undefined;
+      return row === undefined ? null : rowToRecord(row);
+    });
   }
 
   export(filters: RequestLogFilters): AsyncIterable<StoredRequestRecord> {
@@ -188,16 +209,24 @@ export class SqliteRequestLogStore implements RequestLogStore {
     bucket: StatsBucket,
     groupBy: StatsGroupBy | null,
   ): Promise<RequestLogStats> {
+    return settle(() => this.statsNow(filters, bucket, groupBy));
+  }
+
+  private statsNow(
+    filters: RequestLogFilters,
+    bucket: StatsBucket,
+    groupBy: StatsGroupBy | null,
+  ): RequestLogStats {
     if (rollupsCanAnswer(filters, bucket)) {
       const query = rollupStatsSql('request_log_hourly', filters, groupBy, () => '?');
       const rows = this.database.prepare(query.sql).all(...query.params) as Record<string, unknown>[];
-      return Promise.resolve({ source: 'rollup', rows: assembleStats(partialsFromRollups(rows)) });
+      return { source: 'rollup', rows: assembleStats(partialsFromRollups(rows)) };
     }
     const queries = recordStatsSql('request_log', filters, bucket, groupBy, () => '?');
     const run = (query: { sql: string; params: unknown[] }): Record<string, unknown>[] =>
       this.database.prepare(query.sql).all(...query.params) as Record<string, unknown>[];
     const partials = partialsFromRecords(run(queries.sums), run(queries.duration), run(queries.ttfb));
-    return Promise.resolve({ source: 'records', rows: assembleStats(partials) });
+    return { source: 'records', rows: assembleStats(partials) };
   }
 
   async retention(now: number): Promise<RetentionResult> {
@@ -236,7 +265,8 @@ export class SqliteRequestLogStore implements RequestLogStore {
   }
 
   close(): Promise<void> {
-    this.database.close();
-    return Promise.resolve();
+    return settle(() => {
+      this.database.close();
+    });
   }
 }
