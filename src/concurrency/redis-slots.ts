@@ -120,6 +120,8 @@ export interface RedisSlotsOptions {
    * queue polls Redis, backing off from 20 to 200 ms (with it, to 1 s: for leases that lapse).
    */
   readonly subscriber?: ChangeSubscriber;
+  /** The queue's polling, to override the backoff above (tests, tuning). */
+  readonly poll?: { readonly minMs: number; readonly maxMs: number };
   readonly metrics?: SlotMetrics;
   /** inFlight's counts are refreshed this often for the scopes asked about recently (default 200 ms). */
   readonly refreshMs?: number;
@@ -165,7 +167,7 @@ export class RedisSlots extends SlotQueue<Handle> {
       maxQueue: options.maxQueue,
       queueTimeoutMs: options.queueTimeoutMs,
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
-      poll: { minMs: 20, maxMs: options.subscriber === undefined ? 200 : 1000 },
+      poll: options.poll ?? { minMs: 20, maxMs: options.subscriber === undefined ? 200 : 1000 },
     });
     this.redis = options.redis;
     this.namespace = options.namespace ?? 'gw-cc';
