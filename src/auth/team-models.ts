@@ -53,3 +53,11 @@ export function allowedModels(key: KeyRecord, team: TeamRecord | null): readonly
   memo.set(key, { team, models });
   return models;
 }
+
+/** The allow-list of a request's key and team (null: every model, also before authentication). */
+export function requestModels(state: {
+  readonly key: KeyRecord | null;
+  readonly team: TeamRecord | null;
+}): readonly string[] | null {
+  return state.key === null ? null : allowedModels(state.key, state.team);
+}

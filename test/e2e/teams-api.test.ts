@@ -240,6 +240,14 @@ for (const kind of ['embedded', 'redis'] as const) {
       assert.equal((await chat(other.url, secret, 'demo')).status, 200);
       // The key allows demo-large; its team does not.
       problem(await chat(other.url, secret, 'demo-large'), 403, 'model_not_allowed', 'model');
+      // GET /v1/models lists what both allow.
+      const models = (await call(other.url, 'GET', '/v1/models', { token: secret })).json['data'] as {
+        id: string;
+      }[];
+      assert.deepEqual(
+        models.map((model) => model.id),
+        ['demo'],
+      );
       // The team widened on one instance: the other follows (the embedded store's cache keeps a team 1 s).
       await call(running.url, 'PATCH', '/admin/teams/narrow', { body: { models: null } });
       const deadline = Date.now() + 3000;

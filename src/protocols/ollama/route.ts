@@ -28,6 +28,7 @@ import {
   type OllamaChatBody,
   type OllamaGenerateBody,
 } from './to-conversation.js';
+import { requestModels } from '../../auth/team-models.js';
 
 /**
  * The version /api/version reports: new enough that clients which check it (Open WebUI, Continue)
@@ -392,7 +393,7 @@ export function registerOllamaApi(app: FastifyInstance, context: GatewayContext)
       },
     },
     async (request, reply) => {
-      const names = await context.discovery.listModels(request.gateway.key?.models ?? null);
+      const names = await context.discovery.listModels(requestModels(request.gateway));
       const modified = createdAt(STARTED_NS);
       const models = names.map((name) => ({
         name,

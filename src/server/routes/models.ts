@@ -4,6 +4,7 @@ import { ModelListSchema, ModelSchema, type ModelList } from '../../api/schemas.
 import { InvalidRequestError, ModelNotFoundError } from '../../errors/errors.js';
 import type { GatewayContext } from '../context.js';
 import { errorResponses } from './openapi-fragments.js';
+import { requestModels } from '../../auth/team-models.js';
 
 const STARTED = Math.floor(Date.now() / 1000);
 /** As long as a request's `model` may be. */
@@ -30,7 +31,7 @@ export function registerModels(app: FastifyInstance, context: GatewayContext): v
       },
     },
     async (request, reply) => {
-      const names = await context.discovery.listModels(request.gateway.key?.models ?? null);
+      const names = await context.discovery.listModels(requestModels(request.gateway));
       const list: ModelList = { object: 'list', data: names.map(modelObject) };
       return reply.type('application/json').send(JSON.stringify(list));
     },
@@ -69,7 +70,7 @@ export function registerModels(app: FastifyInstance, context: GatewayContext): v
       }
       // The list this key sees, so that a model it may not use is not told apart from one that does not
       // exist (the same 404, the same words).
-      const names = await context.discovery.listModels(request.gateway.key?.models ?? null);
+      const names = await context.discovery.listModels(requestModels(request.gateway));
       if (!names.includes(id)) {
         throw new ModelNotFoundError(
           `The model '${id}' does not exist; GET /v1/models lists the models you can use`,
