@@ -25,6 +25,7 @@ import { hashTag } from './hash-tag.js';
 import { LuaScript } from './lua-script.js';
 import { checkRedis, createStateClient, createSubscriber, type RedisClient } from './redis-client.js';
 import { RedisKeyStore } from './redis-key-store.js';
+import { RedisTeamStore } from './redis-team-store.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -204,6 +205,59 @@ describe('Redis stores on a Redis Cluster', { skip: withoutRedis }, () => {
     );
     assert.equal(tags.size, 5, [...tags].join(' '));
     await store.close();
+  });
+
+  it("the team store: create, update, delete, all on the {gw-teams} slot; changes heard through the key store's subscriber", async () => {
+    const redis = stateClient();
+    const subscriber = createSubscriber(
+      { cluster: [{ host: '127.0.0.1', port: cluster.nodes[0]?.port ?? 0 }], tls: false },
+      redis,
+      { logger, commandTimeoutMs: 2000 },
+    );
+    clients.push(subscriber);
+    const keys = new RedisKeyStore(redis, subscriber, logger, 250);
+    const teams = new RedisTeamStore(redis, subscriber, logger, 250);
+    const heardKeys: (string | null)[] = [];
+    const heardTeams: (string | null)[] = [];
+    keys.subscribe((sha256) => heardKeys.push(sha256));
+    teams.subscribe((id) => heardTeams.push(id));
+    await waitUntil(() => Promise.resolve(teams.changesDelivered), 5000, 'no subscription');
+    const team = {
+      id: 'research',
+      name: 'Research',
+      models: null,
+      rateLimit: { requests: '10/minute' },
+      budgets: [],
+      maxConcurrency: 3,
+      metadata: {},
+      createdAt: '2030-01-01T00:00:00.000Z',
+      source: 'store' as const,
+    };
+    await teams.create(team);
+    await teams.create({ ...team, id: 'ops' });
+    assert.equal((await teams.update('research', { maxConcurrency: 5 }))?.maxConcurrency, 5);
+    assert.equal(await teams.delete('ops'), true);
+    assert.deepEqual(
+      (await teams.list()).map((entry) => entry.id),
+      ['research'],
+    );
+    await waitUntil(
+      () => Promise.resolve(heardTeams.filter((id) => id !== null).length >= 4),
+      2000,
+      'team changes not heard',
+    );
+    // The key store's listeners hear none of the team channel's messages.
+    assert.deepEqual(
+      heardKeys.filter((hash) => hash !== null),
+      [],
+    );
+    const names = (
+      await Promise.all(
+        (await cluster.masters()).map((node) => redisCommand(node.port, 'KEYS', '{gw-teams}*')),
+      )
+    ).flatMap((found) => found as string[]);
+    assert.deepEqual(names.sort(), ['{gw-teams}:ids', '{gw-teams}:team:research']);
+    await keys.close();
   });
 
   it('usage: one script per batch over several hours and a batch marker, queried back', async () => {
