@@ -46,6 +46,7 @@ interface Waiter {
 /** How much one hold counts in a scope's moving average of hold times (for Retry-After). */
 const HOLD_WEIGHT = 0.2;
 const MAX_RETRY_AFTER_SECONDS = 60;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The queue and the leases, over a store that only knows how to take and give back slots (all or
@@ -80,16 +81,21 @@ export abstract class SlotQueue<H> implements SlotPool {
   protected abstract give(handle: H): Promise<void>;
   abstract inFlight(scopeId: string): number;
 
-  async tryAcquire(scopes: readonly SlotScope[], options: { priority?: number } = {}): Promise<Lease | null> {
+  async tryAcquire(
+    requested: readonly SlotScope[],
+    options: { priority?: number } = {},
+  ): Promise<Lease | null> {
     this.assertOpen();
+    const scopes = distinct(requested);
     if (scopes.length === 0) return unheldLease([], true);
     if (this.blockers(scopes, options.priority ?? -Infinity).length > 0) return null;
     const attempt = await this.take(scopes);
     return attempt.kind === 'full' ? null : this.leaseOf(scopes, attempt);
   }
 
-  async acquire(scopes: readonly SlotScope[], options: AcquireOptions = {}): Promise<Lease> {
+  async acquire(requested: readonly SlotScope[], options: AcquireOptions = {}): Promise<Lease> {
     this.assertOpen();
+    const scopes = distinct(requested);
     const signal = options.signal;
     signal?.throwIfAborted();
     if (scopes.length === 0) return unheldLease([], true);
@@ -144,15 +150,17 @@ export abstract class SlotQueue<H> implements SlotPool {
           }
         },
       };
-      waiter.timer = setTimeout(() => {
-        this.finish(waiter, 'timeout');
-        reject(
-          new ConcurrencyLimitError(
-            `No concurrency slot for ${waiter.blockedBy.join(', ')} became free within ${timeoutMs} ms`,
-            this.retryAfterSeconds(waiter.blockedBy),
-          ),
-        );
-      }, timeoutMs);
+      // Beyond a timer's range (about 24.8 days, or Infinity): no timeout.
+      if (timeoutMs <= MAX_TIMER_MS)
+        waiter.timer = setTimeout(() => {
+          this.finish(waiter, 'timeout');
+          reject(
+            new ConcurrencyLimitError(
+              `No concurrency slot for ${waiter.blockedBy.join(', ')} became free within ${timeoutMs} ms`,
+              this.retryAfterSeconds(waiter.blockedBy),
+            ),
+          );
+        }, timeoutMs);
       signal?.addEventListener('abort', waiter.onAbort, { once: true });
       this.enqueue(waiter);
       // A slot freed between the attempt and now woke nobody: try again.
@@ -340,4 +348,14 @@ function unheldLease(scopes: readonly string[], held: boolean): Lease {
 /** Read through a call: the waiter may have left while an attempt for it awaited the store. */
 function left(waiter: { readonly done: boolean }): boolean {
   return waiter.done;
+}
+
+/** One slot per scope: a scope named twice counts once, at its lowest limit. */
+function distinct(scopes: readonly SlotScope[]): readonly SlotScope[] {
+  const byId = new Map<string, SlotScope>();
+  for (const scope of scopes) {
+    const seen = byId.get(scope.id);
+    if (seen === undefined || scope.limit < seen.limit) byId.set(scope.id, scope);
+  }
+  return byId.size === scopes.length ? scopes : [...byId.values()];
 }

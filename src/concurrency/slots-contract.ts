@@ -135,6 +135,30 @@ export function describeSlotsContract(name: string, fixture: SlotsFixture): void
       assert.deepEqual(order, ['waiter', 'newcomer']);
     });
 
+    it('lets a request pass waiters blocked on a scope it does not need', async () => {
+      const [pool] = await fixture.pools();
+      const full: SlotScope = { id: 'backend:gpu-a', limit: 1 };
+      const holder = await pool.tryAcquire([full]);
+      assert.ok(holder !== null);
+      const waiting = pool.acquire([{ id: 'key:alice', limit: 5 }, full], { priority: 100 });
+      await waitFor(() => pool.queueLength(full.id) === 1, 'the waiter to queue');
+      // Lower priority, same key, another backend: not held up by the waiter for gpu-a.
+      const lease = await pool.acquire(
+        [
+          { id: 'key:alice', limit: 5 },
+          { id: 'backend:gpu-b', limit: 1 },
+        ],
+        {
+          priority: 10,
+          timeoutMs: 0,
+        },
+      );
+      assert.equal(pool.queueLength(full.id), 1);
+      await lease.release();
+      await holder.release();
+      await (await waiting).release();
+    });
+
     it('drops an aborted waiter from the queue at once and gives the slot to the next', async () => {
       const [pool] = await fixture.pools();
       const scope: SlotScope = { id: 'backend:abort', limit: 1 };
@@ -254,6 +278,17 @@ export function describeSlotsContract(name: string, fixture: SlotsFixture): void
       assert.equal(await pool.tryAcquire([scope]), null, 'b and c hold both slots');
       await b.release();
       await c.release();
+    });
+
+    it('takes one slot in a scope named twice', async () => {
+      const [pool] = await fixture.pools();
+      const lease = await pool.tryAcquire([
+        { id: 'team:twice', limit: 2 },
+        { id: 'team:twice', limit: 2 },
+      ]);
+      assert.ok(lease !== null);
+      assert.equal(pool.inFlight('team:twice'), 1);
+      assert.ok((await pool.tryAcquire([{ id: 'team:twice', limit: 2 }])) !== null, 'one slot is left');
     });
 
     it('counts the requests in flight per scope', async () => {
