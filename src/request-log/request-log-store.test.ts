@@ -457,3 +457,49 @@ describe('request log store: postgres on its own', () => {
 function partitionOf(time: number): string {
   return `request_log_${new Date(time).toISOString().slice(0, 10).replaceAll('-', '')}`;
 }
+
+/** A typical record: UUID request id, one attempt, no prompt text (logging.prompts off). */
+function typical(index: number, time: number): RequestRecord {
+  return boundRecord({
+    ...record(index, time),
+    request_id: randomBytes(16)
+      .toString('hex')
+      .replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-'),
+    user_agent: 'OpenAI/JS 6.49.0',
+    client_address: '10.0.12.34',
+    attempts: [{ backend: 'backend-0', model: 'qwen2.5:0.5b', outcome: 'ok', duration_ms: 812 }],
+    prompt: null,
+    answer: null,
+  });
+}
+
+describe('request log store: size per record (for docs/request-log.md)', () => {
+  const ROWS = 10_000;
+  const rows = Array.from({ length: ROWS }, (_, index) => typical(index, BASE + index * 100));
+  const sqlite = sqliteBackend();
+  const postgres = postgresBackend();
+  after(async () => {
+    await sqlite.cleanup();
+    await postgres.cleanup();
+  });
+
+  it('takes a few hundred bytes per record with its indexes in SQLite', async (context) => {
+    const store = await sqlite.open();
+    for (let start = 0; start < ROWS; start += 500) await store.write(rows.slice(start, start + 500));
+    const bytes = store.sizeBytes();
+    assert.ok(bytes !== null);
+    const perRecord = bytes / ROWS;
+    context.diagnostic(`sqlite: ${Math.round(perRecord)} bytes per record (table and indexes, ${ROWS} rows)`);
+    assert.ok(perRecord > 100 && perRecord < 2000, `${perRecord}`);
+  });
+
+  it('takes a few hundred bytes per record with its indexes in PostgreSQL', async (context) => {
+    const store = await postgres.open();
+    for (let start = 0; start < ROWS; start += 500) await store.write(rows.slice(start, start + 500));
+    const perRecord = (await store.sizeBytes()) / ROWS;
+    context.diagnostic(
+      `postgres: ${Math.round(perRecord)} bytes per record (partitions and indexes, ${ROWS} rows)`,
+    );
+    assert.ok(perRecord > 100 && perRecord < 3000, `${perRecord}`);
+  });
+});
