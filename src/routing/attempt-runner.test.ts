@@ -12,7 +12,9 @@ import {
   UpstreamError,
   UpstreamTimeoutError,
 } from '../errors/errors.js';
-import { AttemptRunner, type AttemptLog } from './attempt-runner.js';
+import { AttemptRunner, type AttemptLog, type BackendSlots } from './attempt-runner.js';
+import { MemorySlots } from '../concurrency/memory-slots.js';
+import { ConcurrencyLimitError } from '../errors/errors.js';
 import type { BackendLoad } from './backend-load.js';
 import { STALE_MS } from './latency-tracker.js';
 import { ModelRouter, type RoutePlan } from './model-router.js';
@@ -82,6 +84,8 @@ interface FixtureOptions {
   readonly load?: BackendLoad;
   /** Further routes, before the one of MODEL (a pattern such as `*` among them). */
   readonly routes?: readonly { name: string; targets: readonly TargetSpec[] }[];
+  /** Backends' slots (max_concurrency). */
+  readonly slots?: BackendSlots;
 }
 
 interface Fixture {
@@ -152,6 +156,7 @@ function fixture(options: FixtureOptions): Fixture {
     options.random ?? Math.random,
     undefined,
     options.load ?? null,
+    options.slots ?? null,
   );
   const calls: { backend: string; model: string }[] = [];
   const behaviours = new Map<string, Behaviour>(names.map((name) => [name, answers(`from ${name}`)]));
@@ -1201,5 +1206,75 @@ describe('AttemptRunner: the attempt log', () => {
     f.behaviours.set('only', rejects(retryable));
     const { log } = await f.failure();
     assert.equal(log.backend, null);
+  });
+});
+
+describe('AttemptRunner: backend slots (max_concurrency)', () => {
+  function slotted(targets: readonly TargetSpec[], limits: Record<string, number>, queueTimeoutMs = 5_000) {
+    const pool = new MemorySlots({ maxQueue: 100, queueTimeoutMs });
+    const f = fixture({
+      targets,
+      routing: { max_attempts: 3, circuit_breaker: { enabled: false } },
+      slots: { pool, limits: new Map(Object.entries(limits)), queueTimeoutMs },
+    });
+    return { f, pool };
+  }
+
+  it('sends a request to the next target when the first one is full, without counting an attempt there', async () => {
+    const { f, pool } = slotted([{ backend: 'gpu' }, { backend: 'cloud' }], { gpu: 1 });
+    const held = deferred<string>();
+    f.behaviours.set('gpu', () => held.promise);
+    const first = track(f.request());
+    await until(() => pool.inFlight('backend:gpu') === 1, 'the first request holds the slot');
+    const second = await f.request();
+    assert.equal(second.backend, 'cloud');
+    assert.deepEqual(
+      second.log.attempts.map((attempt) => attempt.backend),
+      ['cloud'],
+    );
+    held.resolve('from gpu');
+    assert.equal((await first.result).backend, 'gpu');
+    // The slot is free again once the answer is in.
+    assert.equal(pool.inFlight('backend:gpu'), 0);
+    assert.equal((await f.request()).backend, 'gpu');
+  });
+
+  it('waits in the queue for the first target when every target is full, and gets the slot when it frees', async () => {
+    const { f, pool } = slotted([{ backend: 'gpu' }], { gpu: 1 });
+    const held = deferred<string>();
+    f.behaviours.set('gpu', () => held.promise);
+    const first = track(f.request());
+    await until(() => f.calls.length === 1, 'the first request is sent, holding the slot');
+    assert.equal(pool.inFlight('backend:gpu'), 1);
+    f.behaviours.set('gpu', answers('second'));
+    const second = track(f.request());
+    await until(() => pool.queueLength('backend:gpu') === 1, 'the second request waits');
+    assert.equal(second.settled(), false);
+    held.resolve('first');
+    await first.result;
+    assert.equal((await second.result).value, 'second');
+    assert.equal(pool.queueLength(), 0);
+  });
+
+  it('gives up with concurrency_limit_exceeded after the queue timeout, and a client that leaves is dropped from the queue', async () => {
+    const { f, pool } = slotted([{ backend: 'gpu' }], { gpu: 1 }, 20);
+    f.behaviours.set('gpu', hangs);
+    const holder = new AbortController();
+    const first = track(f.request(holder));
+    await until(() => pool.inFlight('backend:gpu') === 1, 'the first request holds the slot');
+    const { error, log } = await f.failure();
+    assert.ok(error instanceof ConcurrencyLimitError, String(error));
+    assert.equal(error.status, 429);
+    assert.ok(Number(error.headers['retry-after']) >= 1);
+    assert.deepEqual(log.attempts, []);
+    const leaving = new AbortController();
+    const waiting = track(f.request(leaving));
+    await until(() => pool.queueLength('backend:gpu') === 1, 'a request waits');
+    leaving.abort(new ClientClosedError());
+    await assert.rejects(waiting.result, ClientClosedError);
+    assert.equal(pool.queueLength(), 0);
+    holder.abort(new ClientClosedError());
+    await first.result.catch(() => undefined);
+    await until(() => pool.inFlight('backend:gpu') === 0, 'the cancelled attempt frees its slot');
   });
 });

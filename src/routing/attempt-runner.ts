@@ -17,6 +17,7 @@ import { RetryBudget } from './retry-budget.js';
 import type { BackendLoad } from './backend-load.js';
 import { LatencyTracker } from './latency-tracker.js';
 import type { RouteTarget, TargetState } from './targets.js';
+import type { Lease, SlotPool } from '../concurrency/slots.js';
 
 /** One upstream attempt, as the request's log line shows it. */
 export interface AttemptRecord {
@@ -41,6 +42,21 @@ export interface AttemptLog {
   readonly traceHeaders?: Readonly<Record<string, string>> | null;
   /** For span names and attributes (gen_ai.operation.name). */
   readonly operation?: 'chat' | 'embeddings';
+  /** The request's queue priority for a backend's slots (higher first; the key's `priority`). */
+  priority?: number;
+}
+
+/**
+ * Backends' concurrency caps (max_concurrency, e.g. a GPU server's slots) and the pool that holds their
+ * slots across instances (src/concurrency). An attempt holds one slot of its backend from before the
+ * call until its answer is complete (a stream: its last byte).
+ */
+export interface BackendSlots {
+  readonly pool: SlotPool;
+  /** Slots per backend name; a backend not listed is not counted. */
+  readonly limits: ReadonlyMap<string, number>;
+  /** Longest wait for a slot when every target is full (concurrency.queue_timeout_ms). */
+  readonly queueTimeoutMs: number;
 }
 
 /** An attempt that answered; for streams it stays open until the caller reports how the stream ended. */
@@ -68,6 +84,8 @@ interface AttemptRequest<T> {
   readonly stream: boolean;
   /** Called once the attempt has answered: the request's deadline no longer applies. */
   readonly answered: () => void;
+  /** The backend slot the attempt holds until it ends; null: none. */
+  readonly lease: Lease | null;
 }
 
 type Perform<T> = (adapter: BackendAdapter, upstreamModel: string, call: UpstreamCall) => Promise<T>;
@@ -92,6 +110,8 @@ export class AttemptRunner {
     private readonly metrics: MetricsSink = NO_METRICS,
     /** Requests in flight per backend across instances, for least_busy (null: this instance's counts). */
     private readonly load: BackendLoad | null = null,
+    /** Backends' slots (null: no backend has max_concurrency). */
+    private readonly slots: BackendSlots | null = null,
   ) {
     this.budget = new RetryBudget(config.retryBudget, now);
     this.latency = new LatencyTracker(now);
@@ -147,10 +167,19 @@ export class AttemptRunner {
       log.retryStop = 'deadline';
       current.abort(new DeadlineExceededError(config.deadlineMs));
     }, config.deadlineMs);
+    // Targets whose backend had no free slot for this request, and the first of them: when every
+    // target is full, the request waits in the queue for that one (fallback on saturation first).
+    let saturated: Set<TargetState> | null = null;
+    let queueOn: RouteTarget | null = null;
     try {
       for (;;) {
         if (log.attempts.length >= config.maxAttempts) throw stop();
-        let target = this.choose(plan, tried);
+        let target = this.choose(plan, tried, saturated);
+        let waitForSlot = false;
+        if (target === null && queueOn !== null && queueOn.state.available(plan.clientModel)) {
+          target = queueOn;
+          waitForSlot = true;
+        }
         if (target === null) {
           if (lastError === null) throw this.unavailable(plan, this.earliestWait(plan));
           throw stop(); // every target's circuit opened during this request
@@ -179,13 +208,44 @@ export class AttemptRunner {
             await sleep(delay, undefined, { signal: parent.signal }).catch(() => {
               throw parent.signal.reason;
             });
-            if (!target.state.available(plan.clientModel)) target = this.choose(plan, tried);
+            if (!target.state.available(plan.clientModel)) target = this.choose(plan, tried, saturated);
             if (target === null) throw stop();
+          }
+        }
+        let lease: Lease | null = null;
+        const slots = this.slots;
+        const limit = slots?.limits.get(target.state.adapter.name);
+        if (slots !== null && limit !== undefined) {
+          const scopes = [{ id: `backend:${target.state.adapter.name}`, limit }];
+          if (waitForSlot) {
+            lease = await slots.pool.acquire(scopes, {
+              ...(log.priority === undefined ? {} : { priority: log.priority }),
+              signal: parent.signal,
+              timeoutMs: slots.queueTimeoutMs,
+            });
+          } else {
+            lease = await slots.pool.tryAcquire(
+              scopes,
+              log.priority === undefined ? {} : { priority: log.priority },
+            );
+            if (lease === null) {
+              (saturated ??= new Set()).add(target.state);
+              queueOn ??= target;
+              continue;
+            }
+          }
+          // The wait may have outlasted the target's health or circuit: choose again.
+          if (!target.state.available(plan.clientModel)) {
+            void lease.release();
+            continue;
           }
         }
         const breaker = target.state.breaker(plan.clientModel);
         const permit = breaker.tryAcquire();
-        if (permit === null) continue; // cannot happen between choose() and here (no await), but be safe
+        if (permit === null) {
+          void lease?.release();
+          continue;
+        }
         tried.add(target.state);
         const controller = new AbortController();
         current = controller;
@@ -199,6 +259,7 @@ export class AttemptRunner {
             answered: () => {
               clearTimeout(deadline);
             },
+            lease,
           });
         } catch (error) {
           if (parent.signal.aborted) throw parent.signal.reason;
@@ -225,10 +286,11 @@ export class AttemptRunner {
     controller: AbortController,
     request: AttemptRequest<T>,
   ): Promise<OpenAttempt<T>> {
-    const { plan, parent, log, perform, stream, answered } = request;
+    const { plan, parent, log, perform, stream, answered, lease } = request;
     let permit = admitted;
     if (parent.signal.aborted) {
       breaker.onNeutral(permit);
+      void lease?.release();
       throw parent.signal.reason;
     }
     const onParentAbort = (): void => {
@@ -273,6 +335,7 @@ export class AttemptRunner {
       if (ended) return;
       ended = true;
       state.outstanding--;
+      void lease?.release();
       parent.signal.removeEventListener('abort', onParentAbort);
       const elapsed = performance.now() - started;
       record.duration_ms = Math.round(elapsed * 100) / 100;
@@ -361,17 +424,25 @@ export class AttemptRunner {
     breaker.onNeutral(permit);
   }
 
-  /** The next target: the first tier with an available target not yet tried, else one tried before. */
-  private choose(plan: RoutePlan, tried: ReadonlySet<TargetState>): RouteTarget | null {
+  /**
+   * The next target: the first tier with an available target not yet tried, else one tried before;
+   * never one whose backend was full for this request (`saturated`).
+   */
+  private choose(
+    plan: RoutePlan,
+    tried: ReadonlySet<TargetState>,
+    saturated: ReadonlySet<TargetState> | null = null,
+  ): RouteTarget | null {
     const tiers = plan.compiled.tiers;
     const strategy = plan.route.strategy;
+    const untried = saturated === null ? tried : new Set([...tried, ...saturated]);
     for (const tier of tiers) {
-      const pick = this.pick(tier, tried, strategy, plan.clientModel);
+      const pick = this.pick(tier, untried, strategy, plan.clientModel);
       if (pick !== null) return pick;
     }
     if (tried.size === 0) return null;
     for (const tier of tiers) {
-      const pick = this.pick(tier, null, strategy, plan.clientModel);
+      const pick = this.pick(tier, saturated, strategy, plan.clientModel);
       if (pick !== null) return pick;
     }
     return null;
