@@ -63,7 +63,7 @@ describe('worstCase', () => {
     assert.equal(worstCase(BODY, plan([{ backend: 'local', model: 'qwen' }]), PRICES, 512).usdMicros, 0);
     // No price anywhere: null; without max tokens the default, times n.
     const unpriced = worstCase(
-      { ...BODY, max_tokens: undefined, n: 2 } as ChatCompletionRequest,
+      { ...BODY, max_tokens: null, n: 2 },
       plan([{ backend: 'claude', model: 'claude-9' }]),
       PRICES,
       512,
