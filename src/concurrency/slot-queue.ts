@@ -115,6 +115,8 @@ export abstract class SlotQueue<H> implements SlotPool {
       }
       blockedBy = attempt.full;
       signal?.throwIfAborted();
+      // Closed while the store decided: nothing would wake a waiter now.
+      this.assertOpen();
     }
     const ids = scopes.map((scope) => scope.id);
     if (timeoutMs <= 0 || this.queue.length >= this.queueOptions.maxQueue) {
