@@ -22,9 +22,13 @@ export function budgetView(budget: Budget): BudgetView {
     : { tokens: budget.limit, window: budget.window, soft: budget.soft };
 }
 
-/** The API's budgets as the gateway's; 400 naming budgets[i] when one gives both or neither unit. */
-export function budgetsFromInput(input: readonly BudgetInput[] | undefined): Budget[] | undefined {
+/**
+ * The API's budgets as the gateway's (null, in a PATCH, clears them); 400 naming budgets[i] when one
+ * gives both or neither unit.
+ */
+export function budgetsFromInput(input: readonly BudgetInput[] | null | undefined): Budget[] | undefined {
   if (input === undefined) return undefined;
+  if (input === null) return [];
   const problems: string[] = [];
   const budgets = budgetsOf(input, 'budgets', problems);
   if (problems.length > 0)

@@ -74,7 +74,7 @@ export const KeyPatchSchema = Type.Object(
     team: Type.Optional(Type.Union([TeamId, Type.Null()])),
     priority: Type.Optional(Priority),
     max_concurrency: Type.Optional(Type.Union([MaxConcurrency, Type.Null()])),
-    budgets: Type.Optional(Budgets),
+    budgets: Type.Optional(Type.Union([Budgets, Type.Null()], { description: 'null or [] clears' })),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -134,7 +134,7 @@ export const TeamPatchSchema = Type.Object(
     name: Type.Optional(KeyName),
     models: Type.Optional(Type.Union([ModelPatterns, Type.Null()])),
     rate_limit: Type.Optional(Type.Union([RateLimitInput, Type.Null()])),
-    budgets: Type.Optional(Budgets),
+    budgets: Type.Optional(Type.Union([Budgets, Type.Null()], { description: 'null or [] clears' })),
     max_concurrency: Type.Optional(Type.Union([MaxConcurrency, Type.Null()])),
     metadata: Type.Optional(Metadata),
   },

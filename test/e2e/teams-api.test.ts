@@ -163,6 +163,16 @@ for (const kind of ['embedded', 'redis'] as const) {
           ['research', 'store'],
         ],
       );
+      const patched = await call(running.url, 'PATCH', '/admin/teams/research', {
+        body: { name: 'Research lab', budgets: null, max_concurrency: null },
+      });
+      assert.deepEqual(patched.json, {
+        ...view,
+        name: 'Research lab',
+        budgets: [],
+        max_concurrency: null,
+      });
+      assert.deepEqual((await call(other.url, 'GET', '/admin/teams/research')).json, patched.json);
       const again = await call(running.url, 'POST', '/admin/teams', { body: { id: 'research' } });
       assert.match(problem(again, 409, 'invalid_request', 'id'), /research.*exists already/);
     });
