@@ -283,6 +283,7 @@ for (const backend of [sqliteBackend(), postgresBackend()] as Backend[]) {
         { model: 'small' },
         { backend: 'backend-1' },
         { status: 429 },
+        { status: 200, key: 'key-2' },
         { status_class: '2xx' },
         { status_class: '4xx' },
         { status_class: '5xx' },
@@ -324,6 +325,18 @@ for (const backend of [sqliteBackend(), postgresBackend()] as Backend[]) {
       assert.deepEqual(seen, expected({}));
       assert.equal((await store.query({}, null, 1000)).records.length, COUNT + arrivals);
       await assert.rejects(store.query({}, 'not-a-cursor', 10), { code: 'invalid_request', param: 'cursor' });
+    });
+
+    it('pages through records of the same millisecond without gaps or duplicates', async () => {
+      const store = await backend.open();
+      const same = Array.from({ length: 25 }, (_, index) => boundRecord(record(index, BASE)));
+      await store.write(same.slice(0, 10));
+      await store.write(same.slice(10));
+      const ids = await allPages(store, {}, 7);
+      assert.equal(ids.length, 25);
+      assert.deepEqual([...ids].sort(), same.map((entry) => entry.request_id).sort());
+      // Same time: newest written first.
+      assert.deepEqual(ids, same.map((entry) => entry.request_id).reverse());
     });
 
     it('exports every matching record as a stream, newest first', async () => {
@@ -418,6 +431,9 @@ describe('request log store: postgres on its own', () => {
     const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
     const days = [5, 4, 3, 1, 0].map((ago) => today - ago * DAY_MS);
     await store.write(days.map((day, index) => boundRecord(record(index, day + HOUR_MS))));
+    // Another instance, which has seen the oldest day's partition before retention drops it.
+    const other = await backend.open({ retentionDays: 2, shared: true });
+    await other.write([boundRecord(record(50, (days[0] ?? 0) + 2 * HOUR_MS))]);
     const before = await store.partitionNames();
     for (const day of days) assert.ok(before.includes(partitionOf(day)), `${partitionOf(day)} exists`);
     const result = await store.retention(Date.now());
@@ -427,9 +443,11 @@ describe('request log store: postgres on its own', () => {
     for (const name of gone) assert.ok(!now.includes(name), `${name} dropped`);
     assert.ok(now.includes(partitionOf(today)) && now.includes(partitionOf(today + 2 * DAY_MS)));
     assert.equal((await store.query({}, null, 10)).records.length, 2);
-    // A record for a dropped day (a late writer) makes its partition again rather than failing.
+    // A record for a dropped day (a late writer) makes its partition again rather than failing, also
+    // in the instance that still believes the partition exists.
     await store.write([boundRecord(record(99, days[0] ?? 0))]);
-    assert.equal((await store.query({}, null, 10)).records.length, 3);
+    await other.write([boundRecord(record(98, days[0] ?? 0))]);
+    assert.equal((await store.query({}, null, 10)).records.length, 4);
   });
 
   it('takes two writers (two pools) into one database without losing a row or a count', async () => {

@@ -168,11 +168,14 @@ export function whereSql(
   if (filters.team !== undefined) add((p) => `team = ${p}`, filters.team);
   if (filters.model !== undefined) add((p) => `model = ${p}`, filters.model);
   if (filters.backend !== undefined) add((p) => `backend = ${p}`, filters.backend);
-  if (filters.status !== undefined) add((p) => `status = ${p}`, filters.status);
+  // Status is indexed by its class, (status / 100, time): a class is then one index range already in
+  // time order (a range over status itself would have to be sorted), and an exact status narrows it.
+  if (filters.status !== undefined) {
+    add((p) => `status / 100 = ${p}`, Math.floor(filters.status / 100));
+    add((p) => `status = ${p}`, filters.status);
+  }
   if (filters.status_class !== undefined) {
-    const [low, high] = statusRange(filters.status_class);
-    add((p) => `status >= ${p}`, low);
-    add((p) => `status <= ${p}`, high);
+    add((p) => `status / 100 = ${p}`, Number(filters.status_class[0]));
   }
   if (filters.error_code !== undefined) add((p) => `error_code = ${p}`, filters.error_code);
   if (filters.cache !== undefined) add((p) => `cache = ${p}`, filters.cache);

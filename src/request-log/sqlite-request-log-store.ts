@@ -97,7 +97,7 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX request_log_team_time ON request_log (team, time);
       CREATE INDEX request_log_model_time ON request_log (model, time);
       CREATE INDEX request_log_backend_time ON request_log (backend, time);
-      CREATE INDEX request_log_status_time ON request_log (status, time);
+      CREATE INDEX request_log_status_class_time ON request_log (status / 100, time);
       CREATE INDEX request_log_error_time ON request_log (error_code, time) WHERE error_code IS NOT NULL;
       CREATE INDEX request_log_request_id ON request_log (request_id);
       CREATE TABLE request_log_hourly ${rollupTableSql('INTEGER')};

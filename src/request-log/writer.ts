@@ -111,7 +111,9 @@ export class RequestLogWriter {
     try {
       if (this.closed || this.buffer.length >= this.maxBuffered) {
         this.dropped += 1;
-        this.warn('request log buffer full: records dropped');
+        this.warn(
+          this.closed ? 'request log closed: records dropped' : 'request log buffer full: records dropped',
+        );
         return;
       }
       const bounded = boundRecord(record);
