@@ -353,7 +353,7 @@ export class PostgresRequestLogStore implements RequestLogStore {
         client.release();
       }
     }
-    await this.pool.query('DELETE FROM request_log_hourly WHERE hour + $1 <= $2', [HOUR_MS, cutoff]);
+    await this.pool.query('DELETE FROM request_log_hourly WHERE hour <= $1', [cutoff - HOUR_MS]);
     return { deleted_rows: 0, dropped_partitions: dropped };
   }
 

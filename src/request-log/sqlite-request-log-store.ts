@@ -116,6 +116,7 @@ export class SqliteRequestLogStore implements RequestLogStore {
   private readonly database: Database.Database;
   private readonly retentionDays: number;
   private readonly retentionBatch: number;
+  private statements: { insert: Database.Statement; upsert: Database.Statement } | null = null;
 
   constructor(options: SqliteRequestLogStoreOptions) {
     mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
@@ -164,13 +165,17 @@ export class SqliteRequestLogStore implements RequestLogStore {
 
   private writeNow(records: readonly RequestRecord[]): void {
     if (records.length === 0) return;
-    const insert = this.database.prepare(
-      `INSERT INTO request_log (${RECORD_COLUMNS.join(', ')}) VALUES (${RECORD_COLUMNS.map(() => '?').join(', ')})`,
-    );
-    const upsert = this.database.prepare(
-      `INSERT INTO request_log_hourly (${ROLLUP_COLUMNS.join(', ')}) VALUES (${ROLLUP_COLUMNS.map(() => '?').join(', ')})
-       ${rollupUpsertSql('request_log_hourly')}`,
-    );
+    // Prepared once, after migrate() made the tables.
+    this.statements ??= {
+      insert: this.database.prepare(
+        `INSERT INTO request_log (${RECORD_COLUMNS.join(', ')}) VALUES (${RECORD_COLUMNS.map(() => '?').join(', ')})`,
+      ),
+      upsert: this.database.prepare(
+        `INSERT INTO request_log_hourly (${ROLLUP_COLUMNS.join(', ')}) VALUES (${ROLLUP_COLUMNS.map(() => '?').join(', ')})
+         ${rollupUpsertSql('request_log_hourly')}`,
+      ),
+    };
+    const { insert, upsert } = this.statements;
     this.database.transaction(() => {
       for (const record of records) insert.run(recordValues(record));
       for (const delta of rollupDeltas(records)) upsert.run(delta);
@@ -245,7 +250,7 @@ export class SqliteRequestLogStore implements RequestLogStore {
       await nextTurn();
     }
     // An hour's rollup goes when all of its hour is past the cutoff.
-    this.database.prepare('DELETE FROM request_log_hourly WHERE hour + ? <= ?').run(HOUR_MS, cutoff);
+    this.database.prepare('DELETE FROM request_log_hourly WHERE hour <= ?').run(cutoff - HOUR_MS);
     return { deleted_rows: deleted, dropped_partitions: [] };
   }
 
