@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CellCounter, CellHistogram } from './cell-metrics.js';
 
 /**
@@ -14,10 +14,20 @@ export interface MetricsSink {
   tokens(kind: 'prompt' | 'completion', model: string, keyId: string, count: number): void;
   cache(result: 'hit' | 'miss' | 'bypass'): void;
   rateLimited(policy: string): void;
-  storeError(store: 'rate_limit' | 'cache' | 'keys'): void;
+  storeError(store: 'rate_limit' | 'cache' | 'keys' | 'budgets' | 'concurrency'): void;
   failOpen(): void;
   requestStarted(): void;
   requestEnded(): void;
+  /** What answered requests cost (issue 20), in micro-dollars, by route (model) and key id. */
+  spend(model: string, keyId: string, usdMicros: number): void;
+  /** A budget reservation: held, refused (budget_exceeded), or the budget store failed (admitted or refused). */
+  budgetReservation(outcome: 'held' | 'refused' | 'store_error_admitted' | 'store_error_refused'): void;
+  /** A budget alert fired: its scope (key:<id> or team:<id>) and threshold. */
+  budgetAlert(scope: string, threshold: number): void;
+  /** Requests of this instance waiting for a concurrency slot of a scope (key, team or backend). */
+  slotQueueLength(scope: string, length: number): void;
+  /** A request done waiting for a slot, how long, and how it ended (acquired, timeout, aborted, refused). */
+  slotWait(scope: string, seconds: number, outcome: string): void;
 }
 
 export const NO_METRICS: MetricsSink = {
@@ -31,6 +41,11 @@ export const NO_METRICS: MetricsSink = {
   failOpen: () => undefined,
   requestStarted: () => undefined,
   requestEnded: () => undefined,
+  spend: () => undefined,
+  budgetReservation: () => undefined,
+  budgetAlert: () => undefined,
+  slotQueueLength: () => undefined,
+  slotWait: () => undefined,
 };
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -95,6 +110,11 @@ export class PrometheusMetrics implements MetricsSink {
   private readonly rejections: Counter<'policy'>;
   private readonly storeErrors: Counter<'store'>;
   private readonly failOpens: Counter;
+  private readonly spent: Counter<'model' | 'key_id'>;
+  private readonly reservations: Counter<'outcome'>;
+  private readonly alerts: Counter<'scope' | 'threshold'>;
+  private readonly slotQueue: Gauge<'scope'>;
+  private readonly slotWaits: Histogram<'scope' | 'outcome'>;
   private inFlight = 0;
 
   constructor(sources: MetricsSources) {
@@ -118,7 +138,7 @@ export class PrometheusMetrics implements MetricsSink {
     });
     this.storeErrors = new Counter({
       name: 'gateway_store_errors_total',
-      help: 'Failed or timed-out calls to the state store (Redis), by user: rate_limit, cache, keys',
+      help: 'Failed or timed-out calls to the state store (Redis), by user: rate_limit, cache, keys, budgets, concurrency',
       labelNames: ['store'],
       registers,
     });
@@ -127,6 +147,40 @@ export class PrometheusMetrics implements MetricsSink {
       help: 'Requests admitted by the per-instance fallback limit because the shared store failed (on_store_error: open)',
       registers,
     });
+    this.spent = new Counter({
+      name: 'gateway_spend_usd_total',
+      help: 'What answered requests cost at usage.prices and the list prices, in US dollars, by route (model) and key id',
+      labelNames: ['model', 'key_id'],
+      registers,
+    });
+    this.reservations = new Counter({
+      name: 'gateway_budget_reservations_total',
+      help: 'Budget reservations: held, refused (budget_exceeded), store_error_admitted, store_error_refused',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.alerts = new Counter({
+      name: 'gateway_budget_alerts_total',
+      help: 'Budget alerts fired (once per window, budget and threshold), by scope (key:<id>, team:<id>) and threshold',
+      labelNames: ['scope', 'threshold'],
+      registers,
+    });
+    this.slotQueue = new Gauge({
+      name: 'gateway_concurrency_queue_length',
+      help: 'Requests waiting for a concurrency slot, by scope (key:<id>, team:<id>, backend:<name>)',
+      labelNames: ['scope'],
+      aggregator: 'sum',
+      registers,
+    });
+    this.slotWaits = new Histogram({
+      name: 'gateway_concurrency_wait_seconds',
+      help: 'Time requests waited for a concurrency slot, by scope and outcome (acquired, timeout, aborted, refused)',
+      labelNames: ['scope', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    for (const outcome of ['held', 'refused', 'store_error_admitted', 'store_error_refused'])
+      this.reservations.labels(outcome).inc(0);
     const inFlight = (): number => this.inFlight;
     new Gauge({
       name: 'gateway_requests_in_flight',
@@ -182,7 +236,28 @@ export class PrometheusMetrics implements MetricsSink {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
     // Every series of a bounded label set exists from the start, so that rates work from the first scrape.
     for (const result of ['hit', 'miss', 'bypass']) this.cacheResults.cell(result);
-    for (const store of ['rate_limit', 'cache', 'keys']) this.storeErrors.labels(store).inc(0);
+    for (const store of ['rate_limit', 'cache', 'keys', 'budgets', 'concurrency'])
+      this.storeErrors.labels(store).inc(0);
+  }
+
+  spend(model: string, keyId: string, usdMicros: number): void {
+    if (usdMicros > 0) this.spent.labels(model, keyId).inc(usdMicros / 1_000_000);
+  }
+
+  budgetReservation(outcome: 'held' | 'refused' | 'store_error_admitted' | 'store_error_refused'): void {
+    this.reservations.labels(outcome).inc();
+  }
+
+  budgetAlert(scope: string, threshold: number): void {
+    this.alerts.labels(scope, String(threshold)).inc();
+  }
+
+  slotQueueLength(scope: string, length: number): void {
+    this.slotQueue.labels(scope).set(length);
+  }
+
+  slotWait(scope: string, seconds: number, outcome: string): void {
+    this.slotWaits.labels(scope, outcome).observe(seconds);
   }
 
   requestFinished(route: string, method: string, status: number, seconds: number): void {
@@ -212,7 +287,7 @@ export class PrometheusMetrics implements MetricsSink {
     this.rejections.labels(policy).inc();
   }
 
-  storeError(store: 'rate_limit' | 'cache' | 'keys'): void {
+  storeError(store: 'rate_limit' | 'cache' | 'keys' | 'budgets' | 'concurrency'): void {
     this.storeErrors.labels(store).inc();
   }
 

@@ -22,6 +22,10 @@ import { inSpan } from '../observability/tracing.js';
 import { TextCollector } from '../logging/prompt-log.js';
 import type { ProtocolOutput, StreamOutput } from './output.js';
 import { allowedModels } from '../auth/team-models.js';
+import { callerScopes } from '../concurrency/slot-pool.js';
+import type { Lease } from '../concurrency/slots.js';
+import { requestCost } from './request-cost.js';
+import { worstCase, type BudgetHold } from './spending.js';
 
 /** What a stream has produced so far, for settling a token reservation when no usage is reported. */
 interface StreamMeter {
@@ -101,7 +105,7 @@ export async function serveGeneration(
       setRoutingHeaders(reply, state);
       // Hits count against request limits and consume no tokens.
       const grant = await inSpan(state.trace, 'rate_limit', () =>
-        context.rateLimiter.acquire({ key, route: plan.route, tokens: null }),
+        context.rateLimiter.acquire({ key, team: state.team, route: plan.route, tokens: null }),
       );
       reply.headers(grant.headers);
       if (prompts.enabled) state.loggedAnswer = answerText(shared.body as ChatCompletion);
@@ -115,6 +119,7 @@ export async function serveGeneration(
     const grant = await inSpan(state.trace, 'rate_limit', () =>
       context.rateLimiter.acquire({
         key,
+        team: state.team,
         route: plan.route,
         tokens: (smallestTokenLimit) =>
           estimateChatTokens(body, context.config.rateLimit.defaultCompletionTokens, smallestTokenLimit),
@@ -125,8 +130,37 @@ export async function serveGeneration(
     );
     reply.headers(grant.headers);
     const meter: StreamMeter = { started: false, producedTokens: 0, countTokens: grant.countsTokens };
-    const call = context.calls.open(request, reply, { stream });
+    let hold: BudgetHold | null = null;
+    let call: ReturnType<GatewayContext['calls']['open']> | null = null;
+    let lease: Lease | null = null;
     try {
+      // Budgets: the worst case is held before the call and settled to the real cost after it.
+      hold = await inSpan(state.trace, 'budget', () =>
+        context.spending.reserve({
+          key,
+          team: state.team,
+          worst: () =>
+            worstCase(body, plan, context.prices, context.config.rateLimit.defaultCompletionTokens),
+          config: context.config,
+          model: body.model,
+        }),
+      );
+      if (hold !== null) reply.headers(hold.headers);
+      call = context.calls.open(request, reply, { stream });
+      // The key's and the team's concurrency caps: wait in the queue (by priority) for a slot.
+      state.priority = key.priority;
+      const scopes = callerScopes({
+        keyId: key.id,
+        keyMaxConcurrency: key.maxConcurrency,
+        teamId: state.team?.id ?? null,
+        teamMaxConcurrency: state.team?.maxConcurrency ?? null,
+      });
+      if (scopes.length > 0)
+        lease = await context.slots.acquire(scopes, {
+          priority: key.priority,
+          signal: call.signal,
+          timeoutMs: context.config.concurrency.queueTimeoutMs,
+        });
       if (stream) {
         const assembler = lookup.collects ? new CompletionAssembler() : null;
         const answered = await streamCompletion(
@@ -169,8 +203,11 @@ export async function serveGeneration(
       setRoutingHeaders(reply, state);
       return await reply.type(output.contentType).send(await output.answer(completion));
     } finally {
-      call.close();
-      if (grant.countsTokens) grant.settle(tokensUsed(request, body, meter));
+      void lease?.release();
+      call?.close();
+      const used = tokensUsed(request, body, meter);
+      if (grant.countsTokens) grant.settle(used);
+      hold?.settle({ usdMicros: requestCost(context.prices, state) ?? 0, tokens: used });
     }
   } finally {
     // No-op once complete() ran; otherwise requests waiting on this one go upstream themselves.

@@ -80,7 +80,7 @@ describe('Spending', () => {
     const hold = await spending.reserve({
       key: { id: 'k', budgets: [] },
       team: { id: 't', budgets: [] },
-      worst: { tokens: 10, usdMicros: 10 },
+      worst: () => ({ tokens: 10, usdMicros: 10 }),
       config: config(),
       model: 'smart',
     });
@@ -95,7 +95,7 @@ describe('Spending', () => {
       spending.reserve({
         key: { id: 'ci-bot', budgets: [usd(0.001)] },
         team: null,
-        worst: { tokens: 50, usdMicros: 400 },
+        worst: () => ({ tokens: 50, usdMicros: 400 }),
         config: config(),
         model: 'smart',
       });
@@ -128,7 +128,7 @@ describe('Spending', () => {
       spending.reserve({
         key: { id: 'k', budgets: [usd(0.0001, 'month', true)] },
         team: { id: 'research', budgets: [{ unit: 'tokens', limit: 120, window: 'total', soft: false }] },
-        worst: { tokens: 100, usdMicros: 400 },
+        worst: () => ({ tokens: 100, usdMicros: 400 }),
         config: config(),
         model: 'smart',
       });
@@ -149,7 +149,7 @@ describe('Spending', () => {
     const input = (document: Record<string, unknown>) => ({
       key: { id: 'k', budgets: [usd(1)] },
       team: null,
-      worst: { tokens: 100, usdMicros: null },
+      worst: () => ({ tokens: 100, usdMicros: null }),
       config: config(document),
       model: 'mystery',
     });
@@ -175,7 +175,7 @@ describe('Spending', () => {
     const input = (onStoreError: string) => ({
       key: { id: 'k', budgets: [usd(1)] },
       team: null,
-      worst: { tokens: 1, usdMicros: 1 },
+      worst: () => ({ tokens: 1, usdMicros: 1 }),
       config: config({ rate_limit: { on_store_error: onStoreError } }),
       model: 'smart',
     });

@@ -38,8 +38,10 @@ export interface SpendingOptions {
   readonly logger: Logger;
   /** After each settlement (alerts and metrics read it). */
   readonly onSettled?: (result: SettleResult) => void;
-  /** A failed or slow reserve: admit without a reservation (counted), or any error. */
+  /** A failed or slow reserve: admitted without a reservation, or refused (503). */
   readonly onReserveError?: (admitted: boolean) => void;
+  /** A reserve the ledger answered: held, or refused with budget_exceeded (false). */
+  readonly onReserved?: (held: boolean) => void;
   readonly now?: () => number;
 }
 
@@ -112,12 +114,14 @@ export class Spending {
   async reserve(input: {
     readonly key: BudgetHolder;
     readonly team: BudgetHolder | null;
-    readonly worst: WorstCase;
+    /** Computed only when a budget applies (it counts the prompt's tokens). */
+    readonly worst: () => WorstCase;
     readonly config: GatewayConfig;
     readonly model: string;
   }): Promise<BudgetHold | null> {
-    const { key, team, worst, config } = input;
+    const { key, team, config } = input;
     if (key.budgets.length === 0 && (team === null || team.budgets.length === 0)) return null;
+    const worst = input.worst();
     const lines: BudgetLine[] = [];
     const add = (scope: BudgetScope, budget: Budget): void => {
       if (
@@ -138,6 +142,7 @@ export class Spending {
     let reservation: Reservation;
     try {
       const result = await this.options.ledger.reserve(lines, this.now());
+      this.options.onReserved?.(result.ok);
       if (!result.ok) {
         const { refused } = result;
         const resets =

@@ -57,6 +57,13 @@ import { droppedLogLines } from '../logging/log-buffer.js';
 import { promptForLog } from '../logging/prompt-log.js';
 import { UsageRecorder } from '../usage/usage-recorder.js';
 import { PriceTable } from '../usage/pricing.js';
+import { requestCost } from '../pipeline/request-cost.js';
+import { Spending } from '../pipeline/spending.js';
+import { MemoryBudgetLedger } from '../budgets/memory-ledger.js';
+import { RedisBudgetLedger } from '../budgets/redis-ledger.js';
+import { BudgetAlerts, MemoryAlertClaims, RedisAlertClaims } from '../budgets/alerts.js';
+import { WebhookSender } from '../budgets/webhook.js';
+import { createSlotPool } from '../concurrency/slot-pool.js';
 import { usageModel } from '../usage/usage-model.js';
 import { preloadTokenizer } from '../rate-limit/token-estimate.js';
 import { registerUsageRoutes } from '../admin/usage-routes.js';
@@ -219,10 +226,84 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
         return Promise.resolve();
       };
 
+  // Budgets (issue 20): in Redis with the rate limiter's connection, else in process.
+  const ledgerOptions = {
+    timeZone: () => context.config.budget.timezone,
+    timeoutMs: () => context.config.rateLimit.storeTimeoutMs,
+  };
+  const ledger =
+    stores.limiterRedis === null
+      ? new MemoryBudgetLedger(ledgerOptions)
+      : new RedisBudgetLedger(stores.limiterRedis, ledgerOptions);
+  const webhook = new WebhookSender({
+    url: () => context.config.alerts.webhookUrl,
+    secret: () => context.config.alerts.secret,
+    logger,
+  });
+  const alerts = new BudgetAlerts({
+    claims:
+      stores.limiterRedis === null
+        ? new MemoryAlertClaims()
+        : new RedisAlertClaims(stores.limiterRedis, {
+            logger,
+            timeoutMs: () => context.config.rateLimit.storeTimeoutMs,
+          }),
+    logger,
+    thresholds: () => context.config.alerts.thresholds,
+    onAlert: (alert) => {
+      metrics.budgetAlert(alert.scope, alert.threshold);
+    },
+    webhook,
+  });
+  const spending = new Spending({
+    ledger,
+    logger,
+    onSettled: (result) => {
+      alerts.observe(result);
+    },
+    onReserveError: (admitted) => {
+      metrics.storeError('budgets');
+      metrics.budgetReservation(admitted ? 'store_error_admitted' : 'store_error_refused');
+    },
+    onReserved: (held) => {
+      metrics.budgetReservation(held ? 'held' : 'refused');
+    },
+  });
+  // Concurrency slots of keys, teams and backends (issue 20), shared through Redis when there is one.
+  const slots = createSlotPool({
+    config,
+    redis: stores.limiterRedis,
+    ...(stores.subscriber === null ? {} : { subscriber: stores.subscriber }),
+    logger,
+    metrics: {
+      queueLength: (scope, length) => {
+        metrics.slotQueueLength(scope, length);
+      },
+      waited: (scope, waitedMs, outcome) => {
+        metrics.slotWait(scope, waitedMs / 1000, outcome);
+      },
+      storeError: (admitted) => {
+        metrics.storeError('concurrency');
+        if (admitted) metrics.failOpen();
+      },
+    },
+  });
+  const attemptRunner = (next: GatewayConfig): AttemptRunner => {
+    const limits = backendSlotLimits(next);
+    return new AttemptRunner(
+      next.routing,
+      Date.now,
+      Math.random,
+      metrics,
+      { inFlight: (backend) => (limits.has(backend) ? slots.inFlight(`backend:${backend}`) : null) },
+      limits.size === 0 ? null : { pool: slots, limits, queueTimeoutMs: next.concurrency.queueTimeoutMs },
+    );
+  };
+
   const context: GatewayContext = {
     config,
     router: routing.router,
-    attempts: new AttemptRunner(config.routing, Date.now, Math.random, metrics),
+    attempts: attemptRunner(config),
     discovery: new ModelDiscovery(routing.router, config.routing.discovery, logger),
     cache: new ResponseCache(config.cache, stores.cache, logger, metrics),
     rateLimiter: new RateLimiter(config.rateLimit, stores.limiterRedis, logger, metrics),
@@ -231,6 +312,9 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     kv: stores.kv,
     authenticator,
     calls,
+    prices,
+    spending,
+    slots,
     lifecycle,
     checkReadiness,
     authenticate,
@@ -266,7 +350,11 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
       metrics.requestEnded();
       const status = logCompletion(logger, request, reply, context.config.promptLogging);
       countCompletion(metrics, request, status);
-      if (usage !== null) recordUsage(usage, prices, request.gateway, status);
+      const state = request.gateway;
+      const cost = state.key === null || state.model === null ? null : requestCost(prices, state);
+      if (cost !== null && state.routeName !== null && state.key !== null)
+        metrics.spend(state.routeName, state.key.id, cost);
+      if (usage !== null) recordUsage(usage, cost, state, status);
       if (request.gateway.trace !== null) endRequestSpan(request.gateway, status);
       // app.close() closes the connections idle at that moment only; one whose answer ends later stays
       // open (keep-alive) and would hold the shutdown until the grace period.
@@ -377,11 +465,12 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     routing = buildRouting(next, logger);
     context.config = next;
     context.router = routing.router;
-    context.attempts = new AttemptRunner(next.routing, Date.now, Math.random, metrics);
+    context.attempts = attemptRunner(next);
     context.discovery = new ModelDiscovery(routing.router, next.routing.discovery, logger);
     context.rateLimiter.reconfigure(next.rateLimit);
     context.cache.reconfigure(next.cache);
     prices = new PriceTable(next.usage.prices, next.backends, next.usage.listPrices);
+    context.prices = prices;
     authenticator.setStaticKeys(next.auth.keys);
     authenticator.teams?.setConfigTeams(next.teams);
     previous.healthChecker.stop();
@@ -406,6 +495,10 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     }
     await closeAdapters(routing);
     await context.rateLimiter.flush();
+    // Queued requests were answered by the drain; held slots lapse with their leases.
+    await slots.close();
+    // Budget alerts still being posted get a last chance (bounded by the webhook's timeouts).
+    await webhook.close();
     // Before the stores close: on SQLite the usage table shares the key store's database.
     await usage?.close();
     await stores.close();
@@ -520,7 +613,7 @@ function logCompletion(
  * authentication or validation is not counted). Its model name is the client's only once that name is
  * known to be served; else the route's pattern, or `other` (usage-model.ts, issue 16 finding 5).
  */
-function recordUsage(usage: UsageRecorder, prices: PriceTable, state: RequestState, status: number): void {
+function recordUsage(usage: UsageRecorder, cost: number | null, state: RequestState, status: number): void {
   if (state.key === null || state.model === null) return;
   usage.record({
     keyId: state.key.id,
@@ -534,30 +627,8 @@ function recordUsage(usage: UsageRecorder, prices: PriceTable, state: RequestSta
     cached: state.cache === 'HIT' && status < 400,
     promptTokens: state.promptTokens ?? 0,
     completionTokens: state.completionTokens ?? 0,
-    costMicros: requestCost(prices, state),
+    costMicros: cost,
   });
-}
-
-/**
- * What a finished request cost (src/usage/pricing.ts), in millionths: its tokens at the price of the
- * model that answered; 0 for a priced model's cache hit (no backend was paid); null when no price
- * applies.
- */
-export function requestCost(prices: PriceTable, state: RequestState): number | null {
-  if (state.model === null) return null;
-  const answered = state.attempts.find((attempt) => attempt.outcome === 'ok');
-  return prices.costMicros(
-    {
-      model: state.model,
-      backend: state.backend,
-      upstreamModel: answered?.model ?? null,
-      promptTokens: state.promptTokens ?? 0,
-      completionTokens: state.completionTokens ?? 0,
-      cachedTokens: state.cachedTokens ?? 0,
-      cacheWriteTokens: state.cacheWriteTokens ?? 0,
-    },
-    state.cache === 'HIT',
-  );
 }
 
 function countCompletion(metrics: MetricsSink, request: FastifyRequest, status: number): void {
@@ -683,4 +754,22 @@ function backendChecks(router: ModelRouter): Record<string, ReadinessCheck> {
       ? { status: 'ok', detail: `${usable} of ${router.backends.size} can take requests` }
       : { status: 'error', detail: 'every backend fails its health check' };
   return checks;
+}
+
+/** Backends without a cap still counted, for least_busy: a limit no request count reaches. */
+const UNCAPPED = 1_000_000_000;
+
+/**
+ * The backends whose slots the attempt runner holds: those with max_concurrency, and for least_busy
+ * routes every target's backend (counted across instances, without a real cap).
+ */
+function backendSlotLimits(config: GatewayConfig): Map<string, number> {
+  const limits = new Map<string, number>();
+  for (const backend of config.backends)
+    if (backend.maxConcurrency !== null) limits.set(backend.name, backend.maxConcurrency);
+  for (const route of config.models) {
+    if (route.strategy !== 'least_busy') continue;
+    for (const target of route.targets) if (!limits.has(target.backend)) limits.set(target.backend, UNCAPPED);
+  }
+  return limits;
 }

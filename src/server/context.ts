@@ -10,6 +10,9 @@ import type { ModelRouter } from '../routing/model-router.js';
 import type { UpstreamCalls } from './upstream-calls.js';
 import type { MetricsSink } from '../observability/metrics.js';
 import type { KeyValueStore } from '../state/kv-store.js';
+import type { Spending } from '../pipeline/spending.js';
+import type { SlotPool } from '../concurrency/slots.js';
+import type { PriceTable } from '../usage/pricing.js';
 
 export interface ReadinessCheck {
   /** error and shutting_down make the gateway unready; degraded and unhealthy (one backend) do not. */
@@ -32,6 +35,12 @@ export interface GatewayContext {
   readonly kv: KeyValueStore;
   readonly metrics: MetricsSink;
   readonly calls: UpstreamCalls;
+  /** Prices of usage.prices and the list prices (replaced on a config reload). */
+  prices: PriceTable;
+  /** Budgets of keys and teams: reserve before the upstream call, settle after (issue 20). */
+  readonly spending: Spending;
+  /** Concurrency slots of keys, teams and backends, with the fair queue (issue 20). */
+  readonly slots: SlotPool;
   /**
    * notReady: readiness answers 503 (from the signal on, also while server.shutdown_delay_ms lets
    * requests be served); shuttingDown: new requests get 503 and the gateway drains.

@@ -6,6 +6,7 @@ import type { ReadinessCheck } from '../server/context.js';
 import { MemoryCacheStore, RedisCacheStore, type CacheStore } from '../cache/cache-store.js';
 import { EmbeddedStore } from './embedded/embedded-store.js';
 import { checkRedis, createStateClient, createSubscriber, type RedisClient } from './redis/redis-client.js';
+import type { ChangeSubscriber } from './redis/cluster-subscriber.js';
 import { RedisKeyStore } from './redis/redis-key-store.js';
 import { RedisTeamStore } from './redis/redis-team-store.js';
 import { EmbeddedTeamStore } from './embedded/embedded-team-store.js';
@@ -34,6 +35,8 @@ export interface Stores {
   readonly teams: TeamStore;
   /** The rate limiter's connection (the limiter bounds its calls by rate_limit.store_timeout_ms); null without Redis. */
   readonly limiterRedis: RedisClient | null;
+  /** The pub/sub connection of the key store (null without Redis): concurrency slots hear releases on it. */
+  readonly subscriber: ChangeSubscriber | null;
   /** The response cache's store: Redis (sharing the rate limiter's short-timeout connection), else in process. */
   readonly cache: CacheStore;
   /** Usage counters: Redis (a connection of its own, 2 s command timeout), else the SQLite file. */
@@ -52,6 +55,7 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
       keys: embedded,
       teams: new EmbeddedTeamStore(embedded.db),
       limiterRedis: null,
+      subscriber: null,
       cache: new MemoryCacheStore(config.cache.memoryMaxBytes, config.cache.maxEntryBytes),
       usage: new EmbeddedUsageStore(embedded.db, config.usage.retentionDays),
       kv: new EmbeddedKeyValueStore(embedded.db, false),
@@ -87,6 +91,7 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
     keys,
     teams: new RedisTeamStore(redis, subscriber, logger, KEY_LOOKUP_TIMEOUT_MS),
     limiterRedis,
+    subscriber,
     cache: new RedisCacheStore(limiterRedis, config.cache.maxEntryBytes, config.rateLimit.storeTimeoutMs),
     usage: new RedisUsageStore(usageRedis, config.usage.retentionDays),
     kv: new RedisKeyValueStore(usageRedis, KV_TIMEOUT_MS, false),

@@ -299,6 +299,11 @@ describe('GET /metrics after a run of known traffic', () => {
       gateway_streams_in_flight: 'GAUGE',
       gateway_circuit_state: 'GAUGE',
       gateway_backend_healthy: 'GAUGE',
+      gateway_spend_usd_total: 'COUNTER',
+      gateway_budget_reservations_total: 'COUNTER',
+      gateway_budget_alerts_total: 'COUNTER',
+      gateway_concurrency_queue_length: 'GAUGE',
+      gateway_concurrency_wait_seconds: 'HISTOGRAM',
     };
     const actual = Object.fromEntries(
       [...scrape.types]
@@ -345,6 +350,8 @@ describe('GET /metrics after a run of known traffic', () => {
       'store=rate_limit': 0,
       'store=cache': 0,
       'store=keys': 0,
+      'store=budgets': 0,
+      'store=concurrency': 0,
     });
     assert.deepEqual(seriesOf(scrape, 'gateway_rate_limit_fail_open_total', []), { '': 0 });
   });
@@ -472,12 +479,12 @@ describe('GET /metrics after a run of known traffic', () => {
       status_class: ['2xx', '4xx', '5xx'],
       backend: ['vllm', 'failing', 'dead'],
       model: ['chat', 'embed', 'broken', 'rnd-*'],
-      outcome: ['ok', 'error', 'cancelled'],
+      outcome: ['ok', 'error', 'cancelled', 'held', 'refused', 'store_error_admitted', 'store_error_refused'],
       kind: ['prompt', 'completion'],
       key_id: ['test-key', 'limited-key'],
       result: ['hit', 'miss', 'bypass'],
       policy: ['requests'],
-      store: ['rate_limit', 'cache', 'keys'],
+      store: ['rate_limit', 'cache', 'keys', 'budgets', 'concurrency'],
       target: ['vllm/stand-in', 'vllm/stand-in-embed', 'failing/(client model)', 'dead/(client model)'],
       le: [],
     };
