@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -259,7 +260,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     ledger,
     logger,
     onSettled: (result) => {
-      alerts.observe(result);
+      void alerts.observe(result);
     },
     onReserveError: (admitted) => {
       metrics.storeError('budgets');
@@ -497,8 +498,9 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     await context.rateLimiter.flush();
     // Queued requests were answered by the drain; held slots lapse with their leases.
     await slots.close();
-    // Budget alerts still being posted get a last chance (bounded by the webhook's timeouts).
-    await webhook.close();
+    // Budget alerts still being posted get up to 2 s to go out; what is left then is dropped.
+    await Promise.race([webhook.drained(), delay(2000, undefined, { ref: false })]);
+    webhook.close();
     // Before the stores close: on SQLite the usage table shares the key store's database.
     await usage?.close();
     await stores.close();
