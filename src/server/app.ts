@@ -113,6 +113,8 @@ export interface BuildGatewayOptions {
   readonly logger: Logger;
   /** Where OTEL_* variables are read (tracing); process.env by default. */
   readonly env?: NodeJS.ProcessEnv;
+  /** The budgets' clock (their windows and reservations' expiry); Date.now by default. Tests move it. */
+  readonly now?: () => number;
 }
 
 export async function buildGateway(options: BuildGatewayOptions): Promise<Gateway> {
@@ -259,6 +261,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   const spending = new Spending({
     ledger,
     logger,
+    now: options.now ?? Date.now,
     onSettled: (result) => {
       void alerts.observe(result);
     },
