@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   TeamCreateSchema,
+  TeamDetailSchema,
   TeamIdParamsSchema,
   TeamListSchema,
   TeamPatchSchema,
@@ -150,9 +151,9 @@ export function registerTeamRoutes(
       schema: {
         tags,
         security,
-        summary: 'Show one team',
+        summary: 'Show one team, with the spending of each of its budgets in the current window',
         params: TeamIdParamsSchema,
-        response: { 200: teamRef, ...errorResponses },
+        response: { 200: TeamDetailSchema, ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -160,7 +161,8 @@ export function registerTeamRoutes(
       const teams = directory();
       const record = teams.configTeam(id) ?? (await fromStore(() => teams.store.get(id), 'team'));
       if (record === null) throw new TeamNotFoundError(id);
-      return reply.type('application/json').send(JSON.stringify(toTeamView(record)));
+      const spend = await context.spending.status(`team:${record.id}`, record.budgets);
+      return reply.type('application/json').send(JSON.stringify({ ...toTeamView(record), spend }));
     },
   );
 

@@ -7,6 +7,7 @@ import {
   type UsageQueryString,
 } from '../api/usage-schemas.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import { BudgetStatusSchema } from '../api/admin-schemas.js';
 import { InvalidRequestError, RouteNotFoundError, ServiceUnavailableError } from '../errors/errors.js';
 import { errorResponses } from '../server/routes/openapi-fragments.js';
 import { requestPath } from '../server/request-state.js';
@@ -26,6 +27,11 @@ export interface UsageRouteDeps {
   readonly recorder: UsageRecorder | null;
   /** The clock for the defaults of from and to (default Date.now). */
   readonly now?: () => number;
+  /**
+   * With `key=<id>`: the spending of that key's budgets and its team's in their current windows
+   * (issue 20); null when no key has that id.
+   */
+  readonly budgets?: (keyId: string) => Promise<readonly unknown[] | null>;
 }
 
 const CSV_TYPE = 'text/csv; charset=utf-8; header=present';
@@ -64,6 +70,7 @@ export function registerUsageRoutes(app: FastifyInstance, deps: UsageRouteDeps):
     return Promise.resolve();
   };
   app.addSchema(UsageRowSchema);
+  app.addSchema(BudgetStatusSchema);
 
   app.get<{ Querystring: UsageQueryString }>(
     '/admin/usage',
@@ -88,6 +95,12 @@ export function registerUsageRoutes(app: FastifyInstance, deps: UsageRouteDeps):
                   Type.Object({
                     from: Type.String({ format: 'date-time', description: 'The start used, inclusive' }),
                     to: Type.String({ format: 'date-time', description: 'The end used, exclusive' }),
+                    budgets: Type.Optional(
+                      Type.Array(Type.Ref('BudgetStatus'), {
+                        description:
+                          'With key=<id>: the spending of the key’s budgets and its team’s in their current windows',
+                      }),
+                    ),
                   }),
                 ]),
               },
@@ -125,11 +138,13 @@ export function registerUsageRoutes(app: FastifyInstance, deps: UsageRouteDeps):
       const vary = reply.getHeader('vary');
       reply.header('vary', vary === undefined ? 'accept' : `${String(vary)}, accept`);
       if (prefersCsv(request.headers.accept)) return reply.type(CSV_TYPE).send(usageCsv(rows, query.groupBy));
+      const budgets = query.key === null ? null : ((await deps.budgets?.(query.key)) ?? null);
       return reply.type('application/json').send(
         JSON.stringify({
           data: rows,
           from: new Date(query.from).toISOString(),
           to: new Date(query.to).toISOString(),
+          ...(budgets === null ? {} : { budgets }),
         }),
       );
     },

@@ -160,6 +160,29 @@ export const TeamViewSchema = Type.Object(
 );
 export type TeamView = Static<typeof TeamViewSchema>;
 
+/** A budget's spending in its current window (issue 20): amounts in US dollars or tokens. */
+export const BudgetStatusSchema = Type.Object(
+  {
+    scope: Type.String({ description: 'key:<id> or team:<id>' }),
+    unit: Type.Union([Type.Literal('usd'), Type.Literal('tokens')]),
+    limit: Type.Number(),
+    window: Type.String(),
+    soft: Type.Boolean(),
+    spent: Type.Number({ description: 'Settled in the window' }),
+    reserved: Type.Number({ description: 'Held by requests in flight (their worst case)' }),
+    remaining: Type.Number({ description: 'limit − spent − reserved, at least 0' }),
+    window_start: Timestamp,
+    window_end: Type.Union([Timestamp, Type.Null()], { description: 'null: a total budget' }),
+  },
+  { $id: 'BudgetStatus' },
+);
+
+/** One team with its budgets' spending now. */
+export const TeamDetailSchema = Type.Composite([
+  TeamViewSchema,
+  Type.Object({ spend: Type.Array(BudgetStatusSchema) }),
+]);
+
 export const TeamListSchema = Type.Object({ data: Type.Array(Type.Ref('Team')) });
 
 export const TeamIdParamsSchema = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });

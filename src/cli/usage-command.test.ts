@@ -9,7 +9,7 @@ import { hourOf } from '../usage/hours.js';
 import type { UsageRow } from '../usage/usage.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { printable, runUsage, USAGE_HELP, usageTable, type UsageIo } from './usage-command.js';
+import { printable, runUsage, USAGE_HELP, usageTable, type UsageIo, budgetTable } from './usage-command.js';
 
 const NOW = Date.now();
 const HOUR = hourOf(NOW - 3_600_000);
@@ -293,5 +293,42 @@ describe('ai-gateway usage with control characters in key ids and model names', 
       assert.equal(answer.data[0]?.model, HOSTILE_MODEL);
       assert.equal(answer.data[0]?.key, 'team\u0007a');
     }
+  });
+});
+
+describe('budgetTable', () => {
+  it('shows each budget with its amounts in its unit, soft ones marked, and when it resets', () => {
+    const table = budgetTable([
+      {
+        scope: 'key:ci-bot',
+        unit: 'usd',
+        limit: 5,
+        window: 'day',
+        soft: false,
+        spent: 1.2345,
+        reserved: 0.01,
+        remaining: 3.7555,
+        window_end: '2026-12-03T00:00:00.000Z',
+      },
+      {
+        scope: 'team:research',
+        unit: 'tokens',
+        limit: 2_000_000,
+        window: 'total',
+        soft: true,
+        spent: 1500,
+        reserved: 0,
+        remaining: 1_998_500,
+        window_end: null,
+      },
+    ]);
+    const lines = table.trimEnd().split('\n');
+    assert.equal(lines.length, 3);
+    assert.match(lines[0] ?? '', /^SCOPE\s+WINDOW\s+LIMIT\s+SPENT\s+RESERVED\s+REMAINING\s+RESETS$/);
+    assert.match(
+      lines[1] ?? '',
+      /^key:ci-bot\s+day\s+\$5\.0000\s+\$1\.2345\s+\$0\.0100\s+\$3\.7555\s+2026-12-03T00:00:00\.000Z$/,
+    );
+    assert.match(lines[2] ?? '', /^team:research\s+total \(soft\)\s+2000000\s+1500\s+0\s+1998500\s+never$/);
   });
 });

@@ -41,6 +41,56 @@ interface UsageAnswer {
   data: UsageRow[];
   from: string;
   to: string;
+  /** With --key and --url: the key's and its team's budgets in their current windows (issue 20). */
+  budgets?: BudgetStatusRow[];
+}
+
+/** A budget's spending now, as GET /admin/usage?key= answers it. */
+export interface BudgetStatusRow {
+  scope: string;
+  unit: 'usd' | 'tokens';
+  limit: number;
+  window: string;
+  soft: boolean;
+  spent: number;
+  reserved: number;
+  remaining: number;
+  window_end: string | null;
+}
+
+const BUDGET_COLUMNS = ['SCOPE', 'WINDOW', 'LIMIT', 'SPENT', 'RESERVED', 'REMAINING', 'RESETS'];
+
+/** The budgets as an aligned table: scope, window, limit, spent, reserved, remaining, reset. */
+export function budgetTable(rows: readonly BudgetStatusRow[]): string {
+  const amount = (row: BudgetStatusRow, value: number): string =>
+    row.unit === 'usd' ? `$${value.toFixed(4)}` : String(Math.round(value));
+  const lines = [
+    BUDGET_COLUMNS,
+    ...rows.map((row) => [
+      printable(row.scope),
+      printable(row.window) + (row.soft ? ' (soft)' : ''),
+      amount(row, row.limit),
+      amount(row, row.spent),
+      amount(row, row.reserved),
+      amount(row, row.remaining),
+      row.window_end === null ? 'never' : printable(row.window_end),
+    ]),
+  ];
+  const widths = BUDGET_COLUMNS.map((_, index) =>
+    Math.max(...lines.map((line) => (line[index] ?? '').length)),
+  );
+  return (
+    lines
+      .map((line) =>
+        line
+          .map((text, index) =>
+            index >= 2 && index <= 5 ? text.padStart(widths[index] ?? 0) : text.padEnd(widths[index] ?? 0),
+          )
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** Where the command writes and what it reads; process's own by default (tests pass their own). */
@@ -250,6 +300,13 @@ export async function runUsage(argv: string[], io: UsageIo = PROCESS_IO): Promis
       io.stdout.write(`Usage from ${from} to ${to} (UTC hours that start in that span)\n\n`);
       io.stdout.write(usageTable(answer.data, groupBy));
     }
+    if (
+      values.json !== true &&
+      values.csv !== true &&
+      answer.budgets !== undefined &&
+      answer.budgets.length > 0
+    )
+      io.stdout.write(`\nBudgets now\n\n${budgetTable(answer.budgets)}`);
     return 0;
   } catch (error) {
     if (error instanceof UsageCommandError) {

@@ -99,11 +99,60 @@ function units(budget: Budget, amount: number): string {
     : `${amount} tokens`;
 }
 
+/** A budget's state in its current window, as the admin API shows it: US dollars or tokens. */
+export interface BudgetStatusView {
+  readonly scope: string;
+  readonly unit: 'usd' | 'tokens';
+  readonly limit: number;
+  readonly window: Budget['window'];
+  readonly soft: boolean;
+  readonly spent: number;
+  /** Held by requests in flight (their worst case), not settled yet. */
+  readonly reserved: number;
+  readonly remaining: number;
+  readonly window_start: string;
+  /** Null for a `total` budget, which never resets. */
+  readonly window_end: string | null;
+}
+
+/** Micro-dollars as dollars; tokens as they are. */
+function inUnit(budget: Budget, amount: number): number {
+  return budget.unit === 'usd' ? amount / 1_000_000 : amount;
+}
+
 export class Spending {
   private readonly now: () => number;
 
   constructor(private readonly options: SpendingOptions) {
     this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Each budget's spending in its current window, for /admin/usage and /admin/teams/{id}. Throws
+   * ServiceUnavailableError when the budget store does not answer.
+   */
+  async status(scope: BudgetScope, budgets: readonly Budget[]): Promise<BudgetStatusView[]> {
+    if (budgets.length === 0) return [];
+    let statuses;
+    try {
+      statuses = await this.options.ledger.status(scope, budgets, this.now());
+    } catch (error) {
+      if (error instanceof BudgetStoreError)
+        throw new ServiceUnavailableError('The budget store is unavailable; retry shortly', 1);
+      throw error;
+    }
+    return statuses.map((status) => ({
+      scope,
+      unit: status.budget.unit,
+      limit: status.budget.limit,
+      window: status.budget.window,
+      soft: status.budget.soft,
+      spent: inUnit(status.budget, status.spent),
+      reserved: inUnit(status.budget, status.reserved),
+      remaining: inUnit(status.budget, status.remaining),
+      window_start: new Date(status.window.start).toISOString(),
+      window_end: Number.isFinite(status.window.end) ? new Date(status.window.end).toISOString() : null,
+    }));
   }
 
   /**

@@ -452,6 +452,17 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     authenticator,
     store: stores.usage,
     recorder: usage,
+    budgets: async (keyId) => {
+      const key =
+        context.config.auth.keys.find((candidate) => candidate.id === keyId) ??
+        (await stores.keys.get(keyId).catch(() => null));
+      if (key === null) return null;
+      const team = key.team === null ? null : await authenticator.teams?.find(key.team);
+      return [
+        ...(await spending.status(`key:${key.id}`, key.budgets)),
+        ...(team == null ? [] : await spending.status(`team:${team.id}`, team.budgets)),
+      ];
+    },
   });
   if (prometheus !== null && config.metrics.port === null)
     registerMetricsRoute(app, prometheus, config.metrics.tokenSha256);

@@ -154,7 +154,39 @@ for (const kind of ['embedded', 'redis'] as const) {
         },
       );
       assert.ok(Date.parse(view['created_at'] as string) > Date.now() - 60_000);
-      assert.deepEqual((await call(other.url, 'GET', '/admin/teams/research')).json, view);
+      // GET shows the team and its budgets' spending in the current windows (nothing spent yet).
+      const { spend, ...shown } = (await call(other.url, 'GET', '/admin/teams/research')).json;
+      assert.deepEqual(shown, view);
+      assert.deepEqual(
+        (spend as Record<string, unknown>[]).map(({ window_start: _start, window_end: end, ...rest }) => ({
+          ...rest,
+          resets: end !== null,
+        })),
+        [
+          {
+            scope: 'team:research',
+            unit: 'usd',
+            limit: 200,
+            window: 'month',
+            soft: false,
+            spent: 0,
+            reserved: 0,
+            remaining: 200,
+            resets: true,
+          },
+          {
+            scope: 'team:research',
+            unit: 'tokens',
+            limit: 2000000,
+            window: 'day',
+            soft: true,
+            spent: 0,
+            reserved: 0,
+            remaining: 2000000,
+            resets: true,
+          },
+        ],
+      );
       const list = (await call(other.url, 'GET', '/admin/teams')).json['data'] as Record<string, unknown>[];
       assert.deepEqual(
         list.map((team) => [team['id'], team['source']]),
@@ -172,7 +204,10 @@ for (const kind of ['embedded', 'redis'] as const) {
         budgets: [],
         max_concurrency: null,
       });
-      assert.deepEqual((await call(other.url, 'GET', '/admin/teams/research')).json, patched.json);
+      assert.deepEqual((await call(other.url, 'GET', '/admin/teams/research')).json, {
+        ...patched.json,
+        spend: [],
+      });
       const again = await call(running.url, 'POST', '/admin/teams', { body: { id: 'research' } });
       assert.match(problem(again, 409, 'invalid_request', 'id'), /research.*exists already/);
     });
