@@ -384,6 +384,11 @@ async function main(): Promise<void> {
         node?: string;
         /** Node's options; the start script's by default. */
         flags?: readonly string[];
+        /**
+         * Issue 20: a budget in dollars and one in tokens on the key, a concurrency cap on the key and
+         * on the backend, all never reached, and a price for every model: reserve, settle, two slots.
+         */
+        budgetsAndCaps?: boolean;
       },
     ): Promise<Service[]> => {
       // PROCESSES processes of each configuration, used in turn: two processes of the same
@@ -404,9 +409,36 @@ async function main(): Promise<void> {
               : options.redisCache === true
                 ? { redis: { url: redis.url } }
                 : {}),
-            backends: [{ name: 'upstream', type: 'openai', url: `${upstream.url}/v1` }],
+            backends: [
+              {
+                name: 'upstream',
+                type: 'openai',
+                url: `${upstream.url}/v1`,
+                ...(options.budgetsAndCaps === true ? { max_concurrency: 100_000 } : {}),
+              },
+            ],
             models: [{ name: '*', targets: [{ backend: 'upstream' }] }],
-            auth: { enabled: options.authEnabled, keys: [{ id: 'bench', sha256: sha256Hex(BENCH_KEY) }] },
+            auth: {
+              enabled: options.authEnabled,
+              keys: [
+                {
+                  id: 'bench',
+                  sha256: sha256Hex(BENCH_KEY),
+                  ...(options.budgetsAndCaps === true
+                    ? {
+                        max_concurrency: 100_000,
+                        budgets: [
+                          { usd: 1_000_000_000, window: 'day' },
+                          { tokens: 1_000_000_000_000, window: 'month' },
+                        ],
+                      }
+                    : {}),
+                },
+              ],
+            },
+            ...(options.budgetsAndCaps === true
+              ? { usage: { prices: [{ model: '*', prompt_per_million: 0.15, completion_per_million: 0.6 }] } }
+              : {}),
             // Every request of the benchmark is the same: with the cache on, all but the first are hits.
             cache: { enabled: options.cache },
             // Metrics and usage accounting are on by default; one target turns them off to price them.
@@ -463,6 +495,12 @@ async function main(): Promise<void> {
       redisLimits: true,
       cache: false,
     });
+    const gatewayBudgets = await startGateway('gateway-budgets', {
+      authEnabled: true,
+      redisLimits: true,
+      cache: false,
+      budgetsAndCaps: true,
+    });
     const gatewayHits = await startGateway('gateway-hits', {
       authEnabled: true,
       redisLimits: false,
@@ -496,6 +534,7 @@ async function main(): Promise<void> {
       'gateway, auth off': gatewayNoAuth,
       'gateway, metrics+usage off': gatewayQuiet,
       'gateway, Redis limits': gatewayLimits,
+      'gateway, Redis limits+budgets+caps': gatewayBudgets,
       'gateway, cache hits': gatewayHits,
       'gateway, cache hits (Redis)': gatewayRedisHits,
       ...protocolGateways,
@@ -599,6 +638,7 @@ async function main(): Promise<void> {
       };
     }
     const limitsComparison = compare(cycles, 'gateway, Redis limits', 'gateway (miss)');
+    const budgetsComparison = compare(cycles, 'gateway, Redis limits+budgets+caps', 'gateway, Redis limits');
     const hitsComparison = compare(cycles, 'gateway, cache hits', 'gateway (miss)');
     const redisHitsComparison = compare(cycles, 'gateway, cache hits (Redis)', 'gateway (miss)');
     const observabilityComparison = compare(cycles, 'gateway (miss)', 'gateway, metrics+usage off');
@@ -640,6 +680,10 @@ async function main(): Promise<void> {
     console.log(
       `Redis rate limits (never reached) against none, interleaved: ${describe(limitsComparison)} (target: within 10%); CPU ${Math.round(limited.cpuMicrosPerRequest)} against ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
     );
+    const budgeted = results['gateway, Redis limits+budgets+caps']!.c32;
+    console.log(
+      `budgets and concurrency caps (Redis, never reached) against Redis limits alone, interleaved: ${describe(budgetsComparison)} (target: within 10%); CPU ${Math.round(budgeted.cpuMicrosPerRequest)} against ${Math.round(limited.cpuMicrosPerRequest)} µs per request`,
+    );
     console.log(
       `cache hits against misses, interleaved: ${hitsComparison.ratio.toFixed(2)}× requests/s (95% interval ${hitsComparison.low.toFixed(2)}× to ${hitsComparison.high.toFixed(2)}×) (target: at least 2×); CPU ${Math.round(hits.cpuMicrosPerRequest)} against ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
     );
@@ -679,6 +723,7 @@ async function main(): Promise<void> {
       sliceMs: SLICE_MS,
       comparisons: {
         limitsOverMiss: limitsComparison,
+        budgetsOverLimits: budgetsComparison,
         hitsOverMiss: hitsComparison,
         redisHitsOverMiss: redisHitsComparison,
         missOverQuiet: observabilityComparison,
