@@ -110,6 +110,8 @@ function assertRefused(answer: Answer, message?: RegExp): OpenAiError['error'] {
 /** A local receiver of alert webhooks: every POST's headers and raw body. */
 class WebhookReceiver {
   readonly received: { signature: string | undefined; raw: Buffer; body: Record<string, unknown> }[] = [];
+  /** The next deliveries answered 503 (and not recorded), for the sender's retry. */
+  failNext = 0;
   private constructor(
     private readonly server: Server,
     readonly url: string,
@@ -121,6 +123,11 @@ class WebhookReceiver {
       const chunks: Buffer[] = [];
       incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
       incoming.on('end', () => {
+        if (receiver !== null && receiver.failNext > 0) {
+          receiver.failNext--;
+          response.writeHead(503).end();
+          return;
+        }
         const raw = Buffer.concat(chunks);
         const signature = incoming.headers['x-gateway-signature'];
         receiver?.received.push({
@@ -497,7 +504,8 @@ describe('budgets across two gateway instances on one Redis', needsRedis, () => 
     assert.equal((await status('team:squad', TEAM)).spent, 3 * WORST);
   });
 
-  it('a soft budget never refuses, and fires its alerts', async () => {
+  it('a soft budget never refuses, and fires its alerts (a failed delivery is retried)', async () => {
+    receiver.failNext = 1;
     for (let index = 0; index < 4; index++) {
       const answer = await chat(index % 2 === 0 ? a.url : b.url, 'soft', {});
       assert.equal(answer.status, 200, answer.text);
@@ -518,6 +526,16 @@ describe('budgets across two gateway instances on one Redis', needsRedis, () => 
       });
     const lines = logsOf().filter((line) => line['event'] === 'budget_alert' && line['scope'] === 'key:soft');
     assert.deepEqual(lines.map((line) => line['threshold']).sort(), [0.5, 0.8, 1]);
+    // The first delivery was answered 503 and tried again; the log names the receiver's origin only.
+    assert.equal(receiver.failNext, 0);
+    const failed = logsOf().filter((line) => line['event'] === 'budget_webhook_failed');
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0]?.['origin'], new URL(receiver.url).origin);
+    assert.equal(failed[0]?.['final'], false);
+    for (const line of [...a.rawLogs, ...b.rawLogs]) {
+      assert.ok(!line.includes('/hooks/gw-token-in-path'), line);
+      assert.ok(!line.includes(ALERT_SECRET), line);
+    }
   });
 
   it('webhook alerts at 0.5, 0.8 and 1.0 arrive once each from two instances, signed', async () => {
