@@ -32,6 +32,7 @@ const needsRedis = { skip: requireTool('redis-server', 'redis-server') };
 
 const PROMPT_PER_TOKEN = 2;
 const COMPLETION_PER_TOKEN = 10;
+const ADMIN_TOKEN = 'admin-token-for-budget-tests';
 const ALERT_SECRET = 'whsec-budget-alerts-e2e-0123456789abcdef';
 
 /** A key's secret and its config entry. */
@@ -283,7 +284,7 @@ describe('budgets across two gateway instances on one Redis', needsRedis, () => 
       },
       'refuse',
     );
-    const env = { ALERT_SECRET };
+    const env = { ALERT_SECRET, GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN };
     a = await startClockedGateway(doc, clock, env);
     b = await startClockedGateway(doc, clock, env);
     await waitReady(a);
@@ -346,6 +347,15 @@ describe('budgets across two gateway instances on one Redis', needsRedis, () => 
       assert.equal(state.reserved, 0);
       assert.equal(state.spent, fit * WORST, 'each settled at its real cost, which was its worst case');
       assert.ok(state.spent <= limit && limit - state.spent < WORST, `spent ${state.spent} of ${limit}`);
+      // The admin API of either instance shows the same spending, in dollars.
+      const usage = await sender.send(b.url, 'GET', `/admin/usage?key=${keyId}`, { token: ADMIN_TOKEN });
+      assert.equal(usage.status, 200, usage.text);
+      const [shown] = (usage.json as { budgets: { spent: number; reserved: number; remaining: number }[] })
+        .budgets;
+      assert.deepEqual(
+        { spent: shown?.spent, reserved: shown?.reserved, remaining: shown?.remaining },
+        { spent: usd(state.spent), reserved: 0, remaining: usd(limit - state.spent) },
+      );
       assert.equal(
         logsOf().filter((line) => String(line['msg']).startsWith('budget store unavailable')).length,
         0,
