@@ -25,3 +25,26 @@ export function requestCost(prices: PriceTable, state: RequestState): number | n
     state.cache === 'HIT',
   );
 }
+
+/**
+ * What a stream that ended without usage (cancelled, or broken upstream) cost: the tokens the gateway
+ * counted (its prompt, and what it produced) at the price of the backend that was streaming.
+ */
+export function countedCost(
+  prices: PriceTable,
+  state: RequestState,
+  promptTokens: number,
+  completionTokens: number,
+): number | null {
+  if (state.model === null) return null;
+  const last = state.attempts.at(-1);
+  return prices.costMicros({
+    model: state.model,
+    backend: state.backend ?? last?.backend ?? null,
+    upstreamModel: last?.model ?? null,
+    promptTokens,
+    completionTokens,
+    cachedTokens: 0,
+    cacheWriteTokens: 0,
+  });
+}

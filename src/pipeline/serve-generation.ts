@@ -24,7 +24,7 @@ import type { ProtocolOutput, StreamOutput } from './output.js';
 import { allowedModels } from '../auth/team-models.js';
 import { callerScopes } from '../concurrency/slot-pool.js';
 import type { Lease } from '../concurrency/slots.js';
-import { requestCost } from './request-cost.js';
+import { countedCost, requestCost } from './request-cost.js';
 import { worstCase, type BudgetHold } from './spending.js';
 
 /** What a stream has produced so far, for settling a token reservation when no usage is reported. */
@@ -32,7 +32,7 @@ interface StreamMeter {
   /** The upstream accepted the request: its prompt was processed. */
   started: boolean;
   producedTokens: number;
-  readonly countTokens: boolean;
+  countTokens: boolean;
 }
 
 /**
@@ -56,6 +56,11 @@ function recordUsage(request: FastifyRequest, usage: Usage | null | undefined): 
     const { cached_tokens: cached, cache_write_tokens: written } = details as Record<string, unknown>;
     if (typeof cached === 'number') request.gateway.cachedTokens = cached;
     if (typeof written === 'number') request.gateway.cacheWriteTokens = written;
+  }
+  const completion = (usage as { completion_tokens_details?: unknown }).completion_tokens_details;
+  if (completion !== null && typeof completion === 'object') {
+    const reasoning = (completion as Record<string, unknown>)['reasoning_tokens'];
+    if (typeof reasoning === 'number') request.gateway.reasoningTokens = reasoning;
   }
 }
 
@@ -145,7 +150,11 @@ export async function serveGeneration(
           model: body.model,
         }),
       );
-      if (hold !== null) reply.headers(hold.headers);
+      if (hold !== null) {
+        reply.headers(hold.headers);
+        // Budgets settle a stream cut short at what it produced: count it as it goes.
+        meter.countTokens = true;
+      }
       call = context.calls.open(request, reply, { stream });
       // The key's and the team's concurrency caps: wait in the queue (by priority) for a slot.
       state.priority = key.priority;
@@ -207,7 +216,15 @@ export async function serveGeneration(
       call?.close();
       const used = tokensUsed(request, body, meter);
       if (grant.countsTokens) grant.settle(used);
-      hold?.settle({ usdMicros: requestCost(context.prices, state) ?? 0, tokens: used });
+      if (hold !== null) {
+        // A stream cut short reported no usage: it is settled at what the gateway counted of it.
+        const reported = state.promptTokens !== null && state.completionTokens !== null;
+        const cost =
+          reported || !meter.started
+            ? requestCost(context.prices, state)
+            : countedCost(context.prices, state, used - meter.producedTokens, meter.producedTokens);
+        hold.settle({ usdMicros: cost ?? 0, tokens: used });
+      }
     }
   } finally {
     // No-op once complete() ran; otherwise requests waiting on this one go upstream themselves.
@@ -229,6 +246,7 @@ async function sendStored(
   const writer = new SseWriter(reply.raw);
   reply.hijack();
   writer.open(reply.getHeaders(), framing.contentType);
+  request.gateway.firstByteAt = process.hrtime.bigint();
   try {
     for (const chunk of replayChunks(fresh, true)) await writer.frames(framing.chunk(chunk));
     await writer.frames(await framing.end());
@@ -293,6 +311,7 @@ async function streamCompletion(
   setRoutingHeaders(reply, request.gateway);
   reply.hijack();
   writer.open(reply.getHeaders(), framing.contentType);
+  request.gateway.firstByteAt = process.hrtime.bigint();
   try {
     while (next.done !== true) {
       const chunk = next.value;

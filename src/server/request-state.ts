@@ -25,6 +25,10 @@ export interface RequestState extends AttemptLog {
   /** Of the prompt tokens, read from and written to the provider's prompt cache, when reported. */
   cachedTokens: number | null;
   cacheWriteTokens: number | null;
+  /** Of the completion tokens, reasoning, when reported. */
+  reasoningTokens: number | null;
+  /** When the first byte of the answer went out (a stream's headers and first event); null: not yet. */
+  firstByteAt: bigint | null;
   stream: boolean;
   /** How a request that did not end normally ended: client_closed, stream_error, ... */
   outcome: string | null;
@@ -62,6 +66,8 @@ export function newRequestState(): RequestState {
     completionTokens: null,
     cachedTokens: null,
     cacheWriteTokens: null,
+    reasoningTokens: null,
+    firstByteAt: null,
     stream: false,
     outcome: null,
     errorCode: null,

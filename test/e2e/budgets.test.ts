@@ -473,28 +473,19 @@ describe('budgets across two gateway instances on one Redis', needsRedis, () => 
     assert.equal(usdState.remaining, Math.round(CANCEL_USD.limit * 1_000_000) - usdState.spent);
   });
 
-  it(
-    'a cancelled stream settles what it produced: its prompt and the tokens sent',
-    {
-      // Runs once serve-generation.ts is fixed (this file may not change it): remove the skip then.
-      skip:
-        'known bug: serve-generation.ts settles a stream without usage at requestCost() ?? 0 (0 USD) and ' +
-        'counts produced tokens only under a token rate limit, so a cancelled stream costs 0 USD and only its prompt in tokens',
-    },
-    async () => {
-      const received = await cancelMidway('producer');
-      const usdState = await settled('key:producer', CANCEL_USD);
-      const tokenState = await settled('key:producer', CANCEL_TOKENS);
-      assert.ok(
-        usdState.spent >= costOf(CANCELLED, received) && usdState.spent <= costOf(CANCELLED, 200),
-        `settled ${usdState.spent} USD micros; the client received ${received} tokens (${costOf(CANCELLED, received)})`,
-      );
-      assert.ok(
-        tokenState.spent >= promptTokens(CANCELLED) + received,
-        `settled ${tokenState.spent} tokens; prompt ${promptTokens(CANCELLED)} + ${received} received`,
-      );
-    },
-  );
+  it('a cancelled stream settles what it produced: its prompt and the tokens sent', async () => {
+    const received = await cancelMidway('producer');
+    const usdState = await settled('key:producer', CANCEL_USD);
+    const tokenState = await settled('key:producer', CANCEL_TOKENS);
+    assert.ok(
+      usdState.spent >= costOf(CANCELLED, received) && usdState.spent <= costOf(CANCELLED, 200),
+      `settled ${usdState.spent} USD micros; the client received ${received} tokens (${costOf(CANCELLED, received)})`,
+    );
+    assert.ok(
+      tokenState.spent >= promptTokens(CANCELLED) + received,
+      `settled ${tokenState.spent} tokens; prompt ${promptTokens(CANCELLED)} + ${received} received`,
+    );
+  });
 
   it('a team budget shared by two keys refuses both once spent', async () => {
     const limit = Math.round(TEAM.limit * 1_000_000);
