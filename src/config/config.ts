@@ -108,6 +108,17 @@ export interface GatewayConfig {
     /** The providers' list prices for cloud backends' models (src/usage/list-prices.ts). */
     readonly listPrices: boolean;
   };
+  /** The request log (issue 21): one record per request, in SQLite (state_dir) or PostgreSQL. */
+  readonly requestLog: {
+    readonly enabled: boolean;
+    readonly store: 'sqlite' | 'postgres';
+    /** Set when store is postgres. Never logged. */
+    readonly postgresUrl: string | null;
+    readonly retentionDays: number;
+    readonly batchSize: number;
+    readonly flushIntervalMs: number;
+    readonly maxBuffered: number;
+  };
   /** The Responses API (POST /v1/responses): how long a stored response can be read and continued. */
   readonly responses: {
     readonly storeTtlSeconds: number;

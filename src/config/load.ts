@@ -415,6 +415,23 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
   const timezone = file.budget?.timezone ?? 'UTC';
   if (!isTimeZone(timezone))
     problems.push(`budget.timezone: '${timezone}' is not an IANA time zone (e.g. UTC, Europe/Berlin)`);
+  const requestLogStore = file.request_log?.store ?? 'sqlite';
+  const postgresUrl = file.request_log?.postgres_url ?? null;
+  if (requestLogStore === 'postgres' && postgresUrl === null)
+    problems.push(
+      'request_log.postgres_url: required with store: postgres (postgres://user:password@host:5432/database)',
+    );
+  else if (postgresUrl !== null && !/^postgres(ql)?:\/\//.test(postgresUrl))
+    problems.push('request_log.postgres_url: must be a postgres:// or postgresql:// URL');
+  const requestLog = {
+    enabled: file.request_log?.enabled ?? true,
+    store: requestLogStore,
+    postgresUrl,
+    retentionDays: file.request_log?.retention_days ?? 30,
+    batchSize: file.request_log?.batch?.size ?? 500,
+    flushIntervalMs: file.request_log?.batch?.interval_ms ?? 500,
+    maxBuffered: file.request_log?.batch?.max_buffered ?? 10_000,
+  };
   const alertUrl = file.alerts?.webhook_url ?? null;
   if (alertUrl !== null && !isHttpUrl(alertUrl))
     problems.push('alerts.webhook_url: must be an http(s) URL without credentials');
@@ -569,6 +586,7 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
       listPrices: file.usage?.list_prices ?? true,
     },
     teams,
+    requestLog,
     budget: { timezone, unpriced: file.budget?.unpriced ?? 'allow' },
     concurrency: {
       queueTimeoutMs: file.concurrency?.queue_timeout_ms ?? 30_000,
@@ -775,6 +793,17 @@ function configuredSecrets(file: ConfigFile, env: Environment, fromEnvironment: 
   }
   const metricsToken = file.metrics?.token;
   if (metricsToken !== undefined && metricsToken.length >= MIN_SECRET_LENGTH) secrets.add(metricsToken);
+  const postgresUrl = file.request_log?.postgres_url;
+  if (postgresUrl !== undefined && postgresUrl.length >= MIN_SECRET_LENGTH) {
+    secrets.add(postgresUrl);
+    // The password alone too: a driver's error may quote it without the rest of the URL.
+    try {
+      const password = decodeURIComponent(new URL(postgresUrl).password);
+      if (password.length >= MIN_SECRET_LENGTH) secrets.add(password);
+    } catch {
+      // Not a URL: the check in validateConfig names it.
+    }
+  }
   const alertSecret = file.alerts?.secret;
   if (alertSecret !== undefined && alertSecret.length >= MIN_SECRET_LENGTH) secrets.add(alertSecret);
   for (const name of ['GATEWAY_ADMIN_TOKEN', 'METRICS_TOKEN', 'REDIS_URL']) {

@@ -311,6 +311,25 @@ export const ConfigFileSchema = Strict({
       ),
     }),
   ),
+  request_log: Optional(
+    Strict({
+      enabled: Optional(Type.Boolean()),
+      store: Optional(Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')])),
+      /** postgres://user:password@host:5432/database, usually ${REQUEST_LOG_POSTGRES_URL}. */
+      postgres_url: Optional(Type.String({ minLength: 1 })),
+      retention_days: Optional(Type.Integer({ minimum: 1, maximum: 3660 })),
+      batch: Optional(
+        Strict({
+          /** Records per write. */
+          size: Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+          /** A partial batch is written after this long. */
+          interval_ms: Optional(Type.Integer({ minimum: 10, maximum: 60_000 })),
+          /** Records waiting at most; past it new ones are dropped and counted. */
+          max_buffered: Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+        }),
+      ),
+    }),
+  ),
   responses: Optional(
     Strict({
       store_ttl_seconds: Optional(Type.Integer({ minimum: 1, maximum: 366 * 86400 })),

@@ -59,6 +59,8 @@ export interface MetricsSources {
   streamsInFlight(): number;
   /** Log lines dropped because stdout was not read (see logging/log-buffer.ts); none when absent. */
   logLinesDropped?(): number;
+  /** Request-log records dropped: the buffer full (store slow or down) or a batch that failed every try. */
+  requestLogDropped?(): number;
 }
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -208,6 +210,18 @@ export class PrometheusMetrics implements MetricsSink {
         const now = logLinesDropped?.() ?? 0;
         this.inc(now - logLinesReported);
         logLinesReported = now;
+      },
+    });
+    const requestLogDropped = sources.requestLogDropped?.bind(sources);
+    let requestLogReported = 0;
+    new Counter({
+      name: 'gateway_request_log_dropped_total',
+      help: 'Request-log records dropped because the store was slow or down (buffer full, or a batch failed every try)',
+      registers,
+      collect() {
+        const now = requestLogDropped?.() ?? 0;
+        this.inc(now - requestLogReported);
+        requestLogReported = now;
       },
     });
     new Gauge({

@@ -65,6 +65,8 @@ import { RedisBudgetLedger } from '../budgets/redis-ledger.js';
 import { BudgetAlerts, MemoryAlertClaims, RedisAlertClaims } from '../budgets/alerts.js';
 import { WebhookSender } from '../budgets/webhook.js';
 import { createSlotPool } from '../concurrency/slot-pool.js';
+import { openRequestLog } from '../request-log/request-log.js';
+import { isLoggedRoute, recordOf } from '../request-log/record-of.js';
 import { usageModel } from '../usage/usage-model.js';
 import { preloadTokenizer } from '../rate-limit/token-estimate.js';
 import { registerUsageRoutes } from '../admin/usage-routes.js';
@@ -165,6 +167,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   app.addSchema(KeyViewSchema);
 
   const stores = openStores(config, logger);
+  const requestLog = openRequestLog(config, logger);
   const calls = new UpstreamCalls();
   let routing = buildRouting(config, logger);
   // Token limits in the config: load the tokenizer now rather than on the first request that needs it.
@@ -186,6 +189,8 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
           })),
         streamsInFlight: () => calls.streamCount,
         logLinesDropped: droppedLogLines,
+        requestLogDropped: () =>
+          requestLog === null ? 0 : requestLog.writer.dropped + requestLog.writer.failed,
       })
     : null;
   if (prometheus !== null && cluster.isWorker) prometheus.renderer = workerMetrics(prometheus.registry);
@@ -319,6 +324,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     prices,
     spending,
     slots,
+    requestLog,
     lifecycle,
     checkReadiness,
     authenticate,
@@ -359,6 +365,8 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
       if (cost !== null && state.routeName !== null && state.key !== null)
         metrics.spend(state.routeName, state.key.id, cost);
       if (usage !== null) recordUsage(usage, cost, state, status);
+      if (requestLog !== null && isLoggedRoute(request.routeOptions.url))
+        requestLog.writer.add(recordOf(request, state, status, cost, context.config.promptLogging));
       if (request.gateway.trace !== null) endRequestSpan(request.gateway, status);
       // app.close() closes the connections idle at that moment only; one whose answer ends later stays
       // open (keep-alive) and would hold the shutdown until the grace period.
@@ -515,6 +523,8 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     // Budget alerts still being posted get up to 2 s to go out; what is left then is dropped.
     await Promise.race([webhook.drained(), delay(2000, undefined, { ref: false })]);
     webhook.close();
+    // What the request log still holds goes out (bounded by its close timeout).
+    await requestLog?.close();
     // Before the stores close: on SQLite the usage table shares the key store's database.
     await usage?.close();
     await stores.close();

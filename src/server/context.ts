@@ -13,6 +13,7 @@ import type { KeyValueStore } from '../state/kv-store.js';
 import type { Spending } from '../pipeline/spending.js';
 import type { SlotPool } from '../concurrency/slots.js';
 import type { PriceTable } from '../usage/pricing.js';
+import type { RequestLog } from '../request-log/request-log.js';
 
 export interface ReadinessCheck {
   /** error and shutting_down make the gateway unready; degraded and unhealthy (one backend) do not. */
@@ -41,6 +42,8 @@ export interface GatewayContext {
   readonly spending: Spending;
   /** Concurrency slots of keys, teams and backends, with the fair queue (issue 20). */
   readonly slots: SlotPool;
+  /** The request log (issue 21); null when request_log.enabled is false. */
+  readonly requestLog: RequestLog | null;
   /**
    * notReady: readiness answers 503 (from the signal on, also while server.shutdown_delay_ms lets
    * requests be served); shuttingDown: new requests get 503 and the gateway drains.

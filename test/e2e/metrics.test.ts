@@ -304,6 +304,7 @@ describe('GET /metrics after a run of known traffic', () => {
       gateway_budget_alerts_total: 'COUNTER',
       gateway_concurrency_queue_length: 'GAUGE',
       gateway_concurrency_wait_seconds: 'HISTOGRAM',
+      gateway_request_log_dropped_total: 'COUNTER',
     };
     const actual = Object.fromEntries(
       [...scrape.types]
