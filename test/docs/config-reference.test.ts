@@ -21,6 +21,10 @@ describe('the configuration reference and the routing example', () => {
     assert.deepEqual(config.routing, defaults.routing);
     assert.deepEqual(config.cache, defaults.cache);
     assert.deepEqual(config.rateLimit.onStoreError, defaults.rateLimit.onStoreError);
+    assert.deepEqual(config.budget, defaults.budget);
+    assert.deepEqual(config.concurrency, defaults.concurrency);
+    assert.deepEqual(config.alerts, defaults.alerts);
+    assert.deepEqual(config.requestLog, defaults.requestLog);
     assert.equal(config.backends[0]?.healthCheck?.path, '/models');
   });
 
