@@ -21,6 +21,8 @@ Usage:
                                         manage teams (ai-gateway teams --help)
   ai-gateway usage [--key K] [--model M] [--from T] [--to T] [--group-by key,model,day,hour]
                                         usage per key and model (ai-gateway usage --help)
+  ai-gateway logs [--key K] [--model M] [--status 5xx] [--since 1h] [--follow] [--json]
+                                        the request log, one line per request (ai-gateway logs --help)
   ai-gateway <command> --help           help for one command
 
 Environment: HOST, PORT, REDIS_URL, LOG_LEVEL, GATEWAY_ADMIN_TOKEN, OLLAMA_URL, GATEWAY_CONFIG.
@@ -192,6 +194,10 @@ async function main(argv: string[]): Promise<number> {
     case 'usage': {
       const { runUsage } = await import('./cli/usage-command.js');
       return runUsage(rest);
+    }
+    case 'logs': {
+      const { runLogs } = await import('./cli/logs-command.js');
+      return runLogs(rest);
     }
     case undefined:
     case '--help':

@@ -28,6 +28,7 @@ import {
   fromStore,
   priorityFromInput,
 } from './admin-fields.js';
+import { registerRequestLogRoutes } from './requests-routes.js';
 import { registerTeamRoutes } from './teams-routes.js';
 import type { GatewayContext } from '../server/context.js';
 import { errorResponses } from '../server/routes/openapi-fragments.js';
@@ -239,6 +240,7 @@ export function registerAdminRoutes(app: FastifyInstance, context: GatewayContex
   );
 
   registerTeamRoutes(app, context, guard);
+  registerRequestLogRoutes(app, context, guard);
 
   app.delete<{ Querystring: { key?: string } }>(
     '/admin/cache',
