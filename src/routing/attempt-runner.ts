@@ -154,7 +154,6 @@ export class AttemptRunner {
   ): Promise<OpenAttempt<T>> {
     this.budget.recordRequest();
     const config = this.config;
-    const deadlineAt = this.now() + config.deadlineMs;
     const tried = new Set<TargetState>();
     /** Retry-After each target of this request asked for (made only when one does). */
     let notBefore: Map<TargetState, number> | undefined;
@@ -162,11 +161,21 @@ export class AttemptRunner {
     // What the client gets when no further attempt is made: the last attempt's error.
     const stop = (): GatewayError => lastError ?? this.unavailable(plan, this.earliestWait(plan));
     let current: AbortController | null = null;
-    const deadline = setTimeout(() => {
-      if (current === null) return;
-      log.retryStop = 'deadline';
-      current.abort(new DeadlineExceededError(config.deadlineMs));
-    }, config.deadlineMs);
+    // The deadline runs from the first attempt (docs/routing.md): a wait in the queue for a backend's
+    // slot comes before it and has its own bound (queue_timeout_ms). Armed when the wait had started
+    // it, a deadline that passed during the wait found no attempt to end and was lost: the attempt
+    // that followed ran without one.
+    let deadlineAt = Infinity;
+    let deadline: NodeJS.Timeout | undefined;
+    const startDeadline = (): void => {
+      if (deadline !== undefined) return;
+      deadlineAt = this.now() + config.deadlineMs;
+      deadline = setTimeout(() => {
+        if (current === null) return;
+        log.retryStop = 'deadline';
+        current.abort(new DeadlineExceededError(config.deadlineMs));
+      }, config.deadlineMs);
+    };
     // Targets whose backend had no free slot for this request, and the first of them: when every
     // target is full, the request waits in the queue for that one (fallback on saturation first).
     let saturated: Set<TargetState> | null = null;
@@ -247,6 +256,7 @@ export class AttemptRunner {
           continue;
         }
         tried.add(target.state);
+        startDeadline();
         const controller = new AbortController();
         current = controller;
         try {

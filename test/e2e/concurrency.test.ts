@@ -466,6 +466,39 @@ describe('concurrency caps end to end', needsRedis, () => {
       assertAnswered(await stayer, 'stayer');
       assert.deepEqual(gpu.arrivals, ['holder', 'stayer'], 'the leaver never reached the upstream');
     });
+    it('counts routing.deadline_ms from the attempt, not from the start of a wait in the queue', async () => {
+      const deadlineMs = 600;
+      const gpu = await upstream();
+      const document = config(redis, {
+        backends: [backend('gpu-deadline', gpu, { max_concurrency: 1 })],
+        models: [{ name: 'chat', targets: [{ backend: 'gpu-deadline' }] }],
+      });
+      document['routing'] = { ...(document['routing'] as object), deadline_ms: deadlineMs };
+      const instance = await gateway(document);
+      // A stream: answered at its first chunk, it holds the slot past the deadline (as a long answer does).
+      const holder = chat(instance.url, { model: 'chat', tag: 'holder', stream: true });
+      await waitUntil('the holder to take the slot', () => gpu.held.length === 1);
+      const queuedAt = performance.now();
+      const stalled = chat(instance.url, { model: 'chat', tag: 'stalled' });
+      await waitUntilAsync(
+        'the second request to queue',
+        async () => (await queueLength(instance, 'backend:gpu-deadline')) === 1,
+      );
+      // It waits longer than the deadline; then its attempt gets the whole deadline, and no more.
+      await waitUntil(
+        'the wait to outlast the deadline',
+        () => performance.now() - queuedAt > 1.5 * deadlineMs,
+      );
+      assert.deepEqual(gpu.release(1), ['holder']);
+      assertAnswered(await holder, 'holder');
+      await waitUntil('the queued request to reach the upstream', () => gpu.held.includes('stalled'));
+      const attemptAt = performance.now();
+      const answer = await stalled;
+      const attemptMs = performance.now() - attemptAt;
+      assert.equal(answer.status, 504, answer.text);
+      assert.equal((JSON.parse(answer.text) as { error: { code: string } }).error.code, 'upstream_timeout');
+      assert.ok(attemptMs < 3 * deadlineMs, `the attempt ran ${Math.round(attemptMs)} ms`);
+    });
   });
 
   it('queues a key’s and a team’s requests beyond their max_concurrency, and nobody else’s', async () => {
