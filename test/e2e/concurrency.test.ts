@@ -539,6 +539,62 @@ describe('concurrency caps end to end', needsRedis, () => {
     for (const [tag, answer] of answers) assertAnswered(await answer, tag);
   });
 
+  it('gives a slot back when the client leaves: a stream cut midway, a request queued for its key', async () => {
+    const gpu = await upstream();
+    const instance = await gateway(
+      config(redis, {
+        backends: [backend('gpu-leaving', gpu, { max_concurrency: 1 })],
+        models: [{ name: 'chat', targets: [{ backend: 'gpu-leaving' }] }],
+      }),
+    );
+    const slots = instance.gateway.context.slots;
+    // A stream holding the backend's only slot, whose client reads the first chunk and leaves.
+    const cutting = new AbortController();
+    const response = await fetch(`${instance.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_KEY}` },
+      body: JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'cut' }] }),
+      signal: cutting.signal,
+    });
+    assert.equal(response.status, 200);
+    await (response.body as ReadableStream<Uint8Array>).getReader().read();
+    const next = chat(instance.url, { model: 'chat', tag: 'next', key: CAPPED_KEY });
+    await waitUntil(
+      'the next request to queue for the backend',
+      () => slots.queueLength('backend:gpu-leaving') === 1,
+    );
+    cutting.abort();
+    await waitUntil('the next request to take the slot the stream gave back', () =>
+      gpu.held.includes('next'),
+    );
+    assert.deepEqual(gpu.held, ['next'], 'the cut stream no longer holds anything upstream');
+
+    // The capped key's slot is taken by `next`: a second request of the key queues for it, then leaves.
+    const leaving = new AbortController();
+    const leaver = chat(instance.url, {
+      model: 'chat',
+      tag: 'key-leaver',
+      key: CAPPED_KEY,
+      signal: leaving.signal,
+    }).catch((error: unknown) => error);
+    await waitUntil('the key’s second request to queue', () => slots.queueLength('key:capped-key') === 1);
+    leaving.abort();
+    assert.ok((await leaver) instanceof Error);
+    await waitUntil('it to leave the key’s queue', () => slots.queueLength('key:capped-key') === 0, 1000);
+    gpu.releaseAll();
+    assertAnswered(await next, 'next');
+    // Nothing of the leaver is left holding the key's slot.
+    gpu.mode = { kind: 'delay', delayMs: 0 };
+    const after = await chat(instance.url, {
+      model: 'chat',
+      tag: 'after',
+      key: CAPPED_KEY,
+      signal: AbortSignal.timeout(5000),
+    });
+    assert.equal(after.status, 200, after.text);
+    assert.ok(!gpu.arrivals.includes('key-leaver'), 'the request that left never reached the upstream');
+  });
+
   it('sends a request to the next target at once when the first one’s backend is full', async () => {
     const gpu = await upstream();
     const cloud = await upstream();
