@@ -41,6 +41,9 @@ export function recordOf(
   const ms = (from: bigint): number => Number(((end - from) * 1000n) / NS_PER_MS) / 1000;
   const duration = ms(state.startedAt);
   const answered = state.attempts.find((attempt) => attempt.outcome === 'ok');
+  // On a failure no backend answered: the last one tried is the one to blame, as X-Gateway-Backend
+  // says, and what the backend filter must find ("which backend is failing").
+  const last = answered ?? state.attempts.at(-1);
   return {
     time: now,
     request_id: request.id,
@@ -50,8 +53,8 @@ export function recordOf(
     route,
     model: state.model,
     route_name: state.routeName,
-    backend: state.backend,
-    upstream_model: answered?.model ?? null,
+    backend: state.backend ?? last?.backend ?? null,
+    upstream_model: last?.model ?? null,
     status,
     error_code: state.errorCode,
     attempts: state.attempts.map((attempt) => ({
