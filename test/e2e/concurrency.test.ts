@@ -44,10 +44,16 @@ const KEYS = [
 const WAIT_MS = 5000;
 
 /** Polls `check` until it holds; fails naming `what` after `timeoutMs`. */
-async function waitUntil(what: string, check: () => boolean, timeoutMs = WAIT_MS): Promise<void> {
+async function waitUntil(
+  what: string,
+  check: () => boolean,
+  timeoutMs = WAIT_MS,
+  state: () => unknown = () => null,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (performance.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${JSON.stringify(state())}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
@@ -257,18 +263,28 @@ describe('concurrency caps end to end', needsRedis, () => {
       const queued = [one, two, three, three].map((instance, index) =>
         chat(instance.url, { model: 'chat', tag: `queued-${index}` }),
       );
-      await waitUntil('the 4 requests to queue on the instances', () =>
-        instances.every(
-          (instance, index) =>
-            instance.gateway.context.slots.queueLength('backend:gpu-three') === [1, 1, 2][index],
-        ),
+      const state = (): unknown => ({
+        held: gpu.held,
+        inFlight: gpu.inFlight,
+        queues: instances.map((instance) => instance.gateway.context.slots.queueLength('backend:gpu-three')),
+        counts: instances.map((instance) => instance.gateway.context.slots.inFlight('backend:gpu-three')),
+      });
+      await waitUntil(
+        'the 4 requests to queue on the instances',
+        () =>
+          instances.every(
+            (instance, index) =>
+              instance.gateway.context.slots.queueLength('backend:gpu-three') === [1, 1, 2][index],
+          ),
+        WAIT_MS,
+        state,
       );
       assert.deepEqual(gpu.held.sort(), ['open-0', 'open-1']);
       assert.equal(gpu.inFlight, 2);
 
       // The last byte of one stream frees its slot: exactly one queued request takes it.
       assert.ok(gpu.releaseTag('open-0'));
-      await waitUntil('a queued request to take the freed slot', () => gpu.held.length === 2);
+      await waitUntil('a queued request to take the freed slot', () => gpu.held.length === 2, WAIT_MS, state);
       assert.equal(gpu.held.filter((tag) => tag.startsWith('queued-')).length, 1);
       const rest = await streams[0]?.read();
       assert.ok(rest !== undefined);
