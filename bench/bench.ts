@@ -11,7 +11,8 @@
  * from cycle to cycle; comparisons are ratios of the totals, with a 95% bootstrap interval over the cycles.
  * Flags: --quick (less time and fewer requests), --seconds SECONDS, --no-pin.
  * Other modes: --soak SECONDS (memory under steady load, bench/soak.ts), --streams N (memory with N open
- * streams, bench/streams.ts).
+ * streams, bench/streams.ts), --request-log [--rows N] [--repeat N] [--store sqlite|postgres] (the
+ * request log's queries at 10 million records, bench/request-log.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,6 +46,10 @@ const { values } = parseArgs({
     'no-pin': { type: 'boolean' },
     soak: { type: 'string' },
     streams: { type: 'string' },
+    'request-log': { type: 'boolean' },
+    rows: { type: 'string' },
+    repeat: { type: 'string' },
+    store: { type: 'string' },
     against: { type: 'string' },
     'against-node': { type: 'string' },
     'against-flags': { type: 'string' },
@@ -389,6 +394,8 @@ async function main(): Promise<void> {
          * on the backend, all never reached, and a price for every model: reserve, settle, two slots.
          */
         budgetsAndCaps?: boolean;
+        /** Issue 21: false turns the request log off (it is on by default, SQLite in state_dir). */
+        requestLog?: boolean;
       },
     ): Promise<Service[]> => {
       // PROCESSES processes of each configuration, used in turn: two processes of the same
@@ -445,6 +452,7 @@ async function main(): Promise<void> {
             ...(options.observability === false
               ? { metrics: { enabled: false }, usage: { enabled: false } }
               : {}),
+            ...(options.requestLog === false ? { request_log: { enabled: false } } : {}),
           }),
         );
         const service = await startNode(
@@ -490,6 +498,12 @@ async function main(): Promise<void> {
       cache: false,
       observability: false,
     });
+    const gatewayNoRequestLog = await startGateway('gateway-no-request-log', {
+      authEnabled: true,
+      redisLimits: false,
+      cache: false,
+      requestLog: false,
+    });
     const gatewayLimits = await startGateway('gateway-limits', {
       authEnabled: true,
       redisLimits: true,
@@ -533,6 +547,7 @@ async function main(): Promise<void> {
       'gateway (miss)': gateway,
       'gateway, auth off': gatewayNoAuth,
       'gateway, metrics+usage off': gatewayQuiet,
+      'gateway, request log off': gatewayNoRequestLog,
       'gateway, Redis limits': gatewayLimits,
       'gateway, Redis limits+budgets+caps': gatewayBudgets,
       'gateway, cache hits': gatewayHits,
@@ -642,6 +657,7 @@ async function main(): Promise<void> {
     const hitsComparison = compare(cycles, 'gateway, cache hits', 'gateway (miss)');
     const redisHitsComparison = compare(cycles, 'gateway, cache hits (Redis)', 'gateway (miss)');
     const observabilityComparison = compare(cycles, 'gateway (miss)', 'gateway, metrics+usage off');
+    const requestLogComparison = compare(cycles, 'gateway (miss)', 'gateway, request log off');
     const againstComparison = baseline === null ? null : compare(cycles, 'gateway (miss)', BASELINE);
     const protocolComparisons = Object.fromEntries(
       Object.keys(PROTOCOL_REQUESTS).map((name) => [name, compare(cycles, name, 'gateway (miss)')]),
@@ -674,6 +690,10 @@ async function main(): Promise<void> {
     );
     console.log(
       `metrics and usage accounting, interleaved: on ${Math.round(observed.requestsPerSecond)} req/s (${Math.round(observed.cpuMicrosPerRequest)} µs CPU/req), off ${Math.round(quiet.requestsPerSecond)} req/s (${Math.round(quiet.cpuMicrosPerRequest)} µs CPU/req); on against off ${describe(observabilityComparison)}`,
+    );
+    const unlogged = results['gateway, request log off']!.c32;
+    console.log(
+      `request log on (SQLite, the default) against off, interleaved: ${describe(requestLogComparison)} (target: within 5%); CPU ${Math.round(observed.cpuMicrosPerRequest)} against ${Math.round(unlogged.cpuMicrosPerRequest)} µs per request`,
     );
     const limited = results['gateway, Redis limits']!.c32;
     const hits = results['gateway, cache hits']!.c32;
@@ -727,6 +747,7 @@ async function main(): Promise<void> {
         hitsOverMiss: hitsComparison,
         redisHitsOverMiss: redisHitsComparison,
         missOverQuiet: observabilityComparison,
+        missOverNoRequestLog: requestLogComparison,
         protocolsOverChat: protocolComparisons,
         ...(againstComparison === null ? {} : { missOverAgainst: againstComparison, against: againstDir }),
       },
@@ -744,6 +765,13 @@ async function main(): Promise<void> {
 if (values.soak !== undefined) {
   const { runSoak } = await import('./soak.js');
   process.exitCode = await runSoak({ seconds: Number(values.soak), pin });
+} else if (values['request-log'] === true) {
+  const { runRequestLogBench } = await import('./request-log.js');
+  process.exitCode = await runRequestLogBench({
+    rows: values.rows === undefined ? 10_000_000 : Number(values.rows),
+    repeat: values.repeat === undefined ? 20 : Number(values.repeat),
+    stores: values.store === undefined ? ['sqlite', 'postgres'] : [values.store],
+  });
 } else if (values.streams !== undefined) {
   const { runStreams } = await import('./streams.js');
   process.exitCode = await runStreams({ streams: Number(values.streams), pin });
