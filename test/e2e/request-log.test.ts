@@ -597,6 +597,24 @@ describe('request log admin API: filters, pages, export, stats, live tail, error
     }
   });
 
+  it('the live tail answers 503 when the gateway has its maximum of live tails', async () => {
+    const writer = running.gateway.context.requestLog?.writer;
+    assert.ok(writer !== undefined);
+    const unsubscribers: (() => void)[] = [];
+    for (;;) {
+      const unsubscribe = writer.subscribe({}, () => undefined);
+      if (unsubscribe === null) break;
+      unsubscribers.push(unsubscribe);
+    }
+    try {
+      const full = await admin(base, '/admin/requests/stream');
+      assert.equal(full.status, 503, full.text);
+      assert.match(String(full.json['detail']), /live tails/);
+    } finally {
+      for (const unsubscribe of unsubscribers) unsubscribe();
+    }
+  });
+
   it('is in the OpenAPI document', async () => {
     const document = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, Json> };
     for (const path of [
