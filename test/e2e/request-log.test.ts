@@ -913,3 +913,33 @@ describe('ai-gateway logs against a running gateway', () => {
     assert.notEqual(await exited, undefined);
   });
 });
+
+describe('request log live tail at shutdown', () => {
+  it('ends the open live tails, so that they do not hold the shutdown until its grace period', async () => {
+    const running = await startGateway(
+      testConfig({
+        backends: [{ name: 'demo', type: 'demo' }],
+        models: [{ name: 'demo', targets: [{ backend: 'demo' }] }],
+        server: { shutdown_grace_ms: 20_000 },
+      }),
+      ADMIN_ENV,
+    );
+    const response = await fetch(`${running.url}/admin/requests/stream`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    assert.equal(response.status, 200);
+    const reader = response.body?.getReader();
+    assert.ok(reader !== undefined);
+    await reader.read();
+    const started = performance.now();
+    await running.stop();
+    assert.ok(
+      performance.now() - started < 5000,
+      `shut down in ${Math.round(performance.now() - started)} ms`,
+    );
+    for (;;) {
+      const chunk = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+      if (chunk.done) break;
+    }
+  });
+});
