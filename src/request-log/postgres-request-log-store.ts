@@ -21,13 +21,18 @@ import {
 import type { RequestRecord, StoredRequestRecord } from './request-record.js';
 import {
   assembleStats,
+  combinedRollupTableSql,
   partialsFromRecords,
   partialsFromRollups,
   recordStatsSql,
+  rollupBackfillSql,
   rollupDeltas,
+  rollupDimension,
   ROLLUP_COLUMNS,
+  ROLLUP_DIMENSIONS,
+  rollupRetentionSql,
   rollupStatsSql,
-  rollupsCanAnswer,
+  ROLLUP_TABLE,
   rollupTableSql,
   rollupUpsertSql,
 } from './rollup.js';
@@ -96,7 +101,18 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX request_log_error_time ON request_log (error_code, time DESC, id DESC)
         WHERE error_code IS NOT NULL;
       CREATE INDEX request_log_request_id ON request_log (request_id);
-      CREATE TABLE request_log_hourly ${rollupTableSql('BIGINT')};
+      CREATE TABLE request_log_hourly ${combinedRollupTableSql('BIGINT')};
+    `,
+  },
+  {
+    // Not partitioned: it holds hours × (1 + models + keys + backends) rows, small beside the records,
+    // so retention deletes it in batches (rollupRetentionSql) without much bloat.
+    version: 2,
+    name: 'hourly rollups per dimension (all, model, key, backend) instead of per model × key × backend',
+    sql: `
+      CREATE TABLE ${ROLLUP_TABLE} ${rollupTableSql('BIGINT')};
+      ${rollupBackfillSql(ROLLUP_TABLE, 'request_log_hourly')}
+      DROP TABLE request_log_hourly;
     `,
   },
 ];
@@ -106,7 +122,10 @@ const MIGRATE_LOCK = 7_321_021_001;
 const PARTITION_LOCK = 7_321_021_002;
 /** Rows per INSERT: 25 parameters a row stays far below PostgreSQL's 65,535 per statement. */
 const INSERT_CHUNK = 1000;
+/** 62 parameters a rollup row: 500 rows stay below the 65,535 too. */
 const UPSERT_CHUNK = 500;
+/** Rollup rows per retention DELETE. */
+const ROLLUP_RETENTION_BATCH = 5000;
 
 /** request_log_20261202 for the UTC day that holds `time`. */
 export function partitionName(time: number): string {
@@ -156,7 +175,8 @@ export class PostgresRequestLogStore implements RequestLogStore {
     this.daysAhead = options.daysAhead ?? 2;
   }
 
-  async migrate(): Promise<void> {
+  /** All migrations; `upTo` stops after that version (the tests' way to make an older install). */
+  async migrate(upTo = Infinity): Promise<void> {
     const client = await this.pool.connect();
     try {
       // Session-level lock: a second instance waits here until the first has applied everything.
@@ -170,7 +190,7 @@ export class PostgresRequestLogStore implements RequestLogStore {
           ),
         );
         for (const migration of MIGRATIONS) {
-          if (applied.has(migration.version)) continue;
+          if (applied.has(migration.version) || migration.version > upTo) continue;
           await client.query('BEGIN');
           try {
             await client.query(migration.sql);
@@ -258,8 +278,8 @@ export class PostgresRequestLogStore implements RequestLogStore {
         for (let start = 0; start < deltas.length; start += UPSERT_CHUNK) {
           const chunk = values(deltas.slice(start, start + UPSERT_CHUNK), ROLLUP_COLUMNS.length);
           await client.query(
-            `INSERT INTO request_log_hourly (${ROLLUP_COLUMNS.join(', ')}) VALUES ${chunk.sql}
-             ${rollupUpsertSql('request_log_hourly')}`,
+            `INSERT INTO ${ROLLUP_TABLE} (${ROLLUP_COLUMNS.join(', ')}) VALUES ${chunk.sql}
+             ${rollupUpsertSql(ROLLUP_TABLE)}`,
             chunk.params,
           );
         }
@@ -303,8 +323,9 @@ export class PostgresRequestLogStore implements RequestLogStore {
     groupBy: StatsGroupBy | null,
   ): Promise<RequestLogStats> {
     const placeholder = (index: number): string => `$${index}`;
-    if (rollupsCanAnswer(filters, bucket)) {
-      const query = rollupStatsSql('request_log_hourly', filters, groupBy, placeholder);
+    const dimension = rollupDimension(filters, bucket, groupBy);
+    if (dimension !== null) {
+      const query = rollupStatsSql(ROLLUP_TABLE, dimension, filters, groupBy, placeholder);
       const result = await this.pool.query<Record<string, unknown>>(query.sql, query.params);
       return { source: 'rollup', rows: assembleStats(partialsFromRollups(result.rows)) };
     }
@@ -353,7 +374,15 @@ export class PostgresRequestLogStore implements RequestLogStore {
         client.release();
       }
     }
-    await this.pool.query('DELETE FROM request_log_hourly WHERE hour <= $1', [cutoff - HOUR_MS]);
+    // An hour's rollup goes when all of its hour is past the cutoff, in batches (each its own
+    // transaction, so no lock is held long).
+    const removeRollups = rollupRetentionSql(ROLLUP_TABLE, ROLLUP_RETENTION_BATCH, (index) => `$${index}`);
+    for (const dimension of ROLLUP_DIMENSIONS) {
+      for (;;) {
+        const result = await this.pool.query(removeRollups, [dimension, cutoff - HOUR_MS]);
+        if ((result.rowCount ?? 0) < ROLLUP_RETENTION_BATCH) break;
+      }
+    }
     return { deleted_rows: 0, dropped_partitions: dropped };
   }
 

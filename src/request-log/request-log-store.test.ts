@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { bucketOf, bucketRange } from './latency-histogram.js';
 import { PostgresRequestLogStore } from './postgres-request-log-store.js';
@@ -20,9 +21,11 @@ import {
   type RequestLogFilters,
   type RequestLogPage,
   type RequestLogStore,
+  type StatsGroupBy,
   type StatsRow,
 } from './request-log-store.js';
 import { boundRecord, isError, type CacheStatus, type RequestRecord } from './request-record.js';
+import { ROLLUP_COUNTER_COLUMNS, rollupDeltas } from './rollup.js';
 import { SqliteRequestLogStore } from './sqlite-request-log-store.js';
 
 const POSTGRES = process.env.REQUEST_LOG_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432';
@@ -119,10 +122,23 @@ function assertPercentile(actual: number | null, values: number[], q: number, wh
   );
 }
 
-function assertStatsMatch(rows: readonly StatsRow[], records: readonly RequestRecord[]): void {
+/** What a stats row's group is for a record, per group_by (null: not grouped). */
+const GROUP_OF: Record<StatsGroupBy | 'none', (entry: RequestRecord) => string | null> = {
+  model: (entry) => entry.model,
+  key: (entry) => entry.key_id,
+  backend: (entry) => entry.backend,
+  none: () => null,
+};
+
+/** The oracle: every row's sums and percentiles against the records of its hour and group. */
+function assertStatsMatch(
+  rows: readonly StatsRow[],
+  records: readonly RequestRecord[],
+  groupOf: (entry: RequestRecord) => string | null = GROUP_OF.model,
+): void {
   const groups = new Map<string, RequestRecord[]>();
   for (const entry of records) {
-    const id = `${Math.floor(entry.time / HOUR_MS) * HOUR_MS}/${entry.model}`;
+    const id = `${Math.floor(entry.time / HOUR_MS) * HOUR_MS}/${groupOf(entry)}`;
     groups.set(id, [...(groups.get(id) ?? []), entry]);
   }
   assert.equal(rows.length, groups.size);
@@ -168,6 +184,8 @@ interface Backend<Store extends RequestLogStore = RequestLogStore> {
   open(options?: { retentionDays?: number; shared?: boolean }): Promise<Store>;
   /** A fresh target without migrating, and a way to open several stores onto it. */
   fresh(): Promise<(retentionDays?: number) => Store>;
+  /** Runs one statement on the last target opened (or made by fresh) behind the store's back. */
+  raw(sql: (placeholder: (index: number) => string) => string, params?: unknown[]): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -194,7 +212,17 @@ function sqliteBackend(): Backend<SqliteRequestLogStore> {
     fresh() {
       const directory = mkdtempSync(join(tmpdir(), 'request-log-'));
       directories.push(directory);
+      last = directory;
       return Promise.resolve((retentionDays?: number) => make(directory, retentionDays));
+    },
+    async raw(sql, params = []) {
+      await Promise.resolve();
+      const database = new Database(join(last, 'request-log.db'), { timeout: 5000 });
+      try {
+        database.prepare(sql(() => '?')).run(...params);
+      } finally {
+        database.close();
+      }
     },
     async cleanup() {
       for (const store of stores) await store.close().catch(() => undefined);
@@ -242,7 +270,20 @@ function postgresBackend(): Backend<PostgresRequestLogStore> {
     },
     async fresh() {
       const database = await create();
+      last = database;
       return (retentionDays?: number) => make(database, retentionDays);
+    },
+    async raw(sql, params = []) {
+      const client = new pg.Client({ connectionString: `${POSTGRES}/${last}` });
+      await client.connect();
+      try {
+        await client.query(
+          sql((index) => `$${index}`),
+          params,
+        );
+      } finally {
+        await client.end();
+      }
     },
     async cleanup() {
       for (const store of stores) await store.close().catch(() => undefined);
@@ -392,6 +433,95 @@ for (const backend of [sqliteBackend(), postgresBackend()] as Backend[]) {
       assert.ok(minutes.rows.some((row) => row.group === null));
     });
 
+    it('gives per-hour stats by key and by backend from the rollups, agreeing with the records', async () => {
+      const store = await backend.open();
+      await store.write(RECORDS.slice(0, 120));
+      await store.write(RECORDS.slice(120));
+      for (const groupBy of ['key', 'backend', 'model'] as const) {
+        const stats = await store.stats({}, 'hour', groupBy);
+        assert.equal(stats.source, 'rollup', groupBy);
+        assertStatsMatch(stats.rows, RECORDS, GROUP_OF[groupBy]);
+      }
+      // Records without a key or a backend are their own group, null.
+      assert.ok((await store.stats({}, 'hour', 'key')).rows.some((row) => row.group === null));
+      assert.ok((await store.stats({}, 'hour', 'backend')).rows.some((row) => row.group === null));
+      const hours = { from: BASE, to: BASE + 2 * HOUR_MS };
+      const cases: [RequestLogFilters, StatsGroupBy | null, 'rollup' | 'records'][] = [
+        [{}, null, 'rollup'],
+        [hours, null, 'rollup'],
+        [{ ...hours, key: 'key-2' }, 'key', 'rollup'],
+        [{ backend: 'backend-0' }, 'backend', 'rollup'],
+        [{ backend: 'backend-1', ...hours }, null, 'rollup'],
+        [{ model: 'small' }, null, 'rollup'],
+        // A filter on another dimension than the grouped one, or on two: only the records know.
+        [{ key: 'key-1' }, 'model', 'records'],
+        [{ backend: 'backend-0' }, 'key', 'records'],
+        [{ key: 'key-1', model: 'large' }, null, 'records'],
+        [{ ...hours, key: 'key-0', backend: 'backend-1' }, 'backend', 'records'],
+      ];
+      for (const [filters, groupBy, source] of cases) {
+        const what = `${JSON.stringify(filters)} by ${groupBy}`;
+        const stats = await store.stats(filters, 'hour', groupBy);
+        assert.equal(stats.source, source, what);
+        const matching = RECORDS.filter((entry) => matchesFilters(entry, filters));
+        assert.ok(
+          (matching.length > 0 && matching.length < COUNT) || Object.keys(filters).length === 0,
+          what,
+        );
+        assertStatsMatch(stats.rows, matching, GROUP_OF[groupBy ?? 'none']);
+      }
+    });
+
+    it('moves an install of the combined rollup (version 1) to the rollups per dimension', async () => {
+      const open = await backend.fresh();
+      const store = open() as RequestLogStore & { migrate(upTo?: number): Promise<void> };
+      await store.migrate(1);
+      // What version 1 wrote: one row per hour × model × key × backend (sums of the records in it).
+      const combined = new Map<string, (string | number)[]>();
+      for (const entry of RECORDS) {
+        const counters =
+          rollupDeltas([entry])
+            .find((row) => row[0] === 'all')
+            ?.slice(3) ?? [];
+        const key = [
+          Math.floor(entry.time / HOUR_MS) * HOUR_MS,
+          entry.model ?? '',
+          entry.key_id ?? '',
+          entry.backend ?? '',
+        ];
+        const id = JSON.stringify(key);
+        const row = combined.get(id);
+        if (row === undefined) combined.set(id, [...key, ...counters]);
+        else counters.forEach((count, index) => (row[4 + index] = Number(row[4 + index]) + Number(count)));
+      }
+      const rows = [...combined.values()];
+      assert.ok(rows.length > 24 && rows.length < COUNT, `${rows.length} combined rows`);
+      const width = 4 + ROLLUP_COUNTER_COLUMNS.length;
+      await backend.raw(
+        (p) =>
+          `INSERT INTO request_log_hourly (hour, model, key_id, backend, ${ROLLUP_COUNTER_COLUMNS.join(', ')})
+           VALUES ${rows.map((_, row) => `(${Array.from({ length: width }, (_unused, column) => p(row * width + column + 1)).join(', ')})`).join(', ')}`,
+        rows.flat(),
+      );
+      await store.migrate();
+      // The records were never written: these stats can only come from the backfilled rollups.
+      for (const groupBy of ['model', 'key', 'backend', null] as const) {
+        const stats = await store.stats({}, 'hour', groupBy);
+        assert.equal(stats.source, 'rollup');
+        assertStatsMatch(stats.rows, RECORDS, GROUP_OF[groupBy ?? 'none']);
+      }
+      await assert.rejects(
+        backend.raw(() => 'SELECT 1 FROM request_log_hourly'),
+        /request_log_hourly/,
+      );
+      // And new writes add to the backfilled rows.
+      const later = RECORDS.slice(0, 30).map((entry, index) =>
+        boundRecord(record(COUNT + index, entry.time + 1000)),
+      );
+      await store.write(later);
+      assertStatsMatch((await store.stats({}, 'hour', 'key')).rows, [...RECORDS, ...later], GROUP_OF.key);
+    });
+
     it('keeps the records of the last retention_days and drops the older ones', async () => {
       const store = await backend.open({ retentionDays: 30 });
       const now = BASE + 40 * DAY_MS;
@@ -403,11 +533,12 @@ for (const backend of [sqliteBackend(), postgresBackend()] as Backend[]) {
       const result = await store.retention(now);
       assert.deepEqual(await allPages(store, {}, 1000), expected({}, recent));
       if (backend.name === 'sqlite') assert.equal(result.deleted_rows, old.length);
-      const stats = await store.stats({}, 'hour', null);
-      assert.equal(
-        stats.rows.reduce((total, row) => total + row.requests, 0),
-        recent.length,
-      );
+      // Every dimension of the rollups lost the old hours too.
+      for (const groupBy of [null, 'model', 'key', 'backend'] as const) {
+        const stats = await store.stats({}, 'hour', groupBy);
+        assert.equal(stats.source, 'rollup');
+        assertStatsMatch(stats.rows, recent, GROUP_OF[groupBy ?? 'none']);
+      }
     });
 
     it('migrates once however often and however many instances start together', async () => {

@@ -1,8 +1,12 @@
 /**
- * The hourly rollups: one row per hour × model × key × backend with counts, sums and two latency
- * histograms (duration, time to first byte) in the fixed buckets of latency-histogram.ts. Charts over
- * 30 days read a few thousand of these instead of millions of records. Both stores upsert the deltas
- * computed here in the same transaction as the records, so a rollup never disagrees with its rows.
+ * The hourly rollups, one table per store with a row per hour × dimension × value: dimension 'all'
+ * (value ''), the totals; 'model', 'key', 'backend', one row per model, key id or backend seen in the
+ * hour. Each row has counts, sums and two latency histograms (duration, time to first byte) in the fixed
+ * buckets of latency-histogram.ts. Per dimension rather than per model × key × backend because with
+ * many keys and backends nearly every record had its own combined row (1,000 keys × 20 models × 5
+ * backends), so a 30-day chart by model read millions; now it reads hours × models. Both stores upsert
+ * the deltas computed here in the same transaction as the records, so a rollup never disagrees with its
+ * rows.
  */
 import { BUCKET_COUNT, bucketOf, bucketSql, quantile } from './latency-histogram.js';
 import {
@@ -19,6 +23,12 @@ import { isError, type RequestRecord } from './request-record.js';
 /** NULL can't be part of a primary key that upserts find, so a missing model, key or backend is ''. */
 export const NONE = '';
 
+export const ROLLUP_TABLE = 'request_log_rollup';
+
+/** 'all' holds the totals (value ''); the others one row per value of that column. */
+export type RollupDimension = 'all' | StatsGroupBy;
+export const ROLLUP_DIMENSIONS: readonly RollupDimension[] = ['all', 'model', 'key', 'backend'];
+
 const DURATION_COLUMNS = Array.from({ length: BUCKET_COUNT }, (_, index) => `d${index}`);
 const TTFB_COLUMNS = Array.from({ length: BUCKET_COUNT }, (_, index) => `t${index}`);
 const SUM_COLUMNS = [
@@ -33,7 +43,8 @@ const SUM_COLUMNS = [
   'cache_misses',
 ] as const;
 
-export const ROLLUP_KEY_COLUMNS = ['hour', 'model', 'key_id', 'backend'] as const;
+/** In this order in the primary key: a chart reads one dimension over a range of hours, one index range. */
+export const ROLLUP_KEY_COLUMNS = ['dimension', 'hour', 'value'] as const;
 /** Every counter column, added up by the upsert. */
 export const ROLLUP_COUNTER_COLUMNS: readonly string[] = [
   ...SUM_COLUMNS,
@@ -44,6 +55,21 @@ export const ROLLUP_COLUMNS: readonly string[] = [...ROLLUP_KEY_COLUMNS, ...ROLL
 
 /** CREATE TABLE body (without the name), the same in both databases. */
 export function rollupTableSql(integer: string): string {
+  const counters = ROLLUP_COUNTER_COLUMNS.map((column) => `${column} ${integer} NOT NULL DEFAULT 0`);
+  return `(
+    dimension TEXT NOT NULL,
+    hour ${integer} NOT NULL,
+    value TEXT NOT NULL,
+    ${counters.join(',\n    ')},
+    PRIMARY KEY (dimension, hour, value)
+  )`;
+}
+
+/**
+ * Version 1's combined rollup (hour × model × key_id × backend), which migration 1 still makes and
+ * migration 2 sums into the per dimension table and drops.
+ */
+export function combinedRollupTableSql(integer: string): string {
   const counters = ROLLUP_COUNTER_COLUMNS.map((column) => `${column} ${integer} NOT NULL DEFAULT 0`);
   return `(
     hour ${integer} NOT NULL,
@@ -62,39 +88,84 @@ export function rollupUpsertSql(table: string): string {
 }
 
 /**
- * A batch's rollup rows (values in ROLLUP_COLUMNS order), sorted by key: two instances upserting the
- * same rows in the same order cannot deadlock.
+ * The migration from the old combined rollup (`old`: hour × model × key_id × backend) into the per
+ * dimension one (`table`): it is additive, so each dimension is the old rows summed by that column.
+ * Exact, and far cheaper than reading the records again.
+ */
+export function rollupBackfillSql(table: string, old: string): string {
+  const sums = ROLLUP_COUNTER_COLUMNS.map((column) => `SUM(${column})`).join(', ');
+  const columns = ROLLUP_COLUMNS.join(', ');
+  const from = (dimension: RollupDimension, value: string): string =>
+    `INSERT INTO ${table} (${columns}) SELECT '${dimension}', hour, ${value}, ${sums} FROM ${old}
+       GROUP BY hour${value === `'${NONE}'` ? '' : `, ${value}`};`;
+  return [
+    from('all', `'${NONE}'`),
+    from('model', 'model'),
+    from('key', 'key_id'),
+    from('backend', 'backend'),
+  ].join('\n');
+}
+
+/**
+ * Retention: up to `batch` rollup rows of one dimension at or before an hour, by the primary key (row
+ * values, the same in both databases). Parameters: dimension, last hour to drop.
+ */
+export function rollupRetentionSql(
+  table: string,
+  batch: number,
+  placeholder: (index: number) => string,
+): string {
+  return `DELETE FROM ${table} WHERE (dimension, hour, value) IN
+    (SELECT dimension, hour, value FROM ${table} WHERE dimension = ${placeholder(1)} AND hour <= ${placeholder(2)}
+     ORDER BY dimension, hour LIMIT ${batch})`;
+}
+
+/**
+ * A batch's rollup rows (values in ROLLUP_COLUMNS order), four per record before merging, sorted by
+ * key: two instances upserting the same rows in the same order cannot deadlock.
  */
 export function rollupDeltas(records: readonly RequestRecord[]): (string | number)[][] {
   const rows = new Map<string, (string | number)[]>();
   const offset = ROLLUP_KEY_COLUMNS.length;
-  for (const record of records) {
-    const key = [
-      Math.floor(record.time / HOUR_MS) * HOUR_MS,
-      record.model ?? NONE,
-      record.key_id ?? NONE,
-      record.backend ?? NONE,
-    ];
-    const id = JSON.stringify(key);
+  const rowOf = (dimension: RollupDimension, hour: number, value: string): (string | number)[] => {
+    const id = JSON.stringify([dimension, hour, value]);
     let row = rows.get(id);
     if (row === undefined) {
-      row = [...key, ...ROLLUP_COUNTER_COLUMNS.map(() => 0)];
+      row = [dimension, hour, value, ...ROLLUP_COUNTER_COLUMNS.map(() => 0)];
       rows.set(id, row);
     }
-    const bump = (index: number, by: number): void => {
-      row[offset + index] = Number(row[offset + index]) + by;
-    };
-    bump(0, 1);
-    bump(1, isError(record) ? 1 : 0);
-    bump(2, record.prompt_tokens ?? 0);
-    bump(3, record.completion_tokens ?? 0);
-    bump(4, record.cached_tokens ?? 0);
-    bump(5, record.reasoning_tokens ?? 0);
-    bump(6, record.cost_micros ?? 0);
-    bump(7, record.cache === 'HIT' ? 1 : 0);
-    bump(8, record.cache === 'MISS' ? 1 : 0);
-    bump(SUM_COLUMNS.length + bucketOf(record.duration_ms), 1);
-    if (record.ttfb_ms !== null) bump(SUM_COLUMNS.length + BUCKET_COUNT + bucketOf(record.ttfb_ms), 1);
+    return row;
+  };
+  for (const record of records) {
+    const hour = Math.floor(record.time / HOUR_MS) * HOUR_MS;
+    const error = isError(record) ? 1 : 0;
+    const hit = record.cache === 'HIT' ? 1 : 0;
+    const miss = record.cache === 'MISS' ? 1 : 0;
+    const duration = SUM_COLUMNS.length + bucketOf(record.duration_ms);
+    const ttfb =
+      record.ttfb_ms === null ? null : SUM_COLUMNS.length + BUCKET_COUNT + bucketOf(record.ttfb_ms);
+    const targets = [
+      rowOf('all', hour, NONE),
+      rowOf('model', hour, record.model ?? NONE),
+      rowOf('key', hour, record.key_id ?? NONE),
+      rowOf('backend', hour, record.backend ?? NONE),
+    ];
+    for (const row of targets) {
+      const bump = (index: number, by: number): void => {
+        row[offset + index] = Number(row[offset + index]) + by;
+      };
+      bump(0, 1);
+      bump(1, error);
+      bump(2, record.prompt_tokens ?? 0);
+      bump(3, record.completion_tokens ?? 0);
+      bump(4, record.cached_tokens ?? 0);
+      bump(5, record.reasoning_tokens ?? 0);
+      bump(6, record.cost_micros ?? 0);
+      bump(7, hit);
+      bump(8, miss);
+      bump(duration, 1);
+      if (ttfb !== null) bump(ttfb, 1);
+    }
   }
   return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
 }
@@ -135,16 +206,30 @@ function emptyPartial(bucketStart: number, group: string | null): StatsPartial {
 }
 
 /**
- * Whether the rollups can answer: hourly buckets, only filters the rollup has as columns, and a time
- * range on whole hours (a rollup row can't be split).
+ * The rollup dimension that can answer, or null when only the records can: hourly buckets, a time
+ * range on whole hours (a rollup row can't be split), and filters on at most one of model, key and
+ * backend, which must be the grouped one when there is a group (the per-model rows know nothing of
+ * keys). Ungrouped with one such filter reads that dimension's rows for the value; nothing, the totals.
  */
-export function rollupsCanAnswer(filters: RequestLogFilters, bucket: StatsBucket): boolean {
-  if (bucket !== 'hour') return false;
-  const allowed = new Set(['key', 'model', 'backend', 'from', 'to']);
+export function rollupDimension(
+  filters: RequestLogFilters,
+  bucket: StatsBucket,
+  groupBy: StatsGroupBy | null,
+): RollupDimension | null {
+  if (bucket !== 'hour') return null;
+  if ((filters.from ?? 0) % HOUR_MS !== 0 || (filters.to ?? 0) % HOUR_MS !== 0) return null;
+  const dimensions: Record<string, StatsGroupBy> = { model: 'model', key: 'key', backend: 'backend' };
+  const filtered: StatsGroupBy[] = [];
   for (const [name, value] of Object.entries(filters)) {
-    if (value !== undefined && !allowed.has(name)) return false;
+    if (value === undefined || name === 'from' || name === 'to') continue;
+    const dimension = dimensions[name];
+    if (dimension === undefined) return null;
+    filtered.push(dimension);
   }
-  return (filters.from ?? 0) % HOUR_MS === 0 && (filters.to ?? 0) % HOUR_MS === 0;
+  if (filtered.length > 1) return null;
+  const only = filtered[0];
+  if (only === undefined) return groupBy ?? 'all';
+  return groupBy === null || groupBy === only ? only : null;
 }
 
 const GROUP_COLUMN: Record<StatsGroupBy, string> = { model: 'model', key: 'key_id', backend: 'backend' };
@@ -154,29 +239,32 @@ export interface StatsSql {
   readonly params: unknown[];
 }
 
-/** One query over the rollup table: sums per (hour, group). */
+/**
+ * One query over one dimension of the rollup table: sums per (hour, group). `dimension` from
+ * rollupDimension, so at most the filter on that dimension's value applies besides the time range.
+ */
 export function rollupStatsSql(
   table: string,
+  dimension: RollupDimension,
   filters: RequestLogFilters,
   groupBy: StatsGroupBy | null,
   placeholder: (index: number) => string,
 ): StatsSql {
-  const clauses: string[] = [];
-  const params: unknown[] = [];
+  const params: unknown[] = [dimension];
+  const clauses = [`dimension = ${placeholder(1)}`];
   const add = (clause: (marker: string) => string, value: unknown): void => {
     params.push(value);
     clauses.push(clause(placeholder(params.length)));
   };
-  if (filters.key !== undefined) add((p) => `key_id = ${p}`, filters.key);
-  if (filters.model !== undefined) add((p) => `model = ${p}`, filters.model);
-  if (filters.backend !== undefined) add((p) => `backend = ${p}`, filters.backend);
   if (filters.from !== undefined) add((p) => `hour >= ${p}`, filters.from);
   if (filters.to !== undefined) add((p) => `hour < ${p}`, filters.to);
-  const group = groupBy === null ? 'NULL' : GROUP_COLUMN[groupBy];
+  const value = dimension === 'all' ? undefined : filters[dimension];
+  if (value !== undefined) add((p) => `value = ${p}`, value);
+  const group = groupBy === null ? 'NULL' : 'value';
   const sums = ROLLUP_COUNTER_COLUMNS.map((column) => `SUM(${column}) AS ${column}`);
   return {
     sql: `SELECT hour AS bucket_start, ${group} AS grp, ${sums.join(', ')} FROM ${table}
-      ${clauses.length === 0 ? '' : `WHERE ${clauses.join(' AND ')}`} GROUP BY hour, grp`,
+      WHERE ${clauses.join(' AND ')} GROUP BY hour, grp`,
     params,
   };
 }

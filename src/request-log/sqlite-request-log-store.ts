@@ -24,13 +24,18 @@ import {
 import type { RequestRecord, StoredRequestRecord } from './request-record.js';
 import {
   assembleStats,
+  combinedRollupTableSql,
   partialsFromRecords,
   partialsFromRollups,
   recordStatsSql,
+  rollupBackfillSql,
   rollupDeltas,
+  rollupDimension,
   ROLLUP_COLUMNS,
+  ROLLUP_DIMENSIONS,
+  rollupRetentionSql,
   rollupStatsSql,
-  rollupsCanAnswer,
+  ROLLUP_TABLE,
   rollupTableSql,
   rollupUpsertSql,
 } from './rollup.js';
@@ -100,7 +105,18 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX request_log_status_class_time ON request_log (status / 100, time);
       CREATE INDEX request_log_error_time ON request_log (error_code, time) WHERE error_code IS NOT NULL;
       CREATE INDEX request_log_request_id ON request_log (request_id);
-      CREATE TABLE request_log_hourly ${rollupTableSql('INTEGER')};
+      CREATE TABLE request_log_hourly ${combinedRollupTableSql('INTEGER')};
+    `,
+  },
+  {
+    // WITHOUT ROWID: the rows are stored in primary key order, so a chart's (dimension, hour range) is
+    // one contiguous read of the table itself, not an index lookup per row.
+    version: 2,
+    name: 'hourly rollups per dimension (all, model, key, backend) instead of per model × key × backend',
+    sql: `
+      CREATE TABLE ${ROLLUP_TABLE} ${rollupTableSql('INTEGER')} WITHOUT ROWID;
+      ${rollupBackfillSql(ROLLUP_TABLE, 'request_log_hourly')}
+      DROP TABLE request_log_hourly;
     `,
   },
 ];
@@ -129,13 +145,14 @@ export class SqliteRequestLogStore implements RequestLogStore {
     this.retentionBatch = options.retentionBatch ?? 5000;
   }
 
-  migrate(): Promise<void> {
+  /** All migrations; `upTo` stops after that version (the tests' way to make an older install). */
+  migrate(upTo = Infinity): Promise<void> {
     return settle(() => {
-      this.migrateNow();
+      this.migrateNow(upTo);
     });
   }
 
-  private migrateNow(): void {
+  private migrateNow(upTo: number): void {
     this.database.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
     // IMMEDIATE takes the write lock first: a second process migrating at once waits, then sees the rows.
@@ -147,7 +164,7 @@ export class SqliteRequestLogStore implements RequestLogStore {
           ),
         );
         for (const migration of MIGRATIONS) {
-          if (applied.has(migration.version)) continue;
+          if (applied.has(migration.version) || migration.version > upTo) continue;
           this.database.exec(migration.sql);
           this.database
             .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
@@ -171,8 +188,8 @@ export class SqliteRequestLogStore implements RequestLogStore {
         `INSERT INTO request_log (${RECORD_COLUMNS.join(', ')}) VALUES (${RECORD_COLUMNS.map(() => '?').join(', ')})`,
       ),
       upsert: this.database.prepare(
-        `INSERT INTO request_log_hourly (${ROLLUP_COLUMNS.join(', ')}) VALUES (${ROLLUP_COLUMNS.map(() => '?').join(', ')})
-         ${rollupUpsertSql('request_log_hourly')}`,
+        `INSERT INTO ${ROLLUP_TABLE} (${ROLLUP_COLUMNS.join(', ')}) VALUES (${ROLLUP_COLUMNS.map(() => '?').join(', ')})
+         ${rollupUpsertSql(ROLLUP_TABLE)}`,
       ),
     };
     const { insert, upsert } = this.statements;
@@ -222,8 +239,9 @@ export class SqliteRequestLogStore implements RequestLogStore {
     bucket: StatsBucket,
     groupBy: StatsGroupBy | null,
   ): RequestLogStats {
-    if (rollupsCanAnswer(filters, bucket)) {
-      const query = rollupStatsSql('request_log_hourly', filters, groupBy, () => '?');
+    const dimension = rollupDimension(filters, bucket, groupBy);
+    if (dimension !== null) {
+      const query = rollupStatsSql(ROLLUP_TABLE, dimension, filters, groupBy, () => '?');
       const rows = this.database.prepare(query.sql).all(...query.params) as Record<string, unknown>[];
       return { source: 'rollup', rows: assembleStats(partialsFromRollups(rows)) };
     }
@@ -249,8 +267,18 @@ export class SqliteRequestLogStore implements RequestLogStore {
       if (changes < this.retentionBatch) break;
       await nextTurn();
     }
-    // An hour's rollup goes when all of its hour is past the cutoff.
-    this.database.prepare('DELETE FROM request_log_hourly WHERE hour <= ?').run(cutoff - HOUR_MS);
+    // An hour's rollup goes when all of its hour is past the cutoff; in batches too (a day of the key
+    // dimension is a row per key per hour).
+    const removeRollups = this.database.prepare(
+      rollupRetentionSql(ROLLUP_TABLE, this.retentionBatch, () => '?'),
+    );
+    for (const dimension of ROLLUP_DIMENSIONS) {
+      for (;;) {
+        const { changes } = removeRollups.run(dimension, cutoff - HOUR_MS);
+        if (changes < this.retentionBatch) break;
+        await nextTurn();
+      }
+    }
     return { deleted_rows: deleted, dropped_partitions: [] };
   }
 
@@ -260,7 +288,7 @@ export class SqliteRequestLogStore implements RequestLogStore {
       const row = this.database
         .prepare(
           `SELECT SUM(pgsize) AS bytes FROM dbstat
-           WHERE (name = 'request_log' OR name LIKE 'request_log\\_%' ESCAPE '\\') AND name <> 'request_log_hourly'`,
+           WHERE (name = 'request_log' OR name LIKE 'request_log\\_%' ESCAPE '\\') AND name <> '${ROLLUP_TABLE}'`,
         )
         .get() as { bytes: number | null };
       return row.bytes;
