@@ -394,7 +394,7 @@ async function main(): Promise<void> {
          * on the backend, all never reached, and a price for every model: reserve, settle, two slots.
          */
         budgetsAndCaps?: boolean;
-        /** Issue 21: false turns the request log off (it is on by default, SQLite in state_dir). */
+        /** Issue 21: true turns the request log on (SQLite in state_dir; off by default for now). */
         requestLog?: boolean;
       },
     ): Promise<Service[]> => {
@@ -452,7 +452,7 @@ async function main(): Promise<void> {
             ...(options.observability === false
               ? { metrics: { enabled: false }, usage: { enabled: false } }
               : {}),
-            ...(options.requestLog === false ? { request_log: { enabled: false } } : {}),
+            ...(options.requestLog === true ? { request_log: { enabled: true } } : {}),
           }),
         );
         const service = await startNode(
@@ -498,16 +498,22 @@ async function main(): Promise<void> {
       cache: false,
       observability: false,
     });
-    const gatewayNoRequestLog = await startGateway('gateway-no-request-log', {
+    const gatewayRequestLog = await startGateway('gateway-request-log', {
       authEnabled: true,
       redisLimits: false,
       cache: false,
-      requestLog: false,
+      requestLog: true,
     });
     const gatewayLimits = await startGateway('gateway-limits', {
       authEnabled: true,
       redisLimits: true,
       cache: false,
+    });
+    const gatewayBudgetsLocal = await startGateway('gateway-budgets-local', {
+      authEnabled: true,
+      redisLimits: false,
+      cache: false,
+      budgetsAndCaps: true,
     });
     const gatewayBudgets = await startGateway('gateway-budgets', {
       authEnabled: true,
@@ -547,8 +553,9 @@ async function main(): Promise<void> {
       'gateway (miss)': gateway,
       'gateway, auth off': gatewayNoAuth,
       'gateway, metrics+usage off': gatewayQuiet,
-      'gateway, request log off': gatewayNoRequestLog,
+      'gateway, request log on': gatewayRequestLog,
       'gateway, Redis limits': gatewayLimits,
+      'gateway, budgets+caps (in process)': gatewayBudgetsLocal,
       'gateway, Redis limits+budgets+caps': gatewayBudgets,
       'gateway, cache hits': gatewayHits,
       'gateway, cache hits (Redis)': gatewayRedisHits,
@@ -654,10 +661,11 @@ async function main(): Promise<void> {
     }
     const limitsComparison = compare(cycles, 'gateway, Redis limits', 'gateway (miss)');
     const budgetsComparison = compare(cycles, 'gateway, Redis limits+budgets+caps', 'gateway, Redis limits');
+    const localBudgetsComparison = compare(cycles, 'gateway, budgets+caps (in process)', 'gateway (miss)');
     const hitsComparison = compare(cycles, 'gateway, cache hits', 'gateway (miss)');
     const redisHitsComparison = compare(cycles, 'gateway, cache hits (Redis)', 'gateway (miss)');
     const observabilityComparison = compare(cycles, 'gateway (miss)', 'gateway, metrics+usage off');
-    const requestLogComparison = compare(cycles, 'gateway (miss)', 'gateway, request log off');
+    const requestLogComparison = compare(cycles, 'gateway, request log on', 'gateway (miss)');
     const againstComparison = baseline === null ? null : compare(cycles, 'gateway (miss)', BASELINE);
     const protocolComparisons = Object.fromEntries(
       Object.keys(PROTOCOL_REQUESTS).map((name) => [name, compare(cycles, name, 'gateway (miss)')]),
@@ -691,9 +699,9 @@ async function main(): Promise<void> {
     console.log(
       `metrics and usage accounting, interleaved: on ${Math.round(observed.requestsPerSecond)} req/s (${Math.round(observed.cpuMicrosPerRequest)} µs CPU/req), off ${Math.round(quiet.requestsPerSecond)} req/s (${Math.round(quiet.cpuMicrosPerRequest)} µs CPU/req); on against off ${describe(observabilityComparison)}`,
     );
-    const unlogged = results['gateway, request log off']!.c32;
+    const logged = results['gateway, request log on']!.c32;
     console.log(
-      `request log on (SQLite, the default) against off, interleaved: ${describe(requestLogComparison)} (target: within 5%); CPU ${Math.round(observed.cpuMicrosPerRequest)} against ${Math.round(unlogged.cpuMicrosPerRequest)} µs per request`,
+      `request log on (SQLite) against off, interleaved: ${describe(requestLogComparison)} (target: within 5%); CPU ${Math.round(logged.cpuMicrosPerRequest)} against ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
     );
     const limited = results['gateway, Redis limits']!.c32;
     const hits = results['gateway, cache hits']!.c32;
@@ -701,6 +709,10 @@ async function main(): Promise<void> {
       `Redis rate limits (never reached) against none, interleaved: ${describe(limitsComparison)} (target: within 10%); CPU ${Math.round(limited.cpuMicrosPerRequest)} against ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
     );
     const budgeted = results['gateway, Redis limits+budgets+caps']!.c32;
+    const localBudgeted = results['gateway, budgets+caps (in process)']!.c32;
+    console.log(
+      `budgets and concurrency caps in process (no Redis, never reached) against none, interleaved: ${describe(localBudgetsComparison)} (target: within 10%); CPU ${Math.round(localBudgeted.cpuMicrosPerRequest)} against ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
+    );
     console.log(
       `budgets and concurrency caps (Redis, never reached) against Redis limits alone, interleaved: ${describe(budgetsComparison)} (target: within 10%); CPU ${Math.round(budgeted.cpuMicrosPerRequest)} against ${Math.round(limited.cpuMicrosPerRequest)} µs per request`,
     );
@@ -744,6 +756,7 @@ async function main(): Promise<void> {
       comparisons: {
         limitsOverMiss: limitsComparison,
         budgetsOverLimits: budgetsComparison,
+        localBudgetsOverMiss: localBudgetsComparison,
         hitsOverMiss: hitsComparison,
         redisHitsOverMiss: redisHitsComparison,
         missOverQuiet: observabilityComparison,

@@ -424,7 +424,7 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
   else if (postgresUrl !== null && !/^postgres(ql)?:\/\//.test(postgresUrl))
     problems.push('request_log.postgres_url: must be a postgres:// or postgresql:// URL');
   const requestLog = {
-    enabled: file.request_log?.enabled ?? true,
+    enabled: file.request_log?.enabled ?? false,
     store: requestLogStore,
     postgresUrl,
     retentionDays: file.request_log?.retention_days ?? 30,

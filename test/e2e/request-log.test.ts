@@ -104,7 +104,7 @@ function gatewayConfig(upstream: string, down: number, requestLog: Json): Json {
       routing: { max_attempts: 2, circuit_breaker: { enabled: false } },
       logging: { prompts: { enabled: true } },
       usage: { prices: [{ model: 'stand-in-*', prompt_per_million: 1, completion_per_million: 2 }] },
-      request_log: { batch: { interval_ms: 20 }, ...requestLog },
+      request_log: { enabled: true, batch: { interval_ms: 20 }, ...requestLog },
     },
   });
 }
@@ -842,6 +842,7 @@ describe('ai-gateway logs against a running gateway', () => {
         server: { state_dir: stateDir },
         backends: [{ name: 'demo', type: 'demo' }],
         models: [{ name: 'demo', targets: [{ backend: 'demo' }] }],
+        request_log: { enabled: true },
       }),
     );
     const result = await runCli(['logs', '--config', config, '--model', 'stand-in-else', '--json'], {
@@ -921,6 +922,7 @@ describe('request log live tail at shutdown', () => {
         backends: [{ name: 'demo', type: 'demo' }],
         models: [{ name: 'demo', targets: [{ backend: 'demo' }] }],
         server: { shutdown_grace_ms: 20_000 },
+        extra: { request_log: { enabled: true } },
       }),
       ADMIN_ENV,
     );
