@@ -326,7 +326,11 @@ export class PostgresRequestLogStore implements RequestLogStore {
     const dimension = rollupDimension(filters, bucket, groupBy);
     if (dimension !== null) {
       const query = rollupStatsSql(ROLLUP_TABLE, dimension, filters, groupBy, placeholder);
-      const result = await this.pool.query<Record<string, unknown>>(query.sql, query.params);
+      const result = await this.pool.query<unknown[]>({
+        text: query.sql,
+        values: query.params,
+        rowMode: 'array',
+      });
       return { source: 'rollup', rows: assembleStats(partialsFromRollups(result.rows)) };
     }
     const queries = recordStatsSql('request_log', filters, bucket, groupBy, placeholder);

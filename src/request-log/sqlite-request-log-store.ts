@@ -242,7 +242,10 @@ export class SqliteRequestLogStore implements RequestLogStore {
     const dimension = rollupDimension(filters, bucket, groupBy);
     if (dimension !== null) {
       const query = rollupStatsSql(ROLLUP_TABLE, dimension, filters, groupBy, () => '?');
-      const rows = this.database.prepare(query.sql).all(...query.params) as Record<string, unknown>[];
+      const rows = this.database
+        .prepare(query.sql)
+        .raw(true)
+        .all(...query.params) as unknown[][];
       return { source: 'rollup', rows: assembleStats(partialsFromRollups(rows)) };
     }
     const queries = recordStatsSql('request_log', filters, bucket, groupBy, () => '?');
