@@ -459,9 +459,9 @@ export function registerRequestLogRoutes(
           'Request log stats per minute or hour: requests, errors, p50/p95 latency and time to first byte, tokens, cost, cache hit ratio',
         description:
           'Without from and to: the last 24 hours (bucket=hour) or the last hour (bucket=minute). Hourly ' +
-          'buckets filtered only by key, model and backend over whole hours are read from the rollups ' +
-          '(source: rollup); anything else from the records. Percentiles are interpolated in fixed ' +
-          'histogram buckets.',
+          'buckets over whole hours, filtered by at most one of key, model and backend (the grouped one ' +
+          'when there is a group_by), are read from the rollups (source: rollup); anything else from ' +
+          'the records. Percentiles are interpolated in fixed histogram buckets.',
         querystring: RequestLogStatsQuerySchema,
         response: { 200: RequestLogStatsSchema, ...errorResponses },
       },
