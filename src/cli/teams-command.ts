@@ -80,9 +80,7 @@ function patchOf(body: Record<string, unknown>): TeamPatch {
   return {
     ...(body['name'] === undefined ? {} : { name: body['name'] as string }),
     ...(body['models'] === undefined ? {} : { models: body['models'] as string[] | null }),
-    ...(body['rate_limit'] === undefined
-      ? {}
-      : { rateLimit: body['rate_limit'] }),
+    ...(body['rate_limit'] === undefined ? {} : { rateLimit: body['rate_limit'] }),
     ...(budgets === undefined ? {} : { budgets: budgetsOf(budgets, '--budget', []) }),
     ...(body['max_concurrency'] === undefined
       ? {}
