@@ -140,16 +140,18 @@ export async function serveGeneration(
     let lease: Lease | null = null;
     try {
       // Budgets: the worst case is held before the call and settled to the real cost after it.
-      hold = await inSpan(state.trace, 'budget', () =>
-        context.spending.reserve({
-          key,
-          team: state.team,
-          worst: () =>
-            worstCase(body, plan, context.prices, context.config.rateLimit.defaultCompletionTokens),
-          config: context.config,
-          model: body.model,
-        }),
-      );
+      const budgeted = key.budgets.length > 0 || (state.team?.budgets.length ?? 0) > 0;
+      if (budgeted)
+        hold = await inSpan(state.trace, 'budget', () =>
+          context.spending.reserve({
+            key,
+            team: state.team,
+            worst: () =>
+              worstCase(body, plan, context.prices, context.config.rateLimit.defaultCompletionTokens),
+            config: context.config,
+            model: body.model,
+          }),
+        );
       if (hold !== null) {
         reply.headers(hold.headers);
         // Budgets settle a stream cut short at what it produced: count it as it goes.

@@ -1760,6 +1760,17 @@ export interface paths {
             metadata?: {
               [key: string]: string;
             };
+            team?: string | null;
+            /** @description Queue priority: interactive (100), batch (10) or 0-1000; higher goes first */
+            priority?: 'interactive' | 'batch' | number;
+            max_concurrency?: number | null;
+            /** @description Budgets: {usd: 5, window: day} or {tokens: 2000000, window: month, soft: true} */
+            budgets?: {
+              usd?: number;
+              tokens?: number;
+              window: 'hour' | 'day' | 'week' | 'month' | 'total';
+              soft?: boolean;
+            }[];
           };
         };
       };
@@ -1784,6 +1795,16 @@ export interface paths {
               metadata: {
                 [key: string]: string;
               };
+              team: string | null;
+              /** @description interactive = 100, batch = 10 */
+              priority: number;
+              max_concurrency: number | null;
+              budgets: {
+                usd?: number;
+                tokens?: number;
+                window: string;
+                soft: boolean;
+              }[];
               /** @description config: a static key of the config file (read-only here); store: created at run time */
               source: 'config' | 'store';
               /** @description The secret: shown in this answer only, never again */
@@ -1910,7 +1931,7 @@ export interface paths {
     };
     options?: never;
     head?: never;
-    /** Change a key: name, models, rate_limit, expires_at, metadata (null clears) */
+    /** Change a key: name, models, rate_limit, expires_at, metadata, team, priority, max_concurrency, budgets (null clears) */
     patch: {
       parameters: {
         query?: never;
@@ -1934,6 +1955,19 @@ export interface paths {
             metadata?: {
               [key: string]: string;
             };
+            team?: string | null;
+            /** @description Queue priority: interactive (100), batch (10) or 0-1000; higher goes first */
+            priority?: 'interactive' | 'batch' | number;
+            max_concurrency?: number | null;
+            /** @description null or [] clears */
+            budgets?:
+              | {
+                  usd?: number;
+                  tokens?: number;
+                  window: 'hour' | 'day' | 'week' | 'month' | 'total';
+                  soft?: boolean;
+                }[]
+              | null;
           };
         };
       };
@@ -1967,6 +2001,748 @@ export interface paths {
         };
       };
     };
+    trace?: never;
+  };
+  '/admin/teams': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List teams: the config file’s, then those created at run time */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: components['schemas']['Team'][];
+            };
+          };
+        };
+        /** @description A client error, as RFC 9457 problem details */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+        /** @description A gateway or upstream error, as RFC 9457 problem details */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Create a team */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description The id of a team (config or admin API) */
+            id: string;
+            name?: string;
+            /** @description Allow-list of model patterns (and the key's) */
+            models?: string[] | null;
+            rate_limit?: {
+              requests?: string | string[];
+              tokens?: string | string[];
+            } | null;
+            /** @description Budgets: {usd: 5, window: day} or {tokens: 2000000, window: month, soft: true} */
+            budgets?: {
+              usd?: number;
+              tokens?: number;
+              window: 'hour' | 'day' | 'week' | 'month' | 'total';
+              soft?: boolean;
+            }[];
+            max_concurrency?: number | null;
+            /** @description Free-form labels such as team or owner */
+            metadata?: {
+              [key: string]: string;
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Team'];
+          };
+        };
+        /** @description A client error, as RFC 9457 problem details */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+        /** @description A gateway or upstream error, as RFC 9457 problem details */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/admin/teams/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Show one team, with the spending of each of its budgets in the current window */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              id: string;
+              name: string;
+              models: string[] | null;
+              rate_limit: {
+                requests?: string | string[];
+                tokens?: string | string[];
+              } | null;
+              budgets: {
+                usd?: number;
+                tokens?: number;
+                window: string;
+                soft: boolean;
+              }[];
+              max_concurrency: number | null;
+              metadata: {
+                [key: string]: string;
+              };
+              created_at: string | null;
+              /** @description config: a team of the config file (read-only here); store: created at run time */
+              source: 'config' | 'store';
+              spend: {
+                /** @description key:<id> or team:<id> */
+                scope: string;
+                unit: 'usd' | 'tokens';
+                limit: number;
+                window: string;
+                soft: boolean;
+                /** @description Settled in the window */
+                spent: number;
+                /** @description Held by requests in flight (their worst case) */
+                reserved: number;
+                /** @description limit − spent − reserved, at least 0 */
+                remaining: number;
+                /** Format: date-time */
+                window_start: string;
+                /** @description null: a total budget */
+                window_end: string | null;
+              }[];
+            };
+          };
+        };
+        /** @description A client error, as RFC 9457 problem details */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+        /** @description A gateway or upstream error, as RFC 9457 problem details */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    /** Delete a team that no key belongs to */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Team'];
+          };
+        };
+        /** @description A client error, as RFC 9457 problem details */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+        /** @description A gateway or upstream error, as RFC 9457 problem details */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    /** Change a team: name, models, rate_limit, budgets, max_concurrency, metadata (null clears) */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            name?: string;
+            models?: string[] | null;
+            rate_limit?: {
+              requests?: string | string[];
+              tokens?: string | string[];
+            } | null;
+            /** @description null or [] clears */
+            budgets?:
+              | {
+                  usd?: number;
+                  tokens?: number;
+                  window: 'hour' | 'day' | 'week' | 'month' | 'total';
+                  soft?: boolean;
+                }[]
+              | null;
+            max_concurrency?: number | null;
+            /** @description Free-form labels such as team or owner */
+            metadata?: {
+              [key: string]: string;
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Team'];
+          };
+        };
+        /** @description A client error, as RFC 9457 problem details */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+        /** @description A gateway or upstream error, as RFC 9457 problem details */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
+  '/admin/requests': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Request log: a page of records, newest first, filtered
+     * @description Records appear within request_log.batch.interval_ms (500 ms by default) of the request ending. Pages are newest first; pass next_cursor as cursor for the next, older page.
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description Only this key id */
+          key?: string;
+          /** @description Only this team */
+          team?: string;
+          /** @description Only this model (the name the client sent, exactly) */
+          model?: string;
+          /** @description Only this backend (the one that answered last) */
+          backend?: string;
+          /** @description An exact HTTP status (429) or a class: 2xx, 4xx, 5xx */
+          status?: string;
+          /** @description Only this gateway error code, e.g. 'upstream_error' */
+          error_code?: string;
+          /** @description HIT, MISS or BYPASS */
+          cache?: string;
+          /** @description Start, inclusive: an ISO 8601 date-time (UTC without an offset) or ms since the epoch */
+          from?: string;
+          /** @description End, exclusive; the same forms as from */
+          to?: string;
+          /** @description Only requests that took at least this many ms */
+          min_duration_ms?: string;
+          /** @description Only the request with this id (X-Request-ID) */
+          request_id?: string;
+          /** @description Records per page, 1–1000 (default 50) */
+          limit?: string;
+          /** @description The previous page's next_cursor, as it was */
+          cursor?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description Newest first */
+              data: components['schemas']['RequestRecord'][];
+              /** @description Pass as cursor for the next (older) page; null on the last page */
+              next_cursor: string | null;
+            };
+          };
+        };
+        /** @description A client error, as RFC 9457 problem details */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+        /** @description A gateway or upstream error, as RFC 9457 problem details */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/admin/requests/export': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Request log: every matching record, newest first, as NDJSON or CSV (streamed)
+     * @description CSV (RFC 4180) has a header line; attempts are one JSON column; text that a spreadsheet would run as a formula starts with a single quote. The export is read page by page: it never holds more than a page in memory.
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description Only this key id */
+          key?: string;
+          /** @description Only this team */
+          team?: string;
+          /** @description Only this model (the name the client sent, exactly) */
+          model?: string;
+          /** @description Only this backend (the one that answered last) */
+          backend?: string;
+          /** @description An exact HTTP status (429) or a class: 2xx, 4xx, 5xx */
+          status?: string;
+          /** @description Only this gateway error code, e.g. 'upstream_error' */
+          error_code?: string;
+          /** @description HIT, MISS or BYPASS */
+          cache?: string;
+          /** @description Start, inclusive: an ISO 8601 date-time (UTC without an offset) or ms since the epoch */
+          from?: string;
+          /** @description End, exclusive; the same forms as from */
+          to?: string;
+          /** @description Only requests that took at least this many ms */
+          min_duration_ms?: string;
+          /** @description Only the request with this id (X-Request-ID) */
+          request_id?: string;
+          /** @description ndjson (one JSON record per line; default) or csv */
+          format?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The records */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/x-ndjson': string;
+            'text/csv': string;
+          };
+        };
+        /** @description A client error, as RFC 9457 problem details */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+        /** @description A gateway or upstream error, as RFC 9457 problem details */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/admin/requests/stream': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Request log: a live tail of new records, filtered, as server-sent events
+     * @description Each record as an event `request` (data: the record as JSON, without the store id) as the request ends, before it is written; a comment every 15 s keeps the connection open. 503 when the gateway already has its maximum of live tails (100).
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description Only this key id */
+          key?: string;
+          /** @description Only this team */
+          team?: string;
+          /** @description Only this model (the name the client sent, exactly) */
+          model?: string;
+          /** @description Only this backend (the one that answered last) */
+          backend?: string;
+          /** @description An exact HTTP status (429) or a class: 2xx, 4xx, 5xx */
+          status?: string;
+          /** @description Only this gateway error code, e.g. 'upstream_error' */
+          error_code?: string;
+          /** @description HIT, MISS or BYPASS */
+          cache?: string;
+          /** @description Start, inclusive: an ISO 8601 date-time (UTC without an offset) or ms since the epoch */
+          from?: string;
+          /** @description End, exclusive; the same forms as from */
+          to?: string;
+          /** @description Only requests that took at least this many ms */
+          min_duration_ms?: string;
+          /** @description Only the request with this id (X-Request-ID) */
+          request_id?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The events */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'text/event-stream': string;
+          };
+        };
+        /** @description A client error, as RFC 9457 problem details */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+        /** @description A gateway or upstream error, as RFC 9457 problem details */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/admin/requests/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Request log: one request, by its request id, with its attempts */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description The request id (X-Request-ID) */
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['RequestRecord'];
+          };
+        };
+        /** @description A client error, as RFC 9457 problem details */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+        /** @description A gateway or upstream error, as RFC 9457 problem details */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/admin/stats': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Request log stats per minute or hour: requests, errors, p50/p95 latency and time to first byte, tokens, cost, cache hit ratio
+     * @description Without from and to: the last 24 hours (bucket=hour) or the last hour (bucket=minute). Hourly buckets over whole hours, filtered by at most one of key, model and backend (the grouped one when there is a group_by), are read from the rollups (source: rollup); anything else from the records. Percentiles are interpolated in fixed histogram buckets.
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description Only this key id */
+          key?: string;
+          /** @description Only this team */
+          team?: string;
+          /** @description Only this model (the name the client sent, exactly) */
+          model?: string;
+          /** @description Only this backend (the one that answered last) */
+          backend?: string;
+          /** @description An exact HTTP status (429) or a class: 2xx, 4xx, 5xx */
+          status?: string;
+          /** @description Only this gateway error code, e.g. 'upstream_error' */
+          error_code?: string;
+          /** @description HIT, MISS or BYPASS */
+          cache?: string;
+          /** @description Start, inclusive: an ISO 8601 date-time (UTC without an offset) or ms since the epoch */
+          from?: string;
+          /** @description End, exclusive; the same forms as from */
+          to?: string;
+          /** @description Only requests that took at least this many ms */
+          min_duration_ms?: string;
+          /** @description Only the request with this id (X-Request-ID) */
+          request_id?: string;
+          /** @description minute or hour (default hour) */
+          bucket?: string;
+          /** @description model, key or backend; absent: one row per bucket */
+          group_by?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description rollup: read from the hourly rollups; records: aggregated from the records */
+              source: 'rollup' | 'records';
+              /** @description The start used, inclusive, ms since the epoch */
+              from: number;
+              /** @description The end used, exclusive, ms since the epoch */
+              to: number;
+              bucket: 'minute' | 'hour';
+              group_by: 'model' | 'key' | 'backend' | null;
+              /** @description Oldest bucket first; within a bucket, by group */
+              data: {
+                /** @description Start of the minute or hour, ms since the epoch */
+                bucket_start: number;
+                group: string | null;
+                requests: number;
+                /** @description Status 400 or more, or an error code (a stream cut off) */
+                errors: number;
+                duration_p50_ms: number | null;
+                duration_p95_ms: number | null;
+                ttfb_p50_ms: number | null;
+                ttfb_p95_ms: number | null;
+                prompt_tokens: number;
+                completion_tokens: number;
+                cached_tokens: number;
+                reasoning_tokens: number;
+                cost_micros: number;
+                /** @description HIT / (HIT + MISS); null when no request consulted the cache */
+                cache_hit_ratio: number | null;
+              }[];
+            };
+          };
+        };
+        /** @description A client error, as RFC 9457 problem details */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+        /** @description A gateway or upstream error, as RFC 9457 problem details */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/problem+json': components['schemas']['Problem'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
     trace?: never;
   };
   '/admin/cache': {
@@ -2076,6 +2852,8 @@ export interface paths {
                * @description The end used, exclusive
                */
               to: string;
+              /** @description With key=<id>: the spending of the key’s budgets and its team’s in their current windows */
+              budgets?: components['schemas']['BudgetStatus'][];
             };
             'text/csv': string;
           };
@@ -2176,8 +2954,83 @@ export interface components {
       metadata: {
         [key: string]: string;
       };
+      team: string | null;
+      /** @description interactive = 100, batch = 10 */
+      priority: number;
+      max_concurrency: number | null;
+      budgets: {
+        usd?: number;
+        tokens?: number;
+        window: string;
+        soft: boolean;
+      }[];
       /** @description config: a static key of the config file (read-only here); store: created at run time */
       source: 'config' | 'store';
+    };
+    Team: {
+      id: string;
+      name: string;
+      models: string[] | null;
+      rate_limit: {
+        requests?: string | string[];
+        tokens?: string | string[];
+      } | null;
+      budgets: {
+        usd?: number;
+        tokens?: number;
+        window: string;
+        soft: boolean;
+      }[];
+      max_concurrency: number | null;
+      metadata: {
+        [key: string]: string;
+      };
+      created_at: string | null;
+      /** @description config: a team of the config file (read-only here); store: created at run time */
+      source: 'config' | 'store';
+    };
+    RequestRecord: {
+      /** @description The store's own id */
+      id: number;
+      /** @description When the request completed, ms since the epoch */
+      time: number;
+      request_id: string;
+      key_id: string | null;
+      team: string | null;
+      /** @description e.g. openai-chat, anthropic-messages, ollama */
+      protocol: string;
+      /** @description e.g. /v1/chat/completions */
+      route: string;
+      /** @description The model the client asked for */
+      model: string | null;
+      route_name: string | null;
+      backend: string | null;
+      upstream_model: string | null;
+      status: number;
+      error_code: string | null;
+      attempts: {
+        backend: string;
+        model: string;
+        /** @description ok, or what went wrong: error, timeout, cancelled, … */
+        outcome: string;
+        error_code?: string;
+        duration_ms: number;
+      }[];
+      cache: 'HIT' | 'MISS' | 'BYPASS' | null;
+      ttfb_ms: number | null;
+      duration_ms: number;
+      prompt_tokens: number | null;
+      completion_tokens: number | null;
+      cached_tokens: number | null;
+      reasoning_tokens: number | null;
+      /** @description Cost in micro-dollars; null when the model has no price */
+      cost_micros: number | null;
+      client_address: string | null;
+      user_agent: string | null;
+      /** @description Only when logging.prompts is on */
+      prompt: string | null;
+      /** @description Only when logging.prompts is on */
+      answer: string | null;
     };
     UsageRow: {
       /** @description The key id (grouped by key) */
@@ -2198,6 +3051,24 @@ export interface components {
       total_tokens: number;
       /** @description Estimated from usage.prices, in the price table's currency; null when no price applies */
       cost: number | null;
+    };
+    BudgetStatus: {
+      /** @description key:<id> or team:<id> */
+      scope: string;
+      unit: 'usd' | 'tokens';
+      limit: number;
+      window: string;
+      soft: boolean;
+      /** @description Settled in the window */
+      spent: number;
+      /** @description Held by requests in flight (their worst case) */
+      reserved: number;
+      /** @description limit − spent − reserved, at least 0 */
+      remaining: number;
+      /** Format: date-time */
+      window_start: string;
+      /** @description null: a total budget */
+      window_end: string | null;
     };
   };
   responses: never;
