@@ -216,7 +216,8 @@ export async function serveGeneration(
     } finally {
       void lease?.release();
       call?.close();
-      const used = tokensUsed(request, body, meter);
+      // Counting a prompt needs the tokenizer: only for a token limit or a budget to settle.
+      const used = grant.countsTokens || hold !== null ? tokensUsed(request, body, meter) : 0;
       if (grant.countsTokens) grant.settle(used);
       if (hold !== null) {
         // A stream cut short reported no usage: it is settled at what the gateway counted of it.
