@@ -98,7 +98,7 @@ describe('an upstream that echoes the backend key in its errors', () => {
             type: 'openai',
             url: `${url}/v1`,
             api_key: '${ECHO_BACKEND_KEY}',
-            health_check: { path: '/models', interval_ms: 100, timeout_ms: 2000, unhealthy_after: 1 },
+            health_check: { path: '/models', interval_ms: 2000, timeout_ms: 2000, unhealthy_after: 1 },
           },
         ],
         models: [{ name: 'echo', targets: [{ backend: 'echo' }] }],
