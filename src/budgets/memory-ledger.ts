@@ -30,6 +30,13 @@ interface Counter {
   reserved: number;
   /** Reservation id → amount held and when it lapses. */
   readonly held: Map<string, { readonly amount: number; readonly expiresAt: number }>;
+  /** The earliest expiry in `held` (or later): before it, nothing can have lapsed. */
+  nextExpiry: number;
+  /**
+   * Reservations that lapsed before they were settled (their instance died, or a request outlived the
+   * reservation's time to live): a late settlement still counts what was spent, once.
+   */
+  readonly lapsed: Set<string>;
   /** Dropped after this (its window's end plus a margin); never for `total`. */
   readonly dropAt: number;
 }
@@ -43,8 +50,6 @@ const SWEEP_INTERVAL_MS = 60_000;
  */
 export class MemoryBudgetLedger implements BudgetLedger {
   private readonly counters = new Map<string, Counter>();
-  /** Settled reservation ids until they could no longer be settled again usefully. */
-  private readonly settled = new Map<string, number>();
   private readonly calendar: WindowCalendar;
   private nextSweep = -Infinity;
 
@@ -66,6 +71,7 @@ export class MemoryBudgetLedger implements BudgetLedger {
       const state = this.counter(counter.counter, counter.window.end, now);
       state.reserved += counter.amount;
       state.held.set(id, { amount: counter.amount, expiresAt });
+      state.nextExpiry = Math.min(state.nextExpiry, expiresAt);
     }
     const statuses = plan.lines.map((line) =>
       statusOf(line.scope, line.budget, line.window, this.counter(line.counter, line.window.end, now)),
@@ -73,25 +79,32 @@ export class MemoryBudgetLedger implements BudgetLedger {
     return Promise.resolve({ ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses } });
   }
 
+  /**
+   * Counts a reservation once: while it is held, or after it lapsed. A reservation settled already is
+   * held by no counter and lapsed in none, so a second settlement changes nothing, and no per-request
+   * mark outlives the settlement.
+   */
   settle(reservation: Reservation, actual: ActualUsage): Promise<SettleResult> {
-    const counted = !this.settled.has(reservation.id);
-    const dropAt = Math.max(...reservation.lines.map((line) => line.window.end), reservation.expiresAt);
-    if (counted) this.settled.set(reservation.id, dropAt + COUNTER_MARGIN_MS);
+    let counted = false;
+    for (const line of reservation.lines) {
+      const counter = this.counters.get(line.counter);
+      if (counter === undefined) continue;
+      const held = counter.held.get(reservation.id);
+      if (held !== undefined) {
+        counter.reserved -= held.amount;
+        counter.held.delete(reservation.id);
+        counted = true;
+      }
+      if (counter.lapsed.delete(reservation.id)) counted = true;
+    }
     const before = new Map<string, number>();
     const lines: SettledLine[] = [];
     for (const line of reservation.lines) {
       const counter = this.counters.get(line.counter) ?? this.create(line.counter, line.window.end);
       if (!before.has(line.counter)) {
         before.set(line.counter, counter.spent);
-        if (counted) {
-          const held = counter.held.get(reservation.id);
-          if (held !== undefined) {
-            counter.reserved -= held.amount;
-            counter.held.delete(reservation.id);
-          }
-          // Lines of one counter count the usage once (their unit is the same).
-          counter.spent += usageUnits(line.budget, actual);
-        }
+        // Lines of one counter count the usage once (their unit is the same).
+        if (counted) counter.spent += usageUnits(line.budget, actual);
       }
       lines.push({
         line,
@@ -118,11 +131,18 @@ export class MemoryBudgetLedger implements BudgetLedger {
   /** A counter with its lapsed reservations released. */
   private counter(name: string, windowEnd: number, now: number): Counter {
     const counter = this.counters.get(name) ?? this.create(name, windowEnd);
+    if (now < counter.nextExpiry) return counter;
+    let nextExpiry = Infinity;
     for (const [id, held] of counter.held) {
-      if (held.expiresAt > now) continue;
+      if (held.expiresAt > now) {
+        nextExpiry = Math.min(nextExpiry, held.expiresAt);
+        continue;
+      }
       counter.reserved -= held.amount;
       counter.held.delete(id);
+      counter.lapsed.add(id);
     }
+    counter.nextExpiry = nextExpiry;
     return counter;
   }
 
@@ -131,6 +151,8 @@ export class MemoryBudgetLedger implements BudgetLedger {
       spent: 0,
       reserved: 0,
       held: new Map(),
+      nextExpiry: Infinity,
+      lapsed: new Set(),
       dropAt: windowEnd + COUNTER_MARGIN_MS,
     };
     this.counters.set(name, counter);
@@ -141,6 +163,5 @@ export class MemoryBudgetLedger implements BudgetLedger {
     if (now < this.nextSweep) return;
     this.nextSweep = now + SWEEP_INTERVAL_MS;
     for (const [name, counter] of this.counters) if (counter.dropAt <= now) this.counters.delete(name);
-    for (const [id, dropAt] of this.settled) if (dropAt <= now) this.settled.delete(id);
   }
 }

@@ -62,8 +62,23 @@ describe('RedisBudgetLedger', () => {
     assert.equal(await one.pttl(`{${prefix}-ttl}:${totalLine?.counter}`), -1);
     await ledger.settle(result.reservation, { usdMicros: 5, tokens: 5 });
     assert.equal(await one.pexpiretime(dayKey), expected);
-    // The settlement mark expires too.
-    assert.ok((await one.pttl(`{${prefix}-ttl}:settled:${result.reservation.id}`)) > 0);
+  });
+
+  it('keeps nothing per request once settled: the keys and fields are the counters’ own', async () => {
+    const ledger = new RedisBudgetLedger(one, { timeZone: () => 'UTC', prefix: `${prefix}-bounded` });
+    const budget = { unit: 'tokens', limit: 1_000_000, window: 'day', soft: false } as const;
+    const now = Date.now();
+    let counter = '';
+    for (let index = 0; index < 50; index++) {
+      const result = await ledger.reserve([{ scope: 'key:bounded', budget, amount: 10 }], now);
+      assert.ok(result.ok);
+      counter = result.reservation.lines[0]?.counter ?? '';
+      assert.equal((await ledger.settle(result.reservation, { usdMicros: 0, tokens: 3 })).counted, true);
+    }
+    const keys = await one.keys(`{${prefix}-bounded}:*`);
+    // The counter's hash only (its sorted set of held reservations is empty, so Redis dropped it).
+    assert.deepEqual(keys, [`{${prefix}-bounded}:${counter}`]);
+    assert.deepEqual(await one.hgetall(keys[0] ?? ''), { spent: '150', reserved: '0' });
   });
 
   describe('when Redis does not answer', () => {

@@ -30,9 +30,11 @@ import { WindowCalendar, type WindowSpan } from './windows.js';
  * its deadline a script changes nothing and returns { 'late', now }: the caller has given up and decided
  * without Redis, and a stalled server runs what was written to it when it resumes (issue 17).
  *
- * A counter is a hash { spent, reserved, r:<reservation id> = amount held } and a sorted set of its
- * reservation ids by expiry (the caller's clock, as windows are). Expired reservations are released at
- * the start of each script that reads the counter (at most 1000 per call; more go at the next call).
+ * A counter is a hash { spent, reserved, r:<reservation id> = amount held, l:<reservation id> = 1 for a
+ * reservation that lapsed unsettled } and a sorted set of its reservation ids by expiry (the caller's
+ * clock, as windows are). Expired reservations are released at the start of each script that reads the
+ * counter (at most 1000 per call; more go at the next call), and marked lapsed, so that a late
+ * settlement still counts, once. A settled reservation leaves nothing behind.
  */
 const PRELUDE = `
 local time = redis.call('TIME')
@@ -45,6 +47,7 @@ local function purge(hash, held, now)
     local amount = tonumber(redis.call('HGET', hash, 'r:' .. id) or '0')
     if amount ~= 0 then redis.call('HINCRBY', hash, 'reserved', -amount) end
     redis.call('HDEL', hash, 'r:' .. id)
+    redis.call('HSET', hash, 'l:' .. id, 1)
     redis.call('ZREM', held, id)
   end
 end
@@ -93,29 +96,34 @@ end
 return reply`);
 
 /*
- * KEYS: the reservation's settlement mark, then per counter its hash and sorted set. ARGV: deadline, the
- * mark's time to live (ms), the reservation id, n, then per counter: usage, expiry of its keys (0:
- * never). The mark (SET NX) makes settling idempotent: a second settlement changes nothing. The usage
- * is added even when the reservation had expired already: it was spent.
+ * KEYS: per counter its hash and sorted set. ARGV: deadline, the reservation id, n, then per counter:
+ * usage, expiry of its keys (0: never). The reservation counts if some counter still holds it or marked
+ * it lapsed; settling removes both, so a second settlement changes nothing, and no per-request key is
+ * kept (a mark per settlement, kept for its window, grew Redis by every request of a month).
  * Returns { rnow, counted (1|0), then per counter spent before and after }.
  */
 const SETTLE = new LuaScript(`${PRELUDE}
-local n = tonumber(ARGV[4])
-local counted = 1
-if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[2]) then counted = 0 end
+local id = ARGV[2]
+local n = tonumber(ARGV[3])
+local counted = 0
+for i = 1, n do
+  local hash, held = KEYS[i * 2 - 1], KEYS[i * 2]
+  local amount = redis.call('HGET', hash, 'r:' .. id)
+  if amount then
+    redis.call('HINCRBY', hash, 'reserved', -tonumber(amount))
+    redis.call('HDEL', hash, 'r:' .. id)
+    redis.call('ZREM', held, id)
+    counted = 1
+  end
+  if redis.call('HDEL', hash, 'l:' .. id) == 1 then counted = 1 end
+end
 local reply = { rnow, counted }
 for i = 1, n do
-  local hash, held = KEYS[i * 2], KEYS[i * 2 + 1]
+  local hash = KEYS[i * 2 - 1]
   local before = read(hash)
   local after = before
   if counted == 1 then
-    local amount = redis.call('HGET', hash, 'r:' .. ARGV[3])
-    if amount then
-      redis.call('HINCRBY', hash, 'reserved', -tonumber(amount))
-      redis.call('HDEL', hash, 'r:' .. ARGV[3])
-      redis.call('ZREM', held, ARGV[3])
-    end
-    local usage, expireAt = tonumber(ARGV[3 + i * 2]), tonumber(ARGV[4 + i * 2])
+    local usage, expireAt = tonumber(ARGV[2 + i * 2]), tonumber(ARGV[3 + i * 2])
     if usage > 0 then after = redis.call('HINCRBY', hash, 'spent', usage) end
     if expireAt > 0 and redis.call('EXISTS', hash) == 1 then redis.call('PEXPIREAT', hash, expireAt) end
   end
@@ -225,20 +233,8 @@ export class RedisBudgetLedger implements BudgetLedger {
         counters.set(line.counter, { window: line.window, usage: usageUnits(line.budget, actual) });
     }
     if (counters.size === 0) return { counted: true, lines: [] };
-    const windowEnd = Math.max(...[...counters.values()].map((counter) => counter.window.end));
-    // Long enough that a settlement sent again (after a timeout) is still recognised; a `total` budget's
-    // mark keeps the reservation's lifetime plus the margin.
-    const markTtl =
-      Math.max(reservation.expiresAt, Number.isFinite(windowEnd) ? windowEnd : 0) -
-      Date.now() +
-      COUNTER_MARGIN_MS;
-    const keys = [`{${this.prefix}}:settled:${reservation.id}`];
-    const args: (string | number)[] = [
-      0,
-      Math.max(COUNTER_MARGIN_MS, Math.ceil(markTtl)),
-      reservation.id,
-      counters.size,
-    ];
+    const keys: string[] = [];
+    const args: (string | number)[] = [0, reservation.id, counters.size];
     for (const [counter, { window, usage }] of counters) {
       keys.push(...this.keysOf(counter));
       args.push(usage, expireAtOf(window));
