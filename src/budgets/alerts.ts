@@ -110,6 +110,13 @@ export class BudgetAlerts {
   async observe(result: SettleResult, now: number = Date.now()): Promise<void> {
     if (!result.counted) return;
     const thresholds = this.options.thresholds();
+    // Most settlements leave every budget below its lowest threshold: decide that before any string.
+    let lowest = Infinity;
+    for (const threshold of thresholds) lowest = Math.min(lowest, threshold);
+    let reached = false;
+    for (const { limit, spentAfter } of result.lines)
+      if (limit > 0 && spentAfter + 1e-6 >= lowest * limit) reached = true;
+    if (!reached) return;
     const seen = new Set<string>();
     const work: Promise<void>[] = [];
     for (const settled of result.lines) {

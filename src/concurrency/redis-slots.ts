@@ -51,18 +51,23 @@ for _, index in ipairs(full) do reply[#reply + 1] = index end
 return reply`);
 
 /*
- * KEYS: a lease's scopes. ARGV: its member, the channel to tell other instances on ('': none).
- * Returns the live count of each scope after the release. Running late is harmless: no deadline.
+ * KEYS: a lease's scopes. ARGV: its member, the channel to tell other instances on ('': none), then
+ * each scope's limit. Tells the others only when a scope was full before the release: only then can a
+ * request be waiting for it (a publish on every release woke every instance for every request; slots
+ * that lapse are noticed by the waiters' polling). Returns the live count of each scope after the
+ * release. Running late is harmless: no deadline.
  */
 const RELEASE = new LuaScript(`
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local reply = {}
+local freed = false
 for i = 1, #KEYS do
-  redis.call('ZREM', KEYS[i], ARGV[1])
+  local removed = redis.call('ZREM', KEYS[i], ARGV[1])
   reply[i] = redis.call('ZCOUNT', KEYS[i], '(' .. now, '+inf')
+  if removed == 1 and reply[i] + 1 >= (tonumber(ARGV[2 + i]) or 0) then freed = true end
 end
-if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], '1') end
+if freed and ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], '1') end
 return reply`);
 
 /*
@@ -132,6 +137,7 @@ interface Handle {
   readonly member: string;
   readonly ids: readonly string[];
   readonly keys: readonly string[];
+  readonly limits: readonly number[];
 }
 
 /** A scope asked about by inFlight within this long keeps being refreshed. */
@@ -237,7 +243,7 @@ export class RedisSlots extends SlotQueue<Handle> {
       const full = reply.slice(2 + ids.length).map((index) => ids[Number(index) - 1] ?? '');
       return { kind: 'full', full };
     }
-    const handle: Handle = { member, ids, keys };
+    const handle: Handle = { member, ids, keys, limits: scopes.map((scope) => scope.limit) };
     this.held.set(member, handle);
     for (const id of ids) this.heldPerScope.set(id, (this.heldPerScope.get(id) ?? 0) + 1);
     this.startHeartbeat();
@@ -256,7 +262,12 @@ export class RedisSlots extends SlotQueue<Handle> {
       this.heartbeat = null;
     }
     try {
-      const reply = (await this.run(RELEASE, handle.keys, [handle.member, this.channel], false)) as number[];
+      const reply = (await this.run(
+        RELEASE,
+        handle.keys,
+        [handle.member, this.channel, ...handle.limits],
+        false,
+      )) as number[];
       const at = performance.now();
       handle.ids.forEach((id, index) => {
         this.counts.set(id, { count: Number(reply[index]), at });

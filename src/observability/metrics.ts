@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { CellCounter, CellHistogram } from './cell-metrics.js';
 
 /**
@@ -109,14 +109,29 @@ export class PrometheusMetrics implements MetricsSink {
     'Response cache results: hit, miss, bypass',
     ['result'],
   );
+  // Counted on every request with a price, a budget or a concurrency cap: cells, as above (prom-client's
+  // labels() hashes its label values on every call).
+  private readonly spent = new CellCounter(
+    'gateway_spend_usd_total',
+    'What answered requests cost at usage.prices and the list prices, in US dollars, by route (model) and key id',
+    ['model', 'key_id'],
+  );
+  private readonly reservations = new CellCounter(
+    'gateway_budget_reservations_total',
+    'Budget reservations: held, refused (budget_exceeded), store_error_admitted, store_error_refused',
+    ['outcome'],
+  );
+  private readonly slotWaits = new CellHistogram(
+    'gateway_concurrency_wait_seconds',
+    'Time requests waited for a concurrency slot, by scope and outcome (acquired, timeout, aborted, refused)',
+    ['scope', 'outcome'],
+    LATENCY_BUCKETS,
+  );
   private readonly rejections: Counter<'policy'>;
   private readonly storeErrors: Counter<'store'>;
   private readonly failOpens: Counter;
-  private readonly spent: Counter<'model' | 'key_id'>;
-  private readonly reservations: Counter<'outcome'>;
   private readonly alerts: Counter<'scope' | 'threshold'>;
   private readonly slotQueue: Gauge<'scope'>;
-  private readonly slotWaits: Histogram<'scope' | 'outcome'>;
   private inFlight = 0;
 
   constructor(sources: MetricsSources) {
@@ -129,6 +144,9 @@ export class PrometheusMetrics implements MetricsSink {
       this.timeToFirstToken,
       this.tokenCount,
       this.cacheResults,
+      this.spent,
+      this.reservations,
+      this.slotWaits,
     ]) {
       this.registry.registerMetric(metric as never);
     }
@@ -149,18 +167,6 @@ export class PrometheusMetrics implements MetricsSink {
       help: 'Requests admitted by the per-instance fallback limit because the shared store failed (on_store_error: open)',
       registers,
     });
-    this.spent = new Counter({
-      name: 'gateway_spend_usd_total',
-      help: 'What answered requests cost at usage.prices and the list prices, in US dollars, by route (model) and key id',
-      labelNames: ['model', 'key_id'],
-      registers,
-    });
-    this.reservations = new Counter({
-      name: 'gateway_budget_reservations_total',
-      help: 'Budget reservations: held, refused (budget_exceeded), store_error_admitted, store_error_refused',
-      labelNames: ['outcome'],
-      registers,
-    });
     this.alerts = new Counter({
       name: 'gateway_budget_alerts_total',
       help: 'Budget alerts fired (once per window, budget and threshold), by scope (key:<id>, team:<id>) and threshold',
@@ -174,15 +180,8 @@ export class PrometheusMetrics implements MetricsSink {
       aggregator: 'sum',
       registers,
     });
-    this.slotWaits = new Histogram({
-      name: 'gateway_concurrency_wait_seconds',
-      help: 'Time requests waited for a concurrency slot, by scope and outcome (acquired, timeout, aborted, refused)',
-      labelNames: ['scope', 'outcome'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
     for (const outcome of ['held', 'refused', 'store_error_admitted', 'store_error_refused'])
-      this.reservations.labels(outcome).inc(0);
+      this.reservations.cell(outcome);
     const inFlight = (): number => this.inFlight;
     new Gauge({
       name: 'gateway_requests_in_flight',
@@ -255,11 +254,11 @@ export class PrometheusMetrics implements MetricsSink {
   }
 
   spend(model: string, keyId: string, usdMicros: number): void {
-    if (usdMicros > 0) this.spent.labels(model, keyId).inc(usdMicros / 1_000_000);
+    if (usdMicros > 0) this.spent.cell(model, keyId).value += usdMicros / 1_000_000;
   }
 
   budgetReservation(outcome: 'held' | 'refused' | 'store_error_admitted' | 'store_error_refused'): void {
-    this.reservations.labels(outcome).inc();
+    this.reservations.cell(outcome).value++;
   }
 
   budgetAlert(scope: string, threshold: number): void {
@@ -271,7 +270,7 @@ export class PrometheusMetrics implements MetricsSink {
   }
 
   slotWait(scope: string, seconds: number, outcome: string): void {
-    this.slotWaits.labels(scope, outcome).observe(seconds);
+    this.slotWaits.cell(scope, outcome).observe(seconds);
   }
 
   requestFinished(route: string, method: string, status: number, seconds: number): void {
