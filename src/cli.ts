@@ -3,6 +3,7 @@ import cluster from 'node:cluster';
 import { watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import type { ReloadOutcome } from './admin/operations-routes.js';
 import type { GatewayConfig } from './config/config.js';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
@@ -117,14 +118,14 @@ async function serve(argv: string[]): Promise<number> {
   const base = baseUrl(address.host, address.port);
   logger.info({ url: base, backends: config.backends.map((backend) => backend.name) }, 'listening');
   printFirstKey(base, first);
-  const reload = (trigger: string): void => {
+  const reload = (trigger: string): ReloadOutcome => {
     let next: GatewayConfig;
     try {
       next = loadConfig({ path, env: process.env });
     } catch (error) {
       const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
       logger.error({ trigger, problems }, 'config reload refused: the running config stays');
-      return;
+      return { status: 'refused', problems };
     }
     const needsRestart = gateway.reload(next);
     logger.info(
@@ -137,7 +138,14 @@ async function serve(argv: string[]): Promise<number> {
     );
     if (needsRestart.length > 0)
       logger.warn({ sections: needsRestart }, 'these changes take effect only after a restart');
+    return { status: 'reloaded', restart_required: needsRestart };
   };
+  // POST /admin/reload: a worker asks the primary, which signals every worker (this one included).
+  gateway.setReloader(() => {
+    if (!cluster.isWorker) return reload('admin API');
+    process.kill(process.ppid, 'SIGHUP');
+    return { status: 'requested' };
+  });
   process.on('SIGHUP', () => {
     reload('SIGHUP');
   });

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import {
   KeyCreateSchema,
   KeyCreatedSchema,
@@ -17,7 +17,6 @@ import type { KeyPatch } from '../auth/key-store.js';
 import {
   InvalidRequestError,
   KeyNotFoundError,
-  RouteNotFoundError,
   ServiceUnavailableError,
   StaticKeyError,
 } from '../errors/errors.js';
@@ -28,11 +27,11 @@ import {
   fromStore,
   priorityFromInput,
 } from './admin-fields.js';
+import type { AdminAccess } from './admin-access.js';
 import { registerRequestLogRoutes } from './requests-routes.js';
 import { registerTeamRoutes } from './teams-routes.js';
 import type { GatewayContext } from '../server/context.js';
 import { errorResponses } from '../server/routes/openapi-fragments.js';
-import { requestPath } from '../server/request-state.js';
 
 export function toKeyView(record: KeyRecord): KeyView {
   return {
@@ -84,16 +83,15 @@ const keyRef = Type.Ref('ApiKey');
 const security = [{ adminToken: [] }];
 
 /**
- * The admin API for keys. Guarded by the admin token; without one configured, every /admin route
- * answers 404 as if it did not exist.
+ * The admin API for keys. Guarded by `access` (the admin token, the read-only viewer token or a UI
+ * session); without an admin token configured, every /admin route answers 404 as if it did not exist.
  */
-export function registerAdminRoutes(app: FastifyInstance, context: GatewayContext): void {
-  const expected = context.config.auth.adminTokenSha256;
-  const guard = (request: FastifyRequest): Promise<void> => {
-    if (expected === null) throw new RouteNotFoundError(request.method, requestPath(request));
-    context.authenticator.authenticateAdmin(request.headers, request.ip, expected);
-    return Promise.resolve();
-  };
+export function registerAdminRoutes(
+  app: FastifyInstance,
+  context: GatewayContext,
+  access: AdminAccess,
+): void {
+  const guard = access.guard;
   const store = context.keyStore;
   const staticKey = (id: string): KeyRecord | undefined =>
     context.authenticator.staticRecords.find((record) => record.id === id);

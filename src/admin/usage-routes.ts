@@ -6,21 +6,17 @@ import {
   UsageRowSchema,
   type UsageQueryString,
 } from '../api/usage-schemas.js';
-import type { Authenticator } from '../auth/authenticator.js';
 import { BudgetStatusSchema } from '../api/admin-schemas.js';
-import { InvalidRequestError, RouteNotFoundError, ServiceUnavailableError } from '../errors/errors.js';
+import { InvalidRequestError, ServiceUnavailableError } from '../errors/errors.js';
 import { errorResponses } from '../server/routes/openapi-fragments.js';
-import { requestPath } from '../server/request-state.js';
 import type { UsageRecorder } from '../usage/usage-recorder.js';
 import { parseUsageParams, UsageParamError } from '../usage/usage-query.js';
 import { usageCsv } from '../usage/usage-rows.js';
 import type { UsageQuery, UsageRow, UsageStore } from '../usage/usage.js';
 
 export interface UsageRouteDeps {
-  /** config.auth.adminTokenSha256: null, and GET /admin/usage answers 404 like every /admin route. */
-  readonly adminTokenSha256: string | null;
-  /** Checks the admin token (and limits failed attempts per address), as for the other admin routes. */
-  readonly authenticator: Pick<Authenticator, 'authenticateAdmin'>;
+  /** The onRequest guard of every /admin route (src/admin/admin-access.ts). */
+  readonly guard: (request: FastifyRequest) => Promise<void>;
   /** Where usage is kept (Stores.usage). */
   readonly store: UsageStore;
   /** This instance's recorder, flushed before each answer so that its own traffic shows at once; null when usage.enabled is false. */
@@ -58,17 +54,12 @@ export function prefersCsv(accept: string | undefined): boolean {
 }
 
 /**
- * GET /admin/usage: usage per key, model, day and hour, as JSON or CSV (Accept: text/csv). Guarded by
- * the admin token exactly as src/admin/admin-routes.ts guards the key routes.
+ * GET /admin/usage: usage per key, model, day and hour, as JSON or CSV (Accept: text/csv). Guarded as
+ * every /admin route (src/admin/admin-access.ts).
  */
 export function registerUsageRoutes(app: FastifyInstance, deps: UsageRouteDeps): void {
-  const expected = deps.adminTokenSha256;
   const now = deps.now ?? Date.now;
-  const guard = (request: FastifyRequest): Promise<void> => {
-    if (expected === null) throw new RouteNotFoundError(request.method, requestPath(request));
-    deps.authenticator.authenticateAdmin(request.headers, request.ip, expected);
-    return Promise.resolve();
-  };
+  const guard = deps.guard;
   app.addSchema(UsageRowSchema);
   app.addSchema(BudgetStatusSchema);
 

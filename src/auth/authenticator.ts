@@ -10,6 +10,9 @@ import type { KeyStore } from './key-store.js';
 import type { TeamDirectory } from './team-directory.js';
 import type { TeamRecord } from './team-record.js';
 
+/** Who an operator is: the admin token may change everything, the viewer token only read. */
+export type OperatorRole = 'admin' | 'viewer';
+
 /** How long a verified key is trusted without asking the store, while change events are delivered. */
 const CACHE_TTL_MS = 30_000;
 /** ... and while they are not (a lost subscription): revocation still takes effect within 1 s. */
@@ -124,10 +127,28 @@ export class Authenticator {
    * the operator out, and the right token is never refused.
    */
   authenticateAdmin(headers: IncomingHttpHeaders, address: string, expectedSha256: string): void {
-    const token = bearerToken(headers.authorization);
-    if (token !== null && digestsEqual(sha256Hex(token), expectedSha256)) return;
+    this.authenticateOperator(bearerToken(headers.authorization), address, {
+      admin: expectedSha256,
+      viewer: null,
+    });
+  }
+
+  /**
+   * Which operator a token is: the admin token or the read-only viewer token (issue 22). Failures share
+   * the admin budget of authenticateAdmin (429 once an address has spent it), and are logged without
+   * any hint of the token.
+   */
+  authenticateOperator(
+    token: string | null,
+    address: string,
+    expected: { readonly admin: string; readonly viewer: string | null },
+  ): OperatorRole {
+    if (token !== null) {
+      const hash = sha256Hex(token);
+      if (digestsEqual(hash, expected.admin)) return 'admin';
+      if (expected.viewer !== null && digestsEqual(hash, expected.viewer)) return 'viewer';
+    }
     const retryAfter = this.adminFailures.fail(address);
-    // Never a hint of the token: only why it failed.
     this.logger.info(
       { reason: token === null ? 'missing or malformed' : 'wrong token', address },
       'admin authentication failed',

@@ -39,6 +39,8 @@ export interface GatewayConfig {
     /** false: no API key is asked for (local development, benchmarks). Logged loudly at start. */
     readonly enabled: boolean;
     readonly adminTokenSha256: string | null;
+    /** The read-only viewer token's SHA-256 (GET and HEAD on /admin, the UI without changes); null: none. */
+    readonly viewerTokenSha256: string | null;
     readonly keys: readonly StaticKey[];
   };
   readonly rateLimit: {
@@ -118,6 +120,12 @@ export interface GatewayConfig {
     readonly batchSize: number;
     readonly flushIntervalMs: number;
     readonly maxBuffered: number;
+  };
+  /** The admin web UI at /ui (issue 22). */
+  readonly ui: {
+    readonly enabled: boolean;
+    /** How long a sign-in lasts (the session cookie's and the stored session's life). */
+    readonly sessionTtlMs: number;
   };
   /** The Responses API (POST /v1/responses): how long a stored response can be read and continued. */
   readonly responses: {

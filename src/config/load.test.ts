@@ -201,7 +201,12 @@ describe('validateConfig defaults', () => {
     assert.equal(config.redis, null);
     assert.deepEqual(config.backends, []);
     assert.deepEqual(config.models, []);
-    assert.deepEqual(config.auth, { enabled: true, adminTokenSha256: null, keys: [] });
+    assert.deepEqual(config.auth, {
+      enabled: true,
+      adminTokenSha256: null,
+      viewerTokenSha256: null,
+      keys: [],
+    });
     assert.deepEqual(config.rateLimit, {
       default: null,
       onStoreError: 'open',

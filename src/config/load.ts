@@ -445,6 +445,11 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
     if (adminToken.length < 16) problems.push('GATEWAY_ADMIN_TOKEN: must be at least 16 characters');
     else adminTokenSha256 = sha256Hex(adminToken);
   }
+  const viewerTokenSha256 = file.auth?.viewer_token_sha256?.toLowerCase() ?? null;
+  if (viewerTokenSha256 !== null && !/^[0-9a-f]{64}$/.test(viewerTokenSha256))
+    problems.push('auth.viewer_token_sha256: must be 64 hex characters (printf %s "$TOKEN" | sha256sum)');
+  else if (viewerTokenSha256 !== null && viewerTokenSha256 === adminTokenSha256)
+    problems.push('auth.viewer_token_sha256: must differ from the admin token');
   checkPolicy(file.rate_limit?.default, 'rate_limit.default', problems);
 
   const redis = redisConfigOf(file.redis, env, problems);
@@ -551,7 +556,11 @@ export function validateConfig(raw: unknown, env: Environment): GatewayConfig {
     redis,
     backends,
     models,
-    auth: { enabled: file.auth?.enabled ?? true, adminTokenSha256, keys },
+    auth: { enabled: file.auth?.enabled ?? true, adminTokenSha256, viewerTokenSha256, keys },
+    ui: {
+      enabled: file.ui?.enabled ?? true,
+      sessionTtlMs: file.ui?.session_ttl_ms ?? 12 * 3_600_000,
+    },
     rateLimit: {
       default: normalizePolicy(file.rate_limit?.default),
       onStoreError: file.rate_limit?.on_store_error ?? 'open',

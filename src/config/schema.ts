@@ -183,6 +183,8 @@ export const ConfigFileSchema = Strict({
     Strict({
       enabled: Optional(Type.Boolean()),
       admin_token_sha256: Optional(Type.String()),
+      /** A read-only token (issue 22): GET and HEAD on /admin and the web UI, no change. */
+      viewer_token_sha256: Optional(Type.String()),
       keys: Optional(Type.Array(StaticKeySchema)),
     }),
   ),
@@ -328,6 +330,14 @@ export const ConfigFileSchema = Strict({
           max_buffered: Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
         }),
       ),
+    }),
+  ),
+  ui: Optional(
+    Strict({
+      /** The admin web UI at /ui (issue 22). */
+      enabled: Optional(Type.Boolean()),
+      /** How long a UI sign-in lasts. */
+      session_ttl_ms: Optional(Type.Integer({ minimum: 1000, maximum: 30 * 86_400_000 })),
     }),
   ),
   responses: Optional(

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'invalid_request'
   | 'invalid_api_key'
   | 'model_not_allowed'
+  | 'forbidden'
   | 'not_found'
   | 'model_not_found'
   | 'method_not_allowed'
@@ -44,6 +45,7 @@ export const PROBLEM_KINDS: Readonly<Record<ErrorCode, ProblemKind>> = {
   invalid_request: { status: 400, title: 'Bad Request', openAiType: 'invalid_request_error' },
   invalid_api_key: { status: 401, title: 'Unauthorized', openAiType: 'authentication_error' },
   model_not_allowed: { status: 403, title: 'Forbidden', openAiType: 'permission_error' },
+  forbidden: { status: 403, title: 'Forbidden', openAiType: 'permission_error' },
   not_found: { status: 404, title: 'Not Found', openAiType: 'not_found_error' },
   model_not_found: { status: 404, title: 'Model Not Found', openAiType: 'not_found_error' },
   method_not_allowed: { status: 405, title: 'Method Not Allowed', openAiType: 'invalid_request_error' },
@@ -181,6 +183,16 @@ export class RateLimitedAuthError extends GatewayError {
         headers: { 'retry-after': String(retryAfterSeconds) },
       },
     );
+  }
+}
+
+/**
+ * An authenticated operator may not do this: a change with the read-only viewer token, or a change by a
+ * UI session without its CSRF token (issue 22).
+ */
+export class ForbiddenError extends GatewayError {
+  constructor(detail: string) {
+    super('forbidden', detail);
   }
 }
 

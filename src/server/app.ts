@@ -70,6 +70,10 @@ import { isLoggedRoute, recordOf } from '../request-log/record-of.js';
 import { usageModel } from '../usage/usage-model.js';
 import { preloadTokenizer } from '../rate-limit/token-estimate.js';
 import { registerUsageRoutes } from '../admin/usage-routes.js';
+import { AdminAccess } from '../admin/admin-access.js';
+import { registerOperationsRoutes, type ReloadOutcome } from '../admin/operations-routes.js';
+import { registerUiRoutes } from '../ui/ui-routes.js';
+import { UiSessions } from '../ui/ui-sessions.js';
 
 /** When the grace period ends: how long the requests it cut off have to send their 503. */
 const ANSWER_AFTER_GRACE_MS = 1_000;
@@ -100,9 +104,11 @@ export interface Gateway {
   listen(): Promise<{ host: string; port: number }>;
   /**
    * Applies a new config (already validated) to what can change without a restart; returns the
-   * sections that changed but need one (server, redis, metrics, usage, auth.enabled, the admin token).
+   * sections that changed but need one (server, redis, metrics, usage, auth.enabled, the admin and viewer tokens, ui).
    */
   reload(config: GatewayConfig): string[];
+  /** What POST /admin/reload runs: the CLI's reload of the config file (as on SIGHUP). */
+  setReloader(run: () => ReloadOutcome): void;
   /**
    * Graceful shutdown: readiness 503, requests still served for server.shutdown_delay_ms, then streams
    * ended and in-flight requests given the grace period (503 for those still running after it).
@@ -434,6 +440,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
         { name: 'OpenAI-compatible', description: 'The routes OpenAI clients use' },
         { name: 'Health', description: 'Liveness and readiness' },
         { name: 'Admin', description: 'Key management; 404 unless an admin token is configured' },
+        { name: 'UI', description: 'The admin web UI and its sign-in (ui.enabled)' },
       ],
     },
     refResolver: {
@@ -453,11 +460,29 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   registerResponses(app, context);
   registerEmbeddings(app, context);
   registerModels(app, context);
-  registerHealth(app, context);
-  registerAdminRoutes(app, context);
-  registerUsageRoutes(app, {
+  // Who may use /admin (issue 22): the admin token, the viewer token (reading only) or a UI session.
+  const uiSessions = config.ui.enabled
+    ? new UiSessions({ store: stores.kv, ttlMs: config.ui.sessionTtlMs })
+    : null;
+  const access = new AdminAccess({
     adminTokenSha256: config.auth.adminTokenSha256,
+    viewerTokenSha256: config.auth.viewerTokenSha256,
     authenticator,
+    sessions: uiSessions,
+  });
+  let reloader: (() => ReloadOutcome) | null = null;
+  registerHealth(app, context, access);
+  registerAdminRoutes(app, context, access);
+  registerOperationsRoutes(app, { context, guard: access.guard, reload: () => reloader?.() ?? null });
+  if (uiSessions !== null)
+    await registerUiRoutes(app, {
+      adminTokenSha256: config.auth.adminTokenSha256,
+      viewerTokenSha256: config.auth.viewerTokenSha256,
+      authenticator,
+      sessions: uiSessions,
+    });
+  registerUsageRoutes(app, {
+    guard: access.guard,
     store: stores.usage,
     recorder: usage,
     budgets: async (keyId) => {
@@ -535,6 +560,9 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     context,
     keyStore: stores.keys,
     reload,
+    setReloader(run) {
+      reloader = run;
+    },
     async listen() {
       await app.listen({ host: config.server.host, port: config.server.port });
       if (prometheus !== null && config.metrics.port !== null) {
@@ -717,6 +745,8 @@ function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string
     ],
     ['auth.enabled', current.auth.enabled, next.auth.enabled],
     ['auth.admin_token_sha256', current.auth.adminTokenSha256, next.auth.adminTokenSha256],
+    ['auth.viewer_token_sha256', current.auth.viewerTokenSha256, next.auth.viewerTokenSha256],
+    ['ui', current.ui, next.ui],
     ['logging.level', current.logLevel, next.logLevel],
     ['logging.max_buffer_bytes', current.logMaxBufferBytes, next.logMaxBufferBytes],
   ];

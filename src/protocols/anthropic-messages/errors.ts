@@ -23,6 +23,7 @@ const BY_CODE: Readonly<Record<ErrorCode, AnthropicErrorType>> = {
   invalid_request: 'invalid_request_error',
   invalid_api_key: 'authentication_error',
   model_not_allowed: 'permission_error',
+  forbidden: 'permission_error',
   not_found: 'not_found_error',
   model_not_found: 'not_found_error',
   method_not_allowed: 'invalid_request_error',

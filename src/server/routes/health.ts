@@ -1,8 +1,9 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { AdminAccess } from '../../admin/admin-access.js';
 import { LiveSchema, ReadySchema } from '../../api/schemas.js';
 import type { GatewayContext, ReadinessCheck } from '../context.js';
 
-export function registerHealth(app: FastifyInstance, context: GatewayContext): void {
+export function registerHealth(app: FastifyInstance, context: GatewayContext, access: AdminAccess): void {
   app.get(
     '/health/live',
     {
@@ -20,7 +21,7 @@ export function registerHealth(app: FastifyInstance, context: GatewayContext): v
       schema: {
         tags: ['Health'],
         summary:
-          'Readiness: 200 when every check passes, else 503; each check with its detail for the admin token only',
+          'Readiness: 200 when every check passes, else 503; each check with its detail for an operator only (admin or viewer token, UI session)',
         response: { 200: ReadySchema, 503: ReadySchema },
       },
     },
@@ -29,7 +30,7 @@ export function registerHealth(app: FastifyInstance, context: GatewayContext): v
       const healthy = Object.values(checks).every(
         (check) => check.status !== 'error' && check.status !== 'shutting_down',
       );
-      const shown = isAdmin(request, context) ? checks : statesOnly(checks);
+      const shown = (await access.roleOf(request)) === null ? statesOnly(checks) : checks;
       return reply
         .code(healthy ? 200 : 503)
         .type('application/json')
@@ -47,19 +48,4 @@ function statesOnly(checks: Record<string, ReadinessCheck>): Record<string, Read
   const states: Record<string, ReadinessCheck> = {};
   for (const [name, check] of Object.entries(checks)) states[name] = { status: check.status };
   return states;
-}
-
-/**
- * The admin token asks for details. A missing or wrong token still gets the states (a probe is never
- * refused), though a wrong one counts as a failed admin authentication like anywhere else.
- */
-function isAdmin(request: FastifyRequest, context: GatewayContext): boolean {
-  const expected = context.config.auth.adminTokenSha256;
-  if (expected === null || request.headers.authorization === undefined) return false;
-  try {
-    context.authenticator.authenticateAdmin(request.headers, request.ip, expected);
-    return true;
-  } catch {
-    return false;
-  }
 }
