@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/config.js';
 import { PostgresRequestLogStore } from './postgres-request-log-store.js';
 import type { RequestLogStore } from './request-log-store.js';
-import { SqliteRequestLogStore } from './sqlite-request-log-store.js';
+import { ThreadedRequestLogStore } from './threaded-store.js';
 import { RequestLogWriter } from './writer.js';
 
 const RETENTION_EVERY_MS = 3_600_000;
@@ -29,7 +29,8 @@ export function openRequestLog(config: GatewayConfig, logger: Logger): RequestLo
   const store: RequestLogStore =
     settings.store === 'postgres' && settings.postgresUrl !== null
       ? new PostgresRequestLogStore({ url: settings.postgresUrl, retentionDays: settings.retentionDays })
-      : new SqliteRequestLogStore({
+      : // On a thread of its own: better-sqlite3 is synchronous (threaded-store.ts).
+        new ThreadedRequestLogStore({
           stateDir: config.server.stateDir,
           retentionDays: settings.retentionDays,
         });
