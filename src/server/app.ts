@@ -240,15 +240,15 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
         return Promise.resolve();
       };
 
-  // Budgets (issue 20): in Redis with the rate limiter's connection, else in process.
+  // Budgets (issue 20): in Redis (stores.spendingRedis, which pipelines scripts), else in process.
   const ledgerOptions = {
     timeZone: () => context.config.budget.timezone,
     timeoutMs: () => context.config.rateLimit.storeTimeoutMs,
   };
   const ledger =
-    stores.limiterRedis === null
+    stores.spendingRedis === null
       ? new MemoryBudgetLedger(ledgerOptions)
-      : new RedisBudgetLedger(stores.limiterRedis, ledgerOptions);
+      : new RedisBudgetLedger(stores.spendingRedis, ledgerOptions);
   const webhook = new WebhookSender({
     url: () => context.config.alerts.webhookUrl,
     secret: () => context.config.alerts.secret,
@@ -256,9 +256,9 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   });
   const alerts = new BudgetAlerts({
     claims:
-      stores.limiterRedis === null
+      stores.spendingRedis === null
         ? new MemoryAlertClaims()
-        : new RedisAlertClaims(stores.limiterRedis, {
+        : new RedisAlertClaims(stores.spendingRedis, {
             logger,
             timeoutMs: () => context.config.rateLimit.storeTimeoutMs,
           }),
@@ -287,7 +287,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
   // Concurrency slots of keys, teams and backends (issue 20), shared through Redis when there is one.
   const slots = createSlotPool({
     config,
-    redis: stores.limiterRedis,
+    redis: stores.spendingRedis,
     ...(stores.subscriber === null ? {} : { subscriber: stores.subscriber }),
     logger,
     metrics: {

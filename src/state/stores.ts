@@ -35,6 +35,12 @@ export interface Stores {
   readonly teams: TeamStore;
   /** The rate limiter's connection (the limiter bounds its calls by rate_limit.store_timeout_ms); null without Redis. */
   readonly limiterRedis: RedisClient | null;
+  /**
+   * Budgets, concurrency slots and alert claims (issue 20; null without Redis): several scripts per
+   * request, each sent alone, so this connection pipelines scripts too (one write per turn of the event
+   * loop for all requests in flight, not one system call per script).
+   */
+  readonly spendingRedis: RedisClient | null;
   /** The pub/sub connection of the key store (null without Redis): concurrency slots hear releases on it. */
   readonly subscriber: ChangeSubscriber | null;
   /** The response cache's store: Redis (sharing the rate limiter's short-timeout connection), else in process. */
@@ -55,6 +61,7 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
       keys: embedded,
       teams: new EmbeddedTeamStore(embedded.db),
       limiterRedis: null,
+      spendingRedis: null,
       subscriber: null,
       cache: new MemoryCacheStore(config.cache.memoryMaxBytes, config.cache.maxEntryBytes),
       usage: new EmbeddedUsageStore(embedded.db, config.usage.retentionDays),
@@ -86,11 +93,18 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
     // a system call, which under load cost more than the script itself.
     autoPipelining: true,
   });
+  const spendingRedis = createStateClient(redisConfig, {
+    logger,
+    commandTimeoutMs: config.rateLimit.storeTimeoutMs + 1000,
+    autoPipelining: true,
+    pipelineScripts: true,
+  });
   const usageRedis = createStateClient(redisConfig, { logger, commandTimeoutMs: USAGE_TIMEOUT_MS });
   return {
     keys,
     teams: new RedisTeamStore(redis, subscriber, logger, KEY_LOOKUP_TIMEOUT_MS),
     limiterRedis,
+    spendingRedis,
     subscriber,
     cache: new RedisCacheStore(limiterRedis, config.cache.maxEntryBytes, config.rateLimit.storeTimeoutMs),
     usage: new RedisUsageStore(usageRedis, config.usage.retentionDays),
@@ -101,6 +115,7 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
       // per-instance counting (or usage would wait), so readiness waits for them too.
       for (const [name, client] of [
         ['rate limit', limiterRedis],
+        ['budgets and slots', spendingRedis],
         ['usage', usageRedis],
       ] as const) {
         if (result.status === 'ok' && client.status !== 'ready') {
@@ -113,6 +128,7 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
       await keys.close();
       redis.disconnect();
       limiterRedis.disconnect();
+      spendingRedis.disconnect();
       usageRedis.disconnect();
     },
   };

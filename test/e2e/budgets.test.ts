@@ -315,13 +315,12 @@ describe('budgets across two gateway instances on one Redis', needsRedis, () => 
       );
       const admitted = answers.filter(({ answer }) => answer.status === 200);
       assert.equal(admitted.length, fit, `admitted ${admitted.length}, ${fit} fit`);
+      // Which instance's reservations reach Redis first is up to the scheduler (each pipelines its
+      // burst): one may admit them all. Half the requests went to each, so a ledger per instance would
+      // have admitted up to twice `fit`, and every refusal below is budget_exceeded, from the shared one.
       assert.ok(
-        admitted.some(({ index }) => index % 2 === 0),
-        'instance a admitted some',
-      );
-      assert.ok(
-        admitted.some(({ index }) => index % 2 === 1),
-        'instance b admitted some',
+        answers.every(({ answer }) => answer.status === 200 || answer.status === 429),
+        'every request was decided by the ledger',
       );
       assert.equal(upstream.of('metered').length - before, fit, 'only admitted requests went upstream');
 

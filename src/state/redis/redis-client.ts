@@ -24,6 +24,8 @@ export interface StateClientOptions {
   readonly commandTimeoutMs: number;
   /** Commands issued in the same tick leave in one write (per node in a cluster). */
   readonly autoPipelining?: boolean;
+  /** With autoPipelining: scripts too (EVALSHA), for callers that send one per request, unbatched. */
+  readonly pipelineScripts?: boolean;
 }
 
 /** Reconnection, forever, backing off to one attempt every 2 s. */
@@ -109,7 +111,10 @@ export function createStateClient(config: RedisConfig, options: StateClientOptio
   // once rather than a turn later.
   const pipelining =
     options.autoPipelining === true
-      ? { enableAutoPipelining: true, autoPipeliningIgnoredCommands: ['evalsha', 'eval'] }
+      ? {
+          enableAutoPipelining: true,
+          autoPipeliningIgnoredCommands: options.pipelineScripts === true ? [] : ['evalsha', 'eval'],
+        }
       : {};
   let client: RedisClient;
   if ('cluster' in config) {
