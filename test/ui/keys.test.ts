@@ -7,6 +7,7 @@ import {
   keyFormOf,
   keyState,
   matchesSearch,
+  rateLimitText,
   sortKeys,
   toLocalInput,
   type KeyView,
@@ -90,6 +91,15 @@ describe('admin UI keys', () => {
     assert.deepEqual(keyBody(original, original, now), { ok: true, body: {} });
     const changed = keyBody({ ...original, name: 'renamed', team: '', budgets: '' }, original, now);
     assert.deepEqual(changed, { ok: true, body: { name: 'renamed', team: null, budgets: [] } });
+  });
+
+  it('writes a rate limit as a person reads it', () => {
+    assert.equal(rateLimitText(null), 'the default');
+    assert.equal(rateLimitText({ requests: '600/minute' }), '600/minute requests');
+    assert.equal(
+      rateLimitText({ requests: ['10/second', '600/minute'], tokens: '200000/minute' }),
+      '10/second, 600/minute requests, 200000/minute tokens',
+    );
   });
 
   it('shows an expiry in the local zone given', () => {

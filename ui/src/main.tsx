@@ -153,6 +153,8 @@ function App() {
             onClick={() => {
               const next: Theme = shown === 'dark' ? 'light' : 'dark';
               localStorage.setItem(THEME_KEY, next);
+              // Before the render: the charts read the theme's colours when they redraw.
+              applyTheme(next);
               setTheme(next);
             }}
           >
@@ -184,5 +186,6 @@ function App() {
   );
 }
 
+applyTheme(storedTheme());
 const root = document.getElementById('app');
 if (root !== null) render(<App />, root);

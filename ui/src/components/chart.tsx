@@ -22,6 +22,10 @@ export function formatValue(unit: ChartUnit, value: number | null): string {
   }
 }
 
+function color(index: number): string {
+  return PALETTE[index % PALETTE.length] ?? '#3b82f6';
+}
+
 function cssColor(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888';
 }
@@ -29,13 +33,14 @@ function cssColor(name: string): string {
 interface ChartProps {
   readonly title: string;
   readonly unit: ChartUnit;
+  readonly additive: boolean;
   readonly data: ChartData;
   /** Bumped when the theme changes, to redraw with its colours. */
   readonly theme: string;
 }
 
 /** One uPlot chart that fills its panel's width; its summary is the accessible name. */
-export function Chart({ title, unit, data, theme }: ChartProps) {
+export function Chart({ title, unit, additive, data, theme }: ChartProps) {
   const host = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const element = host.current;
@@ -52,7 +57,11 @@ export function Chart({ title, unit, data, theme }: ChartProps) {
       height: 180,
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true } },
+      scales: {
+        x: { time: true },
+        // From 0, with some room above the highest value (uPlot's own range of all zeros is absurd).
+        y: { range: (_plot, _min, max) => [0, max > 0 ? max * 1.15 : 1] },
+      },
       axes: [
         axis,
         {
@@ -65,10 +74,11 @@ export function Chart({ title, unit, data, theme }: ChartProps) {
         {},
         ...data.series.map((series, index) => ({
           label: series.label,
-          stroke: PALETTE[index % PALETTE.length] ?? '#3b82f6',
+          stroke: color(index),
           width: 1.5,
           spanGaps: false,
-          points: { show: data.x.length < 40 },
+          // Percentiles and ratios have gaps where no request was: a lone value shows as a point.
+          points: { show: !additive || data.x.length < 40, size: 6, fill: color(index) },
           value: (_plot: uPlot, value: number | null) => formatValue(unit, value),
         })),
       ],
@@ -86,7 +96,7 @@ export function Chart({ title, unit, data, theme }: ChartProps) {
       resize.disconnect();
       plot.destroy();
     };
-  }, [data, unit, theme]);
+  }, [data, unit, additive, theme]);
 
   const peaks = data.series.map((series) => {
     const values = series.values.filter((value): value is number => value !== null);
@@ -111,7 +121,7 @@ export function Chart({ title, unit, data, theme }: ChartProps) {
       <div class="legend">
         {data.series.map((series, index) => (
           <span key={series.label}>
-            <span class="swatch" style={{ background: PALETTE[index % PALETTE.length] }} />
+            <span class="swatch" style={{ background: color(index) }} />
             {series.label}
           </span>
         ))}

@@ -83,6 +83,17 @@ export function toLocalInput(iso: string | null, offsetMinutes = new Date().getT
   return `${String(local.getUTCFullYear())}-${pad(local.getUTCMonth() + 1)}-${pad(local.getUTCDate())}T${pad(local.getUTCHours())}:${pad(local.getUTCMinutes())}`;
 }
 
+/** A key's rate limit as a person reads it: "600/minute requests, 200000/minute tokens". */
+export function rateLimitText(limit: KeyView['rate_limit']): string {
+  if (limit === null) return 'the default';
+  const parts: string[] = [];
+  const requests = firstRate(limit.requests);
+  const tokens = firstRate(limit.tokens);
+  if (requests !== '') parts.push(`${requests} requests`);
+  if (tokens !== '') parts.push(`${tokens} tokens`);
+  return parts.length === 0 ? 'the default' : parts.join(', ');
+}
+
 export function keyFormOf(key: KeyView): KeyForm {
   return {
     name: key.name,

@@ -10,6 +10,7 @@ import {
   keyFormOf,
   keyState,
   matchesSearch,
+  rateLimitText,
   sortKeys,
   type KeyForm,
   type KeyView,
@@ -397,7 +398,7 @@ function KeyDetail({ apiKey, role, thresholds, onClose, onChanged }: KeyDetailPr
         <dt>Models</dt>
         <dd>{apiKey.models?.join(', ') ?? 'all'}</dd>
         <dt>Rate limit</dt>
-        <dd>{apiKey.rate_limit === null ? 'the default' : JSON.stringify(apiKey.rate_limit)}</dd>
+        <dd>{rateLimitText(apiKey.rate_limit)}</dd>
         <dt>Expires</dt>
         <dd>{apiKey.expires_at === null ? 'never' : formatTime(apiKey.expires_at)}</dd>
         <dt>Created</dt>

@@ -102,7 +102,14 @@ export function Overview({ theme }: { readonly theme: string }) {
       )}
       <div class="charts">
         {charts.map(({ chart, data }) => (
-          <Chart key={chart.id} title={chart.title} unit={chart.unit} data={data} theme={theme} />
+          <Chart
+            key={chart.id}
+            title={chart.title}
+            unit={chart.unit}
+            additive={chart.additive}
+            data={data}
+            theme={theme}
+          />
         ))}
       </div>
     </>
