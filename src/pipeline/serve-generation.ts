@@ -141,24 +141,10 @@ export async function serveGeneration(
     try {
       // Budgets: the worst case is held before the call and settled to the real cost after it.
       const budgeted = key.budgets.length > 0 || (state.team?.budgets.length ?? 0) > 0;
-      if (budgeted)
-        hold = await inSpan(state.trace, 'budget', () =>
-          context.spending.reserve({
-            key,
-            team: state.team,
-            worst: () =>
-              worstCase(body, plan, context.prices, context.config.rateLimit.defaultCompletionTokens),
-            config: context.config,
-            model: body.model,
-          }),
-        );
-      if (hold !== null) {
-        reply.headers(hold.headers);
-        // Budgets settle a stream cut short at what it produced: count it as it goes.
-        meter.countTokens = true;
-      }
       call = context.calls.open(request, reply, { stream });
-      // The key's and the team's concurrency caps: wait in the queue (by priority) for a slot.
+      // The key's and the team's concurrency caps: a slot now if one is free (asked for beside the
+      // budget reservation, so that with Redis the two cost one round trip, not two), else a wait in
+      // the queue, by priority, once the reservation is held.
       state.priority = key.priority;
       const scopes = callerScopes({
         keyId: key.id,
@@ -166,7 +152,30 @@ export async function serveGeneration(
         teamId: state.team?.id ?? null,
         teamMaxConcurrency: state.team?.maxConcurrency ?? null,
       });
-      if (scopes.length > 0)
+      const tried =
+        scopes.length > 0 && budgeted ? context.slots.tryAcquire(scopes, { priority: key.priority }) : null;
+      try {
+        if (budgeted)
+          hold = await inSpan(state.trace, 'budget', () =>
+            context.spending.reserve({
+              key,
+              team: state.team,
+              worst: () =>
+                worstCase(body, plan, context.prices, context.config.rateLimit.defaultCompletionTokens),
+              config: context.config,
+              model: body.model,
+            }),
+          );
+      } finally {
+        // Refused (or failed): nothing may stay held. Else the slot, if there was one free.
+        lease = tried === null ? null : await tried.catch(() => null);
+      }
+      if (hold !== null) {
+        reply.headers(hold.headers);
+        // Budgets settle a stream cut short at what it produced: count it as it goes.
+        meter.countTokens = true;
+      }
+      if (lease === null && scopes.length > 0)
         lease = await context.slots.acquire(scopes, {
           priority: key.priority,
           signal: call.signal,
