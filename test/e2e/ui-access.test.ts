@@ -218,6 +218,31 @@ describe('admin access: an expired UI session', () => {
   });
 });
 
+describe('admin access: failed sign-ins', () => {
+  it('bounds them per address (429 with Retry-After after 20), and never refuses the right token', async () => {
+    const running = await startGateway(config());
+    try {
+      const statuses: number[] = [];
+      let retryAfter: string | null = null;
+      for (let attempt = 0; attempt < 22; attempt++) {
+        const answer = await call(running.url, 'POST', '/ui/api/session', {
+          body: { token: `wrong-${String(attempt)}` },
+        });
+        statuses.push(answer.status);
+        if (answer.status === 429) retryAfter = answer.headers.get('retry-after');
+      }
+      assert.deepEqual(statuses.slice(0, 20), Array<number>(20).fill(401));
+      assert.deepEqual(statuses.slice(20), [429, 429]);
+      assert.match(retryAfter ?? '', /^\d+$/);
+      const right = await call(running.url, 'POST', '/ui/api/session', { body: { token: ADMIN_TOKEN } });
+      assert.equal(right.status, 201);
+      assert.ok(!running.rawLogs.some((line) => line.includes('wrong-1')), 'no token is logged');
+    } finally {
+      await running.stop();
+    }
+  });
+});
+
 describe('admin access: the UI off, or no admin token', () => {
   it('answers 404 at /ui and refuses session cookies when ui.enabled is false', async () => {
     const running = await startGateway(config({ ui: { enabled: false } }));
