@@ -23,6 +23,7 @@ import {
 } from './ledger.js';
 import type { LedgerOptions } from './memory-ledger.js';
 import { counterAt, planReservation, refusalOf, statusOf, type CounterState } from './plan.js';
+import { TurnBatch } from '../state/turn-batch.js';
 import { WindowCalendar, type WindowSpan } from './windows.js';
 
 /*
@@ -96,39 +97,47 @@ end
 return reply`);
 
 /*
- * KEYS: per counter its hash and sorted set. ARGV: deadline, the reservation id, n, then per counter:
- * usage, expiry of its keys (0: never). The reservation counts if some counter still holds it or marked
- * it lapsed; settling removes both, so a second settlement changes nothing, and no per-request key is
- * kept (a mark per settlement, kept for its window, grew Redis by every request of a month).
- * Returns { rnow, counted (1|0), then per counter spent before and after }.
+ * Settles the reservations of several requests at once (TurnBatch). KEYS: per reservation, per counter
+ * its hash and sorted set. ARGV: deadline, the number of reservations, then per reservation its id, its
+ * number of counters n and per counter: usage, expiry of its keys (0: never). A reservation counts if
+ * some counter still holds it or marked it lapsed; settling removes both, so a second settlement
+ * changes nothing, and no per-request key is kept (a mark per settlement, kept for its window, grew
+ * Redis by every request of a month).
+ * Returns { rnow, then per reservation: counted (1|0), then per counter spent before and after }.
  */
 const SETTLE = new LuaScript(`${PRELUDE}
-local id = ARGV[2]
-local n = tonumber(ARGV[3])
-local counted = 0
-for i = 1, n do
-  local hash, held = KEYS[i * 2 - 1], KEYS[i * 2]
-  local amount = redis.call('HGET', hash, 'r:' .. id)
-  if amount then
-    redis.call('HINCRBY', hash, 'reserved', -tonumber(amount))
-    redis.call('HDEL', hash, 'r:' .. id)
-    redis.call('ZREM', held, id)
-    counted = 1
+local reply = { rnow }
+local k = 0
+local a = 3
+for _ = 1, tonumber(ARGV[2]) do
+  local id, n = ARGV[a], tonumber(ARGV[a + 1])
+  local counted = 0
+  for i = 1, n do
+    local hash, held = KEYS[k + i * 2 - 1], KEYS[k + i * 2]
+    local amount = redis.call('HGET', hash, 'r:' .. id)
+    if amount then
+      redis.call('HINCRBY', hash, 'reserved', -tonumber(amount))
+      redis.call('HDEL', hash, 'r:' .. id)
+      redis.call('ZREM', held, id)
+      counted = 1
+    end
+    if redis.call('HDEL', hash, 'l:' .. id) == 1 then counted = 1 end
   end
-  if redis.call('HDEL', hash, 'l:' .. id) == 1 then counted = 1 end
-end
-local reply = { rnow, counted }
-for i = 1, n do
-  local hash = KEYS[i * 2 - 1]
-  local before = read(hash)
-  local after = before
-  if counted == 1 then
-    local usage, expireAt = tonumber(ARGV[2 + i * 2]), tonumber(ARGV[3 + i * 2])
-    if usage > 0 then after = redis.call('HINCRBY', hash, 'spent', usage) end
-    if expireAt > 0 and redis.call('EXISTS', hash) == 1 then redis.call('PEXPIREAT', hash, expireAt) end
+  reply[#reply + 1] = counted
+  for i = 1, n do
+    local hash = KEYS[k + i * 2 - 1]
+    local before = read(hash)
+    local after = before
+    if counted == 1 then
+      local usage, expireAt = tonumber(ARGV[a + i * 2]), tonumber(ARGV[a + 1 + i * 2])
+      if usage > 0 then after = redis.call('HINCRBY', hash, 'spent', usage) end
+      if expireAt > 0 and redis.call('EXISTS', hash) == 1 then redis.call('PEXPIREAT', hash, expireAt) end
+    end
+    reply[#reply + 1] = before
+    reply[#reply + 1] = after
   end
-  reply[#reply + 1] = before
-  reply[#reply + 1] = after
+  k = k + n * 2
+  a = a + 2 + n * 2
 end
 return reply`);
 
@@ -145,6 +154,18 @@ for i = 1, #KEYS / 2 do
   reply[#reply + 1] = reserved
 end
 return reply`);
+
+/** A reservation to settle: its id, and per counter the usage to add and its window. */
+interface Settlement {
+  readonly id: string;
+  readonly counters: ReadonlyMap<string, { readonly window: WindowSpan; readonly usage: number }>;
+}
+
+/** What settling did: whether it counted, and each counter's spending before and after. */
+interface SettledCounters {
+  readonly counted: boolean;
+  readonly spent: ReadonlyMap<string, { readonly before: number; readonly after: number }>;
+}
 
 export interface RedisLedgerOptions extends LedgerOptions {
   /**
@@ -185,6 +206,7 @@ export class RedisBudgetLedger implements BudgetLedger {
   private readonly calendar: WindowCalendar;
   private readonly clock = new RedisClock();
   private readonly prefix: string;
+  private readonly settlements = new TurnBatch<Settlement, SettledCounters>((batch) => this.settleAll(batch));
   /** Calls sent and neither answered nor given up on. */
   private waiting = 0;
 
@@ -233,23 +255,37 @@ export class RedisBudgetLedger implements BudgetLedger {
         counters.set(line.counter, { window: line.window, usage: usageUnits(line.budget, actual) });
     }
     if (counters.size === 0) return { counted: true, lines: [] };
-    const keys: string[] = [];
-    const args: (string | number)[] = [0, reservation.id, counters.size];
-    for (const [counter, { window, usage }] of counters) {
-      keys.push(...this.keysOf(counter));
-      args.push(usage, expireAtOf(window));
-    }
-    const reply = await this.run(SETTLE, keys, args);
-    const names = [...counters.keys()];
-    const spent = new Map<string, { before: number; after: number }>();
-    names.forEach((name, index) => {
-      spent.set(name, { before: Number(reply[2 + index * 2]), after: Number(reply[3 + index * 2]) });
-    });
+    const { counted, spent } = await this.settlements.add({ id: reservation.id, counters });
     const lines: SettledLine[] = reservation.lines.map((line) => {
       const { before, after } = spent.get(line.counter) ?? { before: 0, after: 0 };
       return { line, limit: limitUnits(line.budget), spentBefore: before, spentAfter: after };
     });
-    return { counted: Number(reply[1]) === 1, lines };
+    return { counted, lines };
+  }
+
+  /** One script for the settlements of the requests that ended in one turn of the event loop. */
+  private async settleAll(settlements: readonly Settlement[]): Promise<SettledCounters[]> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [0, settlements.length];
+    for (const { id, counters } of settlements) {
+      args.push(id, counters.size);
+      for (const [counter, { window, usage }] of counters) {
+        keys.push(...this.keysOf(counter));
+        args.push(usage, expireAtOf(window));
+      }
+    }
+    const reply = await this.run(SETTLE, keys, args);
+    let offset = 1;
+    return settlements.map(({ counters }) => {
+      const counted = Number(reply[offset]) === 1;
+      offset += 1;
+      const spent = new Map<string, { before: number; after: number }>();
+      for (const counter of counters.keys()) {
+        spent.set(counter, { before: Number(reply[offset]), after: Number(reply[offset + 1]) });
+        offset += 2;
+      }
+      return { counted, spent };
+    });
   }
 
   async status(scope: BudgetScope, budgets: readonly Budget[], now: number): Promise<BudgetStatus[]> {

@@ -7,6 +7,7 @@ import type { ChangeSubscriber } from '../state/redis/cluster-subscriber.js';
 import { LuaScript } from '../state/redis/lua-script.js';
 import { RedisClock } from '../state/redis/redis-clock.js';
 import type { RedisClient } from '../state/redis/redis-client.js';
+import { TurnBatch } from '../state/turn-batch.js';
 import { SlotQueue, type Attempt } from './slot-queue.js';
 import type { OnStoreError, SlotMetrics, SlotScope } from './slots.js';
 
@@ -51,23 +52,33 @@ for _, index in ipairs(full) do reply[#reply + 1] = index end
 return reply`);
 
 /*
- * KEYS: a lease's scopes. ARGV: its member, the channel to tell other instances on ('': none), then
- * each scope's limit. Tells the others only when a scope was full before the release: only then can a
- * request be waiting for it (a publish on every release woke every instance for every request; slots
- * that lapse are noticed by the waiters' polling). Returns the live count of each scope after the
- * release. Running late is harmless: no deadline.
+ * Gives back the leases of several requests at once (TurnBatch): KEYS: each lease's scopes, one after
+ * the other. ARGV: the channel to tell other instances on ('': none), the number of leases, then per
+ * lease its member, its number of scopes and each scope's limit. Tells the others only when a scope was
+ * full before a release: only then can a request be waiting for it (a publish on every release woke
+ * every instance for every request; slots that lapse are noticed by the waiters' polling). Returns the
+ * live count of each key after its release, in KEYS order. Running late is harmless: no deadline.
  */
 const RELEASE = new LuaScript(`
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local reply = {}
 local freed = false
-for i = 1, #KEYS do
-  local removed = redis.call('ZREM', KEYS[i], ARGV[1])
-  reply[i] = redis.call('ZCOUNT', KEYS[i], '(' .. now, '+inf')
-  if removed == 1 and reply[i] + 1 >= (tonumber(ARGV[2 + i]) or 0) then freed = true end
+local k = 0
+local a = 3
+for _ = 1, tonumber(ARGV[2]) do
+  local member, n = ARGV[a], tonumber(ARGV[a + 1])
+  for j = 1, n do
+    local key = KEYS[k + j]
+    local removed = redis.call('ZREM', key, member)
+    local count = redis.call('ZCOUNT', key, '(' .. now, '+inf')
+    reply[#reply + 1] = count
+    if removed == 1 and count + 1 >= (tonumber(ARGV[a + 1 + j]) or 0) then freed = true end
+  end
+  k = k + n
+  a = a + 2 + n
 end
-if freed and ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], '1') end
+if freed and ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], '1') end
 return reply`);
 
 /*
@@ -153,6 +164,10 @@ export class RedisSlots extends SlotQueue<Handle> {
   private readonly namespace: string;
   private readonly channel: string;
   private readonly clock = new RedisClock();
+  /** Releases of the requests that ended in one turn of the event loop, in one script. */
+  private readonly releaseBatch = new TurnBatch<Handle, readonly number[]>((handles) =>
+    this.releaseAll(handles),
+  );
   private readonly instance = randomUUID();
   private leaseSeq = 0;
   /** Leases held by this instance, renewed together by one heartbeat. */
@@ -230,7 +245,7 @@ export class RedisSlots extends SlotQueue<Handle> {
       )) as (string | number)[];
     } catch (error) {
       // Its script may yet run in time with the answer lost: give back what it may have taken.
-      RELEASE.run(this.redis, keys, [member, '']).catch(() => {
+      RELEASE.run(this.redis, keys, ['', 1, member, keys.length]).catch(() => {
         // lapses with its lease
       });
       return this.storeFailed(error);
@@ -262,12 +277,7 @@ export class RedisSlots extends SlotQueue<Handle> {
       this.heartbeat = null;
     }
     try {
-      const reply = (await this.run(
-        RELEASE,
-        handle.keys,
-        [handle.member, this.channel, ...handle.limits],
-        false,
-      )) as number[];
+      const reply = await this.releaseBatch.add(handle);
       const at = performance.now();
       handle.ids.forEach((id, index) => {
         this.counts.set(id, { count: Number(reply[index]), at });
@@ -276,6 +286,22 @@ export class RedisSlots extends SlotQueue<Handle> {
       // The lease lapses within leaseMs: it is no longer renewed.
       this.logFailure(error, 'concurrency store unavailable: a slot is released when its lease lapses');
     }
+  }
+
+  private async releaseAll(handles: readonly Handle[]): Promise<(readonly number[])[]> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [this.channel, handles.length];
+    for (const handle of handles) {
+      keys.push(...handle.keys);
+      args.push(handle.member, handle.keys.length, ...handle.limits);
+    }
+    const reply = (await this.run(RELEASE, keys, args, false)) as number[];
+    let offset = 0;
+    return handles.map((handle) => {
+      const counts = reply.slice(offset, offset + handle.keys.length);
+      offset += handle.keys.length;
+      return counts;
+    });
   }
 
   private storeFailed(error: unknown): Attempt<Handle> {
