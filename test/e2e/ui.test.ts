@@ -186,6 +186,9 @@ describe('the admin web UI in a real browser', { skip }, () => {
   let page: Page;
   let newKey = '';
   let newKeyId = '';
+  /** What the page logged as errors (a CSP violation among them) and every URL it asked for. */
+  const consoleErrors: string[] = [];
+  const requested: string[] = [];
 
   before(async () => {
     ensureUiBuilt();
@@ -194,6 +197,10 @@ describe('the admin web UI in a real browser', { skip }, () => {
     base = running.url;
     browser = await launch(base);
     page = browser.page;
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
+    page.on('request', (request) => requested.push(request.url()));
   });
 
   after(async () => {
@@ -297,7 +304,7 @@ describe('the admin web UI in a real browser', { skip }, () => {
       'a point on the requests chart',
       async () => Number(await chart.getAttribute('data-points')) >= 1,
     );
-    assert.ok((await chart.locator('canvas').count()) >= 1, 'uPlot drew the chart');
+    await chart.locator('canvas').first().waitFor(); // uPlot drew it
     await screenshot(page, 'overview');
   });
 
@@ -360,6 +367,18 @@ describe('the admin web UI in a real browser', { skip }, () => {
     await screenshot(page, 'phone');
     await page.setViewportSize({ width: 1280, height: 800 });
     await page.getByRole('button', { name: /Switch theme/ }).click();
+  });
+
+  it('fetched nothing from another origin, and broke no rule of its Content-Security-Policy', () => {
+    const origin = new URL(base).origin;
+    const elsewhere = requested.filter((url) => !url.startsWith('data:') && new URL(url).origin !== origin);
+    assert.deepEqual(elsewhere, []);
+    assert.ok(
+      requested.some((url) => url.includes('/ui/assets/')),
+      'the hashed assets were loaded',
+    );
+    const violations = consoleErrors.filter((text) => /Content Security Policy|Refused to/i.test(text));
+    assert.deepEqual(violations, []);
   });
 
   it('lets a viewer see everything and change nothing, in the UI and the API', async () => {
