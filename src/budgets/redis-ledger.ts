@@ -59,40 +59,49 @@ end
 `;
 
 /*
- * KEYS: per counter its hash and its sorted set. ARGV: deadline, now, the reservation's expiry, its id,
- * the number of counters n, then per counter: amount, hard limit (-1: soft only), expiry of its keys (ms
- * since the epoch; 0: never). Checks every counter, then reserves on all or none.
- * Returns { rnow, allowed (1|0), then per counter spent and reserved (after reserving, if it did) }.
+ * Reserves for several requests at once (TurnBatch), each as if by a script of its own, in order.
+ * KEYS: per reservation, per counter its hash and its sorted set. ARGV: deadline, the number of
+ * reservations, then per reservation: now, its expiry, its id, its number of counters n, then per
+ * counter: amount, hard limit (-1: soft only), expiry of its keys (ms since the epoch; 0: never). Each
+ * checks every counter of its own, then reserves on all or none.
+ * Returns { rnow, then per reservation: allowed (1|0), then per counter spent and reserved (after
+ * reserving, if it did) }.
  */
 const RESERVE = new LuaScript(`${PRELUDE}
-local now = tonumber(ARGV[2])
-local n = tonumber(ARGV[5])
-local spent, reserved = {}, {}
-local allowed = 1
-for i = 1, n do
-  local hash, held = KEYS[i * 2 - 1], KEYS[i * 2]
-  purge(hash, held, now)
-  spent[i], reserved[i] = read(hash)
-  local amount, limit = tonumber(ARGV[3 + i * 3]), tonumber(ARGV[4 + i * 3])
-  if limit >= 0 and spent[i] + reserved[i] + amount > limit then allowed = 0 end
-end
-if allowed == 1 then
+local reply = { rnow }
+local k = 0
+local a = 3
+for _ = 1, tonumber(ARGV[2]) do
+  local now, expiresAt, id, n = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+  local spent, reserved = {}, {}
+  local allowed = 1
   for i = 1, n do
-    local hash, held = KEYS[i * 2 - 1], KEYS[i * 2]
-    local amount, expireAt = tonumber(ARGV[3 + i * 3]), tonumber(ARGV[5 + i * 3])
-    reserved[i] = redis.call('HINCRBY', hash, 'reserved', amount)
-    redis.call('HSET', hash, 'r:' .. ARGV[4], amount)
-    redis.call('ZADD', held, ARGV[3], ARGV[4])
-    if expireAt > 0 then
-      redis.call('PEXPIREAT', hash, expireAt)
-      redis.call('PEXPIREAT', held, expireAt)
+    local hash, held = KEYS[k + i * 2 - 1], KEYS[k + i * 2]
+    purge(hash, held, now)
+    spent[i], reserved[i] = read(hash)
+    local amount, limit = tonumber(ARGV[a + 1 + i * 3]), tonumber(ARGV[a + 2 + i * 3])
+    if limit >= 0 and spent[i] + reserved[i] + amount > limit then allowed = 0 end
+  end
+  if allowed == 1 then
+    for i = 1, n do
+      local hash, held = KEYS[k + i * 2 - 1], KEYS[k + i * 2]
+      local amount, expireAt = tonumber(ARGV[a + 1 + i * 3]), tonumber(ARGV[a + 3 + i * 3])
+      reserved[i] = redis.call('HINCRBY', hash, 'reserved', amount)
+      redis.call('HSET', hash, 'r:' .. id, amount)
+      redis.call('ZADD', held, expiresAt, id)
+      if expireAt > 0 then
+        redis.call('PEXPIREAT', hash, expireAt)
+        redis.call('PEXPIREAT', held, expireAt)
+      end
     end
   end
-end
-local reply = { rnow, allowed }
-for i = 1, n do
-  reply[#reply + 1] = spent[i]
-  reply[#reply + 1] = reserved[i]
+  reply[#reply + 1] = allowed
+  for i = 1, n do
+    reply[#reply + 1] = spent[i]
+    reply[#reply + 1] = reserved[i]
+  end
+  k = k + n * 2
+  a = a + 4 + n * 3
 end
 return reply`);
 
@@ -206,6 +215,10 @@ export class RedisBudgetLedger implements BudgetLedger {
   private readonly calendar: WindowCalendar;
   private readonly clock = new RedisClock();
   private readonly prefix: string;
+  private readonly reservations = new TurnBatch<
+    { keys: readonly string[]; args: readonly (string | number)[]; counters: number },
+    readonly (string | number)[]
+  >((batch) => this.reserveAll(batch));
   private readonly settlements = new TurnBatch<Settlement, SettledCounters>((batch) => this.settleAll(batch));
   /** Calls sent and neither answered nor given up on. */
   private waiting = 0;
@@ -224,19 +237,19 @@ export class RedisBudgetLedger implements BudgetLedger {
     const expiresAt = now + (this.options.reservationTtlMs?.() ?? DEFAULT_RESERVATION_TTL_MS);
     if (plan.counters.length === 0)
       return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses: [] } };
+    const args: (string | number)[] = [now, expiresAt, id, plan.counters.length];
     const keys: string[] = [];
-    const args: (string | number)[] = [0, now, expiresAt, id, plan.counters.length];
     for (const counter of plan.counters) {
       keys.push(...this.keysOf(counter.counter));
       args.push(counter.amount, counter.hardLimit ?? -1, expireAtOf(counter.window));
     }
-    const reply = await this.run(RESERVE, keys, args);
+    const reply = await this.reservations.add({ keys, args, counters: plan.counters.length });
     const states = statesOf(
       plan.counters.map((counter) => counter.counter),
       reply,
-      2,
+      1,
     );
-    if (Number(reply[1]) !== 1) {
+    if (Number(reply[0]) !== 1) {
       const refused = refusalOf(plan.lines, plan.counters, states, now);
       // The script refused, so some hard line does not fit in what it read.
       if (refused === null) throw new BudgetStoreError('the budget script refused a reservation that fits');
@@ -261,6 +274,25 @@ export class RedisBudgetLedger implements BudgetLedger {
       return { line, limit: limitUnits(line.budget), spentBefore: before, spentAfter: after };
     });
     return { counted, lines };
+  }
+
+  /** One script for the reservations of the requests of one turn; each answer as `allowed, spent, reserved…`. */
+  private async reserveAll(
+    batch: readonly { keys: readonly string[]; args: readonly (string | number)[]; counters: number }[],
+  ): Promise<(readonly (string | number)[])[]> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [0, batch.length];
+    for (const entry of batch) {
+      keys.push(...entry.keys);
+      args.push(...entry.args);
+    }
+    const reply = await this.run(RESERVE, keys, args);
+    let offset = 1;
+    return batch.map(({ counters }) => {
+      const answer = reply.slice(offset, offset + 1 + counters * 2);
+      offset += 1 + counters * 2;
+      return answer;
+    });
   }
 
   /** One script for the settlements of the requests that ended in one turn of the event loop. */

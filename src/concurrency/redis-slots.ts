@@ -19,11 +19,14 @@ import type { OnStoreError, SlotMetrics, SlotScope } from './slots.js';
  */
 
 /*
- * KEYS: the request's scopes. ARGV: the deadline (ms, Redis's clock; 0: none), the lease (ms), the
- * lease's member, then each scope's limit. Purges expired members (the leases of instances that died),
- * then takes a slot in every scope or in none. Returns { taken (1|0), now, the live count of each scope
- * after the decision, then the 1-based indexes of the full scopes }, or { 'late', now } having done
- * nothing when run after its deadline: the caller gave up on it (issue 17).
+ * Takes slots for several requests at once (TurnBatch), each as if by a script of its own, in order.
+ * KEYS: each request's scopes, one after the other. ARGV: the deadline (ms, Redis's clock; 0: none),
+ * the lease (ms), the number of requests, then per request: its lease's member, its number of scopes n
+ * and each scope's limit. Purges expired members (the leases of instances that died), then takes a slot
+ * in every scope of the request or in none. Returns { 1, now, then per request: taken (1|0), the number
+ * of full scopes f, the live count of each scope after the decision, the 1-based indexes of the full
+ * scopes }, or { 'late', now } having done nothing when run after its deadline: the caller gave up on
+ * it (issue 17).
  */
 const ACQUIRE = new LuaScript(`
 local time = redis.call('TIME')
@@ -31,24 +34,33 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local deadline = tonumber(ARGV[1])
 if deadline > 0 and now > deadline then return { 'late', now } end
 local lease = tonumber(ARGV[2])
-local member = ARGV[3]
-local counts = {}
-local full = {}
-for i = 1, #KEYS do
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
-  counts[i] = redis.call('ZCARD', KEYS[i])
-  if counts[i] >= tonumber(ARGV[3 + i]) then full[#full + 1] = i end
-end
-local reply = { #full == 0 and 1 or 0, now }
-for i = 1, #KEYS do
-  if #full == 0 then
-    redis.call('ZADD', KEYS[i], now + lease, member)
-    redis.call('PEXPIRE', KEYS[i], lease + 1000)
-    counts[i] = counts[i] + 1
+local reply = { 1, now }
+local k = 0
+local a = 4
+for _ = 1, tonumber(ARGV[3]) do
+  local member, n = ARGV[a], tonumber(ARGV[a + 1])
+  local counts = {}
+  local full = {}
+  for i = 1, n do
+    local key = KEYS[k + i]
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    counts[i] = redis.call('ZCARD', key)
+    if counts[i] >= tonumber(ARGV[a + 1 + i]) then full[#full + 1] = i end
   end
-  reply[#reply + 1] = counts[i]
+  reply[#reply + 1] = #full == 0 and 1 or 0
+  reply[#reply + 1] = #full
+  for i = 1, n do
+    if #full == 0 then
+      redis.call('ZADD', KEYS[k + i], now + lease, member)
+      redis.call('PEXPIRE', KEYS[k + i], lease + 1000)
+      counts[i] = counts[i] + 1
+    end
+    reply[#reply + 1] = counts[i]
+  end
+  for _, index in ipairs(full) do reply[#reply + 1] = index end
+  k = k + n
+  a = a + 2 + n
 end
-for _, index in ipairs(full) do reply[#reply + 1] = index end
 return reply`);
 
 /*
@@ -164,6 +176,11 @@ export class RedisSlots extends SlotQueue<Handle> {
   private readonly namespace: string;
   private readonly channel: string;
   private readonly clock = new RedisClock();
+  /** Slots asked for in one turn of the event loop, in one script. */
+  private readonly acquisitions = new TurnBatch<
+    { keys: readonly string[]; args: readonly (string | number)[] },
+    (string | number)[]
+  >((batch) => this.acquireAll(batch));
   /** Releases of the requests that ended in one turn of the event loop, in one script. */
   private readonly releaseBatch = new TurnBatch<Handle, readonly number[]>((handles) =>
     this.releaseAll(handles),
@@ -237,12 +254,10 @@ export class RedisSlots extends SlotQueue<Handle> {
     const member = `${this.instance}:${this.leaseSeq++}`;
     let reply: (string | number)[];
     try {
-      reply = (await this.run(
-        ACQUIRE,
+      reply = await this.acquisitions.add({
         keys,
-        [0, this.options.leaseMs, member, ...scopes.map((scope) => scope.limit)],
-        true,
-      )) as (string | number)[];
+        args: [member, keys.length, ...scopes.map((scope) => scope.limit)],
+      });
     } catch (error) {
       // Its script may yet run in time with the answer lost: give back what it may have taken.
       RELEASE.run(this.redis, keys, ['', 1, member, keys.length]).catch(() => {
@@ -252,10 +267,10 @@ export class RedisSlots extends SlotQueue<Handle> {
     }
     const at = performance.now();
     ids.forEach((id, index) => {
-      this.counts.set(id, { count: Number(reply[2 + index]), at });
+      this.counts.set(id, { count: Number(reply[1 + index]), at });
     });
     if (Number(reply[0]) !== 1) {
-      const full = reply.slice(2 + ids.length).map((index) => ids[Number(index) - 1] ?? '');
+      const full = reply.slice(1 + ids.length).map((index) => ids[Number(index) - 1] ?? '');
       return { kind: 'full', full };
     }
     const handle: Handle = { member, ids, keys, limits: scopes.map((scope) => scope.limit) };
@@ -286,6 +301,26 @@ export class RedisSlots extends SlotQueue<Handle> {
       // The lease lapses within leaseMs: it is no longer renewed.
       this.logFailure(error, 'concurrency store unavailable: a slot is released when its lease lapses');
     }
+  }
+
+  /** One script for the slots asked for in one turn; each answer as `taken, counts…, full indexes…`. */
+  private async acquireAll(
+    batch: readonly { keys: readonly string[]; args: readonly (string | number)[] }[],
+  ): Promise<(string | number)[][]> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [0, this.options.leaseMs, batch.length];
+    for (const entry of batch) {
+      keys.push(...entry.keys);
+      args.push(...entry.args);
+    }
+    const reply = (await this.run(ACQUIRE, keys, args, true)) as (string | number)[];
+    let offset = 2;
+    return batch.map(({ keys: scopes }) => {
+      const full = Number(reply[offset + 1]);
+      const answer = [reply[offset] ?? 0, ...reply.slice(offset + 2, offset + 2 + scopes.length + full)];
+      offset += 2 + scopes.length + full;
+      return answer;
+    });
   }
 
   private async releaseAll(handles: readonly Handle[]): Promise<(readonly number[])[]> {
