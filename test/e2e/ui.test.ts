@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { sha256Hex } from '../../src/auth/api-key.js';
-import { startGateway, testConfig, type RunningGateway } from '../support/gateway-harness.js';
+import { startGateway, testConfig, TEST_KEY, type RunningGateway } from '../support/gateway-harness.js';
 import { StandInUpstream } from '../support/stand-in-upstream.js';
 import { requireTool } from '../support/system-tool.js';
 
@@ -71,7 +71,9 @@ function gatewayConfig(upstream: string, extra: Json = {}): Json {
       auth: {
         admin_token_sha256: sha256Hex(ADMIN_TOKEN),
         viewer_token_sha256: sha256Hex(VIEWER_TOKEN),
+        keys: [{ id: 'test-key', sha256: sha256Hex(TEST_KEY) }],
       },
+      cache: { enabled: true },
       teams: [
         {
           id: 'research',
@@ -89,7 +91,14 @@ function gatewayConfig(upstream: string, extra: Json = {}): Json {
   });
 }
 
-async function chat(base: string, key: string): Promise<{ status: number; requestId: string }> {
+let chats = 0;
+
+/** A chat request; each a new prompt unless one is given (a repeated one is a cache hit). */
+async function chat(
+  base: string,
+  key: string,
+  content = `Hello from the UI test (${String(++chats)})`,
+): Promise<{ status: number; requestId: string }> {
   const response = await fetch(`${base}/v1/chat/completions`, {
     method: 'POST',
     headers: {
@@ -100,7 +109,7 @@ async function chat(base: string, key: string): Promise<{ status: number; reques
     body: JSON.stringify({
       model: 'stand-in-chat',
       max_tokens: 16,
-      messages: [{ role: 'user', content: 'Hello from the UI test' }],
+      messages: [{ role: 'user', content }],
     }),
   });
   await response.arrayBuffer();
@@ -292,19 +301,27 @@ describe('the admin web UI in a real browser', { skip }, () => {
     await page.getByRole('switch', { name: 'Live tail' }).uncheck();
   });
 
-  it('charts the requests on the overview', async () => {
+  it('charts the requests on the overview, by key', async () => {
+    // More traffic from another key: new prompts, a repeated one (a cache hit) and an upstream failure.
+    for (let request = 0; request < 3; request++) assert.equal((await chat(base, TEST_KEY)).status, 200);
+    assert.equal((await chat(base, TEST_KEY, 'Hello again')).status, 200);
+    assert.equal((await chat(base, TEST_KEY, 'Hello again')).status, 200);
+    upstream.once({ kind: 'status', status: 500 });
+    assert.equal((await chat(base, TEST_KEY)).status, 502);
     await page.getByRole('link', { name: 'Overview' }).click();
     const tile = page.locator('[data-tile="Requests"] .value');
-    await waitFor(
-      'the overview to count the requests',
-      async () => Number((await tile.textContent()) ?? '0') >= 2,
-    );
+    await waitFor('the overview to count the requests', async () => {
+      if (Number((await tile.textContent()) ?? '0') >= 8) return true;
+      await page.getByRole('button', { name: 'Refresh the charts' }).click();
+      return false;
+    });
     const chart = page.locator('[data-chart="Requests per second"]');
-    await waitFor(
-      'a point on the requests chart',
-      async () => Number(await chart.getAttribute('data-points')) >= 1,
-    );
+    assert.ok(Number(await chart.getAttribute('data-points')) >= 1, 'a point on the requests chart');
     await chart.locator('canvas').first().waitFor(); // uPlot drew it
+    await page.getByLabel('Group charts by').selectOption('key');
+    const legend = page.getByRole('region', { name: 'Requests per second' }).locator('.legend');
+    await legend.getByText('test-key').waitFor();
+    await legend.getByText(newKeyId).waitFor();
     await screenshot(page, 'overview');
   });
 
@@ -389,9 +406,10 @@ describe('the admin web UI in a real browser', { skip }, () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText('viewer (read-only)').waitFor();
     await page.getByRole('link', { name: 'Keys' }).click();
-    await page.locator('tr[data-key-id]').first().waitFor();
+    const row = page.locator('tr[data-key-id]').filter({ hasText: 'with-csrf' });
+    await row.waitFor();
     assert.equal(await page.getByRole('button', { name: 'Create key' }).count(), 0);
-    await page.locator('tr[data-key-id]').first().click();
+    await row.click();
     await page.getByRole('complementary').getByTestId('key-usage').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Revoke' }).count(), 0);
     assert.equal(await page.getByRole('button', { name: 'Edit' }).count(), 0);
