@@ -2,20 +2,11 @@
  * Budget bars of the teams page: each budget's spend and reservations against its limit in the
  * current window, and which alert thresholds it has crossed. test/ui/budgets.test.ts.
  */
+import type { paths } from '../../../clients/typescript/src/generated/openapi.js';
 
 /** One budget's spending now, as GET /admin/teams/{id} and GET /admin/usage?key= answer it. */
-export interface BudgetStatus {
-  scope: string;
-  unit: 'usd' | 'tokens';
-  limit: number;
-  window: string;
-  soft: boolean;
-  spent: number;
-  reserved: number;
-  remaining: number;
-  window_start: string;
-  window_end: string | null;
-}
+export type BudgetStatus =
+  paths['/admin/teams/{id}']['get']['responses'][200]['content']['application/json']['spend'][number];
 
 export type BudgetLevel = 'ok' | 'warning' | 'exhausted';
 

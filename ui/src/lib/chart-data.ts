@@ -2,25 +2,12 @@
  * GET /admin/stats rows shaped for the overview's charts (uPlot takes one x array and one array per
  * series, aligned). Pure functions over plain data: test/ui/chart-data.test.ts.
  */
+import type { paths } from '../../../clients/typescript/src/generated/openapi.js';
 import type { StatsWindow } from './query.js';
 
-/** One row of GET /admin/stats. */
-export interface StatsRow {
-  bucket_start: number;
-  group: string | null;
-  requests: number;
-  errors: number;
-  duration_p50_ms: number | null;
-  duration_p95_ms: number | null;
-  ttfb_p50_ms: number | null;
-  ttfb_p95_ms: number | null;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cached_tokens: number;
-  reasoning_tokens: number;
-  cost_micros: number;
-  cache_hit_ratio: number | null;
-}
+/** One row of GET /admin/stats, as the API's generated types have it. */
+export type StatsRow =
+  paths['/admin/stats']['get']['responses'][200]['content']['application/json']['data'][number];
 
 export type ChartUnit = 'rate' | 'ratio' | 'ms' | 'count' | 'usd';
 

@@ -1,42 +1,11 @@
 /** The request log page's records: pages appended, live-tail records put in front. test/ui/requests.test.ts. */
 
-export interface RequestAttempt {
-  backend: string;
-  model: string;
-  outcome: string;
-  error_code?: string;
-  duration_ms: number;
-}
+import type { components } from '../../../clients/typescript/src/generated/openapi.js';
 
-/** A record of GET /admin/requests (the live tail's have no store `id`). */
-export interface RequestRecord {
-  id?: number;
-  time: number;
-  request_id: string;
-  key_id: string | null;
-  team: string | null;
-  protocol: string;
-  route: string;
-  model: string | null;
-  route_name: string | null;
-  backend: string | null;
-  upstream_model: string | null;
-  status: number;
-  error_code: string | null;
-  attempts: RequestAttempt[];
-  cache: 'HIT' | 'MISS' | 'BYPASS' | null;
-  ttfb_ms: number | null;
-  duration_ms: number;
-  prompt_tokens: number | null;
-  completion_tokens: number | null;
-  cached_tokens: number | null;
-  reasoning_tokens: number | null;
-  cost_micros: number | null;
-  client_address: string | null;
-  user_agent: string | null;
-  prompt: string | null;
-  answer: string | null;
-}
+/** A record of GET /admin/requests, as the API's generated types have it (the live tail's have no store `id`). */
+export type RequestRecord = Omit<components['schemas']['RequestRecord'], 'id'> & { id?: number };
+
+export type RequestAttempt = RequestRecord['attempts'][number];
 
 /** Records the page holds at most: the oldest are dropped past it (scrolling loads them again). */
 export const MAX_RECORDS = 5000;
