@@ -142,9 +142,10 @@ export async function serveGeneration(
       // Budgets: the worst case is held before the call and settled to the real cost after it.
       const budgeted = key.budgets.length > 0 || (state.team?.budgets.length ?? 0) > 0;
       call = context.calls.open(request, reply, { stream });
-      // The key's and the team's concurrency caps: a slot now if one is free (asked for beside the
-      // budget reservation, so that with Redis the two cost one round trip, not two), else a wait in
-      // the queue, by priority, once the reservation is held.
+      // The key's and the team's concurrency caps: a slot now if one is free, else a wait in the
+      // queue, by priority, once the reservation is held. The slot of the backend the first attempt
+      // will use is asked for at the same time: with Redis, the reservation and the slots cost one
+      // round trip together, not three.
       state.priority = key.priority;
       const scopes = callerScopes({
         keyId: key.id,
@@ -152,8 +153,8 @@ export async function serveGeneration(
         teamId: state.team?.id ?? null,
         teamMaxConcurrency: state.team?.maxConcurrency ?? null,
       });
-      const tried =
-        scopes.length > 0 && budgeted ? context.slots.tryAcquire(scopes, { priority: key.priority }) : null;
+      const tried = scopes.length > 0 ? context.slots.tryAcquire(scopes, { priority: key.priority }) : null;
+      state.preparedSlot = context.attempts.prepareSlot(plan, key.priority);
       try {
         if (budgeted)
           hold = await inSpan(state.trace, 'budget', () =>
@@ -175,12 +176,16 @@ export async function serveGeneration(
         // Budgets settle a stream cut short at what it produced: count it as it goes.
         meter.countTokens = true;
       }
-      if (lease === null && scopes.length > 0)
+      if (lease === null && scopes.length > 0) {
+        // No backend slot is held while the request waits for its key's or team's.
+        state.preparedSlot?.discard();
+        state.preparedSlot = null;
         lease = await context.slots.acquire(scopes, {
           priority: key.priority,
           signal: call.signal,
           timeoutMs: context.config.concurrency.queueTimeoutMs,
         });
+      }
       if (stream) {
         const assembler = lookup.collects ? new CompletionAssembler() : null;
         const answered = await streamCompletion(
@@ -223,6 +228,9 @@ export async function serveGeneration(
       setRoutingHeaders(reply, state);
       return await reply.type(output.contentType).send(await output.answer(completion));
     } finally {
+      // Refused or failed before its first attempt took it.
+      state.preparedSlot?.discard();
+      state.preparedSlot = null;
       void lease?.release();
       call?.close();
       // Counting a prompt needs the tokenizer: only for a token limit or a budget to settle.

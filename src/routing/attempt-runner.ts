@@ -44,6 +44,27 @@ export interface AttemptLog {
   readonly operation?: 'chat' | 'embeddings';
   /** The request's queue priority for a backend's slots (higher first; the key's `priority`). */
   priority?: number;
+  /**
+   * A slot of the first attempt's backend asked for ahead of time (AttemptRunner.prepareSlot), beside
+   * the request's other admission calls: the first attempt takes it instead of asking again.
+   */
+  preparedSlot?: PreparedSlot | null;
+}
+
+/**
+ * A backend slot asked for before the attempts start (so that with Redis it shares a round trip with
+ * the budget reservation and the key's slot). The first attempt uses it when its target is still
+ * available; otherwise, or when the request ends before, discard() gives it back.
+ */
+export interface PreparedSlot {
+  readonly target: RouteTarget;
+  /**
+   * The slot, for the attempt that uses it (once); null: the backend was full, or a request of this
+   * instance with the same priority or higher waits for it.
+   */
+  take(): Promise<Lease | null>;
+  /** Gives the slot back unless an attempt took it. Idempotent; never rejects. */
+  discard(): void;
 }
 
 /**
@@ -130,6 +151,42 @@ export class AttemptRunner {
     return attempt;
   }
 
+  /**
+   * Starts taking a slot of the backend the first attempt will choose, when that backend has
+   * max_concurrency; null otherwise. The request hands it to its attempts in `log.preparedSlot`.
+   */
+  prepareSlot(plan: RoutePlan, priority: number | undefined): PreparedSlot | null {
+    const slots = this.slots;
+    if (slots === null) return null;
+    const target = this.choose(plan, EMPTY);
+    if (target === null) return null;
+    const limit = slots.limits.get(target.state.adapter.name);
+    if (limit === undefined) return null;
+    let taken = false;
+    let discarded = false;
+    const lease = slots.pool.tryAcquire(
+      [{ id: `backend:${target.state.adapter.name}`, limit }],
+      priority === undefined ? {} : { priority },
+    );
+    // Unobserved, a rejection (the store failing closed) would be unhandled until an attempt awaits it.
+    lease.catch(() => undefined);
+    return {
+      target,
+      take: () => {
+        taken = true;
+        return lease;
+      },
+      discard: () => {
+        if (taken || discarded) return;
+        discarded = true;
+        lease.then(
+          (held) => void held?.release(),
+          () => undefined,
+        );
+      },
+    };
+  }
+
   /** Throws the 503 (with Retry-After) when no target of the plan can take a request now. */
   assertAvailable(plan: RoutePlan): void {
     if (this.choose(plan, EMPTY) === null) throw this.unavailable(plan, this.earliestWait(plan));
@@ -181,9 +238,16 @@ export class AttemptRunner {
     let saturated: Set<TargetState> | null = null;
     let queueOn: RouteTarget | null = null;
     try {
+      // A slot asked for ahead of time: the first attempt's, if its target can still take requests.
+      let prepared = log.preparedSlot ?? null;
+      log.preparedSlot = null;
+      if (prepared !== null && !prepared.target.state.available(plan.clientModel)) {
+        prepared.discard();
+        prepared = null;
+      }
       for (;;) {
         if (log.attempts.length >= config.maxAttempts) throw stop();
-        let target = this.choose(plan, tried, saturated);
+        let target = prepared?.target ?? this.choose(plan, tried, saturated);
         let waitForSlot = false;
         if (target === null && queueOn !== null && queueOn.state.available(plan.clientModel)) {
           target = queueOn;
@@ -226,7 +290,16 @@ export class AttemptRunner {
         const limit = slots?.limits.get(target.state.adapter.name);
         if (slots !== null && limit !== undefined) {
           const scopes = [{ id: `backend:${target.state.adapter.name}`, limit }];
-          if (waitForSlot) {
+          if (prepared !== null) {
+            const taking = prepared.take();
+            prepared = null;
+            lease = await taking;
+            if (lease === null) {
+              (saturated ??= new Set()).add(target.state);
+              queueOn ??= target;
+              continue;
+            }
+          } else if (waitForSlot) {
             lease = await slots.pool.acquire(scopes, {
               ...(log.priority === undefined ? {} : { priority: log.priority }),
               signal: parent.signal,
@@ -244,11 +317,14 @@ export class AttemptRunner {
             }
           }
           // The wait may have outlasted the target's health or circuit: choose again.
-          if (!target.state.available(plan.clientModel)) {
+          if (waitForSlot && !target.state.available(plan.clientModel)) {
             void lease.release();
             continue;
           }
         }
+        // Not used (the backend's cap was removed by a reload since): given back.
+        prepared?.discard();
+        prepared = null;
         const breaker = target.state.breaker(plan.clientModel);
         const permit = breaker.tryAcquire();
         if (permit === null) {
