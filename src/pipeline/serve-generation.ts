@@ -9,6 +9,7 @@ import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage 
 import type { KeyRecord } from '../auth/key-record.js';
 import type { UpstreamCall } from '../backends/adapter.js';
 import type { RoutePlan } from '../routing/model-router.js';
+import type { Grant } from '../rate-limit/rate-limiter.js';
 import { completionId, nowSeconds } from '../backends/ids.js';
 import { CompletionAssembler, isCompleteAnswer, replayChunks } from '../cache/assemble.js';
 import type { CachedEntry } from '../cache/cache-store.js';
@@ -26,6 +27,9 @@ import { callerScopes } from '../concurrency/slot-pool.js';
 import type { Lease } from '../concurrency/slots.js';
 import { countedCost, requestCost } from './request-cost.js';
 import { worstCase, type BudgetHold } from './spending.js';
+
+/** What a request refused by its rate limit spent of the budget it had reserved meanwhile. */
+const UNSPENT = { usdMicros: 0, tokens: 0 } as const;
 
 /** What a stream has produced so far, for settling a token reservation when no usage is reported. */
 interface StreamMeter {
@@ -121,7 +125,12 @@ export async function serveGeneration(
     // Every target's circuit open: answer at once, before any limit is charged.
     context.attempts.assertAvailable(plan);
 
-    const grant = await inSpan(state.trace, 'rate_limit', () =>
+    // The rate limit, the budget reservation and the concurrency slots (the key's, the team's, and
+    // those of the backend the first attempt will use) are all asked for at once: with Redis they cost
+    // one round trip together, not four. The rate limit still decides first: a request it refuses
+    // gives back what the others held for that round trip (its reservation settled at zero, its
+    // slots released).
+    const granting = inSpan(state.trace, 'rate_limit', () =>
       context.rateLimiter.acquire({
         key,
         team: state.team,
@@ -133,8 +142,8 @@ export async function serveGeneration(
           : {}),
       }),
     );
-    reply.headers(grant.headers);
-    const meter: StreamMeter = { started: false, producedTokens: 0, countTokens: grant.countsTokens };
+    let grant: Grant | null = null;
+    const meter: StreamMeter = { started: false, producedTokens: 0, countTokens: false };
     let hold: BudgetHold | null = null;
     let call: ReturnType<GatewayContext['calls']['open']> | null = null;
     let lease: Lease | null = null;
@@ -143,9 +152,7 @@ export async function serveGeneration(
       const budgeted = key.budgets.length > 0 || (state.team?.budgets.length ?? 0) > 0;
       call = context.calls.open(request, reply, { stream });
       // The key's and the team's concurrency caps: a slot now if one is free, else a wait in the
-      // queue, by priority, once the reservation is held. The slot of the backend the first attempt
-      // will use is asked for at the same time: with Redis, the reservation and the slots cost one
-      // round trip together, not three.
+      // queue, by priority, once the reservation is held.
       state.priority = key.priority;
       const scopes = callerScopes({
         keyId: key.id,
@@ -153,23 +160,56 @@ export async function serveGeneration(
         teamId: state.team?.id ?? null,
         teamMaxConcurrency: state.team?.maxConcurrency ?? null,
       });
-      const tried = scopes.length > 0 ? context.slots.tryAcquire(scopes, { priority: key.priority }) : null;
-      state.preparedSlot = context.attempts.prepareSlot(plan, key.priority);
+      const slots = context.slots;
+      let tried: Lease | null | Promise<Lease | null> = null;
+      let reserved: BudgetHold | null | Promise<BudgetHold | null> = null;
       try {
-        if (budgeted)
-          hold = await inSpan(state.trace, 'budget', () =>
-            context.spending.reserve({
-              key,
-              team: state.team,
-              worst: () =>
-                worstCase(body, plan, context.prices, context.config.rateLimit.defaultCompletionTokens),
-              config: context.config,
-              model: body.model,
-            }),
-          );
+        // Thrown here (a budget refused at once, a pool shutting down) waits for the rate limit's
+        // verdict, which comes first.
+        let refused: { readonly error: unknown } | null = null;
+        try {
+          if (scopes.length > 0)
+            tried =
+              slots.tryAcquireNow !== undefined
+                ? slots.tryAcquireNow(scopes, { priority: key.priority })
+                : slots.tryAcquire(scopes, { priority: key.priority });
+          state.preparedSlot = context.attempts.prepareSlot(plan, key.priority);
+          if (budgeted) {
+            const reserve = (): BudgetHold | null | Promise<BudgetHold | null> =>
+              context.spending.reserve({
+                key,
+                team: state.team,
+                worst: () =>
+                  worstCase(body, plan, context.prices, context.config.rateLimit.defaultCompletionTokens),
+                config: context.config,
+                model: body.model,
+              });
+            // In process the hold comes at once: no turn of the event loop is spent waiting for it.
+            reserved =
+              state.trace === null ? reserve() : inSpan(state.trace, 'budget', async () => reserve());
+          }
+        } catch (error) {
+          refused = { error };
+        }
+        try {
+          grant = await granting;
+        } catch (error) {
+          // Refused by its rate limit: a reservation made meanwhile is given back, unspent.
+          if (reserved instanceof Promise)
+            reserved.then(
+              (held) => held?.settle(UNSPENT),
+              () => undefined,
+            );
+          else reserved?.settle(UNSPENT);
+          throw error;
+        }
+        reply.headers(grant.headers);
+        meter.countTokens = grant.countsTokens;
+        if (refused !== null) throw refused.error;
+        hold = reserved instanceof Promise ? await reserved : reserved;
       } finally {
         // Refused (or failed): nothing may stay held. Else the slot, if there was one free.
-        lease = tried === null ? null : await tried.catch(() => null);
+        lease = tried instanceof Promise ? await tried.catch(() => null) : tried;
       }
       if (hold !== null) {
         reply.headers(hold.headers);
@@ -234,8 +274,9 @@ export async function serveGeneration(
       void lease?.release();
       call?.close();
       // Counting a prompt needs the tokenizer: only for a token limit or a budget to settle.
-      const used = grant.countsTokens || hold !== null ? tokensUsed(request, body, meter) : 0;
-      if (grant.countsTokens) grant.settle(used);
+      const countsTokens = grant?.countsTokens === true;
+      const used = countsTokens || hold !== null ? tokensUsed(request, body, meter) : 0;
+      if (countsTokens) grant?.settle(used);
       if (hold !== null) {
         // A stream cut short reported no usage: it is settled at what the gateway counted of it.
         const reported = state.promptTokens !== null && state.completionTokens !== null;

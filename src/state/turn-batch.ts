@@ -4,6 +4,22 @@
  * rate limiter does (src/rate-limit/redis-limiter.ts). A script per call costs a command (and, under
  * load, a system call) each; the work inside Redis is the same.
  */
+/**
+ * The batches with calls waiting, sent together at the end of the turn by one setImmediate, in the
+ * order they first had a call: the scripts of several batches (a request's budget reservation and its
+ * slots) then leave in the same callback, so that a connection that pipelines them (ioredis' auto
+ * pipelining) writes them with one system call, not one each.
+ */
+const waiting = new Set<{ send(): void }>();
+let scheduled = false;
+
+function sendWaiting(): void {
+  scheduled = false;
+  const batches = [...waiting];
+  waiting.clear();
+  for (const batch of batches) batch.send();
+}
+
 export class TurnBatch<Item, Result> {
   private queue: { item: Item; resolve: (result: Result) => void; reject: (error: unknown) => void }[] = [];
 
@@ -15,12 +31,18 @@ export class TurnBatch<Item, Result> {
 
   add(item: Item): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
-      if (this.queue.push({ item, resolve, reject }) === 1) setImmediate(this.send);
-      else if (this.queue.length >= this.maxItems) this.send();
+      if (this.queue.push({ item, resolve, reject }) === 1) {
+        waiting.add(this);
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(sendWaiting);
+        }
+      } else if (this.queue.length >= this.maxItems) this.send();
     });
   }
 
-  private readonly send = (): void => {
+  /** Sends what waits now (at the end of the turn, or at once when the batch is full). */
+  readonly send = (): void => {
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
