@@ -107,6 +107,10 @@ export interface BudgetLedger {
   settle(reservation: Reservation, actual: ActualUsage): Promise<SettleResult>;
   /** Each budget's state in the window containing `now`, in the order given. */
   status(scope: BudgetScope, budgets: readonly Budget[], now: number): Promise<BudgetStatus[]>;
+  /** reserve(), answered at once: a ledger in this process has it (no store to wait for). */
+  reserveNow?(lines: readonly BudgetLine[], now: number): ReserveResult;
+  /** settle(), answered at once: a ledger in this process has it. */
+  settleNow?(reservation: Reservation, actual: ActualUsage): SettleResult;
 }
 
 /** The ledger's store failed or did not answer in time; what was asked of it did not take effect. */

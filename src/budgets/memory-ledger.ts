@@ -15,7 +15,7 @@ import {
   type SettledLine,
   type SettleResult,
 } from './ledger.js';
-import { counterAt, planReservation, refusalOf, statusOf, type CounterState } from './plan.js';
+import { counterAt, planReservation, refusalOf, statusOf } from './plan.js';
 import { WindowCalendar } from './windows.js';
 
 export interface LedgerOptions {
@@ -52,39 +52,51 @@ export class MemoryBudgetLedger implements BudgetLedger {
   private readonly counters = new Map<string, Counter>();
   private readonly calendar: WindowCalendar;
   private nextSweep = -Infinity;
+  private readonly idPrefix = `${randomUUID()}:`;
+  private reservations = 0;
 
   constructor(private readonly options: LedgerOptions) {
     this.calendar = new WindowCalendar(options.timeZone);
   }
 
   reserve(lines: readonly BudgetLine[], now: number): Promise<ReserveResult> {
+    return Promise.resolve(this.reserveNow(lines, now));
+  }
+
+  /** reserve(), synchronously: the in-process ledger needs no wait (src/pipeline/spending.ts uses it). */
+  reserveNow(lines: readonly BudgetLine[], now: number): ReserveResult {
     this.sweep(now);
     const plan = planReservation(lines, this.calendar, now);
-    const states = new Map<string, CounterState>();
+    const states = new Map<string, Counter>();
     for (const counter of plan.counters)
       states.set(counter.counter, this.counter(counter.counter, counter.window.end, now));
     const refused = refusalOf(plan.lines, plan.counters, states, now);
-    if (refused !== null) return Promise.resolve({ ok: false, refused });
-    const id = randomUUID();
+    if (refused !== null) return { ok: false, refused };
+    // Unique in this process, which is all an in-process reservation needs (and cheaper than a UUID).
+    const id = `${this.idPrefix}${++this.reservations}`;
     const expiresAt = now + (this.options.reservationTtlMs?.() ?? DEFAULT_RESERVATION_TTL_MS);
     for (const counter of plan.counters) {
-      const state = this.counter(counter.counter, counter.window.end, now);
+      const state = states.get(counter.counter) as Counter;
       state.reserved += counter.amount;
       state.held.set(id, { amount: counter.amount, expiresAt });
-      state.nextExpiry = Math.min(state.nextExpiry, expiresAt);
+      if (expiresAt < state.nextExpiry) state.nextExpiry = expiresAt;
     }
     const statuses = plan.lines.map((line) =>
-      statusOf(line.scope, line.budget, line.window, this.counter(line.counter, line.window.end, now)),
+      statusOf(line.scope, line.budget, line.window, states.get(line.counter) as Counter),
     );
-    return Promise.resolve({ ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses } });
+    return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses } };
+  }
+
+  settle(reservation: Reservation, actual: ActualUsage): Promise<SettleResult> {
+    return Promise.resolve(this.settleNow(reservation, actual));
   }
 
   /**
-   * Counts a reservation once: while it is held, or after it lapsed. A reservation settled already is
-   * held by no counter and lapsed in none, so a second settlement changes nothing, and no per-request
-   * mark outlives the settlement.
+   * settle(), synchronously. Counts a reservation once: while it is held, or after it lapsed. A
+   * reservation settled already is held by no counter and lapsed in none, so a second settlement
+   * changes nothing, and no per-request mark outlives the settlement.
    */
-  settle(reservation: Reservation, actual: ActualUsage): Promise<SettleResult> {
+  settleNow(reservation: Reservation, actual: ActualUsage): SettleResult {
     let counted = false;
     for (const line of reservation.lines) {
       const counter = this.counters.get(line.counter);
@@ -95,25 +107,20 @@ export class MemoryBudgetLedger implements BudgetLedger {
         counter.held.delete(reservation.id);
         counted = true;
       }
-      if (counter.lapsed.delete(reservation.id)) counted = true;
+      if (counter.lapsed.size > 0 && counter.lapsed.delete(reservation.id)) counted = true;
     }
-    const before = new Map<string, number>();
     const lines: SettledLine[] = [];
-    for (const line of reservation.lines) {
+    for (const [index, line] of reservation.lines.entries()) {
       const counter = this.counters.get(line.counter) ?? this.create(line.counter, line.window.end);
-      if (!before.has(line.counter)) {
-        before.set(line.counter, counter.spent);
-        // Lines of one counter count the usage once (their unit is the same).
-        if (counted) counter.spent += usageUnits(line.budget, actual);
-      }
-      lines.push({
-        line,
-        limit: limitUnits(line.budget),
-        spentBefore: before.get(line.counter) ?? counter.spent,
-        spentAfter: counter.spent,
-      });
+      // Lines of one counter count the usage once (their unit is the same): the first of them adds it.
+      const first = reservation.lines.findIndex((other) => other.counter === line.counter) === index;
+      const spentBefore = first
+        ? counter.spent
+        : (lines.find((done) => done.line.counter === line.counter)?.spentBefore ?? counter.spent);
+      if (first && counted) counter.spent += usageUnits(line.budget, actual);
+      lines.push({ line, limit: limitUnits(line.budget), spentBefore, spentAfter: counter.spent });
     }
-    return Promise.resolve({ counted, lines });
+    return { counted, lines };
   }
 
   status(scope: BudgetScope, budgets: readonly Budget[], now: number): Promise<BudgetStatus[]> {

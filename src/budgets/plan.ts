@@ -33,27 +33,46 @@ export interface CounterState {
   readonly reserved: number;
 }
 
+/**
+ * The counter name of each budget object for its last window: a request asks for the same few names
+ * over and over, and the same string each time (rather than a new one) also keeps its hash for the
+ * stores' maps.
+ */
+const counterNames = new WeakMap<Budget, { scope: BudgetScope; window: WindowSpan; counter: string }>();
+
+function counterName(scope: BudgetScope, budget: Budget, window: WindowSpan): string {
+  const known = counterNames.get(budget);
+  if (known !== undefined && known.window === window && known.scope === scope) return known.counter;
+  const counter = counterOf(scope, budget, window);
+  counterNames.set(budget, { scope, window, counter });
+  return counter;
+}
+
 export function planReservation(
   lines: readonly BudgetLine[],
   calendar: WindowCalendar,
   now: number,
 ): { readonly lines: ReservedLine[]; readonly counters: CounterPlan[] } {
   const reserved: ReservedLine[] = [];
-  const counters = new Map<string, { window: WindowSpan; amount: number; hardLimit: number | null }>();
+  const counters: { counter: string; window: WindowSpan; amount: number; hardLimit: number | null }[] = [];
   for (const line of lines) {
     const window = calendar.at(line.budget.window, now);
-    const counter = counterOf(line.scope, line.budget, window);
+    const counter = counterName(line.scope, line.budget, window);
     const amount = Number.isFinite(line.amount) && line.amount > 0 ? Math.ceil(line.amount) : 0;
-    reserved.push({ ...line, amount, window, counter });
-    const plan = counters.get(counter) ?? { window, amount: 0, hardLimit: null };
+    reserved.push({ scope: line.scope, budget: line.budget, amount, window, counter });
+    // A handful of lines at most: a search beats a map.
+    let plan = counters.find((candidate) => candidate.counter === counter);
+    if (plan === undefined) {
+      plan = { counter, window, amount: 0, hardLimit: null };
+      counters.push(plan);
+    }
     plan.amount = Math.max(plan.amount, amount);
     if (!line.budget.soft) {
       const limit = limitUnits(line.budget);
       plan.hardLimit = plan.hardLimit === null ? limit : Math.min(plan.hardLimit, limit);
     }
-    counters.set(counter, plan);
   }
-  return { lines: reserved, counters: [...counters].map(([counter, plan]) => ({ counter, ...plan })) };
+  return { lines: reserved, counters };
 }
 
 /** The counter a budget of a scope uses in the window containing `now`. */
@@ -64,7 +83,7 @@ export function counterAt(
   now: number,
 ): { readonly counter: string; readonly window: WindowSpan } {
   const window = calendar.at(budget.window, now);
-  return { counter: counterOf(scope, budget, window), window };
+  return { counter: counterName(scope, budget, window), window };
 }
 
 export function statusOf(

@@ -155,17 +155,22 @@ export function windowAt(window: BudgetWindow, timeZone: string, now: number): W
  * over and over, and a span stays right until `now` leaves it. Same answers as windowAt.
  */
 export class WindowCalendar {
-  private readonly last = new Map<string, WindowSpan>();
+  /** The zone the remembered spans are of; a different zone (a reload) forgets them. */
+  private zone: string | null = null;
+  private readonly last = new Map<BudgetWindow, WindowSpan>();
 
   constructor(private readonly timeZone: () => string) {}
 
   at(window: BudgetWindow, now: number): WindowSpan {
     const timeZone = this.timeZone();
-    const id = `${timeZone}\n${window}`;
-    const cached = this.last.get(id);
+    if (timeZone !== this.zone) {
+      this.last.clear();
+      this.zone = timeZone;
+    }
+    const cached = this.last.get(window);
     if (cached !== undefined && cached.start <= now && now < cached.end) return cached;
     const span = windowAt(window, timeZone, now);
-    this.last.set(id, span);
+    this.last.set(window, span);
     return span;
   }
 }

@@ -1,5 +1,5 @@
-import { SlotQueue, type Attempt, type SlotQueueOptions } from './slot-queue.js';
-import type { SlotScope } from './slots.js';
+import { distinct, SlotQueue, unheldLease, type Attempt, type SlotQueueOptions } from './slot-queue.js';
+import type { Lease, SlotScope } from './slots.js';
 
 export type MemorySlotsOptions = Omit<SlotQueueOptions, 'poll'>;
 
@@ -18,20 +18,42 @@ export class MemorySlots extends SlotQueue<readonly string[]> {
     return this.counts.get(scopeId) ?? 0;
   }
 
+  /** tryAcquire(), at once: the counts are here. */
+  tryAcquireNow(requested: readonly SlotScope[], options: { readonly priority?: number } = {}): Lease | null {
+    this.assertOpen();
+    const scopes = distinct(requested);
+    if (scopes.length === 0) return unheldLease([], true);
+    if (this.blockers(scopes, options.priority ?? -Infinity).length > 0) return null;
+    const attempt = this.takeNow(scopes);
+    return attempt.kind === 'full' ? null : this.leaseOf(scopes, attempt);
+  }
+
   protected take(scopes: readonly SlotScope[]): Promise<Attempt<readonly string[]>> {
-    const full = scopes.filter((scope) => this.inFlight(scope.id) >= scope.limit).map((scope) => scope.id);
-    if (full.length > 0) return Promise.resolve({ kind: 'full', full });
-    const ids = scopes.map((scope) => scope.id);
-    for (const id of ids) this.counts.set(id, this.inFlight(id) + 1);
-    return Promise.resolve({ kind: 'taken', handle: ids });
+    return Promise.resolve(this.takeNow(scopes));
   }
 
   protected give(ids: readonly string[]): Promise<void> {
+    this.giveNow(ids);
+    return Promise.resolve();
+  }
+
+  protected override giveNow(ids: readonly string[]): void {
     for (const id of ids) {
       const count = this.inFlight(id) - 1;
       if (count > 0) this.counts.set(id, count);
       else this.counts.delete(id);
     }
-    return Promise.resolve();
+  }
+
+  private takeNow(scopes: readonly SlotScope[]): Attempt<readonly string[]> {
+    for (const scope of scopes) if (this.inFlight(scope.id) >= scope.limit) return this.full(scopes);
+    const ids = scopes.map((scope) => scope.id);
+    for (const id of ids) this.counts.set(id, this.inFlight(id) + 1);
+    return { kind: 'taken', handle: ids };
+  }
+
+  private full(scopes: readonly SlotScope[]): Attempt<readonly string[]> {
+    const full = scopes.filter((scope) => this.inFlight(scope.id) >= scope.limit).map((scope) => scope.id);
+    return { kind: 'full', full };
   }
 }

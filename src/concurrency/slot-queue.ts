@@ -79,6 +79,8 @@ export abstract class SlotQueue<H> implements SlotPool {
   protected abstract take(scopes: readonly SlotScope[]): Promise<Attempt<H>>;
   /** Gives the slots of a lease back. Must not reject. */
   protected abstract give(handle: H): Promise<void>;
+  /** give(), at once: a store in this process has it; releases then take no turn of the event loop. */
+  protected giveNow?(handle: H): void;
   abstract inFlight(scopeId: string): number;
 
   async tryAcquire(
@@ -197,7 +199,7 @@ export abstract class SlotQueue<H> implements SlotPool {
   }
 
   /** The scopes among `scopes` on which a queued request of at least `priority` is blocked. */
-  private blockers(scopes: readonly SlotScope[], priority: number): string[] {
+  protected blockers(scopes: readonly SlotScope[], priority: number): string[] {
     if (this.queue.length === 0) return [];
     const blocked = new Set<string>();
     for (const waiter of this.queue) {
@@ -305,7 +307,7 @@ export abstract class SlotQueue<H> implements SlotPool {
     this.queueOptions.metrics?.queueLength?.(id, length);
   }
 
-  private leaseOf(scopes: readonly SlotScope[], attempt: Exclude<Attempt<H>, { kind: 'full' }>): Lease {
+  protected leaseOf(scopes: readonly SlotScope[], attempt: Exclude<Attempt<H>, { kind: 'full' }>): Lease {
     const ids = scopes.map((scope) => scope.id);
     if (attempt.kind === 'unheld') return unheldLease(ids, false);
     const heldSince = performance.now();
@@ -313,18 +315,24 @@ export abstract class SlotQueue<H> implements SlotPool {
     return {
       scopes: ids,
       held: true,
-      release: () =>
-        (released ??= (async () => {
-          const heldMs = performance.now() - heldSince;
-          for (const id of ids) {
-            const average = this.holdMs.get(id);
-            this.holdMs.set(id, average === undefined ? heldMs : average + HOLD_WEIGHT * (heldMs - average));
-          }
-          await this.give(attempt.handle);
-          this.releases++;
-          this.wake();
-        })()),
+      release: () => (released ??= this.giveBack(ids, heldSince, attempt.handle)),
     };
+  }
+
+  private giveBack(ids: readonly string[], heldSince: number, handle: H): Promise<void> {
+    const heldMs = performance.now() - heldSince;
+    for (const id of ids) {
+      const average = this.holdMs.get(id);
+      this.holdMs.set(id, average === undefined ? heldMs : average + HOLD_WEIGHT * (heldMs - average));
+    }
+    const given = (): void => {
+      this.releases++;
+      this.wake();
+    };
+    if (this.giveNow === undefined) return this.give(handle).then(given);
+    this.giveNow(handle);
+    given();
+    return RESOLVED;
   }
 
   /**
@@ -337,13 +345,13 @@ export abstract class SlotQueue<H> implements SlotPool {
     return Math.min(MAX_RETRY_AFTER_SECONDS, Math.ceil(ms / 1000));
   }
 
-  private assertOpen(): void {
+  protected assertOpen(): void {
     if (this.closed) throw new ServiceUnavailableError('The gateway is shutting down; retry the request', 1);
   }
 }
 
 /** A lease that holds nothing: no scopes, or admitted without a slot (fail open). */
-function unheldLease(scopes: readonly string[], held: boolean): Lease {
+export function unheldLease(scopes: readonly string[], held: boolean): Lease {
   return { scopes, held, release: () => Promise.resolve() };
 }
 
@@ -352,8 +360,11 @@ function left(waiter: { readonly done: boolean }): boolean {
   return waiter.done;
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /** One slot per scope: a scope named twice counts once, at its lowest limit. */
-function distinct(scopes: readonly SlotScope[]): readonly SlotScope[] {
+export function distinct(scopes: readonly SlotScope[]): readonly SlotScope[] {
+  if (scopes.length <= 1) return scopes;
   const byId = new Map<string, SlotScope>();
   for (const scope of scopes) {
     const seen = byId.get(scope.id);

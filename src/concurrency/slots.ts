@@ -75,6 +75,11 @@ export interface SlotPool {
    */
   tryAcquire(scopes: readonly SlotScope[], options?: { readonly priority?: number }): Promise<Lease | null>;
   /**
+   * tryAcquire(), answered at once: a pool in this process has it (no store to wait for). Throws
+   * ServiceUnavailableError when the pool is closed.
+   */
+  tryAcquireNow?(scopes: readonly SlotScope[], options?: { readonly priority?: number }): Lease | null;
+  /**
    * A slot in every scope, waiting in this instance's queue when one is full: by priority, first come
    * first served within a priority. Rejects with ConcurrencyLimitError after the timeout or when the
    * queue is full (maxQueue), with the signal's reason when it aborts, and with ServiceUnavailableError

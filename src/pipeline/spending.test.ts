@@ -91,7 +91,7 @@ describe('Spending', () => {
     let now = Date.parse('2026-12-02T10:00:00Z');
     const spending = new Spending({ ledger: ledger(), logger: silent, now: () => now });
     // 0.001 USD a day; each request may cost 0.0004.
-    const reserve = () =>
+    const reserve = async () =>
       spending.reserve({
         key: { id: 'ci-bot', budgets: [usd(0.001)] },
         team: null,
@@ -124,7 +124,7 @@ describe('Spending', () => {
 
   it("holds the team's budgets too, and soft budgets never refuse", async () => {
     const spending = new Spending({ ledger: ledger(), logger: silent });
-    const reserve = () =>
+    const reserve = async () =>
       spending.reserve({
         key: { id: 'k', budgets: [usd(0.0001, 'month', true)] },
         team: { id: 'research', budgets: [{ unit: 'tokens', limit: 120, window: 'total', soft: false }] },
@@ -154,7 +154,7 @@ describe('Spending', () => {
       model: 'mystery',
     });
     await assert.rejects(
-      spending.reserve(input({ budget: { unpriced: 'refuse' } })),
+      async () => spending.reserve(input({ budget: { unpriced: 'refuse' } })),
       /'mystery' has no price/,
     );
     assert.equal((await spending.reserve(input({})))?.headers['x-gateway-budget-remaining'], '1');
@@ -181,7 +181,7 @@ describe('Spending', () => {
     });
     assert.deepEqual((await spending.reserve(input('open')))?.headers, {});
     await assert.rejects(
-      spending.reserve(input('closed')),
+      async () => spending.reserve(input('closed')),
       (error: unknown) => error instanceof GatewayError && error.status === 503,
     );
     assert.deepEqual(outcomes, [true, false]);

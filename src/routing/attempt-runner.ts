@@ -62,7 +62,7 @@ export interface PreparedSlot {
    * The slot, for the attempt that uses it (once); null: the backend was full, or a request of this
    * instance with the same priority or higher waits for it.
    */
-  take(): Promise<Lease | null>;
+  take(): Lease | null | Promise<Lease | null>;
   /** Gives the slot back unless an attempt took it. Idempotent; never rejects. */
   discard(): void;
 }
@@ -164,12 +164,21 @@ export class AttemptRunner {
     if (limit === undefined) return null;
     let taken = false;
     let discarded = false;
-    const lease = slots.pool.tryAcquire(
-      [{ id: `backend:${target.state.adapter.name}`, limit }],
-      priority === undefined ? {} : { priority },
-    );
+    const scopes = [{ id: `backend:${target.state.adapter.name}`, limit }];
+    const options = priority === undefined ? {} : { priority };
+    const pool = slots.pool;
+    let lease: Lease | null | Promise<Lease | null>;
+    try {
+      lease =
+        pool.tryAcquireNow !== undefined
+          ? pool.tryAcquireNow(scopes, options)
+          : pool.tryAcquire(scopes, options);
+    } catch {
+      // Closed (shutting down): the attempt asks again and answers with the pool's error.
+      return null;
+    }
     // Unobserved, a rejection (the store failing closed) would be unhandled until an attempt awaits it.
-    lease.catch(() => undefined);
+    if (lease instanceof Promise) lease.catch(() => undefined);
     return {
       target,
       take: () => {
@@ -179,10 +188,12 @@ export class AttemptRunner {
       discard: () => {
         if (taken || discarded) return;
         discarded = true;
-        lease.then(
-          (held) => void held?.release(),
-          () => undefined,
-        );
+        if (lease instanceof Promise)
+          lease.then(
+            (held) => void held?.release(),
+            () => undefined,
+          );
+        else void lease?.release();
       },
     };
   }
@@ -293,7 +304,7 @@ export class AttemptRunner {
           if (prepared !== null) {
             const taking = prepared.take();
             prepared = null;
-            lease = await taking;
+            lease = taking instanceof Promise ? await taking : taking;
             if (lease === null) {
               (saturated ??= new Set()).add(target.state);
               queueOn ??= target;
