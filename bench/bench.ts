@@ -109,9 +109,25 @@ interface BenchRequest {
   readonly path: string;
   readonly body: string;
   readonly streamBody: string;
+  /** The API key it is sent with (BENCH_KEY by default). */
+  readonly key?: string;
 }
 
 const CHAT: BenchRequest = { path: '/v1/chat/completions', body, streamBody };
+/**
+ * Issue 20: a key with budgets (one in dollars, one in tokens) and a concurrency cap, to a model whose
+ * backend has a concurrency cap, all never reached: reserve, settle, a key slot and a backend slot per
+ * request. Sent to the same processes as the plain chat request (alternating in the interleaved slices):
+ * two processes of one configuration differ by up to 10-15% on this VM, more than the 10% the budgets
+ * may cost, while one process serving both requests in turn compares them alone.
+ */
+const BUDGETED_KEY = 'sk-gw-budgetedBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
+const BUDGETED: BenchRequest = {
+  path: '/v1/chat/completions',
+  body: body.replace('"model":"bench"', '"model":"capped"'),
+  streamBody: streamBody.replace('"model":"bench"', '"model":"capped"'),
+  key: BUDGETED_KEY,
+};
 /**
  * The same request in other protocols, on the miss path of the same gateway processes: what the
  * translation to and from the conversation model costs (issue 18).
@@ -159,9 +175,10 @@ async function sequential(
   payload: string,
   count: number,
   firstByte: boolean,
+  key: string = BENCH_KEY,
 ): Promise<SequentialResult> {
   const pool = new Pool(url, { connections: 1, pipelining: 1 });
-  const headers = { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` };
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
   const samples: number[] = [];
   try {
     for (let index = 0; index < warmup + count; index++) {
@@ -390,8 +407,9 @@ async function main(): Promise<void> {
         /** Node's options; the start script's by default. */
         flags?: readonly string[];
         /**
-         * Issue 20: a budget in dollars and one in tokens on the key, a concurrency cap on the key and
-         * on the backend, all never reached, and a price for every model: reserve, settle, two slots.
+         * Issue 20: a second key (BUDGETED_KEY) with a budget in dollars, one in tokens and a concurrency
+         * cap, and a model `capped` whose backend has a cap and a price, all never reached: reserve,
+         * settle, two slots for the BUDGETED request. The plain request's key and model are unchanged.
          */
         budgetsAndCaps?: boolean;
         /** Issue 21: true turns the request log on (SQLite in state_dir; off by default for now). */
@@ -417,34 +435,42 @@ async function main(): Promise<void> {
                 ? { redis: { url: redis.url } }
                 : {}),
             backends: [
-              {
-                name: 'upstream',
-                type: 'openai',
-                url: `${upstream.url}/v1`,
-                ...(options.budgetsAndCaps === true ? { max_concurrency: 100_000 } : {}),
-              },
+              { name: 'upstream', type: 'openai', url: `${upstream.url}/v1` },
+              ...(options.budgetsAndCaps === true
+                ? [{ name: 'capped', type: 'openai', url: `${upstream.url}/v1`, max_concurrency: 100_000 }]
+                : []),
             ],
-            models: [{ name: '*', targets: [{ backend: 'upstream' }] }],
+            models: [
+              ...(options.budgetsAndCaps === true
+                ? [{ name: 'capped', targets: [{ backend: 'capped', model: 'bench' }] }]
+                : []),
+              { name: '*', targets: [{ backend: 'upstream' }] },
+            ],
             auth: {
               enabled: options.authEnabled,
               keys: [
-                {
-                  id: 'bench',
-                  sha256: sha256Hex(BENCH_KEY),
-                  ...(options.budgetsAndCaps === true
-                    ? {
+                { id: 'bench', sha256: sha256Hex(BENCH_KEY) },
+                ...(options.budgetsAndCaps === true
+                  ? [
+                      {
+                        id: 'budgeted',
+                        sha256: sha256Hex(BUDGETED_KEY),
                         max_concurrency: 100_000,
                         budgets: [
                           { usd: 1_000_000_000, window: 'day' },
                           { tokens: 1_000_000_000_000, window: 'month' },
                         ],
-                      }
-                    : {}),
-                },
+                      },
+                    ]
+                  : []),
               ],
             },
             ...(options.budgetsAndCaps === true
-              ? { usage: { prices: [{ model: '*', prompt_per_million: 0.15, completion_per_million: 0.6 }] } }
+              ? {
+                  usage: {
+                    prices: [{ model: 'capped', prompt_per_million: 0.15, completion_per_million: 0.6 }],
+                  },
+                }
               : {}),
             // Every request of the benchmark is the same: with the cache on, all but the first are hits.
             cache: { enabled: options.cache },
@@ -476,7 +502,12 @@ async function main(): Promise<void> {
       }
       return processes;
     };
-    const gateway = await startGateway('gateway', { authEnabled: true, redisLimits: false, cache: false });
+    const gateway = await startGateway('gateway', {
+      authEnabled: true,
+      redisLimits: false,
+      cache: false,
+      budgetsAndCaps: true,
+    });
     // The other protocols on processes of their own, configured as `gateway`: shared processes would get
     // those targets' warm-up and load too, and a warmer JIT than the configurations they are compared with.
     const protocolGateways: Record<string, readonly Service[]> = {};
@@ -505,17 +536,6 @@ async function main(): Promise<void> {
       requestLog: true,
     });
     const gatewayLimits = await startGateway('gateway-limits', {
-      authEnabled: true,
-      redisLimits: true,
-      cache: false,
-    });
-    const gatewayBudgetsLocal = await startGateway('gateway-budgets-local', {
-      authEnabled: true,
-      redisLimits: false,
-      cache: false,
-      budgetsAndCaps: true,
-    });
-    const gatewayBudgets = await startGateway('gateway-budgets', {
       authEnabled: true,
       redisLimits: true,
       cache: false,
@@ -555,13 +575,18 @@ async function main(): Promise<void> {
       'gateway, metrics+usage off': gatewayQuiet,
       'gateway, request log on': gatewayRequestLog,
       'gateway, Redis limits': gatewayLimits,
-      'gateway, budgets+caps (in process)': gatewayBudgetsLocal,
-      'gateway, Redis limits+budgets+caps': gatewayBudgets,
+      // The same processes as the plain request's, sent the BUDGETED request.
+      'gateway, budgets+caps (in process)': gateway,
+      'gateway, Redis limits+budgets+caps': gatewayLimits,
       'gateway, cache hits': gatewayHits,
       'gateway, cache hits (Redis)': gatewayRedisHits,
       ...protocolGateways,
     };
-    const requestOf = (name: string): BenchRequest => PROTOCOL_REQUESTS[name] ?? CHAT;
+    const requestOf = (name: string): BenchRequest =>
+      PROTOCOL_REQUESTS[name] ??
+      (name === 'gateway, budgets+caps (in process)' || name === 'gateway, Redis limits+budgets+caps'
+        ? BUDGETED
+        : CHAT);
     const serverFor = (name: string, turn: number): Service => {
       const processes = targets[name] ?? [];
       return processes[turn % processes.length]!;
@@ -586,13 +611,13 @@ async function main(): Promise<void> {
     const loadOf = (name: string, server: Service): SlicedTarget =>
       loads.get(`${name}\u0000${server.child.pid ?? 0}`)!;
     for (const name of names) {
-      const { path, body: payload } = requestOf(name);
+      const { path, body: payload, key } = requestOf(name);
       for (const service of targets[name] ?? []) {
         loads.set(
           `${name}\u0000${service.child.pid ?? 0}`,
           new SlicedTarget(service.url, CONNECTIONS, {
             path,
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` },
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${key ?? BENCH_KEY}` },
             body: payload,
           }),
         );
@@ -645,9 +670,11 @@ async function main(): Promise<void> {
         const server = serverFor(name, passIndex);
         activate(server);
         const request = requestOf(name);
-        entry.c1.push(await sequential(server.url, request.path, request.body, sequentialRequests, false));
+        entry.c1.push(
+          await sequential(server.url, request.path, request.body, sequentialRequests, false, request.key),
+        );
         entry.stream.push(
-          await sequential(server.url, request.path, request.streamBody, streamRequests, true),
+          await sequential(server.url, request.path, request.streamBody, streamRequests, true, request.key),
         );
       }
     }
