@@ -23,7 +23,7 @@ import {
   assembleStats,
   combinedRollupTableSql,
   partialsFromRecords,
-  partialsFromRollups,
+  partialsFromPackedRollups,
   recordStatsSql,
   rollupBackfillSql,
   rollupDeltas,
@@ -325,13 +325,13 @@ export class PostgresRequestLogStore implements RequestLogStore {
     const placeholder = (index: number): string => `$${index}`;
     const dimension = rollupDimension(filters, bucket, groupBy);
     if (dimension !== null) {
-      const query = rollupStatsSql(ROLLUP_TABLE, dimension, filters, groupBy, placeholder);
+      const query = rollupStatsSql(ROLLUP_TABLE, dimension, filters, groupBy, placeholder, true);
       const result = await this.pool.query<unknown[]>({
         text: query.sql,
         values: query.params,
         rowMode: 'array',
       });
-      return { source: 'rollup', rows: assembleStats(partialsFromRollups(result.rows)) };
+      return { source: 'rollup', rows: assembleStats(partialsFromPackedRollups(result.rows)) };
     }
     const queries = recordStatsSql('request_log', filters, bucket, groupBy, placeholder);
     const [sums, duration, ttfb] = await Promise.all(
