@@ -248,10 +248,10 @@ export class AttemptRunner {
     // target is full, the request waits in the queue for that one (fallback on saturation first).
     let saturated: Set<TargetState> | null = null;
     let queueOn: RouteTarget | null = null;
+    // A slot asked for ahead of time: the first attempt's, if its target can still take requests.
+    let prepared = log.preparedSlot ?? null;
+    log.preparedSlot = null;
     try {
-      // A slot asked for ahead of time: the first attempt's, if its target can still take requests.
-      let prepared = log.preparedSlot ?? null;
-      log.preparedSlot = null;
       if (prepared !== null && !prepared.target.state.available(plan.clientModel)) {
         prepared.discard();
         prepared = null;
@@ -372,6 +372,8 @@ export class AttemptRunner {
       }
     } finally {
       clearTimeout(deadline);
+      // Not taken (nothing was attempted): given back.
+      prepared?.discard();
     }
   }
 
