@@ -186,6 +186,8 @@ const CANCELLED = 'delay:25';
 const CANCEL_USD: Budget = { unit: 'usd', limit: 0.05, window: 'day', soft: false };
 const CANCEL_TOKENS: Budget = { unit: 'tokens', limit: 100_000, window: 'day', soft: false };
 const TEAM: Budget = { unit: 'usd', limit: usd(3 * WORST + WORST / 2), window: 'day', soft: false };
+/** A key with a budget and a rate limit of one request a minute. */
+const LIMITED: Budget = { unit: 'usd', limit: usd(10 * WORST), window: 'day', soft: false };
 const SOFT: Budget = { unit: 'usd', limit: usd(2.5 * WORST), window: 'day', soft: true };
 const ALERTED: Budget = { unit: 'usd', limit: usd(10 * WORST), window: 'day', soft: false };
 const HOURLY: Budget = { unit: 'usd', limit: usd(2 * WORST), window: 'hour', soft: false };
@@ -219,6 +221,7 @@ function document(
           keyEntry('alerted', { budgets: [asConfig(ALERTED)] }),
           keyEntry('hourly', { budgets: [asConfig(HOURLY)] }),
           keyEntry('unpriced', { budgets: [{ usd: 1, window: 'day' }] }),
+          keyEntry('ratelimited', { budgets: [asConfig(LIMITED)], rate_limit: { requests: '1/minute' } }),
         ],
       },
       teams: [{ id: 'squad', budgets: [asConfig(TEAM)] }],
@@ -614,7 +617,7 @@ describe('budget.unpriced: allow', () => {
 
   before(async () => {
     upstream = await MeteredUpstream.start();
-    gateway = await startGateway(document(upstream, {}, 'allow'));
+    gateway = await startGateway(document(upstream, {}, 'allow'), { GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN });
   });
   after(async () => {
     await gateway.stop();
@@ -626,5 +629,29 @@ describe('budget.unpriced: allow', () => {
     assert.equal(answer.status, 200, answer.text);
     assert.equal(upstream.of('free-model').length, 1);
     assert.equal(answer.headers['x-gateway-budget-remaining'], '1');
+  });
+
+  it('a request its rate limit refuses holds nothing of the budget afterwards (asked for together, given back)', async () => {
+    const budgetOf = async (): Promise<{ spent: number; reserved: number; remaining: number }> => {
+      const usage = await sender.send(gateway.url, 'GET', '/admin/usage?key=ratelimited', {
+        token: ADMIN_TOKEN,
+      });
+      assert.equal(usage.status, 200, usage.text);
+      const [shown] = (usage.json as { budgets: { spent: number; reserved: number; remaining: number }[] })
+        .budgets;
+      assert.ok(shown !== undefined, usage.text);
+      return shown;
+    };
+    const calledBefore = upstream.of('metered').length;
+    const first = await chat(gateway.url, 'ratelimited', {});
+    assert.equal(first.status, 200, first.text);
+    const afterFirst = await budgetOf();
+    assert.ok(afterFirst.spent > 0, 'the first request was settled at its cost');
+    const refused = await chat(gateway.url, 'ratelimited', {});
+    assert.equal(refused.status, 429, refused.text);
+    assert.match(refused.text, /rate_limit_exceeded/);
+    // In process the reservation and its release are synchronous: nothing may be left held now.
+    assert.deepEqual(await budgetOf(), afterFirst);
+    assert.equal(upstream.of('metered').length, calledBefore + 1, 'the refused request never went upstream');
   });
 });
