@@ -109,16 +109,21 @@ export class MemoryBudgetLedger implements BudgetLedger {
       }
       if (counter.lapsed.size > 0 && counter.lapsed.delete(reservation.id)) counted = true;
     }
+    const before = new Map<string, number>();
     const lines: SettledLine[] = [];
-    for (const [index, line] of reservation.lines.entries()) {
+    for (const line of reservation.lines) {
       const counter = this.counters.get(line.counter) ?? this.create(line.counter, line.window.end);
-      // Lines of one counter count the usage once (their unit is the same): the first of them adds it.
-      const first = reservation.lines.findIndex((other) => other.counter === line.counter) === index;
-      const spentBefore = first
-        ? counter.spent
-        : (lines.find((done) => done.line.counter === line.counter)?.spentBefore ?? counter.spent);
-      if (first && counted) counter.spent += usageUnits(line.budget, actual);
-      lines.push({ line, limit: limitUnits(line.budget), spentBefore, spentAfter: counter.spent });
+      if (!before.has(line.counter)) {
+        before.set(line.counter, counter.spent);
+        // Lines of one counter count the usage once (their unit is the same).
+        if (counted) counter.spent += usageUnits(line.budget, actual);
+      }
+      lines.push({
+        line,
+        limit: limitUnits(line.budget),
+        spentBefore: before.get(line.counter) ?? counter.spent,
+        spentAfter: counter.spent,
+      });
     }
     return { counted, lines };
   }

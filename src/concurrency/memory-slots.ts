@@ -1,4 +1,4 @@
-import { distinct, SlotQueue, unheldLease, type Attempt, type SlotQueueOptions } from './slot-queue.js';
+import { SlotQueue, unheldLease, type Attempt, type SlotQueueOptions } from './slot-queue.js';
 import type { Lease, SlotScope } from './slots.js';
 
 export type MemorySlotsOptions = Omit<SlotQueueOptions, 'poll'>;
@@ -20,12 +20,10 @@ export class MemorySlots extends SlotQueue<readonly string[]> {
 
   /** tryAcquire(), at once: the counts are here. */
   tryAcquireNow(requested: readonly SlotScope[], options: { readonly priority?: number } = {}): Lease | null {
-    this.assertOpen();
-    const scopes = distinct(requested);
+    const scopes = this.tryable(requested, options.priority);
+    if (scopes === null) return null;
     if (scopes.length === 0) return unheldLease([], true);
-    if (this.blockers(scopes, options.priority ?? -Infinity).length > 0) return null;
-    const attempt = this.takeNow(scopes);
-    return attempt.kind === 'full' ? null : this.leaseOf(scopes, attempt);
+    return this.tried(scopes, this.takeNow(scopes));
   }
 
   protected take(scopes: readonly SlotScope[]): Promise<Attempt<readonly string[]>> {

@@ -87,11 +87,27 @@ export abstract class SlotQueue<H> implements SlotPool {
     requested: readonly SlotScope[],
     options: { priority?: number } = {},
   ): Promise<Lease | null> {
+    const scopes = this.tryable(requested, options.priority);
+    if (scopes === null) return null;
+    if (scopes.length === 0) return unheldLease([], true);
+    return this.tried(scopes, await this.take(scopes));
+  }
+
+  /**
+   * tryAcquire's checks before the store is asked: the distinct scopes (empty: nothing to hold), or
+   * null when a queued request of at least `priority` waits for one of them.
+   */
+  protected tryable(
+    requested: readonly SlotScope[],
+    priority: number | undefined,
+  ): readonly SlotScope[] | null {
     this.assertOpen();
     const scopes = distinct(requested);
-    if (scopes.length === 0) return unheldLease([], true);
-    if (this.blockers(scopes, options.priority ?? -Infinity).length > 0) return null;
-    const attempt = await this.take(scopes);
+    return scopes.length > 0 && this.blockers(scopes, priority ?? -Infinity).length > 0 ? null : scopes;
+  }
+
+  /** tryAcquire's answer for what the store said. */
+  protected tried(scopes: readonly SlotScope[], attempt: Attempt<H>): Lease | null {
     return attempt.kind === 'full' ? null : this.leaseOf(scopes, attempt);
   }
 
@@ -199,7 +215,7 @@ export abstract class SlotQueue<H> implements SlotPool {
   }
 
   /** The scopes among `scopes` on which a queued request of at least `priority` is blocked. */
-  protected blockers(scopes: readonly SlotScope[], priority: number): string[] {
+  private blockers(scopes: readonly SlotScope[], priority: number): string[] {
     if (this.queue.length === 0) return [];
     const blocked = new Set<string>();
     for (const waiter of this.queue) {
@@ -307,7 +323,7 @@ export abstract class SlotQueue<H> implements SlotPool {
     this.queueOptions.metrics?.queueLength?.(id, length);
   }
 
-  protected leaseOf(scopes: readonly SlotScope[], attempt: Exclude<Attempt<H>, { kind: 'full' }>): Lease {
+  private leaseOf(scopes: readonly SlotScope[], attempt: Exclude<Attempt<H>, { kind: 'full' }>): Lease {
     const ids = scopes.map((scope) => scope.id);
     if (attempt.kind === 'unheld') return unheldLease(ids, false);
     const heldSince = performance.now();
@@ -345,7 +361,7 @@ export abstract class SlotQueue<H> implements SlotPool {
     return Math.min(MAX_RETRY_AFTER_SECONDS, Math.ceil(ms / 1000));
   }
 
-  protected assertOpen(): void {
+  private assertOpen(): void {
     if (this.closed) throw new ServiceUnavailableError('The gateway is shutting down; retry the request', 1);
   }
 }
@@ -363,7 +379,7 @@ function left(waiter: { readonly done: boolean }): boolean {
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /** One slot per scope: a scope named twice counts once, at its lowest limit. */
-export function distinct(scopes: readonly SlotScope[]): readonly SlotScope[] {
+function distinct(scopes: readonly SlotScope[]): readonly SlotScope[] {
   if (scopes.length <= 1) return scopes;
   const byId = new Map<string, SlotScope>();
   for (const scope of scopes) {

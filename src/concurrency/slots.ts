@@ -100,3 +100,17 @@ export interface SlotPool {
    */
   close(): Promise<void>;
 }
+
+/**
+ * tryAcquire, answered at once when the pool can (in process: no promise, no turn of the event loop),
+ * else its promise.
+ */
+export function tryAcquireSoon(
+  pool: SlotPool,
+  scopes: readonly SlotScope[],
+  options: { readonly priority?: number },
+): Lease | null | Promise<Lease | null> {
+  return pool.tryAcquireNow !== undefined
+    ? pool.tryAcquireNow(scopes, options)
+    : pool.tryAcquire(scopes, options);
+}

@@ -24,7 +24,7 @@ import { TextCollector } from '../logging/prompt-log.js';
 import type { ProtocolOutput, StreamOutput } from './output.js';
 import { allowedModels } from '../auth/team-models.js';
 import { callerScopes } from '../concurrency/slot-pool.js';
-import type { Lease } from '../concurrency/slots.js';
+import { tryAcquireSoon, type Lease } from '../concurrency/slots.js';
 import { countedCost, requestCost } from './request-cost.js';
 import { worstCase, type BudgetHold } from './spending.js';
 
@@ -160,7 +160,6 @@ export async function serveGeneration(
         teamId: state.team?.id ?? null,
         teamMaxConcurrency: state.team?.maxConcurrency ?? null,
       });
-      const slots = context.slots;
       let tried: Lease | null | Promise<Lease | null> = null;
       let reserved: BudgetHold | null | Promise<BudgetHold | null> = null;
       try {
@@ -168,11 +167,7 @@ export async function serveGeneration(
         // verdict, which comes first.
         let refused: { readonly error: unknown } | null = null;
         try {
-          if (scopes.length > 0)
-            tried =
-              slots.tryAcquireNow !== undefined
-                ? slots.tryAcquireNow(scopes, { priority: key.priority })
-                : slots.tryAcquire(scopes, { priority: key.priority });
+          if (scopes.length > 0) tried = tryAcquireSoon(context.slots, scopes, { priority: key.priority });
           state.preparedSlot = context.attempts.prepareSlot(plan, key.priority);
           if (budgeted) {
             const reserve = (): BudgetHold | null | Promise<BudgetHold | null> =>

@@ -313,6 +313,14 @@ function groupOf(value: unknown): string | null {
   return typeof value !== 'string' || value === NONE ? null : value;
 }
 
+/** Sets the counter of index `column` in ROLLUP_COUNTER_COLUMNS' order: a sum, then duration, then ttfb buckets. */
+function setCounter(partial: StatsPartial, column: number, value: number): void {
+  const sums = SUM_COLUMNS.length;
+  if (column < sums) partial[SUM_COLUMNS[column] ?? 'requests'] = value;
+  else if (column < sums + BUCKET_COUNT) partial.duration[column - sums] = value;
+  else partial.ttfb[column - sums - BUCKET_COUNT] = value;
+}
+
 /**
  * Partials from rollup rows as rollupStatsSql selects them, each row an array (better-sqlite3's raw
  * mode, pg's rowMode 'array'): bucket_start, grp, then ROLLUP_COUNTER_COLUMNS. Arrays rather than
@@ -320,15 +328,10 @@ function groupOf(value: unknown): string | null {
  * cost more than the query.
  */
 export function partialsFromRollups(rows: readonly (readonly unknown[])[]): StatsPartial[] {
-  const sums = SUM_COLUMNS.length;
   return rows.map((row) => {
     const partial = emptyPartial(Number(row[0]), groupOf(row[1]));
-    for (let index = 0; index < sums; index += 1)
-      partial[SUM_COLUMNS[index] ?? 'requests'] = Number(row[2 + index] ?? 0);
-    for (let index = 0; index < BUCKET_COUNT; index += 1) {
-      partial.duration[index] = Number(row[2 + sums + index] ?? 0);
-      partial.ttfb[index] = Number(row[2 + sums + BUCKET_COUNT + index] ?? 0);
-    }
+    for (let column = 0; column < ROLLUP_COUNTER_COLUMNS.length; column += 1)
+      setCounter(partial, column, Number(row[2 + column] ?? 0));
     return partial;
   });
 }
@@ -339,7 +342,6 @@ export function partialsFromRollups(rows: readonly (readonly unknown[])[]): Stat
  * read without splitting it.
  */
 export function partialsFromPackedRollups(rows: readonly (readonly unknown[])[]): StatsPartial[] {
-  const sums = SUM_COLUMNS.length;
   return rows.map((row) => {
     const partial = emptyPartial(Number(row[0]), groupOf(row[1]));
     const text = typeof row[2] === 'string' ? row[2] : '';
@@ -353,11 +355,8 @@ export function partialsFromPackedRollups(rows: readonly (readonly unknown[])[])
         if (code !== 45) value = value * 10 + (code - 48);
         continue;
       }
-      value *= sign;
+      setCounter(partial, column, value * sign);
       sign = 1;
-      if (column < sums) partial[SUM_COLUMNS[column] ?? 'requests'] = value;
-      else if (column < sums + BUCKET_COUNT) partial.duration[column - sums] = value;
-      else partial.ttfb[column - sums - BUCKET_COUNT] = value;
       column += 1;
       value = 0;
     }

@@ -17,7 +17,7 @@ import { RetryBudget } from './retry-budget.js';
 import type { BackendLoad } from './backend-load.js';
 import { LatencyTracker } from './latency-tracker.js';
 import type { RouteTarget, TargetState } from './targets.js';
-import type { Lease, SlotPool } from '../concurrency/slots.js';
+import { tryAcquireSoon, type Lease, type SlotPool } from '../concurrency/slots.js';
 
 /** One upstream attempt, as the request's log line shows it. */
 export interface AttemptRecord {
@@ -166,13 +166,9 @@ export class AttemptRunner {
     let discarded = false;
     const scopes = [{ id: `backend:${target.state.adapter.name}`, limit }];
     const options = priority === undefined ? {} : { priority };
-    const pool = slots.pool;
     let lease: Lease | null | Promise<Lease | null>;
     try {
-      lease =
-        pool.tryAcquireNow !== undefined
-          ? pool.tryAcquireNow(scopes, options)
-          : pool.tryAcquire(scopes, options);
+      lease = tryAcquireSoon(slots.pool, scopes, options);
     } catch {
       // Closed (shutting down): the attempt asks again and answers with the pool's error.
       return null;
