@@ -22,7 +22,14 @@ import {
   type SettleResult,
 } from './ledger.js';
 import type { LedgerOptions } from './memory-ledger.js';
-import { counterAt, planReservation, refusalOf, statusOf, type CounterState } from './plan.js';
+import {
+  counterAt,
+  planReservation,
+  refusalOf,
+  statusOf,
+  type CounterPlan,
+  type CounterState,
+} from './plan.js';
 import { TurnBatch } from '../state/turn-batch.js';
 import { WindowCalendar, type WindowSpan } from './windows.js';
 
@@ -60,93 +67,106 @@ end
 
 /*
  * Reserves for several requests at once (TurnBatch), each as if by a script of its own, in order.
- * KEYS: per reservation, per counter its hash and its sorted set. ARGV: deadline, the number of
- * reservations, then per reservation: now, its expiry, its id, its number of counters n, then per
- * counter: amount, hard limit (-1: soft only), expiry of its keys (ms since the epoch; 0: never). Each
- * checks every counter of its own, then reserves on all or none.
+ * KEYS: the batch's distinct counters, each as its hash and its sorted set. ARGV: deadline, now, the
+ * number of counters d, per counter the expiry of its keys (ms since the epoch; 0: never), the number
+ * of reservations, then per reservation: its id, its expiry, its number of counters n, then per counter:
+ * its index among KEYS' counters (1-based), amount, hard limit (-1: soft only). Each checks every
+ * counter of its own, then reserves on all or none.
+ *
+ * A counter is purged and read once per batch, and its keys' expiry set once: a batch holds the
+ * requests of one turn, most of them on the same few counters, and a call per request and counter for
+ * each of those was most of what Redis spent on a batch.
  * Returns { rnow, then per reservation: allowed (1|0), then per counter spent and reserved (after
  * reserving, if it did) }.
  */
 const RESERVE = new LuaScript(`${PRELUDE}
+local now = tonumber(ARGV[2])
+local d = tonumber(ARGV[3])
+local spent, reserved, taken = {}, {}, {}
+for c = 1, d do
+  purge(KEYS[c * 2 - 1], KEYS[c * 2], now)
+  spent[c], reserved[c] = read(KEYS[c * 2 - 1])
+end
 local reply = { rnow }
-local k = 0
-local a = 3
-for _ = 1, tonumber(ARGV[2]) do
-  local now, expiresAt, id, n = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
-  local spent, reserved = {}, {}
+local a = 5 + d
+for _ = 1, tonumber(ARGV[4 + d]) do
+  local id, expiresAt, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
   local allowed = 1
   for i = 1, n do
-    local hash, held = KEYS[k + i * 2 - 1], KEYS[k + i * 2]
-    purge(hash, held, now)
-    spent[i], reserved[i] = read(hash)
-    local amount, limit = tonumber(ARGV[a + 1 + i * 3]), tonumber(ARGV[a + 2 + i * 3])
-    if limit >= 0 and spent[i] + reserved[i] + amount > limit then allowed = 0 end
+    local c, amount, limit = tonumber(ARGV[a + i * 3]), tonumber(ARGV[a + 1 + i * 3]), tonumber(ARGV[a + 2 + i * 3])
+    if limit >= 0 and spent[c] + reserved[c] + amount > limit then allowed = 0 end
   end
   if allowed == 1 then
     for i = 1, n do
-      local hash, held = KEYS[k + i * 2 - 1], KEYS[k + i * 2]
-      local amount, expireAt = tonumber(ARGV[a + 1 + i * 3]), tonumber(ARGV[a + 3 + i * 3])
-      reserved[i] = redis.call('HINCRBY', hash, 'reserved', amount)
-      redis.call('HSET', hash, 'r:' .. id, amount)
-      redis.call('ZADD', held, expiresAt, id)
-      if expireAt > 0 then
-        redis.call('PEXPIREAT', hash, expireAt)
-        redis.call('PEXPIREAT', held, expireAt)
-      end
+      local c, amount = tonumber(ARGV[a + i * 3]), tonumber(ARGV[a + 1 + i * 3])
+      reserved[c] = redis.call('HINCRBY', KEYS[c * 2 - 1], 'reserved', amount)
+      redis.call('HSET', KEYS[c * 2 - 1], 'r:' .. id, amount)
+      redis.call('ZADD', KEYS[c * 2], expiresAt, id)
+      taken[c] = true
     end
   end
   reply[#reply + 1] = allowed
   for i = 1, n do
-    reply[#reply + 1] = spent[i]
-    reply[#reply + 1] = reserved[i]
+    local c = tonumber(ARGV[a + i * 3])
+    reply[#reply + 1] = spent[c]
+    reply[#reply + 1] = reserved[c]
   end
-  k = k + n * 2
-  a = a + 4 + n * 3
+  a = a + 3 + n * 3
+end
+for c = 1, d do
+  local expireAt = tonumber(ARGV[3 + c])
+  if taken[c] and expireAt > 0 then
+    redis.call('PEXPIREAT', KEYS[c * 2 - 1], expireAt)
+    redis.call('PEXPIREAT', KEYS[c * 2], expireAt)
+  end
 end
 return reply`);
 
 /*
- * Settles the reservations of several requests at once (TurnBatch). KEYS: per reservation, per counter
- * its hash and sorted set. ARGV: deadline, the number of reservations, then per reservation its id, its
- * number of counters n and per counter: usage, expiry of its keys (0: never). A reservation counts if
- * some counter still holds it or marked it lapsed; settling removes both, so a second settlement
- * changes nothing, and no per-request key is kept (a mark per settlement, kept for its window, grew
- * Redis by every request of a month).
+ * Settles the reservations of several requests at once (TurnBatch). KEYS: the batch's distinct
+ * counters, each as its hash and sorted set. ARGV: deadline, the number of counters d, per counter the
+ * expiry of its keys (0: never), the number of reservations, then per reservation its id, its number of
+ * counters n and per counter: its index among KEYS' counters (1-based) and the usage. A reservation
+ * counts if some counter still holds it or marked it lapsed; settling removes both, so a second
+ * settlement changes nothing, and no per-request key is kept (a mark per settlement, kept for its
+ * window, grew Redis by every request of a month). A counter is read, and its expiry set, once per batch.
  * Returns { rnow, then per reservation: counted (1|0), then per counter spent before and after }.
  */
 const SETTLE = new LuaScript(`${PRELUDE}
+local d = tonumber(ARGV[2])
+local spent, counted = {}, {}
 local reply = { rnow }
-local k = 0
-local a = 3
-for _ = 1, tonumber(ARGV[2]) do
+local a = 4 + d
+for _ = 1, tonumber(ARGV[3 + d]) do
   local id, n = ARGV[a], tonumber(ARGV[a + 1])
-  local counted = 0
+  local count = 0
   for i = 1, n do
-    local hash, held = KEYS[k + i * 2 - 1], KEYS[k + i * 2]
+    local c = tonumber(ARGV[a + i * 2])
+    local hash = KEYS[c * 2 - 1]
     local amount = redis.call('HGET', hash, 'r:' .. id)
+    if redis.call('HDEL', hash, 'r:' .. id, 'l:' .. id) > 0 then count = 1 end
     if amount then
       redis.call('HINCRBY', hash, 'reserved', -tonumber(amount))
-      redis.call('HDEL', hash, 'r:' .. id)
-      redis.call('ZREM', held, id)
-      counted = 1
+      redis.call('ZREM', KEYS[c * 2], id)
     end
-    if redis.call('HDEL', hash, 'l:' .. id) == 1 then counted = 1 end
   end
-  reply[#reply + 1] = counted
+  reply[#reply + 1] = count
   for i = 1, n do
-    local hash = KEYS[k + i * 2 - 1]
-    local before = read(hash)
-    local after = before
-    if counted == 1 then
-      local usage, expireAt = tonumber(ARGV[a + i * 2]), tonumber(ARGV[a + 1 + i * 2])
-      if usage > 0 then after = redis.call('HINCRBY', hash, 'spent', usage) end
-      if expireAt > 0 and redis.call('EXISTS', hash) == 1 then redis.call('PEXPIREAT', hash, expireAt) end
+    local c, usage = tonumber(ARGV[a + i * 2]), tonumber(ARGV[a + 1 + i * 2])
+    if spent[c] == nil then spent[c] = tonumber(redis.call('HGET', KEYS[c * 2 - 1], 'spent') or '0') end
+    local before = spent[c]
+    if count == 1 then
+      if usage > 0 then spent[c] = redis.call('HINCRBY', KEYS[c * 2 - 1], 'spent', usage) end
+      counted[c] = true
     end
     reply[#reply + 1] = before
-    reply[#reply + 1] = after
+    reply[#reply + 1] = spent[c]
   end
-  k = k + n * 2
   a = a + 2 + n * 2
+end
+for c = 1, d do
+  local hash, expireAt = KEYS[c * 2 - 1], tonumber(ARGV[2 + c])
+  if counted[c] and expireAt > 0 and redis.call('EXISTS', hash) == 1 then redis.call('PEXPIREAT', hash, expireAt) end
 end
 return reply`);
 
@@ -163,6 +183,36 @@ for i = 1, #KEYS / 2 do
   reply[#reply + 1] = reserved
 end
 return reply`);
+
+/** A reservation to make: its id, when, until when, and what it takes of each counter. */
+interface Pending {
+  readonly id: string;
+  readonly now: number;
+  readonly expiresAt: number;
+  readonly counters: readonly CounterPlan[];
+}
+
+/** The distinct counters of a batch, numbered from 1 in the order first met (the scripts' KEYS). */
+class CounterIndex {
+  readonly names: string[] = [];
+  readonly expiries: number[] = [];
+  private readonly indexes = new Map<string, number>();
+
+  get size(): number {
+    return this.names.length;
+  }
+
+  indexOf(counter: string, window: WindowSpan): number {
+    let index = this.indexes.get(counter);
+    if (index === undefined) {
+      this.names.push(counter);
+      this.expiries.push(expireAtOf(window));
+      index = this.names.length;
+      this.indexes.set(counter, index);
+    }
+    return index;
+  }
+}
 
 /** A reservation to settle: its id, and per counter the usage to add and its window. */
 interface Settlement {
@@ -215,10 +265,9 @@ export class RedisBudgetLedger implements BudgetLedger {
   private readonly calendar: WindowCalendar;
   private readonly clock = new RedisClock();
   private readonly prefix: string;
-  private readonly reservations = new TurnBatch<
-    { keys: readonly string[]; args: readonly (string | number)[]; counters: number },
-    readonly (string | number)[]
-  >((batch) => this.reserveAll(batch));
+  private readonly reservations = new TurnBatch<Pending, readonly (string | number)[]>((batch) =>
+    this.reserveAll(batch),
+  );
   private readonly settlements = new TurnBatch<Settlement, SettledCounters>((batch) => this.settleAll(batch));
   /** Calls sent and neither answered nor given up on. */
   private waiting = 0;
@@ -237,13 +286,7 @@ export class RedisBudgetLedger implements BudgetLedger {
     const expiresAt = now + (this.options.reservationTtlMs?.() ?? DEFAULT_RESERVATION_TTL_MS);
     if (plan.counters.length === 0)
       return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses: [] } };
-    const args: (string | number)[] = [now, expiresAt, id, plan.counters.length];
-    const keys: string[] = [];
-    for (const counter of plan.counters) {
-      keys.push(...this.keysOf(counter.counter));
-      args.push(counter.amount, counter.hardLimit ?? -1, expireAtOf(counter.window));
-    }
-    const reply = await this.reservations.add({ keys, args, counters: plan.counters.length });
+    const reply = await this.reservations.add({ id, now, expiresAt, counters: plan.counters });
     const states = statesOf(
       plan.counters.map((counter) => counter.counter),
       reply,
@@ -277,47 +320,67 @@ export class RedisBudgetLedger implements BudgetLedger {
   }
 
   /** One script for the reservations of the requests of one turn; each answer as `allowed, spent, reserved…`. */
-  private async reserveAll(
-    batch: readonly { keys: readonly string[]; args: readonly (string | number)[]; counters: number }[],
-  ): Promise<(readonly (string | number)[])[]> {
-    const keys: string[] = [];
-    const args: (string | number)[] = [0, batch.length];
+  private async reserveAll(batch: readonly Pending[]): Promise<(readonly (string | number)[])[]> {
+    const counters = new CounterIndex();
+    const entries: (string | number)[] = [batch.length];
+    let now = 0;
     for (const entry of batch) {
-      keys.push(...entry.keys);
-      args.push(...entry.args);
+      now = Math.max(now, entry.now);
+      entries.push(entry.id, entry.expiresAt, entry.counters.length);
+      for (const counter of entry.counters)
+        entries.push(
+          counters.indexOf(counter.counter, counter.window),
+          counter.amount,
+          counter.hardLimit ?? -1,
+        );
     }
-    const reply = await this.run(RESERVE, keys, args);
+    const reply = await this.run(RESERVE, this.keysOfAll(counters), [
+      0,
+      now,
+      counters.size,
+      ...counters.expiries,
+      ...entries,
+    ]);
     let offset = 1;
-    return batch.map(({ counters }) => {
-      const answer = reply.slice(offset, offset + 1 + counters * 2);
-      offset += 1 + counters * 2;
+    return batch.map(({ counters: { length } }) => {
+      const answer = reply.slice(offset, offset + 1 + length * 2);
+      offset += 1 + length * 2;
       return answer;
     });
   }
 
   /** One script for the settlements of the requests that ended in one turn of the event loop. */
   private async settleAll(settlements: readonly Settlement[]): Promise<SettledCounters[]> {
-    const keys: string[] = [];
-    const args: (string | number)[] = [0, settlements.length];
-    for (const { id, counters } of settlements) {
-      args.push(id, counters.size);
-      for (const [counter, { window, usage }] of counters) {
-        keys.push(...this.keysOf(counter));
-        args.push(usage, expireAtOf(window));
-      }
+    const counters = new CounterIndex();
+    const entries: (string | number)[] = [settlements.length];
+    for (const { id, counters: own } of settlements) {
+      entries.push(id, own.size);
+      for (const [counter, { window, usage }] of own) entries.push(counters.indexOf(counter, window), usage);
     }
-    const reply = await this.run(SETTLE, keys, args);
+    const reply = await this.run(SETTLE, this.keysOfAll(counters), [
+      0,
+      counters.size,
+      ...counters.expiries,
+      ...entries,
+    ]);
     let offset = 1;
-    return settlements.map(({ counters }) => {
+    return settlements.map(({ counters: own }) => {
       const counted = Number(reply[offset]) === 1;
       offset += 1;
       const spent = new Map<string, { before: number; after: number }>();
-      for (const counter of counters.keys()) {
+      for (const counter of own.keys()) {
         spent.set(counter, { before: Number(reply[offset]), after: Number(reply[offset + 1]) });
         offset += 2;
       }
       return { counted, spent };
     });
+  }
+
+  /** The hash and sorted set of each counter of `counters`, in its order. */
+  private keysOfAll(counters: CounterIndex): string[] {
+    const keys: string[] = [];
+    for (const counter of counters.names) keys.push(...this.keysOf(counter));
+    return keys;
   }
 
   async status(scope: BudgetScope, budgets: readonly Budget[], now: number): Promise<BudgetStatus[]> {

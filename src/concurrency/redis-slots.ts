@@ -20,13 +20,15 @@ import type { OnStoreError, SlotMetrics, SlotScope } from './slots.js';
 
 /*
  * Takes slots for several requests at once (TurnBatch), each as if by a script of its own, in order.
- * KEYS: each request's scopes, one after the other. ARGV: the deadline (ms, Redis's clock; 0: none),
- * the lease (ms), the number of requests, then per request: its lease's member, its number of scopes n
- * and each scope's limit. Purges expired members (the leases of instances that died), then takes a slot
- * in every scope of the request or in none. Returns { 1, now, then per request: taken (1|0), the number
- * of full scopes f, the live count of each scope after the decision, the 1-based indexes of the full
- * scopes }, or { 'late', now } having done nothing when run after its deadline: the caller gave up on
- * it (issue 17).
+ * KEYS: the batch's distinct scopes. ARGV: the deadline (ms, Redis's clock; 0: none), the lease (ms),
+ * the number of requests, then per request: its lease's member, its number of scopes n and per scope its
+ * index among KEYS (1-based) and its limit. Purges expired members (the leases of instances that died),
+ * then takes a slot in every scope of the request or in none. A scope is purged and counted once per
+ * batch and its expiry set once (a batch's requests share a few scopes: a call per request and scope
+ * for each of those was most of a batch's work). Returns { 1, now, then per request: taken (1|0), the
+ * number of full scopes f, the live count of each scope after the decision, the 1-based indexes (among
+ * the request's scopes) of the full scopes }, or { 'late', now } having done nothing when run after its
+ * deadline: the caller gave up on it (issue 17).
  */
 const ACQUIRE = new LuaScript(`
 local time = redis.call('TIME')
@@ -34,61 +36,75 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local deadline = tonumber(ARGV[1])
 if deadline > 0 and now > deadline then return { 'late', now } end
 local lease = tonumber(ARGV[2])
+local counts, taken = {}, {}
 local reply = { 1, now }
-local k = 0
 local a = 4
 for _ = 1, tonumber(ARGV[3]) do
   local member, n = ARGV[a], tonumber(ARGV[a + 1])
-  local counts = {}
   local full = {}
   for i = 1, n do
-    local key = KEYS[k + i]
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-    counts[i] = redis.call('ZCARD', key)
-    if counts[i] >= tonumber(ARGV[a + 1 + i]) then full[#full + 1] = i end
+    local c = tonumber(ARGV[a + i * 2])
+    if counts[c] == nil then
+      redis.call('ZREMRANGEBYSCORE', KEYS[c], '-inf', now)
+      counts[c] = redis.call('ZCARD', KEYS[c])
+    end
+    if counts[c] >= tonumber(ARGV[a + 1 + i * 2]) then full[#full + 1] = i end
   end
   reply[#reply + 1] = #full == 0 and 1 or 0
   reply[#reply + 1] = #full
   for i = 1, n do
+    local c = tonumber(ARGV[a + i * 2])
     if #full == 0 then
-      redis.call('ZADD', KEYS[k + i], now + lease, member)
-      redis.call('PEXPIRE', KEYS[k + i], lease + 1000)
-      counts[i] = counts[i] + 1
+      redis.call('ZADD', KEYS[c], now + lease, member)
+      counts[c] = counts[c] + 1
+      taken[c] = true
     end
-    reply[#reply + 1] = counts[i]
+    reply[#reply + 1] = counts[c]
   end
   for _, index in ipairs(full) do reply[#reply + 1] = index end
-  k = k + n
-  a = a + 2 + n
+  a = a + 2 + n * 2
+end
+for c = 1, #KEYS do
+  if taken[c] then redis.call('PEXPIRE', KEYS[c], lease + 1000) end
 end
 return reply`);
 
 /*
- * Gives back the leases of several requests at once (TurnBatch): KEYS: each lease's scopes, one after
- * the other. ARGV: the channel to tell other instances on ('': none), the number of leases, then per
- * lease its member, its number of scopes and each scope's limit. Tells the others only when a scope was
- * full before a release: only then can a request be waiting for it (a publish on every release woke
- * every instance for every request; slots that lapse are noticed by the waiters' polling). Returns the
- * live count of each key after its release, in KEYS order. Running late is harmless: no deadline.
+ * Gives back the leases of several requests at once (TurnBatch): KEYS: the batch's distinct scopes.
+ * ARGV: the channel to tell other instances on ('': none), the number of leases, then per lease its
+ * member, its number of scopes n and per scope its index among KEYS (1-based) and its limit. Tells the
+ * others only when a scope was full before the batch's releases: only then can a request be waiting
+ * for it (a publish on every release woke every instance for every request; slots that lapse are
+ * noticed by the waiters' polling). Returns the live count of each lease's scopes after the batch, in
+ * the leases' order. Running late is harmless: no deadline.
  */
 const RELEASE = new LuaScript(`
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local reply = {}
+local before, after = {}, {}
 local freed = false
-local k = 0
 local a = 3
 for _ = 1, tonumber(ARGV[2]) do
   local member, n = ARGV[a], tonumber(ARGV[a + 1])
-  for j = 1, n do
-    local key = KEYS[k + j]
-    local removed = redis.call('ZREM', key, member)
-    local count = redis.call('ZCOUNT', key, '(' .. now, '+inf')
-    reply[#reply + 1] = count
-    if removed == 1 and count + 1 >= (tonumber(ARGV[a + 1 + j]) or 0) then freed = true end
+  for i = 1, n do
+    local c = tonumber(ARGV[a + i * 2])
+    if before[c] == nil then before[c] = redis.call('ZCOUNT', KEYS[c], '(' .. now, '+inf') end
+    if redis.call('ZREM', KEYS[c], member) == 1 and before[c] >= (tonumber(ARGV[a + 1 + i * 2]) or 0) then
+      freed = true
+    end
   end
-  k = k + n
-  a = a + 2 + n
+  a = a + 2 + n * 2
+end
+local reply = {}
+a = 3
+for _ = 1, tonumber(ARGV[2]) do
+  local n = tonumber(ARGV[a + 1])
+  for i = 1, n do
+    local c = tonumber(ARGV[a + i * 2])
+    if after[c] == nil then after[c] = redis.call('ZCOUNT', KEYS[c], '(' .. now, '+inf') end
+    reply[#reply + 1] = after[c]
+  end
+  a = a + 2 + n * 2
 end
 if freed and ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], '1') end
 return reply`);
@@ -155,6 +171,36 @@ export interface RedisSlotsOptions {
   readonly refreshMs?: number;
 }
 
+/** Slots asked for: the lease's member, and each scope's key and limit. */
+interface Claim {
+  readonly member: string;
+  readonly keys: readonly string[];
+  readonly limits: readonly number[];
+}
+
+/**
+ * ACQUIRE's and RELEASE's KEYS and per-lease arguments for a batch: the distinct keys, then the number
+ * of leases and per lease its member, its number of scopes and per scope its key's index in KEYS
+ * (1-based) and its limit (0 when not known).
+ */
+function packed(claims: readonly Claim[]): { keys: string[]; args: (string | number)[] } {
+  const keys: string[] = [];
+  const indexes = new Map<string, number>();
+  const args: (string | number)[] = [claims.length];
+  for (const { member, keys: own, limits } of claims) {
+    args.push(member, own.length);
+    own.forEach((key, scope) => {
+      let index = indexes.get(key);
+      if (index === undefined) {
+        index = keys.push(key);
+        indexes.set(key, index);
+      }
+      args.push(index, limits[scope] ?? 0);
+    });
+  }
+  return { keys, args };
+}
+
 /** A held lease: its member and its scopes' keys. */
 interface Handle {
   readonly member: string;
@@ -177,10 +223,9 @@ export class RedisSlots extends SlotQueue<Handle> {
   private readonly channel: string;
   private readonly clock = new RedisClock();
   /** Slots asked for in one turn of the event loop, in one script. */
-  private readonly acquisitions = new TurnBatch<
-    { keys: readonly string[]; args: readonly (string | number)[] },
-    (string | number)[]
-  >((batch) => this.acquireAll(batch));
+  private readonly acquisitions = new TurnBatch<Claim, (string | number)[]>((batch) =>
+    this.acquireAll(batch),
+  );
   /** Releases of the requests that ended in one turn of the event loop, in one script. */
   private readonly releaseBatch = new TurnBatch<Handle, readonly number[]>((handles) =>
     this.releaseAll(handles),
@@ -254,13 +299,11 @@ export class RedisSlots extends SlotQueue<Handle> {
     const member = `${this.instance}:${this.leaseSeq++}`;
     let reply: (string | number)[];
     try {
-      reply = await this.acquisitions.add({
-        keys,
-        args: [member, keys.length, ...scopes.map((scope) => scope.limit)],
-      });
+      reply = await this.acquisitions.add({ member, keys, limits: scopes.map((scope) => scope.limit) });
     } catch (error) {
       // Its script may yet run in time with the answer lost: give back what it may have taken.
-      RELEASE.run(this.redis, keys, ['', 1, member, keys.length]).catch(() => {
+      const { keys: distinct, args } = packed([{ member, keys, limits: [] }]);
+      RELEASE.run(this.redis, distinct, ['', ...args]).catch(() => {
         // lapses with its lease
       });
       return this.storeFailed(error);
@@ -304,16 +347,11 @@ export class RedisSlots extends SlotQueue<Handle> {
   }
 
   /** One script for the slots asked for in one turn; each answer as `taken, counts…, full indexes…`. */
-  private async acquireAll(
-    batch: readonly { keys: readonly string[]; args: readonly (string | number)[] }[],
-  ): Promise<(string | number)[][]> {
-    const keys: string[] = [];
-    const args: (string | number)[] = [0, this.options.leaseMs, batch.length];
-    for (const entry of batch) {
-      keys.push(...entry.keys);
-      args.push(...entry.args);
-    }
-    const reply = (await this.run(ACQUIRE, keys, args, true)) as (string | number)[];
+  private async acquireAll(batch: readonly Claim[]): Promise<(string | number)[][]> {
+    const { keys, args } = packed(batch);
+    const reply = (await this.run(ACQUIRE, keys, [0, this.options.leaseMs, ...args], true)) as (
+      string | number
+    )[];
     let offset = 2;
     return batch.map(({ keys: scopes }) => {
       const full = Number(reply[offset + 1]);
@@ -324,13 +362,8 @@ export class RedisSlots extends SlotQueue<Handle> {
   }
 
   private async releaseAll(handles: readonly Handle[]): Promise<(readonly number[])[]> {
-    const keys: string[] = [];
-    const args: (string | number)[] = [this.channel, handles.length];
-    for (const handle of handles) {
-      keys.push(...handle.keys);
-      args.push(handle.member, handle.keys.length, ...handle.limits);
-    }
-    const reply = (await this.run(RELEASE, keys, args, false)) as number[];
+    const { keys, args } = packed(handles);
+    const reply = (await this.run(RELEASE, keys, [this.channel, ...args], false)) as number[];
     let offset = 0;
     return handles.map((handle) => {
       const counts = reply.slice(offset, offset + handle.keys.length);
