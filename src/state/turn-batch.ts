@@ -7,8 +7,7 @@
 /**
  * The batches with calls waiting, sent together at the end of the turn by one setImmediate, in the
  * order they first had a call: the scripts of several batches (a request's budget reservation and its
- * slots) then leave in the same callback, so that a connection that pipelines them (ioredis' auto
- * pipelining) writes them with one system call, not one each.
+ * slots) leave in the same callback, one after the other.
  */
 const waiting = new Set<{ send(): void }>();
 let scheduled = false;

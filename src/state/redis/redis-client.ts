@@ -24,8 +24,6 @@ export interface StateClientOptions {
   readonly commandTimeoutMs: number;
   /** Commands issued in the same tick leave in one write (per node in a cluster). */
   readonly autoPipelining?: boolean;
-  /** With autoPipelining: scripts too (EVALSHA), for callers that send one per request, unbatched. */
-  readonly pipelineScripts?: boolean;
 }
 
 /** Reconnection, forever, backing off to one attempt every 2 s. */
@@ -113,7 +111,7 @@ export function createStateClient(config: RedisConfig, options: StateClientOptio
     options.autoPipelining === true
       ? {
           enableAutoPipelining: true,
-          autoPipeliningIgnoredCommands: options.pipelineScripts === true ? [] : ['evalsha', 'eval'],
+          autoPipeliningIgnoredCommands: ['evalsha', 'eval'],
         }
       : {};
   let client: RedisClient;
