@@ -227,6 +227,16 @@ export function recordValues(record: RequestRecord): unknown[] {
   );
 }
 
+/** recordValues' inverse: the record from its row values (the store thread's side of a write). */
+export function recordFromValues(values: readonly unknown[]): RequestRecord {
+  const row: Record<string, unknown> = { id: 0 };
+  RECORD_COLUMNS.forEach((column, index) => {
+    row[column] = values[index] ?? null;
+  });
+  const { id: _id, ...record } = rowToRecord(row);
+  return record;
+}
+
 /** Numbers may come back as strings (PostgreSQL's bigint); attempts as JSON text. */
 export function rowToRecord(row: Record<string, unknown>): StoredRequestRecord {
   const number = (value: unknown): number => Number(value);
