@@ -15,7 +15,15 @@
  * request log's queries at 10 million records, bench/request-log.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -213,6 +221,26 @@ interface ThroughputResult {
   p99: number;
   /** CPU time of the serving process (user + system) per request, in µs; NaN when not measured. */
   cpuMicrosPerRequest: number;
+}
+
+/**
+ * Moves the thread of `service` named `name` (/proc/PID/task/TID/comm) to `cpu`, waiting up to 10 s for
+ * it to exist (a worker thread starts with the gateway, shortly after it listens).
+ */
+async function pinThread(service: Service, name: string, cpu: string): Promise<void> {
+  const pid = service.child.pid;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const tids = readdirSync(`/proc/${pid}/task`).filter(
+      (tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === name,
+    );
+    if (tids.length > 0) {
+      for (const tid of tids) execFileSync('taskset', ['-p', '-c', cpu, tid], { stdio: 'ignore' });
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`no thread named ${name} in process ${pid}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** User + system CPU seconds of a process so far (/proc/PID/stat, clock ticks of 1/100 s). */
@@ -414,6 +442,12 @@ async function main(): Promise<void> {
         budgetsAndCaps?: boolean;
         /** Issue 21: true turns the request log on (SQLite in state_dir; off by default for now). */
         requestLog?: boolean;
+        /**
+         * With requestLog and pinning: the log's store thread (`request-log`, where SQLite writes) moves to
+         * CPU 0, beside Redis and the upstream: the database a request thread hands its records to, as on
+         * any machine with a second core. Without it every thread of the process shares CPU 1.
+         */
+        storeThreadApart?: boolean;
       },
     ): Promise<Service[]> => {
       // PROCESSES processes of each configuration, used in turn: two processes of the same
@@ -499,6 +533,7 @@ async function main(): Promise<void> {
         );
         services.push(service);
         processes.push(service);
+        if (pin && options.storeThreadApart === true) await pinThread(service, 'request-log', '0');
       }
       return processes;
     };
@@ -530,6 +565,13 @@ async function main(): Promise<void> {
       observability: false,
     });
     const gatewayRequestLog = await startGateway('gateway-request-log', {
+      authEnabled: true,
+      redisLimits: false,
+      cache: false,
+      requestLog: true,
+      storeThreadApart: true,
+    });
+    const gatewayRequestLogOneCpu = await startGateway('gateway-request-log-one-cpu', {
       authEnabled: true,
       redisLimits: false,
       cache: false,
@@ -574,6 +616,7 @@ async function main(): Promise<void> {
       'gateway, auth off': gatewayNoAuth,
       'gateway, metrics+usage off': gatewayQuiet,
       'gateway, request log on': gatewayRequestLog,
+      'gateway, request log on, one CPU': gatewayRequestLogOneCpu,
       'gateway, Redis limits': gatewayLimits,
       // The same processes as the plain request's, sent the BUDGETED request.
       'gateway, budgets+caps (in process)': gateway,
@@ -693,6 +736,7 @@ async function main(): Promise<void> {
     const redisHitsComparison = compare(cycles, 'gateway, cache hits (Redis)', 'gateway (miss)');
     const observabilityComparison = compare(cycles, 'gateway (miss)', 'gateway, metrics+usage off');
     const requestLogComparison = compare(cycles, 'gateway, request log on', 'gateway (miss)');
+    const requestLogOneCpuComparison = compare(cycles, 'gateway, request log on, one CPU', 'gateway (miss)');
     const againstComparison = baseline === null ? null : compare(cycles, 'gateway (miss)', BASELINE);
     const protocolComparisons = Object.fromEntries(
       Object.keys(PROTOCOL_REQUESTS).map((name) => [name, compare(cycles, name, 'gateway (miss)')]),
@@ -727,8 +771,12 @@ async function main(): Promise<void> {
       `metrics and usage accounting, interleaved: on ${Math.round(observed.requestsPerSecond)} req/s (${Math.round(observed.cpuMicrosPerRequest)} µs CPU/req), off ${Math.round(quiet.requestsPerSecond)} req/s (${Math.round(quiet.cpuMicrosPerRequest)} µs CPU/req); on against off ${describe(observabilityComparison)}`,
     );
     const logged = results['gateway, request log on']!.c32;
+    const loggedOneCpu = results['gateway, request log on, one CPU']!.c32;
     console.log(
-      `request log on (SQLite) against off, interleaved: ${describe(requestLogComparison)} (target: within 5%); CPU ${Math.round(logged.cpuMicrosPerRequest)} against ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
+      `request log on (SQLite, its store thread on CPU 0) against off, interleaved: ${describe(requestLogComparison)} (target: within 5%); CPU ${Math.round(logged.cpuMicrosPerRequest)} (both threads) against ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
+    );
+    console.log(
+      `request log on (SQLite, its store thread on the request thread's CPU) against off, interleaved: ${describe(requestLogOneCpuComparison)}; CPU ${Math.round(loggedOneCpu.cpuMicrosPerRequest)} against ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
     );
     const limited = results['gateway, Redis limits']!.c32;
     const hits = results['gateway, cache hits']!.c32;
@@ -788,6 +836,7 @@ async function main(): Promise<void> {
         redisHitsOverMiss: redisHitsComparison,
         missOverQuiet: observabilityComparison,
         missOverNoRequestLog: requestLogComparison,
+        missOverNoRequestLogOneCpu: requestLogOneCpuComparison,
         protocolsOverChat: protocolComparisons,
         ...(againstComparison === null ? {} : { missOverAgainst: againstComparison, against: againstDir }),
       },
