@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import cluster from 'node:cluster';
-import { randomUUID } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import fastifySwagger from '@fastify/swagger';
@@ -125,6 +125,15 @@ export interface BuildGatewayOptions {
   readonly now?: () => number;
 }
 
+/**
+ * A new request id: a UUIDv7 (RFC 9562), time-ordered, so that the request log's request_id index grows
+ * at its end rather than at random places: with random (v4) ids, that index alone was three quarters
+ * of what the SQLite store spent writing a record (about 20 of 28 µs, measured 2026-12-03). Node
+ * versions without randomUUIDv7 make v4 ids.
+ */
+const newRequestId: () => string =
+  (crypto as Partial<typeof crypto>).randomUUIDv7 ?? (() => crypto.randomUUID());
+
 export async function buildGateway(options: BuildGatewayOptions): Promise<Gateway> {
   const { config, logger } = options;
   const bodyLimit = config.server.bodyLimitBytes;
@@ -135,7 +144,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     loggerInstance: baseLogger,
     // The one request_complete line is ours (logCompletion); Fastify's own request logs are off.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
-    genReqId: (raw) => chooseRequestId(raw.headers['x-request-id'], randomUUID),
+    genReqId: (raw) => chooseRequestId(raw.headers['x-request-id'], newRequestId),
     bodyLimit,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
