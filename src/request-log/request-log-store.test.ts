@@ -18,6 +18,8 @@ import {
   DAY_MS,
   HOUR_MS,
   matchesFilters,
+  recordValues,
+  rollupInputOf,
   type RequestLogFilters,
   type RequestLogPage,
   type RequestLogStore,
@@ -568,6 +570,17 @@ for (const backend of [sqliteBackend(), threadedBackend(), postgresBackend()] as
     });
   });
 }
+
+describe('rollupInputOf', () => {
+  it('reads from row values what the rollups read of the record itself', () => {
+    const records = Array.from({ length: 60 }, (_, index) => boundRecord(record(index)));
+    const fromRows = records.map((entry) => rollupInputOf(recordValues(entry)));
+    assert.deepEqual(rollupDeltas(fromRows), rollupDeltas(records));
+    // Not vacuous: nulls, errors and cache statuses of the records reach the rollups.
+    assert.ok(fromRows.some((input) => input.ttfb_ms === null && input.cost_micros === null));
+    assert.ok(fromRows.some((input) => input.error_code !== null && input.cache === 'HIT'));
+  });
+});
 
 describe('request log store: postgres on its own', () => {
   const backend = postgresBackend();

@@ -5,6 +5,7 @@
  */
 import { InvalidRequestError } from '../errors/errors.js';
 import { type CacheStatus, type RequestRecord, type StoredRequestRecord } from './request-record.js';
+import type { RollupInput } from './rollup.js';
 
 export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
 
@@ -227,14 +228,42 @@ export function recordValues(record: RequestRecord): unknown[] {
   );
 }
 
-/** recordValues' inverse: the record from its row values (the store thread's side of a write). */
-export function recordFromValues(values: readonly unknown[]): RequestRecord {
-  const row: Record<string, unknown> = { id: 0 };
-  RECORD_COLUMNS.forEach((column, index) => {
-    row[column] = values[index] ?? null;
-  });
-  const { id: _id, ...record } = rowToRecord(row);
-  return record;
+/** The index of each of RECORD_COLUMNS in a row of recordValues. */
+const COLUMN = Object.fromEntries(RECORD_COLUMNS.map((column, index) => [column, index])) as Record<
+  (typeof RECORD_COLUMNS)[number],
+  number
+>;
+
+/**
+ * What the rollups read, from a record's row values (recordValues, as the store's thread gets them):
+ * without parsing its attempts or building the whole record again.
+ */
+export function rollupInputOf(values: readonly unknown[]): RollupInput {
+  const number = (column: keyof typeof COLUMN): number => Number(values[COLUMN[column]]);
+  const numberOrNull = (column: keyof typeof COLUMN): number | null => {
+    const value = values[COLUMN[column]];
+    return value === null || value === undefined ? null : Number(value);
+  };
+  const text = (column: keyof typeof COLUMN): string | null => {
+    const value = values[COLUMN[column]];
+    return typeof value === 'string' ? value : null;
+  };
+  return {
+    time: number('time'),
+    model: text('model'),
+    key_id: text('key_id'),
+    backend: text('backend'),
+    status: number('status'),
+    error_code: text('error_code'),
+    cache: text('cache') as CacheStatus | null,
+    duration_ms: number('duration_ms'),
+    ttfb_ms: numberOrNull('ttfb_ms'),
+    prompt_tokens: numberOrNull('prompt_tokens'),
+    completion_tokens: numberOrNull('completion_tokens'),
+    cached_tokens: numberOrNull('cached_tokens'),
+    reasoning_tokens: numberOrNull('reasoning_tokens'),
+    cost_micros: numberOrNull('cost_micros'),
+  };
 }
 
 /** Numbers may come back as strings (PostgreSQL's bigint); attempts as JSON text. */

@@ -124,7 +124,26 @@ export function rollupRetentionSql(
  * A batch's rollup rows (values in ROLLUP_COLUMNS order), four per record before merging, sorted by
  * key: two instances upserting the same rows in the same order cannot deadlock.
  */
-export function rollupDeltas(records: readonly RequestRecord[]): (string | number)[][] {
+/** What the rollups read of a record (not its attempts, prompt or answer). */
+export type RollupInput = Pick<
+  RequestRecord,
+  | 'time'
+  | 'model'
+  | 'key_id'
+  | 'backend'
+  | 'status'
+  | 'error_code'
+  | 'cache'
+  | 'duration_ms'
+  | 'ttfb_ms'
+  | 'prompt_tokens'
+  | 'completion_tokens'
+  | 'cached_tokens'
+  | 'reasoning_tokens'
+  | 'cost_micros'
+>;
+
+export function rollupDeltas(records: readonly RollupInput[]): (string | number)[][] {
   const rows = new Map<string, (string | number)[]>();
   const offset = ROLLUP_KEY_COLUMNS.length;
   const rowOf = (dimension: RollupDimension, hour: number, value: string): (string | number)[] => {

@@ -10,6 +10,7 @@ import {
   HOUR_MS,
   RECORD_COLUMNS,
   recordValues,
+  rollupInputOf,
   rowToRecord,
   toPage,
   whereSql,
@@ -175,13 +176,21 @@ export class SqliteRequestLogStore implements RequestLogStore {
   }
 
   write(records: readonly RequestRecord[]): Promise<void> {
+    return this.writeRows(records.map(recordValues));
+  }
+
+  /**
+   * Records as their row values (recordValues): what the store's thread is sent, inserted as they
+   * are (threaded-store.ts).
+   */
+  writeRows(rows: readonly (readonly unknown[])[]): Promise<void> {
     return settle(() => {
-      this.writeNow(records);
+      this.writeNow(rows);
     });
   }
 
-  private writeNow(records: readonly RequestRecord[]): void {
-    if (records.length === 0) return;
+  private writeNow(rows: readonly (readonly unknown[])[]): void {
+    if (rows.length === 0) return;
     // Prepared once, after migrate() made the tables.
     this.statements ??= {
       insert: this.database.prepare(
@@ -194,8 +203,8 @@ export class SqliteRequestLogStore implements RequestLogStore {
     };
     const { insert, upsert } = this.statements;
     this.database.transaction(() => {
-      for (const record of records) insert.run(recordValues(record));
-      for (const delta of rollupDeltas(records)) upsert.run(delta);
+      for (const row of rows) insert.run(row);
+      for (const delta of rollupDeltas(rows.map(rollupInputOf))) upsert.run(delta);
     })();
   }
 

@@ -6,7 +6,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteRequestLogStore, type SqliteRequestLogStoreOptions } from './sqlite-request-log-store.js';
 import type { StoreCall, StoreReply } from './threaded-store.js';
-import { recordFromValues } from './request-log-store.js';
 
 const port = parentPort;
 if (port === null) throw new Error('store-worker.ts runs as a worker thread (threaded-store.ts)');
@@ -17,7 +16,7 @@ async function answer(call: StoreCall): Promise<unknown> {
     case 'migrate':
       return store.migrate();
     case 'write':
-      return store.write(call.rows.map(recordFromValues));
+      return store.writeRows(call.rows);
     case 'query':
       return store.query(call.filters, call.cursor, call.limit);
     case 'get':
