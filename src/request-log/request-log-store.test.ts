@@ -18,6 +18,7 @@ import {
   DAY_MS,
   HOUR_MS,
   matchesFilters,
+  RECORD_COLUMNS,
   recordValues,
   rollupInputOf,
   type RequestLogFilters,
@@ -570,6 +571,18 @@ for (const backend of [sqliteBackend(), threadedBackend(), postgresBackend()] as
     });
   });
 }
+
+describe('recordValues', () => {
+  it('gives every field of a record in RECORD_COLUMNS order', () => {
+    const entry = boundRecord(record(1));
+    const values = recordValues(entry);
+    assert.equal(values.length, RECORD_COLUMNS.length);
+    RECORD_COLUMNS.forEach((column, index) => {
+      const expected = column === 'attempts' ? JSON.stringify(entry.attempts) : entry[column];
+      assert.deepEqual(values[index], expected, column);
+    });
+  });
+});
 
 describe('rollupInputOf', () => {
   it('reads from row values what the rollups read of the record itself', () => {

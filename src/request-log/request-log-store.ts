@@ -221,11 +221,40 @@ export const RECORD_COLUMNS = [
   'answer',
 ] as const;
 
-/** One record as the row values, in RECORD_COLUMNS order (attempts as JSON text). */
+/**
+ * One record as the row values, in RECORD_COLUMNS order (attempts as JSON text). Spelled out rather
+ * than mapped over RECORD_COLUMNS: reading a record's fields by a variable name took 6.6 µs per record
+ * on the request thread (the SQLite store converts each batch there), these direct reads a fraction of
+ * it. A test checks the order against RECORD_COLUMNS.
+ */
 export function recordValues(record: RequestRecord): unknown[] {
-  return RECORD_COLUMNS.map((column) =>
-    column === 'attempts' ? JSON.stringify(record.attempts) : record[column],
-  );
+  return [
+    record.time,
+    record.request_id,
+    record.key_id,
+    record.team,
+    record.protocol,
+    record.route,
+    record.model,
+    record.route_name,
+    record.backend,
+    record.upstream_model,
+    record.status,
+    record.error_code,
+    JSON.stringify(record.attempts),
+    record.cache,
+    record.ttfb_ms,
+    record.duration_ms,
+    record.prompt_tokens,
+    record.completion_tokens,
+    record.cached_tokens,
+    record.reasoning_tokens,
+    record.cost_micros,
+    record.client_address,
+    record.user_agent,
+    record.prompt,
+    record.answer,
+  ];
 }
 
 /** The index of each of RECORD_COLUMNS in a row of recordValues. */
