@@ -120,10 +120,6 @@ export function rollupRetentionSql(
      ORDER BY dimension, hour LIMIT ${batch})`;
 }
 
-/**
- * A batch's rollup rows (values in ROLLUP_COLUMNS order), four per record before merging, sorted by
- * key: two instances upserting the same rows in the same order cannot deadlock.
- */
 /** What the rollups read of a record (not its attempts, prompt or answer). */
 export type RollupInput = Pick<
   RequestRecord,
@@ -143,6 +139,10 @@ export type RollupInput = Pick<
   | 'cost_micros'
 >;
 
+/**
+ * A batch's rollup rows (values in ROLLUP_COLUMNS order), four per record before merging, sorted by
+ * key: two instances upserting the same rows in the same order cannot deadlock.
+ */
 export function rollupDeltas(records: readonly RollupInput[]): (string | number)[][] {
   const rows = new Map<string, (string | number)[]>();
   const offset = ROLLUP_KEY_COLUMNS.length;
