@@ -6,7 +6,10 @@ import {
   exportPages,
   HOUR_MS,
   RECORD_COLUMNS,
-  recordValues,
+  recordRow,
+  rollupInputOf,
+  rowTime,
+  type RecordRow,
   rowToRecord,
   toPage,
   whereSql,
@@ -137,7 +140,7 @@ function dayOfPartition(name: string): number | null {
   return match === null ? null : Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
 }
 
-function values(rows: readonly unknown[][], width: number): { sql: string; params: unknown[] } {
+function values(rows: readonly (readonly unknown[])[], width: number): { sql: string; params: unknown[] } {
   const tuples = rows.map(
     (_, row) =>
       `(${Array.from({ length: width }, (_unused, column) => `$${row * width + column + 1}`).join(', ')})`,
@@ -244,37 +247,38 @@ export class PostgresRequestLogStore implements RequestLogStore {
     for (const day of missing) this.partitions.add(partitionName(day));
   }
 
-  async write(records: readonly RequestRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await this.ensurePartitions(records.map((record) => record.time));
+  write(records: readonly RequestRecord[]): Promise<void> {
+    return this.writeRows(records.map(recordRow));
+  }
+
+  async writeRows(rows: readonly RecordRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.ensurePartitions(rows.map(rowTime));
     try {
-      await this.insert(records);
+      await this.insert(rows);
     } catch (error) {
       // 23514: no partition for a row, because another instance's retention dropped one this instance
       // still thought it had. Forget what it knew and try once more.
       if ((error as { code?: unknown }).code !== '23514') throw error;
       this.partitions.clear();
-      await this.ensurePartitions(records.map((record) => record.time));
-      await this.insert(records);
+      await this.ensurePartitions(rows.map(rowTime));
+      await this.insert(rows);
     }
   }
 
-  private async insert(records: readonly RequestRecord[]): Promise<void> {
+  private async insert(rows: readonly RecordRow[]): Promise<void> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
       try {
-        for (let start = 0; start < records.length; start += INSERT_CHUNK) {
-          const chunk = values(
-            records.slice(start, start + INSERT_CHUNK).map(recordValues),
-            RECORD_COLUMNS.length,
-          );
+        for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
+          const chunk = values(rows.slice(start, start + INSERT_CHUNK), RECORD_COLUMNS.length);
           await client.query(
             `INSERT INTO request_log (${RECORD_COLUMNS.join(', ')}) VALUES ${chunk.sql}`,
             chunk.params,
           );
         }
-        const deltas = rollupDeltas(records);
+        const deltas = rollupDeltas(rows.map(rollupInputOf));
         for (let start = 0; start < deltas.length; start += UPSERT_CHUNK) {
           const chunk = values(deltas.slice(start, start + UPSERT_CHUNK), ROLLUP_COLUMNS.length);
           await client.query(

@@ -57,13 +57,9 @@ export function recordOf(
     upstream_model: last?.model ?? null,
     status,
     error_code: state.errorCode,
-    attempts: state.attempts.map((attempt) => ({
-      backend: attempt.backend,
-      model: attempt.model,
-      outcome: attempt.outcome,
-      ...(attempt.error_code === undefined ? {} : { error_code: attempt.error_code }),
-      duration_ms: attempt.duration_ms,
-    })),
+    // The request's own list, not a copy: the writer turns the record into its row (the attempts' fields
+    // picked and bounded, as JSON) before anything else can touch it.
+    attempts: state.attempts,
     cache: state.cache,
     // A whole answer's first byte is its last: the time to first byte of a JSON answer is its duration.
     ttfb_ms:

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -18,8 +18,10 @@ import {
   DAY_MS,
   HOUR_MS,
   matchesFilters,
+  boundRecord,
   RECORD_COLUMNS,
-  recordValues,
+  recordOfRow,
+  recordRow,
   rollupInputOf,
   type RequestLogFilters,
   type RequestLogPage,
@@ -27,7 +29,13 @@ import {
   type StatsGroupBy,
   type StatsRow,
 } from './request-log-store.js';
-import { boundRecord, isError, type CacheStatus, type RequestRecord } from './request-record.js';
+import {
+  FIELD_LIMITS,
+  isError,
+  MAX_ATTEMPTS,
+  type CacheStatus,
+  type RequestRecord,
+} from './request-record.js';
 import { ROLLUP_COUNTER_COLUMNS, rollupDeltas } from './rollup.js';
 import { SqliteRequestLogStore, type SqliteRequestLogStoreOptions } from './sqlite-request-log-store.js';
 import { ThreadedRequestLogStore } from './threaded-store.js';
@@ -572,27 +580,92 @@ for (const backend of [sqliteBackend(), threadedBackend(), postgresBackend()] as
   });
 }
 
-describe('recordValues', () => {
+describe('recordRow', () => {
   it('gives every field of a record in RECORD_COLUMNS order', () => {
     const entry = boundRecord(record(1));
-    const values = recordValues(entry);
+    const values = recordRow(entry);
     assert.equal(values.length, RECORD_COLUMNS.length);
     RECORD_COLUMNS.forEach((column, index) => {
       const expected = column === 'attempts' ? JSON.stringify(entry.attempts) : entry[column];
       assert.deepEqual(values[index], expected, column);
     });
+    assert.deepEqual(recordOfRow(values), entry);
+  });
+
+  it('bounds what grows with client input: strings, attempts and numbers', () => {
+    const attempt = { backend: 'b'.repeat(500), model: 'm', outcome: 'o'.repeat(100), duration_ms: -3.7 };
+    const wide: RequestRecord = {
+      ...record(2),
+      model: 'x'.repeat(10_000),
+      user_agent: `${'u'.repeat(FIELD_LIMITS.user_agent - 1)}\u{1F600}`,
+      attempts: Array.from({ length: 40 }, () => ({ ...attempt, error_code: 'e'.repeat(200) })),
+      duration_ms: Number.NaN,
+      ttfb_ms: 12.6,
+      prompt_tokens: Number.POSITIVE_INFINITY,
+      cost_micros: -5,
+    };
+    const bounded = recordOfRow(recordRow(wide));
+    assert.equal(bounded.model?.length, FIELD_LIMITS.model);
+    // A surrogate pair is not cut in half: the emoji that would straddle the limit goes entirely.
+    assert.equal(bounded.user_agent, 'u'.repeat(FIELD_LIMITS.user_agent - 1));
+    assert.equal(bounded.attempts.length, MAX_ATTEMPTS);
+    assert.deepEqual(bounded.attempts[0], {
+      backend: 'b'.repeat(FIELD_LIMITS.backend),
+      model: 'm',
+      outcome: 'o'.repeat(FIELD_LIMITS.attempt_outcome),
+      error_code: 'e'.repeat(FIELD_LIMITS.error_code),
+      duration_ms: 0,
+    });
+    assert.equal(bounded.duration_ms, 0);
+    assert.equal(bounded.ttfb_ms, 13);
+    assert.equal(bounded.prompt_tokens, null);
+    assert.equal(bounded.cost_micros, 0);
+    // Bounding twice changes nothing more.
+    assert.deepEqual(recordRow(bounded), recordRow(wide));
   });
 });
 
 describe('rollupInputOf', () => {
   it('reads from row values what the rollups read of the record itself', () => {
     const records = Array.from({ length: 60 }, (_, index) => boundRecord(record(index)));
-    const fromRows = records.map((entry) => rollupInputOf(recordValues(entry)));
+    const fromRows = records.map((entry) => rollupInputOf(recordRow(entry)));
     assert.deepEqual(rollupDeltas(fromRows), rollupDeltas(records));
     // Not vacuous: nulls, errors and cache statuses of the records reach the rollups.
     assert.ok(fromRows.some((input) => input.ttfb_ms === null && input.cost_micros === null));
     assert.ok(fromRows.some((input) => input.error_code !== null && input.cache === 'HIT'));
   });
+});
+
+/** The nice value in a /proc stat file (field 19). */
+function niceIn(statPath: string): number {
+  const stat = readFileSync(statPath, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}
+
+describe('request log store: the SQLite thread', () => {
+  it(
+    'runs ten nice steps below the request thread, so contended CPU goes to requests first',
+    {
+      skip: process.platform === 'linux' ? false : 'thread priorities are set on Linux only',
+    },
+    async () => {
+      const directory = mkdtempSync(join(tmpdir(), 'gw-request-log-nice-'));
+      const store = new ThreadedRequestLogStore({ stateDir: directory, retentionDays: 30 });
+      try {
+        await store.migrate();
+        const threads = readdirSync('/proc/self/task').filter(
+          (id) => readFileSync(`/proc/self/task/${id}/comm`, 'utf8').trim() === 'request-log',
+        );
+        assert.equal(threads.length, 1, 'one thread named request-log');
+        const own = niceIn(`/proc/self/task/${process.pid}/stat`);
+        assert.equal(niceIn(`/proc/self/task/${threads[0]}/stat`), Math.min(19, own + 10));
+        assert.equal(niceIn(`/proc/self/task/${process.pid}/stat`), own, 'the request thread keeps its own');
+      } finally {
+        await store.close();
+        rmSync(directory, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 describe('request log store: postgres on its own', () => {

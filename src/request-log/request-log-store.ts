@@ -4,7 +4,17 @@
  * functions that both stores share: filters, the cursor, the filter SQL, stats assembly.
  */
 import { InvalidRequestError } from '../errors/errors.js';
-import { type CacheStatus, type RequestRecord, type StoredRequestRecord } from './request-record.js';
+import {
+  cut,
+  FIELD_LIMITS,
+  integer,
+  integerOrNull,
+  MAX_ATTEMPTS,
+  type CacheStatus,
+  type RequestAttempt,
+  type RequestRecord,
+  type StoredRequestRecord,
+} from './request-record.js';
 import type { RollupInput } from './rollup.js';
 
 export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
@@ -72,8 +82,10 @@ export interface RequestLogStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Applies the migrations not yet recorded in schema_migrations; safe to call from several instances. */
   migrate(): Promise<void>;
-  /** Writes a batch (records already bounded by the writer) and updates the hourly rollups, all or none. */
+  /** Writes a batch of records (bounded here) and updates the hourly rollups, all or none. */
   write(records: readonly RequestRecord[]): Promise<void>;
+  /** The same for records as their rows (recordRow): what the writer buffers and hands over. */
+  writeRows(rows: readonly RecordRow[]): Promise<void>;
   /** Newest first; `cursor` from a previous page's next_cursor (an invalid one is a 400 naming `cursor`). */
   query(filters: RequestLogFilters, cursor: string | null, limit: number): Promise<RequestLogPage>;
   /** The newest record with that request id. */
@@ -221,53 +233,80 @@ export const RECORD_COLUMNS = [
   'answer',
 ] as const;
 
+/** A record as the stores insert it: its fields in RECORD_COLUMNS order (recordRow). */
+export type RecordRow = readonly unknown[];
+
 /**
- * One record as the row values, in RECORD_COLUMNS order (attempts as JSON text). Spelled out rather
- * than mapped over RECORD_COLUMNS: the SQLite store converts each batch on the request thread, where
- * reading the fields by a variable name took 6.6 µs per record and these direct reads 4.1 (timed in
- * place, the attempts' JSON included). A test checks the order against RECORD_COLUMNS.
+ * A record as the row the stores insert, in RECORD_COLUMNS order: strings cut to FIELD_LIMITS, numbers
+ * made non-negative integers, at most MAX_ATTEMPTS attempts (as JSON text). This is where a record is
+ * bounded: the writer keeps rows, so neither its buffer nor a stored row grows with client input. One
+ * pass over the fields, spelled out: it runs on the request thread for every request when the log is
+ * on (reading fields by a variable name cost half again as much, timed in place); a test checks the
+ * order against RECORD_COLUMNS. Pure; never throws on odd input.
  */
-export function recordValues(record: RequestRecord): unknown[] {
+export function recordRow(record: RequestRecord): unknown[] {
   return [
-    record.time,
-    record.request_id,
-    record.key_id,
-    record.team,
-    record.protocol,
-    record.route,
-    record.model,
-    record.route_name,
-    record.backend,
-    record.upstream_model,
-    record.status,
-    record.error_code,
-    JSON.stringify(record.attempts),
+    integer(record.time),
+    cut(record.request_id, FIELD_LIMITS.request_id),
+    cut(record.key_id, FIELD_LIMITS.key_id),
+    cut(record.team, FIELD_LIMITS.team),
+    cut(record.protocol, FIELD_LIMITS.protocol),
+    cut(record.route, FIELD_LIMITS.route),
+    cut(record.model, FIELD_LIMITS.model),
+    cut(record.route_name, FIELD_LIMITS.route_name),
+    cut(record.backend, FIELD_LIMITS.backend),
+    cut(record.upstream_model, FIELD_LIMITS.upstream_model),
+    integer(record.status),
+    cut(record.error_code, FIELD_LIMITS.error_code),
+    attemptsText(record.attempts),
     record.cache,
-    record.ttfb_ms,
-    record.duration_ms,
-    record.prompt_tokens,
-    record.completion_tokens,
-    record.cached_tokens,
-    record.reasoning_tokens,
-    record.cost_micros,
-    record.client_address,
-    record.user_agent,
-    record.prompt,
-    record.answer,
+    integerOrNull(record.ttfb_ms),
+    integer(record.duration_ms),
+    integerOrNull(record.prompt_tokens),
+    integerOrNull(record.completion_tokens),
+    integerOrNull(record.cached_tokens),
+    integerOrNull(record.reasoning_tokens),
+    integerOrNull(record.cost_micros),
+    cut(record.client_address, FIELD_LIMITS.client_address),
+    cut(record.user_agent, FIELD_LIMITS.user_agent),
+    cut(record.prompt, FIELD_LIMITS.prompt),
+    cut(record.answer, FIELD_LIMITS.answer),
   ];
 }
 
-/** The index of each of RECORD_COLUMNS in a row of recordValues. */
+/**
+ * The attempts as the JSON text stored: each one's fields picked and bounded. Written out as text, with
+ * JSON.stringify for each string, rather than built as objects and stringified: it runs per request.
+ */
+function attemptsText(attempts: readonly RequestAttempt[]): string {
+  let text = '[';
+  for (const [index, attempt] of attempts.entries()) {
+    if (index === MAX_ATTEMPTS) break;
+    if (index > 0) text += ',';
+    text += `{"backend":${JSON.stringify(cut(attempt.backend, FIELD_LIMITS.backend))},"model":${JSON.stringify(cut(attempt.model, FIELD_LIMITS.upstream_model))},"outcome":${JSON.stringify(cut(attempt.outcome, FIELD_LIMITS.attempt_outcome))}`;
+    if (attempt.error_code !== undefined)
+      text += `,"error_code":${JSON.stringify(cut(attempt.error_code, FIELD_LIMITS.error_code))}`;
+    text += `,"duration_ms":${integer(attempt.duration_ms)}}`;
+  }
+  return `${text}]`;
+}
+
+/** The record cut to the field limits, numbers made non-negative integers: a stored record's fields. */
+export function boundRecord(record: RequestRecord): RequestRecord {
+  return recordOfRow(recordRow(record));
+}
+
+/** The index of each of RECORD_COLUMNS in a row of recordRow. */
 const COLUMN = Object.fromEntries(RECORD_COLUMNS.map((column, index) => [column, index])) as Record<
   (typeof RECORD_COLUMNS)[number],
   number
 >;
 
 /**
- * What the rollups read, from a record's row values (recordValues, as the store's thread gets them):
- * without parsing its attempts or building the whole record again.
+ * What the rollups read, from a record's row (recordRow, as the store's thread gets it): without
+ * parsing its attempts or building the whole record again.
  */
-export function rollupInputOf(values: readonly unknown[]): RollupInput {
+export function rollupInputOf(values: RecordRow): RollupInput {
   const at = (column: keyof typeof COLUMN): unknown => values[COLUMN[column]];
   return {
     time: Number(at('time')),
@@ -287,6 +326,11 @@ export function rollupInputOf(values: readonly unknown[]): RollupInput {
   };
 }
 
+/** The time of a record's row (what PostgreSQL partitions by). */
+export function rowTime(values: RecordRow): number {
+  return Number(values[COLUMN.time]);
+}
+
 /** A stored number, which may come back as a string (PostgreSQL's bigint), or null. */
 function numberOrNullOf(value: unknown): number | null {
   return value === null || value === undefined ? null : Number(value);
@@ -296,36 +340,44 @@ function textOf(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
 }
 
-/** Numbers may come back as strings (PostgreSQL's bigint); attempts as JSON text. */
-export function rowToRecord(row: Record<string, unknown>): StoredRequestRecord {
+/**
+ * A record from its row values (recordRow's, or a stored row's: numbers may come back as strings,
+ * PostgreSQL's bigint; attempts are JSON text).
+ */
+export function recordOfRow(values: RecordRow): RequestRecord {
+  const at = (column: keyof typeof COLUMN): unknown => values[COLUMN[column]];
   return {
-    id: Number(row.id),
-    time: Number(row.time),
-    request_id: textOf(row.request_id) ?? '',
-    key_id: textOf(row.key_id),
-    team: textOf(row.team),
-    protocol: textOf(row.protocol) ?? '',
-    route: textOf(row.route) ?? '',
-    model: textOf(row.model),
-    route_name: textOf(row.route_name),
-    backend: textOf(row.backend),
-    upstream_model: textOf(row.upstream_model),
-    status: Number(row.status),
-    error_code: textOf(row.error_code),
-    attempts: JSON.parse(textOf(row.attempts) ?? '[]') as StoredRequestRecord['attempts'],
-    cache: textOf(row.cache) as CacheStatus | null,
-    ttfb_ms: numberOrNullOf(row.ttfb_ms),
-    duration_ms: Number(row.duration_ms),
-    prompt_tokens: numberOrNullOf(row.prompt_tokens),
-    completion_tokens: numberOrNullOf(row.completion_tokens),
-    cached_tokens: numberOrNullOf(row.cached_tokens),
-    reasoning_tokens: numberOrNullOf(row.reasoning_tokens),
-    cost_micros: numberOrNullOf(row.cost_micros),
-    client_address: textOf(row.client_address),
-    user_agent: textOf(row.user_agent),
-    prompt: textOf(row.prompt),
-    answer: textOf(row.answer),
+    time: Number(at('time')),
+    request_id: textOf(at('request_id')) ?? '',
+    key_id: textOf(at('key_id')),
+    team: textOf(at('team')),
+    protocol: textOf(at('protocol')) ?? '',
+    route: textOf(at('route')) ?? '',
+    model: textOf(at('model')),
+    route_name: textOf(at('route_name')),
+    backend: textOf(at('backend')),
+    upstream_model: textOf(at('upstream_model')),
+    status: Number(at('status')),
+    error_code: textOf(at('error_code')),
+    attempts: JSON.parse(textOf(at('attempts')) ?? '[]') as RequestAttempt[],
+    cache: textOf(at('cache')) as CacheStatus | null,
+    ttfb_ms: numberOrNullOf(at('ttfb_ms')),
+    duration_ms: Number(at('duration_ms')),
+    prompt_tokens: numberOrNullOf(at('prompt_tokens')),
+    completion_tokens: numberOrNullOf(at('completion_tokens')),
+    cached_tokens: numberOrNullOf(at('cached_tokens')),
+    reasoning_tokens: numberOrNullOf(at('reasoning_tokens')),
+    cost_micros: numberOrNullOf(at('cost_micros')),
+    client_address: textOf(at('client_address')),
+    user_agent: textOf(at('user_agent')),
+    prompt: textOf(at('prompt')),
+    answer: textOf(at('answer')),
   };
+}
+
+/** A stored row (a database's, by column name) as a record with the store's id. */
+export function rowToRecord(row: Record<string, unknown>): StoredRequestRecord {
+  return { id: Number(row.id), ...recordOfRow(RECORD_COLUMNS.map((column) => row[column])) };
 }
 
 /** Turns a page of rows (one more than asked for) into records and the next cursor. */

@@ -96,58 +96,12 @@ function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
 }
 
-function integerOrNull(value: number | null): number | null {
+export function integerOrNull(value: number | null): number | null {
   return value === null || !Number.isFinite(value) ? null : Math.max(0, Math.round(value));
 }
 
-function integer(value: number): number {
+export function integer(value: number): number {
   return Number.isFinite(value) ? Math.max(0, Math.round(value)) : 0;
-}
-
-/**
- * The record cut to the field limits, numbers made non-negative integers: what the writer buffers and
- * the stores keep. Pure; never throws on odd input, since it runs on the request path.
- */
-export function boundRecord(record: RequestRecord): RequestRecord {
-  return {
-    time: integer(record.time),
-    request_id: cut(record.request_id, FIELD_LIMITS.request_id),
-    key_id: cut(record.key_id, FIELD_LIMITS.key_id),
-    team: cut(record.team, FIELD_LIMITS.team),
-    protocol: cut(record.protocol, FIELD_LIMITS.protocol),
-    route: cut(record.route, FIELD_LIMITS.route),
-    model: cut(record.model, FIELD_LIMITS.model),
-    route_name: cut(record.route_name, FIELD_LIMITS.route_name),
-    backend: cut(record.backend, FIELD_LIMITS.backend),
-    upstream_model: cut(record.upstream_model, FIELD_LIMITS.upstream_model),
-    status: integer(record.status),
-    error_code: cut(record.error_code, FIELD_LIMITS.error_code),
-    attempts: record.attempts.slice(0, MAX_ATTEMPTS).map(boundAttempt),
-    cache: record.cache,
-    ttfb_ms: integerOrNull(record.ttfb_ms),
-    duration_ms: integer(record.duration_ms),
-    prompt_tokens: integerOrNull(record.prompt_tokens),
-    completion_tokens: integerOrNull(record.completion_tokens),
-    cached_tokens: integerOrNull(record.cached_tokens),
-    reasoning_tokens: integerOrNull(record.reasoning_tokens),
-    cost_micros: integerOrNull(record.cost_micros),
-    client_address: cut(record.client_address, FIELD_LIMITS.client_address),
-    user_agent: cut(record.user_agent, FIELD_LIMITS.user_agent),
-    prompt: cut(record.prompt, FIELD_LIMITS.prompt),
-    answer: cut(record.answer, FIELD_LIMITS.answer),
-  };
-}
-
-function boundAttempt(attempt: RequestAttempt): RequestAttempt {
-  const bounded: RequestAttempt = {
-    backend: cut(attempt.backend, FIELD_LIMITS.backend),
-    model: cut(attempt.model, FIELD_LIMITS.upstream_model),
-    outcome: cut(attempt.outcome, FIELD_LIMITS.attempt_outcome),
-    duration_ms: integer(attempt.duration_ms),
-  };
-  return attempt.error_code === undefined
-    ? bounded
-    : { ...bounded, error_code: cut(attempt.error_code, FIELD_LIMITS.error_code) };
 }
 
 /** Counted as an error in the stats: any 4xx or 5xx, or a 2xx that ended badly (a cut-off stream). */

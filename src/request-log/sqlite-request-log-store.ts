@@ -9,7 +9,8 @@ import {
   exportPages,
   HOUR_MS,
   RECORD_COLUMNS,
-  recordValues,
+  recordRow,
+  type RecordRow,
   rollupInputOf,
   rowToRecord,
   toPage,
@@ -176,20 +177,17 @@ export class SqliteRequestLogStore implements RequestLogStore {
   }
 
   write(records: readonly RequestRecord[]): Promise<void> {
-    return this.writeRows(records.map(recordValues));
+    return this.writeRows(records.map(recordRow));
   }
 
-  /**
-   * Records as their row values (recordValues): what the store's thread is sent, inserted as they
-   * are (threaded-store.ts).
-   */
-  writeRows(rows: readonly (readonly unknown[])[]): Promise<void> {
+  /** Rows (recordRow) are inserted as they are: what the store's thread is sent (threaded-store.ts). */
+  writeRows(rows: readonly RecordRow[]): Promise<void> {
     return settle(() => {
       this.writeNow(rows);
     });
   }
 
-  private writeNow(rows: readonly (readonly unknown[])[]): void {
+  private writeNow(rows: readonly RecordRow[]): void {
     if (rows.length === 0) return;
     // Prepared once, after migrate() made the tables.
     this.statements ??= {

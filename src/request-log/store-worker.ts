@@ -3,6 +3,8 @@
  * synchronous, so on the request thread every batch written (a transaction with the records, their
  * indexes and the rollups) and every query of the admin API would hold up the requests being served.
  */
+import { readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteRequestLogStore, type SqliteRequestLogStoreOptions } from './sqlite-request-log-store.js';
 import type { StoreCall, StoreReply } from './threaded-store.js';
@@ -10,6 +12,32 @@ import type { StoreCall, StoreReply } from './threaded-store.js';
 const port = parentPort;
 if (port === null) throw new Error('store-worker.ts runs as a worker thread (threaded-store.ts)');
 const store = new SqliteRequestLogStore(workerData as SqliteRequestLogStoreOptions);
+
+/**
+ * The nice value of this thread on Linux (the request threads keep 0): when the CPU is contended, the
+ * scheduler gives the requests being served (and the other programs on the machine) the CPU first, and
+ * the log its writes in what is left, catching up when the load eases; if it can't, its buffer fills and
+ * records are dropped and counted, as when the store is slow. At 10 a thread weighs about a tenth of a
+ * normal one. Added to the process's own (a gateway started with `nice` keeps the difference), at most 19.
+ */
+const STORE_THREAD_NICER = 10;
+
+/**
+ * Lowers this thread's priority alone: on Linux a thread has its own nice value, set through its thread
+ * id (/proc/thread-self names it). Elsewhere the same call would lower the whole process, so it is not
+ * made; where it is not allowed, the thread keeps the normal priority.
+ */
+function lowerPriority(): void {
+  if (process.platform !== 'linux') return;
+  try {
+    const threadId = Number(readlinkSync('/proc/thread-self').split('/').at(-1));
+    if (Number.isInteger(threadId) && threadId > 0 && threadId !== process.pid)
+      setPriority(threadId, Math.min(19, getPriority(process.pid) + STORE_THREAD_NICER));
+  } catch {
+    // No /proc, or not permitted: normal priority, which is only less polite.
+  }
+}
+lowerPriority();
 
 async function answer(call: StoreCall): Promise<unknown> {
   switch (call.method) {

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { decodeCursor, exportPages, EXPORT_PAGE, recordValues } from './request-log-store.js';
+import { decodeCursor, exportPages, EXPORT_PAGE, recordRow, type RecordRow } from './request-log-store.js';
 import type {
   RequestLogFilters,
   RequestLogPage,
@@ -16,10 +16,10 @@ import type { SqliteRequestLogStoreOptions } from './sqlite-request-log-store.js
 export type StoreCall = { readonly id: number } & (
   | { readonly method: 'migrate' }
   /**
-   * Each record as its row values (recordValues): arrays of plain values cost the request thread a
-   * third of what the same records as objects cost to copy to the store's thread.
+   * Records as their rows (recordRow): arrays of plain values cost the request thread a third of what
+   * the same records as objects cost to copy to the store's thread.
    */
-  | { readonly method: 'write'; readonly rows: readonly (readonly unknown[])[] }
+  | { readonly method: 'write'; readonly rows: readonly RecordRow[] }
   | {
       readonly method: 'query';
       readonly filters: RequestLogFilters;
@@ -74,7 +74,11 @@ export class ThreadedRequestLogStore implements RequestLogStore {
   }
 
   write(records: readonly RequestRecord[]): Promise<void> {
-    return this.call({ method: 'write', rows: records.map(recordValues) });
+    return this.writeRows(records.map(recordRow));
+  }
+
+  writeRows(rows: readonly RecordRow[]): Promise<void> {
+    return this.call({ method: 'write', rows });
   }
 
   query(filters: RequestLogFilters, cursor: string | null, limit: number): Promise<RequestLogPage> {

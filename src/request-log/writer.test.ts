@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { recordOfRow, type RecordRow } from './request-log-store.js';
 import type { RequestRecord } from './request-record.js';
 import { FIELD_LIMITS } from './request-record.js';
 import { RequestLogWriter } from './writer.js';
@@ -47,13 +48,14 @@ class RecordingStore {
   readonly batches: RequestRecord[][] = [];
   failuresLeft = 0;
   calls = 0;
-  write(records: readonly RequestRecord[]): Promise<void> {
+  /** The writer hands over rows (recordRow); kept here as the records they stand for. */
+  writeRows(rows: readonly RecordRow[]): Promise<void> {
     this.calls += 1;
     if (this.failuresLeft > 0) {
       this.failuresLeft -= 1;
       return Promise.reject(new Error('database is down'));
     }
-    this.batches.push([...records]);
+    this.batches.push(rows.map(recordOfRow));
     return Promise.resolve();
   }
   get ids(): string[] {
@@ -85,7 +87,7 @@ describe('request log writer', () => {
     const warnings: string[] = [];
     const writer = new RequestLogWriter({
       store: {
-        write: () => {
+        writeRows: () => {
           started += 1;
           return new Promise<void>(() => undefined);
         },
@@ -155,10 +157,10 @@ describe('request log writer', () => {
     const received: string[] = [];
     const writer = new RequestLogWriter({
       store: {
-        write: (records) => {
+        writeRows: (rows) => {
           calls += 1;
           if (calls === 1) throw new Error('synchronous failure');
-          received.push(...records.map((entry) => entry.request_id));
+          received.push(...rows.map((row) => recordOfRow(row).request_id));
           return Promise.resolve();
         },
       },
@@ -193,7 +195,9 @@ describe('request log writer', () => {
     });
     const errors: string[] = [];
     const unsubscribe = writer.subscribe({ status_class: '5xx' }, (entry) => errors.push(entry.request_id));
-    const broken = writer.subscribe({}, () => {
+    const seen: RequestRecord[] = [];
+    const broken = writer.subscribe({}, (entry) => {
+      seen.push(entry);
       throw new Error('client went away');
     });
     assert.ok(unsubscribe !== null && broken !== null);
@@ -207,6 +211,7 @@ describe('request log writer', () => {
     unsubscribe();
     writer.add(record(3, 500));
     assert.deepEqual(errors, ['req-2']);
+    assert.equal(seen[0]?.user_agent?.length, FIELD_LIMITS.user_agent, 'the tail sees the record as stored');
     assert.equal(writer.buffered, 3, 'a throwing listener costs no record');
     assert.equal(writer.subscriberCount, 1);
     await writer.close();

@@ -1,9 +1,16 @@
 import type { Logger } from 'pino';
-import { matchesFilters, type RequestLogFilters, type RequestLogStore } from './request-log-store.js';
-import { boundRecord, type RequestRecord } from './request-record.js';
+import {
+  matchesFilters,
+  recordOfRow,
+  recordRow,
+  type RecordRow,
+  type RequestLogFilters,
+  type RequestLogStore,
+} from './request-log-store.js';
+import type { RequestRecord } from './request-record.js';
 
 export interface RequestLogWriterOptions {
-  readonly store: Pick<RequestLogStore, 'write'>;
+  readonly store: Pick<RequestLogStore, 'writeRows'>;
   readonly logger?: Pick<Logger, 'warn'>;
   /** Records waiting at most; past it new ones are dropped and counted. */
   readonly maxBuffered?: number;
@@ -66,7 +73,7 @@ export class RequestLogWriter {
   /** Records dropped because their batch failed every try. */
   failed = 0;
   written = 0;
-  private readonly store: Pick<RequestLogStore, 'write'>;
+  private readonly store: Pick<RequestLogStore, 'writeRows'>;
   private readonly logger: Pick<Logger, 'warn'> | null;
   private readonly maxBuffered: number;
   private readonly batchSize: number;
@@ -75,9 +82,13 @@ export class RequestLogWriter {
   private readonly writeTimeoutMs: number;
   private readonly closeTimeoutMs: number;
   private readonly maxSubscribers: number;
-  private buffer: RequestRecord[] = [];
+  /**
+   * Each record as its row (recordRow: bounded, one flat array): the form the stores insert, so a batch
+   * goes to the store as it is, and the cheapest to keep alive on the request thread until then.
+   */
+  private buffer: RecordRow[] = [];
   /** The batch that failed, retried before anything newer. */
-  private retry: { records: RequestRecord[]; attempts: number } | null = null;
+  private retry: { records: RecordRow[]; attempts: number } | null = null;
   private writing: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private pumpScheduled = false;
@@ -116,9 +127,10 @@ export class RequestLogWriter {
         );
         return;
       }
-      const bounded = boundRecord(record);
-      this.buffer.push(bounded);
-      this.notify(bounded);
+      const row = recordRow(record);
+      this.buffer.push(row);
+      // The live tail sees the record as it is stored (bounded); built only when someone is watching.
+      if (this.subscribers.size > 0) this.notify(recordOfRow(row));
       if (this.buffer.length >= this.batchSize && !this.pumpScheduled) {
         this.pumpScheduled = true;
         setImmediate(() => {
@@ -217,7 +229,7 @@ export class RequestLogWriter {
     return this.writing;
   }
 
-  private async writeBatch(records: RequestRecord[]): Promise<void> {
+  private async writeBatch(rows: RecordRow[]): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -226,7 +238,7 @@ export class RequestLogWriter {
       timer.unref();
     });
     // Through then(), so a store that throws instead of rejecting is a failed write too.
-    const write = Promise.resolve().then(() => this.store.write(records));
+    const write = Promise.resolve().then(() => this.store.writeRows(rows));
     // A write given up on at the timeout may still fail later; nobody is waiting for it then.
     write.catch(() => undefined);
     try {
