@@ -14,7 +14,7 @@ if (port === null) throw new Error('store-worker.ts runs as a worker thread (thr
 const store = new SqliteRequestLogStore(workerData as SqliteRequestLogStoreOptions);
 
 /**
- * The nice value of this thread on Linux (the request threads keep 0): when the CPU is contended, the
+ * How much nicer this thread is than the request thread, on Linux: when the CPU is contended, the
  * scheduler gives the requests being served (and the other programs on the machine) the CPU first, and
  * the log its writes in what is left, catching up when the load eases; if it can't, its buffer fills and
  * records are dropped and counted, as when the store is slow. At 10 a thread weighs about a tenth of a
