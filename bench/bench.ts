@@ -10,7 +10,8 @@
  * (default 12, 6 with --quick); each gateway configuration runs as three processes, used in turn
  * from cycle to cycle; comparisons are ratios of the totals, with a 95% bootstrap interval over the cycles.
  * Flags: --quick (less time and fewer requests), --seconds SECONDS, --no-pin.
- * Other modes: --soak SECONDS (memory under steady load, bench/soak.ts), --streams N (memory with N open
+ * Other modes: --budgets [--seconds S] [--processes N] (issue 20's comparison alone, bench/budgets.ts),
+ * --soak SECONDS (memory under steady load, bench/soak.ts), --streams N (memory with N open
  * streams, bench/streams.ts), --request-log [--rows N] [--repeat N] [--store sqlite|postgres] (the
  * request log's queries at 10 million records, bench/request-log.ts).
  */
@@ -53,6 +54,8 @@ const { values } = parseArgs({
     seconds: { type: 'string' },
     'no-pin': { type: 'boolean' },
     soak: { type: 'string' },
+    budgets: { type: 'boolean' },
+    processes: { type: 'string' },
     streams: { type: 'string' },
     'request-log': { type: 'boolean' },
     rows: { type: 'string' },
@@ -862,7 +865,14 @@ async function main(): Promise<void> {
   }
 }
 
-if (values.soak !== undefined) {
+if (values.budgets === true) {
+  const { runBudgetsBench } = await import('./budgets.js');
+  await runBudgetsBench({
+    seconds: Number(values.seconds ?? 10),
+    processes: Number(values.processes ?? 2),
+    pin: values['no-pin'] !== true,
+  });
+} else if (values.soak !== undefined) {
   const { runSoak } = await import('./soak.js');
   process.exitCode = await runSoak({ seconds: Number(values.soak), pin });
 } else if (values['request-log'] === true) {

@@ -1,0 +1,197 @@
+/**
+ * npm run bench -- --budgets [--seconds S] [--processes N]: issue 20's comparison alone, in about a
+ * minute instead of the full benchmark's eight: budgets and concurrency caps in Redis (never reached)
+ * against Redis limits alone. Each of N gateway processes (default 2, all pinned to CPU 1 when pinning,
+ * one running at a time) serves both requests: the plain one (key `bench`, model `bench`) and the
+ * budgeted one (key `budgeted` with a budget in dollars, one in tokens and a concurrency cap, model
+ * `capped` whose backend has a cap), alternating in slices of 100 ms at 32 requests in flight, so
+ * the VM's swings fall on both alike. Prints requests/s and CPU per request of each, per process and
+ * in all. The cache is off (every request identical: hits would skip the budgets). BENCH_PROFILE=DIR
+ * writes each process's CPU profile there (node --cpu-prof); BENCH_DEBUG=1 prints the first answers and
+ * Redis's command statistics.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sha256Hex } from '../src/auth/api-key.js';
+import { SlicedTarget } from './sliced-load.js';
+import {
+  BENCH_KEY,
+  GATEWAY_NODE_FLAGS,
+  UNREACHED_LIMITS,
+  listeningLine,
+  portLine,
+  progress,
+  startNode,
+  startRedis,
+  stopServices,
+  type Service,
+} from './soak.js';
+
+const BUDGETED_KEY = 'sk-gw-budgetedBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
+const SLICE_MS = 100;
+const CONNECTIONS = 32;
+
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+interface Tally {
+  requests: number;
+  seconds: number;
+  cpuSeconds: number;
+}
+
+export async function runBudgetsBench(options: {
+  seconds: number;
+  processes: number;
+  pin: boolean;
+}): Promise<void> {
+  const tag = 'bench --budgets';
+  const pin = options.pin && cpus().length >= 2 && existsSync('/usr/bin/taskset');
+  const workDir = mkdtempSync(join(tmpdir(), 'gw-bench-budgets-'));
+  const services: Service[] = [];
+  const profileDir = process.env['BENCH_PROFILE'];
+  try {
+    const redis = await startRedis(pin);
+    services.push(redis);
+    const upstream = await startNode(['bench/fast-upstream.mjs'], portLine, { pin });
+    services.push(upstream);
+    const gateways: Service[] = [];
+    for (let index = 0; index < options.processes; index++) {
+      const configPath = join(workDir, `gateway-${index}.yaml`);
+      writeFileSync(
+        configPath,
+        JSON.stringify({
+          server: { host: '127.0.0.1', port: 0, state_dir: join(workDir, `state-${index}`) },
+          redis: { url: redis.url },
+          rate_limit: { default: UNREACHED_LIMITS },
+          backends: [
+            { name: 'upstream', type: 'openai', url: `${upstream.url}/v1` },
+            { name: 'capped', type: 'openai', url: `${upstream.url}/v1`, max_concurrency: 100_000 },
+          ],
+          models: [
+            { name: 'capped', targets: [{ backend: 'capped', model: 'bench' }] },
+            { name: '*', targets: [{ backend: 'upstream' }] },
+          ],
+          auth: {
+            enabled: true,
+            keys: [
+              { id: 'bench', sha256: sha256Hex(BENCH_KEY) },
+              {
+                id: 'budgeted',
+                sha256: sha256Hex(BUDGETED_KEY),
+                max_concurrency: 100_000,
+                budgets: [
+                  { usd: 1_000_000_000, window: 'day' },
+                  { tokens: 1_000_000_000_000, window: 'month' },
+                ],
+              },
+            ],
+          },
+          cache: { enabled: false },
+          usage: { prices: [{ model: 'capped', prompt_per_million: 0.15, completion_per_million: 0.6 }] },
+        }),
+      );
+      const profile =
+        profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, String(index))}`];
+      const gateway = await startNode(
+        [...GATEWAY_NODE_FLAGS, ...profile, 'dist/cli.js', 'serve', '--config', configPath],
+        listeningLine,
+        { pin, cpu: '1', env: { LOG_LEVEL: 'info' } },
+      );
+      services.push(gateway);
+      gateways.push(gateway);
+    }
+    const body = (model: string): string =>
+      JSON.stringify({ model, messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 16 });
+    const variants = [
+      { name: 'Redis limits', key: BENCH_KEY, model: 'bench' },
+      { name: 'Redis limits+budgets+caps', key: BUDGETED_KEY, model: 'capped' },
+    ];
+    const loads = gateways.map((gateway) =>
+      variants.map(
+        (variant) =>
+          new SlicedTarget(gateway.url, CONNECTIONS, {
+            path: '/v1/chat/completions',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${variant.key}` },
+            body: body(variant.model),
+          }),
+      ),
+    );
+    const activate = (active: Service): void => {
+      for (const gateway of gateways) gateway.child.kill(gateway === active ? 'SIGCONT' : 'SIGSTOP');
+    };
+    for (const [index, gateway] of gateways.entries()) {
+      activate(gateway);
+      for (const variant of variants) {
+        const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${variant.key}` },
+          body: body(variant.model),
+        });
+        const text = await response.text();
+        if (response.status !== 200) throw new Error(`${variant.name}: ${response.status} ${text}`);
+        if (process.env['BENCH_DEBUG'] !== undefined) console.log(variant.name, [...response.headers], text);
+      }
+      for (const load of loads[index] ?? []) {
+        const first = await load.slice(500);
+        if (first.requests === 0) throw new Error(`gateway ${index} answered no request`);
+      }
+      progress(tag, `warming up gateway ${index} (pid ${gateway.child.pid}) for 4 s`);
+      for (let slice = 0; slice < 20; slice++) {
+        for (const load of loads[index] ?? []) await load.slice(SLICE_MS);
+      }
+    }
+    const tallies = gateways.map(() => variants.map((): Tally => ({ requests: 0, seconds: 0, cpuSeconds: 0 })));
+    const cycles = Math.max(2, Math.round((options.seconds * 1000) / SLICE_MS));
+    progress(tag, `${cycles} cycles of ${SLICE_MS} ms per variant and process`);
+    for (let cycle = 0; cycle < cycles; cycle++) {
+      for (const [index, gateway] of gateways.entries()) {
+        activate(gateway);
+        const order = cycle % 2 === 0 ? [0, 1] : [1, 0];
+        for (const variant of order) {
+          const before = cpuSeconds(gateway.child.pid);
+          const slice = await loads[index]![variant]!.slice(SLICE_MS);
+          const tally = tallies[index]![variant]!;
+          tally.cpuSeconds += cpuSeconds(gateway.child.pid) - before;
+          tally.requests += slice.requests;
+          tally.seconds += slice.seconds;
+        }
+      }
+    }
+    for (const process of loads) for (const load of process) load.close();
+    if (process.env['BENCH_DEBUG'] !== undefined) {
+      const { Redis } = await import('ioredis');
+      const client = new Redis(redis.url);
+      console.log(await client.info('commandstats'));
+      client.disconnect();
+    }
+    const line = (label: string, plain: Tally, budgeted: Tally): string => {
+      const rate = (tally: Tally): number => tally.requests / tally.seconds;
+      const cpu = (tally: Tally): number => (tally.cpuSeconds / tally.requests) * 1e6;
+      const change = ((rate(budgeted) / rate(plain) - 1) * 100).toFixed(1);
+      return `${label}: ${Math.round(rate(plain))} → ${Math.round(rate(budgeted))} req/s (${change}%), CPU ${Math.round(cpu(plain))} → ${Math.round(cpu(budgeted))} µs/request`;
+    };
+    const sum = (variant: number): Tally =>
+      tallies.reduce(
+        (total, process) => ({
+          requests: total.requests + process[variant]!.requests,
+          seconds: total.seconds + process[variant]!.seconds,
+          cpuSeconds: total.cpuSeconds + process[variant]!.cpuSeconds,
+        }),
+        { requests: 0, seconds: 0, cpuSeconds: 0 },
+      );
+    for (const [index, process] of tallies.entries()) {
+      console.log(line(`process ${index}`, process[0]!, process[1]!));
+    }
+    console.log(line('all', sum(0), sum(1)));
+  } finally {
+    for (const service of services) service.child.kill('SIGCONT');
+    await stopServices(services);
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
