@@ -146,7 +146,9 @@ export async function runBudgetsBench(options: {
         for (const load of loads[index] ?? []) await load.slice(SLICE_MS);
       }
     }
-    const tallies = gateways.map(() => variants.map((): Tally => ({ requests: 0, seconds: 0, cpuSeconds: 0 })));
+    const tallies = gateways.map(() =>
+      variants.map((): Tally => ({ requests: 0, seconds: 0, cpuSeconds: 0 })),
+    );
     const cycles = Math.max(2, Math.round((options.seconds * 1000) / SLICE_MS));
     progress(tag, `${cycles} cycles of ${SLICE_MS} ms per variant and process`);
     for (let cycle = 0; cycle < cycles; cycle++) {
