@@ -218,4 +218,163 @@ describe('RedisSlots', () => {
       assert.equal(error.headers['retry-after'], '1');
     });
   });
+
+  describe('spares (scopes of 8 slots or more, at most half full)', () => {
+    /** Counts the scripts a connection runs (evalsha and eval). */
+    function countScripts(redis: Redis): { calls: number } {
+      const counter = { calls: 0 };
+      const evalsha = redis.evalsha.bind(redis);
+      redis.evalsha = ((...args: Parameters<typeof evalsha>) => {
+        counter.calls++;
+        return evalsha(...args);
+      }) as typeof redis.evalsha;
+      return counter;
+    }
+
+    let probe: Redis | null = null;
+    /** The leases of a scope in Redis, spares included. */
+    async function members(namespace: string, id: string): Promise<number> {
+      probe ??= await connect();
+      return probe.zcard(`{${namespace}}:${id}`);
+    }
+
+    async function waitForCount(namespace: string, id: string, count: number, what: string): Promise<void> {
+      const start = Date.now();
+      while ((await members(namespace, id)) !== count) {
+        if (Date.now() - start > 2000) assert.fail(`timed out waiting for ${what}`);
+        await sleep(5);
+      }
+    }
+
+    it('reuses a released slot for the next request of the same scopes without asking Redis', async () => {
+      const namespace = `${prefix}-${++namespaces}`;
+      const connection = await connect();
+      const scripts = countScripts(connection);
+      const slots = await pool(namespace, {}, connection);
+      const scopes: SlotScope[] = [
+        { id: 'key:wide', limit: 64 },
+        { id: 'team:wide', limit: 100 },
+      ];
+      const first = await slots.tryAcquire(scopes);
+      assert.ok(first !== null);
+      await first.release();
+      // Kept: still a lease in Redis (the limit holds whatever the spares), not in flight.
+      assert.equal(await members(namespace, 'key:wide'), 1);
+      assert.equal(slots.inFlight('key:wide'), 0);
+      const before = scripts.calls;
+      const second = await slots.tryAcquire(scopes);
+      assert.ok(second !== null);
+      await second.release();
+      assert.equal(scripts.calls, before, 'no script for a spare taken and given back');
+      // Other scopes, or the same with another limit, do not take it.
+      const other = await slots.tryAcquire([{ id: 'key:wide', limit: 32 }]);
+      assert.ok(other !== null);
+      assert.equal(scripts.calls, before + 1);
+      assert.equal(await members(namespace, 'key:wide'), 2);
+      await other.release();
+    });
+
+    it('gives a spare back once it has been idle for a few tens of ms', async () => {
+      const namespace = `${prefix}-${++namespaces}`;
+      const slots = await pool(namespace);
+      const scope: SlotScope = { id: 'backend:idle', limit: 16 };
+      const lease = await slots.tryAcquire([scope]);
+      assert.ok(lease !== null);
+      await lease.release();
+      assert.equal(await members(namespace, scope.id), 1);
+      // Within 2 s (its lease is 15 s): the sweeper gave it back.
+      await waitForCount(namespace, scope.id, 0, 'the spare to go back');
+    });
+
+    it('releases at once in scopes under 8 slots or more than half full', async () => {
+      const namespace = `${prefix}-${++namespaces}`;
+      const slots = await pool(namespace);
+      const other = await pool(namespace);
+      const small: SlotScope = { id: 'backend:small', limit: 7 };
+      const lease = await slots.tryAcquire([small]);
+      assert.ok(lease !== null);
+      await lease.release();
+      assert.equal(await members(namespace, small.id), 0);
+      const busy: SlotScope = { id: 'backend:busy', limit: 8 };
+      const held = await Promise.all([1, 2, 3, 4].map(() => other.tryAcquire([busy])));
+      const mine = await slots.tryAcquire([busy]);
+      assert.ok(mine !== null);
+      await mine.release();
+      // Five of eight in use when it ended: more than half, so it went back.
+      assert.equal(await members(namespace, busy.id), 4);
+      for (const taken of held) await taken?.release();
+    });
+
+    it('gives spares back when another instance fills the scope while they are in use', async () => {
+      const namespace = `${prefix}-${++namespaces}`;
+      const cycling = await pool(namespace);
+      const filling = await pool(namespace, { poll: { minMs: 20, maxMs: 20 } });
+      const scope: SlotScope = { id: 'backend:shared', limit: 16 };
+      // One instance takes and gives back a slot every few ms: its spare is never idle for long.
+      let stop = false;
+      let cycles = 0;
+      const loop = (async () => {
+        while (!stop) {
+          const lease = await cycling.acquire([scope], { timeoutMs: 10_000 });
+          await sleep(2);
+          await lease.release();
+          cycles++;
+          await sleep(2);
+        }
+      })();
+      await waitFor(() => cycles >= 5, 'the cycling instance to run');
+      const held = [];
+      for (let index = 0; index < 15; index++) held.push(await filling.acquire([scope]));
+      // The sixteenth: the cycling instance's spare is its only way in.
+      const last = await filling.acquire([scope], { timeoutMs: 5000 });
+      stop = true;
+      await last.release();
+      for (const lease of held) await lease.release();
+      await loop;
+    });
+
+    it('never has more leases in a scope than its limit across two instances', async () => {
+      const namespace = `${prefix}-${++namespaces}`;
+      const one = await pool(namespace);
+      const two = await pool(namespace);
+      const scope: SlotScope = { id: 'backend:wide', limit: 10 };
+      let inFlight = 0;
+      let most = 0;
+      let mostInRedis = 0;
+      let watching = true;
+      const watcher = (async () => {
+        while (watching) {
+          mostInRedis = Math.max(mostInRedis, await members(namespace, scope.id));
+          await sleep(1);
+        }
+      })();
+      await Promise.all(
+        Array.from({ length: 200 }, async (_, index) => {
+          const instance = index % 2 === 0 ? one : two;
+          const lease = await instance.acquire([scope], { timeoutMs: 20_000 });
+          inFlight++;
+          most = Math.max(most, inFlight);
+          await sleep(index % 7);
+          inFlight--;
+          await lease.release();
+        }),
+      );
+      watching = false;
+      await watcher;
+      assert.ok(most <= 10 && most >= 2, `at most ${most} in flight`);
+      assert.ok(mostInRedis <= 10, `at most ${mostInRedis} leases in Redis`);
+      await waitForCount(namespace, scope.id, 0, 'the spares to go back');
+    });
+
+    it('gives its spares back when it closes', async () => {
+      const namespace = `${prefix}-${++namespaces}`;
+      const slots = await pool(namespace);
+      const scope: SlotScope = { id: 'backend:closing', limit: 32 };
+      const leases = await Promise.all([1, 2, 3].map(() => slots.tryAcquire([scope])));
+      for (const lease of leases) await lease?.release();
+      assert.ok((await members(namespace, scope.id)) > 0);
+      await slots.close();
+      assert.equal(await members(namespace, scope.id), 0);
+    });
+  });
 });

@@ -201,9 +201,41 @@ function packed(claims: readonly Claim[]): { keys: string[]; args: (string | num
   return { keys, args };
 }
 
+/** A spare: a lease kept after its request ended, for the next request of the same scopes. */
+interface Spare {
+  readonly handle: Handle;
+  /** When it became a spare (performance.now()). */
+  readonly since: number;
+}
+
+/**
+ * Spares (see RedisSlots.keepsSpare): only scopes with at least this many slots keep any (below it,
+ * every slot goes back to Redis at once, exact for GPU-sized caps), ...
+ */
+const SPARE_MIN_LIMIT = 8;
+/** ... a spare idle this long goes back to Redis (the sweeper runs this often while there are any), ... */
+const SPARE_IDLE_MS = 25;
+/** ... and at most 1/SPARE_SHARE of a scope's slots are spares of this instance. */
+const SPARE_SHARE = 4;
+
+/**
+ * Spares are kept per scopes and limits (a reload may change a limit): '' when a scope has fewer than
+ * SPARE_MIN_LIMIT slots (no spare is kept or looked for then).
+ */
+function spareKeyOf(scopes: readonly SlotScope[]): string {
+  let key = '';
+  for (const scope of scopes) {
+    if (scope.limit < SPARE_MIN_LIMIT) return '';
+    key += `${scope.id}\u0000${scope.limit}\u0000`;
+  }
+  return key;
+}
+
 /** A held lease: its member and its scopes' keys. */
 interface Handle {
   readonly member: string;
+  /** spareKeyOf its scopes. */
+  readonly spareKey: string;
   readonly ids: readonly string[];
   readonly keys: readonly string[];
   readonly limits: readonly number[];
@@ -244,6 +276,17 @@ export class RedisSlots extends SlotQueue<Handle> {
   private refreshing = false;
   private lastLog = 0;
   private stopped = false;
+  /**
+   * Leases whose request ended, kept for the next request of the same scopes (keyed by scopes and
+   * limits), newest last; still in `held` (renewed) and counted in Redis. See keepsSpare.
+   */
+  private readonly spares = new Map<string, Spare[]>();
+  private readonly sparesPerScope = new Map<string, number>();
+  private spareCount = 0;
+  /** Scopes whose spares were taken since the last sweep: counted by it as the spares' scopes are. */
+  private readonly reused = new Set<string>();
+  private sweeper: NodeJS.Timeout | null = null;
+  private sweeping = false;
 
   constructor(private readonly options: RedisSlotsOptions) {
     super({
@@ -277,15 +320,29 @@ export class RedisSlots extends SlotQueue<Handle> {
       this.refresher = setInterval(() => void this.refresh(), this.options.refreshMs ?? 200);
       this.refresher.unref();
     }
-    return this.counts.get(scopeId)?.count ?? this.heldPerScope.get(scopeId) ?? 0;
+    const known = this.counts.get(scopeId);
+    // Redis's count includes this instance's spares: idle, not in flight.
+    if (known !== undefined) return Math.max(0, known.count - (this.sparesPerScope.get(scopeId) ?? 0));
+    return this.heldPerScope.get(scopeId) ?? 0;
   }
 
   override async close(): Promise<void> {
     this.stopped = true;
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
     if (this.refresher !== null) clearInterval(this.refresher);
+    if (this.sweeper !== null) clearInterval(this.sweeper);
     this.heartbeat = null;
     this.refresher = null;
+    this.sweeper = null;
+    // Spares hold slots no request uses: give them back now rather than when their leases lapse.
+    const spares = this.takeSpares(() => true);
+    this.reused.clear();
+    for (const handle of spares) this.held.delete(handle.member);
+    if (spares.length > 0) {
+      await this.releaseAll(spares).catch((error: unknown) => {
+        this.logFailure(error, 'concurrency store unavailable: spare slots lapse with their leases');
+      });
+    }
     await super.close();
   }
 
@@ -294,6 +351,14 @@ export class RedisSlots extends SlotQueue<Handle> {
   }
 
   protected async take(scopes: readonly SlotScope[]): Promise<Attempt<Handle>> {
+    const spareKey = spareKeyOf(scopes);
+    if (this.spareCount > 0 && spareKey !== '') {
+      const spare = this.popSpare(spareKey);
+      if (spare !== undefined) {
+        for (const id of spare.ids) this.heldPerScope.set(id, (this.heldPerScope.get(id) ?? 0) + 1);
+        return { kind: 'taken', handle: spare };
+      }
+    }
     const ids = scopes.map((scope) => scope.id);
     const keys = ids.map((id) => this.keyOf(id));
     const member = `${this.instance}:${this.leaseSeq++}`;
@@ -316,7 +381,7 @@ export class RedisSlots extends SlotQueue<Handle> {
       const full = reply.slice(1 + ids.length).map((index) => ids[Number(index) - 1] ?? '');
       return { kind: 'full', full };
     }
-    const handle: Handle = { member, ids, keys, limits: scopes.map((scope) => scope.limit) };
+    const handle: Handle = { member, spareKey, ids, keys, limits: scopes.map((scope) => scope.limit) };
     this.held.set(member, handle);
     for (const id of ids) this.heldPerScope.set(id, (this.heldPerScope.get(id) ?? 0) + 1);
     this.startHeartbeat();
@@ -324,12 +389,21 @@ export class RedisSlots extends SlotQueue<Handle> {
   }
 
   protected async give(handle: Handle): Promise<void> {
-    this.held.delete(handle.member);
     for (const id of handle.ids) {
       const count = (this.heldPerScope.get(id) ?? 1) - 1;
       if (count > 0) this.heldPerScope.set(id, count);
       else this.heldPerScope.delete(id);
     }
+    if (this.keepsSpare(handle)) {
+      this.addSpare(handle);
+      return;
+    }
+    await this.release(handle);
+  }
+
+  /** Gives a lease back to Redis (it is no longer renewed). */
+  private async release(handle: Handle): Promise<void> {
+    this.held.delete(handle.member);
     if (this.held.size === 0 && this.heartbeat !== null) {
       clearInterval(this.heartbeat);
       this.heartbeat = null;
@@ -344,6 +418,141 @@ export class RedisSlots extends SlotQueue<Handle> {
       // The lease lapses within leaseMs: it is no longer renewed.
       this.logFailure(error, 'concurrency store unavailable: a slot is released when its lease lapses');
     }
+  }
+
+  /**
+   * Whether a lease whose request ended is kept as a spare for the next request of the same scopes
+   * instead of going back to Redis: a request then takes and gives back its slots without a call.
+   * Only far from every limit, so that exactness near a limit is untouched: each scope has at least
+   * SPARE_MIN_LIMIT slots, its last count seen in Redis (spares included) is at most half its limit, and
+   * this instance's spares stay under a SPARE_SHARE-th of it. A spare still counts in Redis (the
+   * limit holds whatever the spares); what it costs is a slot another instance cannot have for up to
+   * SPARE_IDLE_MS (the sweeper gives idle spares back, and all of a scope's spares once it is found
+   * more than half full). See docs/concurrency.md.
+   */
+  private keepsSpare(handle: Handle): boolean {
+    if (this.stopped || handle.spareKey === '') return false;
+    for (let index = 0; index < handle.ids.length; index++) {
+      const id = handle.ids[index] ?? '';
+      const limit = handle.limits[index] ?? 0;
+      const known = this.counts.get(id);
+      if (known === undefined || known.count * 2 > limit) return false;
+      if (((this.sparesPerScope.get(id) ?? 0) + 1) * SPARE_SHARE > limit) return false;
+    }
+    return true;
+  }
+
+  private addSpare(handle: Handle): void {
+    const list = this.spares.get(handle.spareKey);
+    const spare: Spare = { handle, since: performance.now() };
+    if (list === undefined) this.spares.set(handle.spareKey, [spare]);
+    else list.push(spare);
+    this.spareCount++;
+    for (const id of handle.ids) this.sparesPerScope.set(id, (this.sparesPerScope.get(id) ?? 0) + 1);
+    if (this.sweeper === null) {
+      this.sweeper = setInterval(() => void this.sweep(), SPARE_IDLE_MS);
+      this.sweeper.unref();
+    }
+  }
+
+  /** The newest spare for these scopes, taken out of the spares. */
+  private popSpare(key: string): Handle | undefined {
+    const list = this.spares.get(key);
+    const spare = list?.pop();
+    if (spare === undefined) return undefined;
+    if (list?.length === 0) this.spares.delete(key);
+    this.spareGone(spare.handle);
+    for (const id of spare.handle.ids) this.reused.add(id);
+    return spare.handle;
+  }
+
+  private spareGone(handle: Handle): void {
+    this.spareCount--;
+    for (const id of handle.ids) {
+      const count = (this.sparesPerScope.get(id) ?? 1) - 1;
+      if (count > 0) this.sparesPerScope.set(id, count);
+      else this.sparesPerScope.delete(id);
+    }
+  }
+
+  /** Takes out the spares `which` selects (oldest first in each list). */
+  private takeSpares(which: (spare: Spare) => boolean): Handle[] {
+    const taken: Handle[] = [];
+    for (const [key, list] of this.spares) {
+      const kept = list.filter((spare) => {
+        if (!which(spare)) return true;
+        taken.push(spare.handle);
+        return false;
+      });
+      if (kept.length === 0) this.spares.delete(key);
+      else if (kept.length !== list.length) this.spares.set(key, kept);
+    }
+    for (const handle of taken) this.spareGone(handle);
+    return taken;
+  }
+
+  /**
+   * Every SPARE_IDLE_MS while there are spares or spares were taken: gives back those idle that long,
+   * then counts in Redis the scopes of the others and of those taken since the last sweep, and gives
+   * back every spare of a scope found more than half full (others may need its slots). The count also
+   * tells keepsSpare what other instances took meanwhile, which reusing spares does not see: a
+   * request's release in a scope found crowded goes to Redis again.
+   */
+  private async sweep(): Promise<void> {
+    if (this.sweeping || this.stopped) return;
+    // Stopped here, not when the last spare is taken: spares reused all the time are checked too.
+    if (this.spareCount === 0 && this.reused.size === 0 && this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+      return;
+    }
+    this.sweeping = true;
+    try {
+      const cutoff = performance.now() - SPARE_IDLE_MS;
+      const idle = this.takeSpares((spare) => spare.since <= cutoff);
+      const releases = idle.map((handle) => this.release(handle));
+      const ids = [...new Set([...this.sparesPerScope.keys(), ...this.reused])];
+      this.reused.clear();
+      if (ids.length > 0) {
+        const asked = performance.now();
+        const reply = (await this.run(
+          COUNT,
+          ids.map((id) => this.keyOf(id)),
+          [],
+          false,
+        )) as number[];
+        const at = performance.now();
+        const crowded = new Set<string>();
+        ids.forEach((id, index) => {
+          const count = Number(reply[index]);
+          const known = this.counts.get(id);
+          if (known === undefined || known.at <= asked) this.counts.set(id, { count, at });
+          const limit = this.limitOf(id);
+          // A scope without spares now: its next release sees this count (keepsSpare).
+          if (limit !== undefined && count * 2 > limit) crowded.add(id);
+        });
+        if (crowded.size > 0) {
+          const spares = this.takeSpares((spare) => spare.handle.ids.some((id) => crowded.has(id)));
+          for (const handle of spares) releases.push(this.release(handle));
+        }
+      }
+      await Promise.all(releases);
+    } catch {
+      // Redis is away: spares are dropped with the renewal that fails (renew), or lapse.
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  /** A scope's lowest limit among this instance's spares. */
+  private limitOf(id: string): number | undefined {
+    let limit: number | undefined;
+    for (const list of this.spares.values()) {
+      const handle = list[0]?.handle;
+      const index = handle?.ids.indexOf(id) ?? -1;
+      if (index >= 0) limit = Math.min(limit ?? Infinity, handle?.limits[index] ?? Infinity);
+    }
+    return limit;
   }
 
   /** One script for the slots asked for in one turn; each answer as `taken, counts…, full indexes…`. */
@@ -434,14 +643,23 @@ export class RedisSlots extends SlotQueue<Handle> {
       });
       const lost = Number(reply[0]);
       if (lost > 0) {
+        // Which leases lapsed is not known: no spare is trusted any more.
+        this.dropSpares();
         this.options.logger.warn(
           { lost },
           'concurrency leases lapsed before their renewal (Redis was unreachable for longer than lease_ms)',
         );
       }
     } catch (error) {
+      // A spare whose renewal failed may lapse: none is reused.
+      this.dropSpares();
       this.logFailure(error, 'concurrency store unavailable: leases not renewed');
     }
+  }
+
+  /** Gives every spare back (best effort: one that does not reach Redis lapses with its lease). */
+  private dropSpares(): void {
+    for (const handle of this.takeSpares(() => true)) void this.release(handle);
   }
 
   /** Refreshes inFlight's counts for the scopes asked about lately; stops when none are. */
