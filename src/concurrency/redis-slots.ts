@@ -350,15 +350,20 @@ export class RedisSlots extends SlotQueue<Handle> {
     return `{${this.namespace}}:${scopeId}`;
   }
 
-  protected async take(scopes: readonly SlotScope[]): Promise<Attempt<Handle>> {
+  /** A spare for these scopes, taken at once; null when there is none (take() asks Redis). */
+  protected override takeAtOnce(scopes: readonly SlotScope[]): Attempt<Handle> | null {
+    if (this.spareCount === 0) return null;
     const spareKey = spareKeyOf(scopes);
-    if (this.spareCount > 0 && spareKey !== '') {
-      const spare = this.popSpare(spareKey);
-      if (spare !== undefined) {
-        for (const id of spare.ids) this.heldPerScope.set(id, (this.heldPerScope.get(id) ?? 0) + 1);
-        return { kind: 'taken', handle: spare };
-      }
-    }
+    const spare = spareKey === '' ? undefined : this.popSpare(spareKey);
+    if (spare === undefined) return null;
+    for (const id of spare.ids) this.heldPerScope.set(id, (this.heldPerScope.get(id) ?? 0) + 1);
+    return { kind: 'taken', handle: spare };
+  }
+
+  protected async take(scopes: readonly SlotScope[]): Promise<Attempt<Handle>> {
+    const spare = this.takeAtOnce(scopes);
+    if (spare !== null) return spare;
+    const spareKey = spareKeyOf(scopes);
     const ids = scopes.map((scope) => scope.id);
     const keys = ids.map((id) => this.keyOf(id));
     const member = `${this.instance}:${this.leaseSeq++}`;
@@ -388,17 +393,27 @@ export class RedisSlots extends SlotQueue<Handle> {
     return { kind: 'taken', handle };
   }
 
+  /** Keeps the lease as a spare when it may (keepsSpare): true; false: give() releases it. */
+  protected override giveAtOnce(handle: Handle): boolean {
+    if (!this.keepsSpare(handle)) return false;
+    this.notHeld(handle);
+    this.addSpare(handle);
+    return true;
+  }
+
+  /** After giveAtOnce said no (SlotQueue.giveBack): back to Redis. */
   protected async give(handle: Handle): Promise<void> {
+    this.notHeld(handle);
+    await this.release(handle);
+  }
+
+  /** A lease's request ended: it no longer counts in heldPerScope. */
+  private notHeld(handle: Handle): void {
     for (const id of handle.ids) {
       const count = (this.heldPerScope.get(id) ?? 1) - 1;
       if (count > 0) this.heldPerScope.set(id, count);
       else this.heldPerScope.delete(id);
     }
-    if (this.keepsSpare(handle)) {
-      this.addSpare(handle);
-      return;
-    }
-    await this.release(handle);
   }
 
   /** Gives a lease back to Redis (it is no longer renewed). */

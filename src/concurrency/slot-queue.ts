@@ -81,6 +81,10 @@ export abstract class SlotQueue<H> implements SlotPool {
   protected abstract give(handle: H): Promise<void>;
   /** give(), at once: a store in this process has it; releases then take no turn of the event loop. */
   protected giveNow?(handle: H): void;
+  /** take() answered without the store when it can (a spare slot); null: take() must ask it. */
+  protected takeAtOnce?(scopes: readonly SlotScope[]): Attempt<H> | null;
+  /** give() done without the store when it can (kept as a spare): true; false: give() follows. */
+  protected giveAtOnce?(handle: H): boolean;
   abstract inFlight(scopeId: string): number;
 
   async tryAcquire(
@@ -91,6 +95,19 @@ export abstract class SlotQueue<H> implements SlotPool {
     if (scopes === null) return null;
     if (scopes.length === 0) return unheldLease([], true);
     return this.tried(scopes, await this.take(scopes));
+  }
+
+  /** See SlotPool.tryAcquireAtOnce. */
+  tryAcquireAtOnce(
+    requested: readonly SlotScope[],
+    options: { priority?: number } = {},
+  ): Lease | null | undefined {
+    if (this.takeAtOnce === undefined) return undefined;
+    const scopes = this.tryable(requested, options.priority);
+    if (scopes === null) return null;
+    if (scopes.length === 0) return unheldLease([], true);
+    const attempt = this.takeAtOnce(scopes);
+    return attempt === null ? undefined : this.tried(scopes, attempt);
   }
 
   /**
@@ -345,8 +362,11 @@ export abstract class SlotQueue<H> implements SlotPool {
       this.releases++;
       this.wake();
     };
-    if (this.giveNow === undefined) return this.give(handle).then(given);
-    this.giveNow(handle);
+    if (this.giveNow !== undefined) {
+      this.giveNow(handle);
+    } else if (this.giveAtOnce === undefined || !this.giveAtOnce(handle)) {
+      return this.give(handle).then(given);
+    }
     given();
     return RESOLVED;
   }

@@ -80,6 +80,14 @@ export interface SlotPool {
    */
   tryAcquireNow?(scopes: readonly SlotScope[], options?: { readonly priority?: number }): Lease | null;
   /**
+   * tryAcquire(), answered at once when this pool can without its store (a Redis pool reusing a spare
+   * slot); undefined when it cannot: call tryAcquire().
+   */
+  tryAcquireAtOnce?(
+    scopes: readonly SlotScope[],
+    options?: { readonly priority?: number },
+  ): Lease | null | undefined;
+  /**
    * A slot in every scope, waiting in this instance's queue when one is full: by priority, first come
    * first served within a priority. Rejects with ConcurrencyLimitError after the timeout or when the
    * queue is full (maxQueue), with the signal's reason when it aborts, and with ServiceUnavailableError
@@ -110,7 +118,7 @@ export function tryAcquireSoon(
   scopes: readonly SlotScope[],
   options: { readonly priority?: number },
 ): Lease | null | Promise<Lease | null> {
-  return pool.tryAcquireNow !== undefined
-    ? pool.tryAcquireNow(scopes, options)
-    : pool.tryAcquire(scopes, options);
+  if (pool.tryAcquireNow !== undefined) return pool.tryAcquireNow(scopes, options);
+  const atOnce = pool.tryAcquireAtOnce?.(scopes, options);
+  return atOnce !== undefined ? atOnce : pool.tryAcquire(scopes, options);
 }
