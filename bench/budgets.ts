@@ -8,7 +8,7 @@
  * the VM's swings fall on both alike. Prints requests/s and CPU per request of each, per process and
  * in all. The cache is off (every request identical: hits would skip the budgets). BENCH_PROFILE=DIR
  * writes each process's CPU profile there (node --cpu-prof); BENCH_DEBUG=1 prints the first answers and
- * Redis's command statistics.
+ * Redis's command statistics; BENCH_ONLY=0 (plain) or 1 (budgeted) runs one of the two alone.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -55,6 +55,8 @@ export async function runBudgetsBench(options: {
   const workDir = mkdtempSync(join(tmpdir(), 'gw-bench-budgets-'));
   const services: Service[] = [];
   const profileDir = process.env['BENCH_PROFILE'];
+  /** BENCH_ONLY=0 or 1: that variant alone (with BENCH_PROFILE, a profile of one request kind). */
+  const only = process.env['BENCH_ONLY'] === undefined ? null : Number(process.env['BENCH_ONLY']);
   try {
     const redis = await startRedis(pin);
     services.push(redis);
@@ -137,13 +139,14 @@ export async function runBudgetsBench(options: {
         if (response.status !== 200) throw new Error(`${variant.name}: ${response.status} ${text}`);
         if (process.env['BENCH_DEBUG'] !== undefined) console.log(variant.name, [...response.headers], text);
       }
-      for (const load of loads[index] ?? []) {
+      for (const load of (loads[index] ?? []).filter((_, variant) => only === null || variant === only)) {
         const first = await load.slice(500);
         if (first.requests === 0) throw new Error(`gateway ${index} answered no request`);
       }
       progress(tag, `warming up gateway ${index} (pid ${gateway.child.pid}) for 4 s`);
       for (let slice = 0; slice < 20; slice++) {
-        for (const load of loads[index] ?? []) await load.slice(SLICE_MS);
+        for (const [variant, load] of (loads[index] ?? []).entries())
+          if (only === null || variant === only) await load.slice(SLICE_MS);
       }
     }
     const tallies = gateways.map(() =>
@@ -154,7 +157,7 @@ export async function runBudgetsBench(options: {
     for (let cycle = 0; cycle < cycles; cycle++) {
       for (const [index, gateway] of gateways.entries()) {
         activate(gateway);
-        const order = cycle % 2 === 0 ? [0, 1] : [1, 0];
+        const order = only !== null ? [only] : cycle % 2 === 0 ? [0, 1] : [1, 0];
         for (const variant of order) {
           const before = cpuSeconds(gateway.child.pid);
           const slice = await loads[index]![variant]!.slice(SLICE_MS);
@@ -187,10 +190,14 @@ export async function runBudgetsBench(options: {
         }),
         { requests: 0, seconds: 0, cpuSeconds: 0 },
       );
-    for (const [index, process] of tallies.entries()) {
+    for (const [index, process] of only === null ? tallies.entries() : []) {
       console.log(line(`process ${index}`, process[0]!, process[1]!));
     }
-    console.log(line('all', sum(0), sum(1)));
+    if (only === null) console.log(line('all', sum(0), sum(1)));
+    else
+      console.log(
+        `variant ${only}: ${Math.round(sum(only).requests / sum(only).seconds)} req/s, CPU ${Math.round((sum(only).cpuSeconds / sum(only).requests) * 1e6)} µs/request`,
+      );
   } finally {
     for (const service of services) service.child.kill('SIGCONT');
     await stopServices(services);
