@@ -111,6 +111,15 @@ export interface BudgetLedger {
   reserveNow?(lines: readonly BudgetLine[], now: number): ReserveResult;
   /** settle(), answered at once: a ledger in this process has it. */
   settleNow?(reservation: Reservation, actual: ActualUsage): SettleResult;
+  /**
+   * reserve(), answered at once when the ledger can without its store (from an allowance); null when
+   * it cannot: call reserve().
+   */
+  reserveLocally?(lines: readonly BudgetLine[], now: number): ReserveResult | null;
+  /** settle(), answered at once when the reservation was made locally; null: call settle(). */
+  settleLocally?(reservation: Reservation, actual: ActualUsage): SettleResult | null;
+  /** Gives back what the instance holds for itself and sends what it has not yet (on shutdown). */
+  close?(): Promise<void>;
 }
 
 /** The ledger's store failed or did not answer in time; what was asked of it did not take effect. */

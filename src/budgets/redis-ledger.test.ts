@@ -65,7 +65,12 @@ describe('RedisBudgetLedger', () => {
   });
 
   it('keeps nothing per request once settled: the keys and fields are the counters’ own', async () => {
-    const ledger = new RedisBudgetLedger(one, { timeZone: () => 'UTC', prefix: `${prefix}-bounded` });
+    // Without allowances (below): each request a script of its own.
+    const ledger = new RedisBudgetLedger(one, {
+      timeZone: () => 'UTC',
+      prefix: `${prefix}-bounded`,
+      allowances: false,
+    });
     const budget = { unit: 'tokens', limit: 1_000_000, window: 'day', soft: false } as const;
     const now = Date.now();
     let counter = '';
@@ -119,6 +124,159 @@ describe('RedisBudgetLedger', () => {
         ledger.status('key:s', [budget], Date.now()),
         /budget store: the store did not answer/,
       );
+    });
+  });
+
+  describe('allowances (far from a limit)', () => {
+    const tokens = (limit: number) => ({ unit: 'tokens', limit, window: 'day', soft: false }) as const;
+    const closing: { ledger: RedisBudgetLedger; redis: Redis }[] = [];
+    after(async () => {
+      for (const { ledger, redis } of closing) {
+        await ledger.close();
+        redis.disconnect();
+      }
+    });
+
+    /** A ledger on a connection of its own whose scripts are counted. */
+    function counted(
+      name: string,
+      options: { reservationTtlMs?: () => number } = {},
+    ): { ledger: RedisBudgetLedger; redis: Redis; scripts: () => number } {
+      const redis = new Redis(6379, '127.0.0.1', { maxRetriesPerRequest: 0 });
+      let calls = 0;
+      const evalsha = redis.evalsha.bind(redis);
+      redis.evalsha = ((...args: Parameters<typeof evalsha>) => {
+        calls++;
+        return evalsha(...args);
+      }) as typeof redis.evalsha;
+      const ledger = new RedisBudgetLedger(redis, {
+        timeZone: () => 'UTC',
+        prefix: `${prefix}-${name}`,
+        timeoutMs: () => 2000,
+        ...options,
+      });
+      closing.push({ ledger, redis });
+      return { ledger, redis, scripts: () => calls };
+    }
+
+    async function waitUntil(condition: () => Promise<boolean>, what: string): Promise<void> {
+      const start = Date.now();
+      while (!(await condition())) {
+        if (Date.now() - start > 5000) assert.fail(`timed out waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+
+    it('reserves and settles locally once it holds an allowance, and sends what was spent', async () => {
+      const { ledger, redis, scripts } = counted('local');
+      const budget = tokens(1_000_000);
+      const reserveAndSettle = async (): Promise<void> => {
+        const result = await ledger.reserve([{ scope: 'key:local', budget, amount: 100 }], Date.now());
+        assert.ok(result.ok);
+        await ledger.settle(result.reservation, { usdMicros: 0, tokens: 40 });
+      };
+      await reserveAndSettle();
+      const key = `{${prefix}-local}:key:local:tokens:day:${windowAt('day', 'UTC', Date.now()).start}`;
+      await waitUntil(async () => Number(await redis.hget(key, 'allowed')) > 0, 'an allowance');
+      const before = scripts();
+      for (let index = 0; index < 99; index++) await reserveAndSettle();
+      // At most a sync per 50 ms ran meanwhile, not two scripts per request.
+      assert.ok(scripts() - before < 20, `${scripts() - before} scripts for 99 requests`);
+      const [status] = await ledger.status('key:local', [budget], Date.now());
+      assert.equal(status?.spent, 100 * 40);
+      await ledger.close();
+      // Given back: nothing reserved or allowed, everything spent counted.
+      assert.equal(await redis.hget(key, 'reserved'), '0');
+      assert.equal(await redis.hget(key, 'allowed'), '0');
+      assert.equal(await redis.hget(key, 'spent'), '4000');
+    });
+
+    it('never passes a limit and leaves no room unused, two instances each with allowances', async () => {
+      const a = counted('exact');
+      const b = counted('exact');
+      const limit = 200_000;
+      const budget = tokens(limit);
+      let admitted = 0;
+      let requests = 0;
+      const worker = async (ledger: RedisBudgetLedger): Promise<void> => {
+        for (;;) {
+          requests++;
+          const result = await ledger.reserve([{ scope: 'key:exact', budget, amount: 100 }], Date.now());
+          if (!result.ok) return;
+          admitted++;
+          await ledger.settle(result.reservation, { usdMicros: 0, tokens: 100 });
+        }
+      };
+      await Promise.all(
+        Array.from({ length: 16 }, (_, index) => worker(index % 2 === 0 ? a.ledger : b.ledger)),
+      );
+      await a.ledger.close();
+      await b.ledger.close();
+      const [status] = await a.ledger.status('key:exact', [budget], Date.now());
+      assert.equal(status?.spent, limit, `spent ${status?.spent} of ${limit}`);
+      assert.equal(admitted * 100, limit);
+      // Allowances served most of them: far fewer scripts than two per request.
+      assert.ok(
+        a.scripts() + b.scripts() < requests,
+        `${a.scripts() + b.scripts()} scripts, ${requests} requests`,
+      );
+    });
+
+    it('recalls allowances for a request that fits only without them, and admits it', async () => {
+      const holder = counted('recall');
+      const other = counted('recall');
+      const limit = 1_000_000;
+      const budget = tokens(limit);
+      for (let index = 0; index < 20; index++) {
+        const result = await holder.ledger.reserve(
+          [{ scope: 'key:recall', budget, amount: 100 }],
+          Date.now(),
+        );
+        assert.ok(result.ok);
+        await holder.ledger.settle(result.reservation, { usdMicros: 0, tokens: 100 });
+      }
+      const key = `{${prefix}-recall}:key:recall:tokens:day:${windowAt('day', 'UTC', Date.now()).start}`;
+      await waitUntil(
+        async () =>
+          (await holder.redis.hget(key, 'spent')) === '2000' &&
+          Number(await holder.redis.hget(key, 'allowed')) > 0,
+        'the holder to send its spending and hold an allowance',
+      );
+      // All that is left: it fits only if the holder's allowance goes back.
+      const result = await other.ledger.reserve(
+        [{ scope: 'key:recall', budget, amount: limit - 2000 }],
+        Date.now(),
+      );
+      assert.ok(result.ok, 'admitted once the allowance was recalled');
+      assert.equal(await holder.redis.hget(key, 'allowed'), '0');
+    });
+
+    it('gets the allowance of an instance that dies back after the reservation TTL', async () => {
+      const ttl = { reservationTtlMs: () => 300 };
+      const dying = counted('dying', ttl);
+      const survivor = counted('dying', ttl);
+      const limit = 1_000_000;
+      const budget = tokens(limit);
+      const result = await dying.ledger.reserve([{ scope: 'key:dying', budget, amount: 100 }], Date.now());
+      assert.ok(result.ok);
+      await dying.ledger.settle(result.reservation, { usdMicros: 0, tokens: 100 });
+      const key = `{${prefix}-dying}:key:dying:tokens:day:${windowAt('day', 'UTC', Date.now()).start}`;
+      await waitUntil(async () => Number(await survivor.redis.hget(key, 'allowed')) > 0, 'an allowance');
+      // Dies: its connection is gone, nothing gives the allowance back.
+      dying.redis.disconnect();
+      const diedAt = Date.now();
+      let admitted = false;
+      while (!admitted) {
+        const big = await survivor.ledger.reserve(
+          [{ scope: 'key:dying', budget, amount: limit - 100 }],
+          Date.now(),
+        );
+        if (big.ok) {
+          admitted = true;
+          await survivor.ledger.settle(big.reservation, { usdMicros: 0, tokens: 0 });
+        } else assert.ok(Date.now() - diedAt < 3000, 'the allowance lapses within the TTL');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
     });
   });
 });

@@ -31,39 +31,10 @@ import {
   type CounterState,
 } from './plan.js';
 import { TurnBatch } from '../state/turn-batch.js';
+import { Allowances, RECALL_WAIT_MS } from './allowances.js';
 import { WindowCalendar, type WindowSpan } from './windows.js';
 
-/*
- * Every script starts alike: Redis's time (for the caller's RedisClock), then the deadline check. Past
- * its deadline a script changes nothing and returns { 'late', now }: the caller has given up and decided
- * without Redis, and a stalled server runs what was written to it when it resumes (issue 17).
- *
- * A counter is a hash { spent, reserved, r:<reservation id> = amount held, l:<reservation id> = 1 for a
- * reservation that lapsed unsettled } and a sorted set of its reservation ids by expiry (the caller's
- * clock, as windows are). Expired reservations are released at the start of each script that reads the
- * counter (at most 1000 per call; more go at the next call), and marked lapsed, so that a late
- * settlement still counts, once. A settled reservation leaves nothing behind.
- */
-const PRELUDE = `
-local time = redis.call('TIME')
-local rnow = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local deadline = tonumber(ARGV[1])
-if deadline > 0 and rnow > deadline then return { 'late', rnow } end
-local function purge(hash, held, now)
-  local expired = redis.call('ZRANGEBYSCORE', held, '-inf', now, 'LIMIT', 0, 1000)
-  for _, id in ipairs(expired) do
-    local amount = tonumber(redis.call('HGET', hash, 'r:' .. id) or '0')
-    if amount ~= 0 then redis.call('HINCRBY', hash, 'reserved', -amount) end
-    redis.call('HDEL', hash, 'r:' .. id)
-    redis.call('HSET', hash, 'l:' .. id, 1)
-    redis.call('ZREM', held, id)
-  end
-end
-local function read(hash)
-  local values = redis.call('HMGET', hash, 'spent', 'reserved')
-  return tonumber(values[1] or '0'), tonumber(values[2] or '0')
-end
-`;
+import { PRELUDE } from './redis-prelude.js';
 
 /*
  * Reserves for several requests at once (TurnBatch), each as if by a script of its own, in order.
@@ -76,25 +47,35 @@ end
  * A counter is purged and read once per batch, and its keys' expiry set once: a batch holds the
  * requests of one turn, most of them on the same few counters, and a call per request and counter for
  * each of those was most of what Redis spent on a batch.
- * Returns { rnow, then per reservation: allowed (1|0), then per counter spent and reserved (after
- * reserving, if it did) }.
+ * Returns { rnow, then per reservation: allowed (1, 0, or 2: refused, but it would have fitted
+ * without the instances' allowances, which are now recalled), then per counter spent and reserved
+ * (after reserving, if it did) }.
  */
 const RESERVE = new LuaScript(`${PRELUDE}
 local now = tonumber(ARGV[2])
 local d = tonumber(ARGV[3])
-local spent, reserved, taken = {}, {}, {}
+local spent, reserved, allowances, taken = {}, {}, {}, {}
 for c = 1, d do
   purge(KEYS[c * 2 - 1], KEYS[c * 2], now)
-  spent[c], reserved[c] = read(KEYS[c * 2 - 1])
+  spent[c], reserved[c], allowances[c] = read(KEYS[c * 2 - 1])
 end
 local reply = { rnow }
 local a = 5 + d
 for _ = 1, tonumber(ARGV[4 + d]) do
   local id, expiresAt, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
-  local allowed = 1
+  local allowed, recallable = 1, 1
   for i = 1, n do
     local c, amount, limit = tonumber(ARGV[a + i * 3]), tonumber(ARGV[a + 1 + i * 3]), tonumber(ARGV[a + 2 + i * 3])
-    if limit >= 0 and spent[c] + reserved[c] + amount > limit then allowed = 0 end
+    if limit >= 0 and spent[c] + reserved[c] + amount > limit then
+      allowed = 0
+      if allowances[c] <= 0 or spent[c] + reserved[c] - allowances[c] + amount > limit then recallable = 0 end
+    end
+  end
+  if allowed == 0 and recallable == 1 then
+    -- It would fit without the instances' allowances: they are recalled (allowances.ts), and the
+    -- caller tries again once they have shrunk.
+    allowed = 2
+    for i = 1, n do redis.call('HSET', KEYS[tonumber(ARGV[a + i * 3]) * 2 - 1], 'recall', rnow) end
   end
   if allowed == 1 then
     for i = 1, n do
@@ -234,6 +215,13 @@ export interface RedisLedgerOptions extends LedgerOptions {
   readonly prefix?: string;
   /** Longest wait for Redis per call (rate_limit.store_timeout_ms), read on each call; default 100 ms. */
   readonly timeoutMs?: () => number;
+  /**
+   * Far from a limit, reserve and settle locally from an allowance the instance holds in Redis
+   * (src/budgets/allowances.ts); default true. False: every reservation and settlement is a script.
+   */
+  readonly allowances?: boolean;
+  /** A sync of the allowances failed (after one that did not): for the owner's log. */
+  readonly onSyncError?: (error: unknown) => void;
 }
 
 const DEFAULT_TIMEOUT_MS = 100;
@@ -271,6 +259,10 @@ export class RedisBudgetLedger implements BudgetLedger {
   private readonly settlements = new TurnBatch<Settlement, SettledCounters>((batch) => this.settleAll(batch));
   /** Calls sent and neither answered nor given up on. */
   private waiting = 0;
+  /** Reservation ids: this instance's, then a sequence (unique across instances, cheaper than a UUID). */
+  private readonly instance = randomUUID();
+  private sequence = 0;
+  private readonly allowances: Allowances | null;
 
   constructor(
     private readonly redis: RedisClient,
@@ -278,20 +270,62 @@ export class RedisBudgetLedger implements BudgetLedger {
   ) {
     this.calendar = new WindowCalendar(options.timeZone);
     this.prefix = options.prefix ?? 'gw-budget';
+    this.allowances =
+      options.allowances === false
+        ? null
+        : new Allowances({
+            id: `a:${this.instance}`,
+            run: (script, keys, args) => this.run(script, keys, args),
+            keysOf: (counter) => this.keysOf(counter),
+            ttlMs: () => this.options.reservationTtlMs?.() ?? DEFAULT_RESERVATION_TTL_MS,
+            ...(options.onSyncError === undefined ? {} : { onSyncError: options.onSyncError }),
+          });
   }
 
-  async reserve(lines: readonly BudgetLine[], now: number): Promise<ReserveResult> {
+  reserveLocally(lines: readonly BudgetLine[], now: number): ReserveResult | null {
+    if (this.allowances === null || this.allowances.none) return null;
     const plan = planReservation(lines, this.calendar, now);
-    const id = randomUUID();
+    const id = `${this.instance}:${this.sequence++}`;
     const expiresAt = now + (this.options.reservationTtlMs?.() ?? DEFAULT_RESERVATION_TTL_MS);
     if (plan.counters.length === 0)
       return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses: [] } };
-    const reply = await this.reservations.add({ id, now, expiresAt, counters: plan.counters });
+    const local = this.allowances.tryReserve(id, plan.counters, expiresAt, now);
+    if (local === null) return null;
+    const statuses = plan.lines.map((line) =>
+      statusOf(line.scope, line.budget, line.window, local.get(line.counter) ?? { spent: 0, reserved: 0 }),
+    );
+    return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses } };
+  }
+
+  settleLocally(reservation: Reservation, actual: ActualUsage): SettleResult | null {
+    if (this.allowances === null) return null;
+    const settled = this.allowances.settle(reservation.id, (counter) => {
+      const line = reservation.lines.find((candidate) => candidate.counter === counter);
+      return line === undefined ? 0 : usageUnits(line.budget, actual);
+    });
+    if (settled === null) return null;
+    return { counted: settled.counted, lines: settledLines(reservation, settled.spent) };
+  }
+
+  async reserve(lines: readonly BudgetLine[], now: number): Promise<ReserveResult> {
+    const local = this.reserveLocally(lines, now);
+    if (local !== null) return local;
+    const plan = planReservation(lines, this.calendar, now);
+    const id = `${this.instance}:${this.sequence++}`;
+    const expiresAt = now + (this.options.reservationTtlMs?.() ?? DEFAULT_RESERVATION_TTL_MS);
+    let reply = await this.reservations.add({ id, now, expiresAt, counters: plan.counters });
+    if (Number(reply[0]) === 2) {
+      // Refused, but it would have fitted without the instances' allowances, now recalled: once they
+      // have shrunk (each instance's next sync), once more.
+      await new Promise((resolve) => setTimeout(resolve, RECALL_WAIT_MS));
+      reply = await this.reservations.add({ id, now, expiresAt, counters: plan.counters });
+    }
     const states = statesOf(
       plan.counters.map((counter) => counter.counter),
       reply,
       1,
     );
+    this.allowances?.observe(plan.counters, states, now);
     if (Number(reply[0]) !== 1) {
       const refused = refusalOf(plan.lines, plan.counters, states, now);
       // The script refused, so some hard line does not fit in what it read.
@@ -311,12 +345,10 @@ export class RedisBudgetLedger implements BudgetLedger {
         counters.set(line.counter, { window: line.window, usage: usageUnits(line.budget, actual) });
     }
     if (counters.size === 0) return { counted: true, lines: [] };
+    const local = this.settleLocally(reservation, actual);
+    if (local !== null) return local;
     const { counted, spent } = await this.settlements.add({ id: reservation.id, counters });
-    const lines: SettledLine[] = reservation.lines.map((line) => {
-      const { before, after } = spent.get(line.counter) ?? { before: 0, after: 0 };
-      return { line, limit: limitUnits(line.budget), spentBefore: before, spentAfter: after };
-    });
-    return { counted, lines };
+    return { counted, lines: settledLines(reservation, spent) };
   }
 
   /** One script for the reservations of the requests of one turn; each answer as `allowed, spent, reserved…`. */
@@ -385,6 +417,8 @@ export class RedisBudgetLedger implements BudgetLedger {
 
   async status(scope: BudgetScope, budgets: readonly Budget[], now: number): Promise<BudgetStatus[]> {
     if (budgets.length === 0) return [];
+    // What this instance spent locally goes to Redis first, so that it is in the answer.
+    await this.allowances?.flush().catch(() => undefined);
     const counters = budgets.map((budget) => counterAt(scope, budget, this.calendar, now));
     const unique = [...new Set(counters.map((counter) => counter.counter))];
     const reply = await this.run(
@@ -397,6 +431,11 @@ export class RedisBudgetLedger implements BudgetLedger {
       const { counter, window } = counters[index] ?? counterAt(scope, budget, this.calendar, now);
       return statusOf(scope, budget, window, states.get(counter) ?? { spent: 0, reserved: 0 });
     });
+  }
+
+  /** Gives this instance's allowances back and sends what its requests spent against them. */
+  async close(): Promise<void> {
+    await this.allowances?.close();
   }
 
   private keysOf(counter: string): [string, string] {
@@ -438,6 +477,17 @@ export class RedisBudgetLedger implements BudgetLedger {
       this.waiting--;
     }
   }
+}
+
+/** A settlement's lines from each counter's spending before and after. */
+function settledLines(
+  reservation: Reservation,
+  spent: ReadonlyMap<string, { readonly before: number; readonly after: number }>,
+): SettledLine[] {
+  return reservation.lines.map((line) => {
+    const { before, after } = spent.get(line.counter) ?? { before: 0, after: 0 };
+    return { line, limit: limitUnits(line.budget), spentBefore: before, spentAfter: after };
+  });
 }
 
 /** When a counter's keys expire: its window's end plus the margin; never (0) for `total`. */

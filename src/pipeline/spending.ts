@@ -198,7 +198,11 @@ export class Spending {
 
     const ledger = this.options.ledger;
     if (ledger.reserveNow !== undefined) return this.hold(lines, ledger.reserveNow(lines, this.now()));
-    return ledger.reserve(lines, this.now()).then(
+    const now = this.now();
+    // From an allowance (Redis ledger, far from the limits): at once as well.
+    const local = ledger.reserveLocally?.(lines, now) ?? null;
+    if (local !== null) return this.hold(lines, local);
+    return ledger.reserve(lines, now).then(
       (result) => this.hold(lines, result),
       (error: unknown) => this.storeFailed(error, config),
     );
@@ -253,6 +257,11 @@ export class Spending {
           // Settled first: an optional call would skip evaluating its argument when there is no hook.
           const settlement = ledger.settleNow(reservation, actual);
           this.options.onSettled?.(settlement);
+          return;
+        }
+        const local = ledger.settleLocally?.(reservation, actual) ?? null;
+        if (local !== null) {
+          this.options.onSettled?.(local);
           return;
         }
         ledger.settle(reservation, actual).then(

@@ -60,6 +60,7 @@ import { UsageRecorder } from '../usage/usage-recorder.js';
 import { PriceTable } from '../usage/pricing.js';
 import { requestCost } from '../pipeline/request-cost.js';
 import { Spending } from '../pipeline/spending.js';
+import type { BudgetLedger } from '../budgets/ledger.js';
 import { MemoryBudgetLedger } from '../budgets/memory-ledger.js';
 import { RedisBudgetLedger } from '../budgets/redis-ledger.js';
 import { BudgetAlerts, MemoryAlertClaims, RedisAlertClaims } from '../budgets/alerts.js';
@@ -254,10 +255,18 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     timeZone: () => context.config.budget.timezone,
     timeoutMs: () => context.config.rateLimit.storeTimeoutMs,
   };
-  const ledger =
+  const ledger: BudgetLedger =
     stores.spendingRedis === null
       ? new MemoryBudgetLedger(ledgerOptions)
-      : new RedisBudgetLedger(stores.spendingRedis, ledgerOptions);
+      : new RedisBudgetLedger(stores.spendingRedis, {
+          ...ledgerOptions,
+          onSyncError: (error) => {
+            logger.warn(
+              { detail: error instanceof Error ? error.message : String(error) },
+              'budget store unavailable: allowances not synced (requests reserve in Redis once they are stale)',
+            );
+          },
+        });
   const webhook = new WebhookSender({
     url: () => context.config.alerts.webhookUrl,
     secret: () => context.config.alerts.secret,
@@ -554,6 +563,8 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
     await context.rateLimiter.flush();
     // Queued requests were answered by the drain; held slots lapse with their leases.
     await slots.close();
+    // The budgets' allowances go back, with what their requests spent (requests have ended by now).
+    await ledger.close?.();
     // Budget alerts still being posted get up to 2 s to go out; what is left then is dropped.
     await Promise.race([webhook.drained(), delay(2000, undefined, { ref: false })]);
     webhook.close();
