@@ -40,8 +40,12 @@ const GRANT_FACTOR = 256;
 const SHARE = 64;
 /** Not synced for this long (Redis slow or away): its allowance is not used until it is. */
 const STALE_MS = 1000;
-/** An allowance no request used for this long is given back. */
-const IDLE_MS = 1000;
+/**
+ * An allowance no request used for this long is given back. Long enough to outlast the pauses of
+ * bursty traffic (an idle allowance costs others nothing they need: a refusal recalls it), short
+ * enough that a key that stopped does not hold room for long.
+ */
+const IDLE_MS = 10_000;
 /** Local reservations past their expiry are looked for this often (ms). */
 const EXPIRY_CHECK_MS = 1000;
 /** Lapsed local reservations remembered (a late settlement still counts), at most. */
@@ -267,10 +271,12 @@ export class Allowances {
     if (this.closing) return;
     if (now > this.lastNow) this.lastNow = now;
     const at = performance.now();
+    let added = false;
     for (const plan of counters) {
       if (plan.hardLimit === null) continue;
       let allowance = this.allowances.get(plan.counter);
       if (allowance === undefined) {
+        added = true;
         const state = states.get(plan.counter) ?? { spent: 0, reserved: 0 };
         allowance = {
           counter: plan.counter,
@@ -295,6 +301,9 @@ export class Allowances {
       this.seen(allowance, plan, at);
     }
     this.start();
+    // A counter new here asks for its allowance now rather than at the next tick: a burst after a
+    // pause then goes to Redis for one round trip, not for up to SYNC_MS.
+    if (added) void this.sync();
   }
 
   /** Sends what was spent locally now (before a status read: this instance's spending is then in it). */
