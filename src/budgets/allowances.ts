@@ -55,11 +55,13 @@ const MAX_LAPSED = 10_000;
  * Syncs the allowances of this instance. KEYS: per counter its hash and sorted set. ARGV: deadline,
  * now (the caller's clock, for purging), the allowance's id (`a:<instance>`), its expiry, RECALL_MS,
  * then per counter: its keys' expiry (0: never), the sequence number of this push, the usage to add,
- * the floor (the least to hold: what local reservations hold), the target and the hard limit. A push
+ * the floor (the least to hold: what local reservations hold), the target, the hard limit and what
+ * local reservations hold (kept as `q:<id>`, summed in `inuse`, for the statuses). A push
  * is applied once per sequence number (`u:<id>` keeps the last one applied): a push whose answer was
  * lost is sent again with the same number. The new allowance is the target bounded by the room left
  * by everyone else, never below the floor, and nothing for a recalled counter (beyond the floor).
- * Returns { rnow, then per counter spent, reserved, the allowance held and whether recalled (1|0) }.
+ * Returns { rnow, then per counter spent, reserved, the allowance held, whether recalled (1|0) and
+ * what the other instances' requests hold (reserved without the unused part of allowances) }.
  */
 const SYNC = new LuaScript(`${PRELUDE}
 local now = tonumber(ARGV[2])
@@ -72,7 +74,8 @@ for c = 1, #KEYS / 2 do
   local hash, held = KEYS[c * 2 - 1], KEYS[c * 2]
   local expireAt, seq, usage = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   local floor, target, limit = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
-  a = a + 6
+  local using = tonumber(ARGV[a + 6])
+  a = a + 7
   purge(hash, held, now)
   local old = tonumber(redis.call('HGET', hash, 'r:' .. id) or '0')
   local spent, reserved = read(hash)
@@ -98,6 +101,12 @@ for c = 1, #KEYS / 2 do
     redis.call('HDEL', hash, 'r:' .. id)
     redis.call('ZREM', held, id)
   end
+  if using > new then using = new end
+  local oldUsing = tonumber(redis.call('HGET', hash, 'q:' .. id) or '0')
+  if using ~= oldUsing then
+    redis.call('HINCRBY', hash, 'inuse', using - oldUsing)
+    if using > 0 then redis.call('HSET', hash, 'q:' .. id, using) else redis.call('HDEL', hash, 'q:' .. id) end
+  end
   if expireAt > 0 and (new > 0 or usage > 0) then
     redis.call('PEXPIREAT', hash, expireAt)
     redis.call('PEXPIREAT', held, expireAt)
@@ -106,6 +115,8 @@ for c = 1, #KEYS / 2 do
   reply[#reply + 1] = reserved
   reply[#reply + 1] = new
   reply[#reply + 1] = recalled and 1 or 0
+  local _, others = shown(hash)
+  reply[#reply + 1] = others - using
 end
 return reply`);
 
@@ -131,6 +142,8 @@ interface Allowance {
   /** Spent and reserved in Redis as of the last sync (reserved includes `held`). */
   spent: number;
   reserved: number;
+  /** What the other instances' requests hold, as of the last sync (for the statuses). */
+  othersHold: number;
   /** performance.now() of the last sync that answered; -Infinity: none yet. */
   syncedAt: number;
   recalled: boolean;
@@ -291,6 +304,7 @@ export class Allowances {
           seq: 0,
           spent: state.spent,
           reserved: state.reserved,
+          othersHold: state.reserved,
           syncedAt: -Infinity,
           recalled: false,
           lastUsed: at,
@@ -382,6 +396,7 @@ export class Allowances {
         floor,
         target,
         allowance.hardLimit ?? -1,
+        allowance.used,
       );
     }
     if (batch.length === 0) {
@@ -402,11 +417,12 @@ export class Allowances {
     }
     const answered = performance.now();
     batch.forEach((allowance, index) => {
-      const offset = 1 + index * 4;
+      const offset = 1 + index * 5;
       allowance.spent = Number(reply[offset]);
       allowance.reserved = Number(reply[offset + 1]);
       allowance.held = Number(reply[offset + 2]);
       allowance.recalled = Number(reply[offset + 3]) === 1;
+      allowance.othersHold = Number(reply[offset + 4]);
       allowance.cap = allowance.held;
       allowance.pushing = 0;
       allowance.syncedAt = answered;
@@ -458,10 +474,13 @@ export class Allowances {
   }
 }
 
-/** A counter's state as this instance sees it: Redis's at the last sync, with its own as they are. */
+/**
+ * A counter's state as this instance sees it: Redis's at the last sync, with its own as they are; what
+ * is reserved leaves out the unused part of allowances (as a status read does).
+ */
 function stateOf(allowance: Allowance): CounterState {
   return {
     spent: allowance.spent + allowance.pushing + allowance.unpushed,
-    reserved: allowance.reserved - allowance.held + allowance.used,
+    reserved: allowance.othersHold + allowance.used,
   };
 }

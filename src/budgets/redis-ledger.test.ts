@@ -184,10 +184,20 @@ describe('RedisBudgetLedger', () => {
       assert.ok(scripts() - before < 20, `${scripts() - before} scripts for 99 requests`);
       const [status] = await ledger.status('key:local', [budget], Date.now());
       assert.equal(status?.spent, 100 * 40);
+      // A status shows what requests hold, not the unused allowance.
+      assert.equal(status?.reserved, 0);
+      assert.ok(Number(await redis.hget(key, 'reserved')) > 0, 'the allowance is held meanwhile');
+      const open = await ledger.reserve([{ scope: 'key:local', budget, amount: 100 }], Date.now());
+      assert.ok(open.ok);
+      const [holding] = await ledger.status('key:local', [budget], Date.now());
+      assert.equal(holding?.reserved, 100);
+      assert.equal(holding?.remaining, 1_000_000 - 4000 - 100);
+      await ledger.settle(open.reservation, { usdMicros: 0, tokens: 0 });
       await ledger.close();
       // Given back: nothing reserved or allowed, everything spent counted.
       assert.equal(await redis.hget(key, 'reserved'), '0');
       assert.equal(await redis.hget(key, 'allowed'), '0');
+      assert.equal(Number(await redis.hget(key, 'inuse')), 0);
       assert.equal(await redis.hget(key, 'spent'), '4000');
     });
 

@@ -153,13 +153,14 @@ return reply`);
 
 /*
  * KEYS: per counter its hash and sorted set. ARGV: deadline, now. Releases expired reservations, then
- * returns { rnow, then per counter spent and reserved }.
+ * returns { rnow, then per counter spent and reserved } (reserved: what requests hold, the unused
+ * part of the instances' allowances left out: a request that fits without it gets it by a recall).
  */
 const STATUS = new LuaScript(`${PRELUDE}
 local reply = { rnow }
 for i = 1, #KEYS / 2 do
   purge(KEYS[i * 2 - 1], KEYS[i * 2], tonumber(ARGV[2]))
-  local spent, reserved = read(KEYS[i * 2 - 1])
+  local spent, reserved = shown(KEYS[i * 2 - 1])
   reply[#reply + 1] = spent
   reply[#reply + 1] = reserved
 end

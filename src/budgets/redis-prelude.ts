@@ -10,9 +10,11 @@
  * lapsed, so that a late settlement still counts, once. A settled reservation leaves nothing behind.
  *
  * An instance's allowance (src/budgets/allowances.ts) is a reservation like the others, with the id
- * `a:<instance>`; `allowed` sums the allowances held, and `recall` is when (Redis's time, ms) a
- * reservation was last refused that would have fitted without them. An allowance that lapses (its
- * instance died) is released as any reservation, without a lapsed mark: nothing settles it later.
+ * `a:<instance>`; `allowed` sums the allowances held, `inuse` what the instances' requests hold of
+ * them (as of each one's last sync; `q:a:<instance>` each one's part), and `recall` is when (Redis's
+ * time, ms) a reservation was last refused that would have fitted without them. An allowance that
+ * lapses (its instance died) is released as any reservation, without a lapsed mark: nothing settles it
+ * later. What requests hold, for a status: reserved − allowed + inuse (shown()).
  */
 export const PRELUDE = `
 local time = redis.call('TIME')
@@ -27,6 +29,11 @@ local function purge(hash, held, now)
     redis.call('HDEL', hash, 'r:' .. id)
     if string.sub(id, 1, 2) == 'a:' then
       if amount ~= 0 then redis.call('HINCRBY', hash, 'allowed', -amount) end
+      local using = tonumber(redis.call('HGET', hash, 'q:' .. id) or '0')
+      if using ~= 0 then
+        redis.call('HINCRBY', hash, 'inuse', -using)
+        redis.call('HDEL', hash, 'q:' .. id)
+      end
     else
       redis.call('HSET', hash, 'l:' .. id, 1)
     end
@@ -36,5 +43,10 @@ end
 local function read(hash)
   local values = redis.call('HMGET', hash, 'spent', 'reserved', 'allowed')
   return tonumber(values[1] or '0'), tonumber(values[2] or '0'), tonumber(values[3] or '0')
+end
+local function shown(hash)
+  local values = redis.call('HMGET', hash, 'spent', 'reserved', 'allowed', 'inuse')
+  local reserved = tonumber(values[2] or '0') - tonumber(values[3] or '0') + tonumber(values[4] or '0')
+  return tonumber(values[1] or '0'), reserved
 end
 `;
