@@ -37,7 +37,7 @@ import { validateConfig } from '../src/config/load.js';
 import { EmbeddedStore } from '../src/state/embedded/embedded-store.js';
 import { PrometheusMetrics } from '../src/observability/metrics.js';
 import { UsageRecorder } from '../src/usage/usage-recorder.js';
-import { SlicedTarget } from './sliced-load.js';
+import { cpuSeconds, SlicedTarget } from './sliced-load.js';
 import {
   GATEWAY_NODE_FLAGS,
   listeningLine,
@@ -246,14 +246,6 @@ async function pinThread(service: Service, name: string, cpu: string): Promise<v
     if (Date.now() > deadline) throw new Error(`no thread named ${name} in process ${pid}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/** User + system CPU seconds of a process so far (/proc/PID/stat, clock ticks of 1/100 s). */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** A target's interleaved slices, summed. */

@@ -10,11 +10,11 @@
  * writes each process's CPU profile there (node --cpu-prof); BENCH_DEBUG=1 prints the first answers and
  * Redis's command statistics; BENCH_ONLY=0 (plain) or 1 (budgeted) runs one of the two alone.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256Hex } from '../src/auth/api-key.js';
-import { SlicedTarget } from './sliced-load.js';
+import { cpuSeconds, SlicedTarget } from './sliced-load.js';
 import {
   BENCH_KEY,
   GATEWAY_NODE_FLAGS,
@@ -31,13 +31,6 @@ import {
 const BUDGETED_KEY = 'sk-gw-budgetedBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
 const SLICE_MS = 100;
 const CONNECTIONS = 32;
-
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 interface Tally {
   requests: number;

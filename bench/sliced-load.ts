@@ -13,6 +13,7 @@
  * `content-length` bytes or chunked) before sending the next; an answer other than 200 fails the
  * measurement.
  */
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 
 export interface SliceResult {
@@ -206,4 +207,12 @@ export class SlicedTarget {
   close(): void {
     for (const connection of this.connections) connection.close();
   }
+}
+
+/** User + system CPU seconds of a process so far (/proc/PID/stat, clock ticks of 1/100 s). */
+export function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
