@@ -416,6 +416,16 @@ export class RedisSlots extends SlotQueue<Handle> {
     }
   }
 
+  /** How many leases each scope holds in Redis, across instances (the COUNT script). */
+  private async countAll(ids: readonly string[]): Promise<number[]> {
+    return (await this.run(
+      COUNT,
+      ids.map((id) => this.keyOf(id)),
+      [],
+      false,
+    )) as number[];
+  }
+
   /** Gives a lease back to Redis (it is no longer renewed). */
   private async release(handle: Handle): Promise<void> {
     this.held.delete(handle.member);
@@ -530,12 +540,7 @@ export class RedisSlots extends SlotQueue<Handle> {
       this.reused.clear();
       if (ids.length > 0) {
         const asked = performance.now();
-        const reply = (await this.run(
-          COUNT,
-          ids.map((id) => this.keyOf(id)),
-          [],
-          false,
-        )) as number[];
+        const reply = await this.countAll(ids);
         const at = performance.now();
         const crowded = new Set<string>();
         ids.forEach((id, index) => {
@@ -690,12 +695,7 @@ export class RedisSlots extends SlotQueue<Handle> {
     const ids = [...this.watched.keys()];
     this.refreshing = true;
     try {
-      const reply = (await this.run(
-        COUNT,
-        ids.map((id) => this.keyOf(id)),
-        [],
-        false,
-      )) as number[];
+      const reply = await this.countAll(ids);
       const at = performance.now();
       ids.forEach((id, index) => {
         const known = this.counts.get(id);
