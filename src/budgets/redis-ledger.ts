@@ -285,17 +285,25 @@ export class RedisBudgetLedger implements BudgetLedger {
 
   reserveLocally(lines: readonly BudgetLine[], now: number): ReserveResult | null {
     if (this.allowances === null || this.allowances.none) return null;
-    const plan = planReservation(lines, this.calendar, now);
-    const id = `${this.instance}:${this.sequence++}`;
-    const expiresAt = now + (this.options.reservationTtlMs?.() ?? DEFAULT_RESERVATION_TTL_MS);
+    return this.fromAllowances(this.planned(lines, now), now);
+  }
+
+  /** A reservation's plan, id and expiry. */
+  private planned(lines: readonly BudgetLine[], now: number): Planned {
+    return {
+      plan: planReservation(lines, this.calendar, now),
+      id: `${this.instance}:${this.sequence++}`,
+      expiresAt: now + (this.options.reservationTtlMs?.() ?? DEFAULT_RESERVATION_TTL_MS),
+    };
+  }
+
+  /** Reserved from this instance's allowances, or null when they cannot hold it (Redis must). */
+  private fromAllowances({ plan, id, expiresAt }: Planned, now: number): ReserveResult | null {
     if (plan.counters.length === 0)
       return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses: [] } };
-    const local = this.allowances.tryReserve(id, plan.counters, expiresAt, now);
+    const local = this.allowances?.tryReserve(id, plan.counters, expiresAt, now) ?? null;
     if (local === null) return null;
-    const statuses = plan.lines.map((line) =>
-      statusOf(line.scope, line.budget, line.window, local.get(line.counter) ?? { spent: 0, reserved: 0 }),
-    );
-    return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses } };
+    return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses: statusesOf(plan, local) } };
   }
 
   settleLocally(reservation: Reservation, actual: ActualUsage): SettleResult | null {
@@ -309,11 +317,14 @@ export class RedisBudgetLedger implements BudgetLedger {
   }
 
   async reserve(lines: readonly BudgetLine[], now: number): Promise<ReserveResult> {
-    const local = this.reserveLocally(lines, now);
-    if (local !== null) return local;
-    const plan = planReservation(lines, this.calendar, now);
-    const id = `${this.instance}:${this.sequence++}`;
-    const expiresAt = now + (this.options.reservationTtlMs?.() ?? DEFAULT_RESERVATION_TTL_MS);
+    const planned = this.planned(lines, now);
+    if (this.allowances !== null && !this.allowances.none) {
+      const local = this.fromAllowances(planned, now);
+      if (local !== null) return local;
+    }
+    const { plan, id, expiresAt } = planned;
+    if (plan.counters.length === 0)
+      return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses: [] } };
     let reply = await this.reservations.add({ id, now, expiresAt, counters: plan.counters });
     if (Number(reply[0]) === 2) {
       // Refused, but it would have fitted without the instances' allowances, now recalled: once they
@@ -333,21 +344,21 @@ export class RedisBudgetLedger implements BudgetLedger {
       if (refused === null) throw new BudgetStoreError('the budget script refused a reservation that fits');
       return { ok: false, refused };
     }
-    const statuses = plan.lines.map((line) =>
-      statusOf(line.scope, line.budget, line.window, states.get(line.counter) ?? { spent: 0, reserved: 0 }),
-    );
-    return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses } };
+    return {
+      ok: true,
+      reservation: { id, lines: plan.lines, expiresAt, statuses: statusesOf(plan, states) },
+    };
   }
 
   async settle(reservation: Reservation, actual: ActualUsage): Promise<SettleResult> {
+    const local = this.settleLocally(reservation, actual);
+    if (local !== null) return local;
     const counters = new Map<string, { window: WindowSpan; usage: number }>();
     for (const line of reservation.lines) {
       if (!counters.has(line.counter))
         counters.set(line.counter, { window: line.window, usage: usageUnits(line.budget, actual) });
     }
     if (counters.size === 0) return { counted: true, lines: [] };
-    const local = this.settleLocally(reservation, actual);
-    if (local !== null) return local;
     const { counted, spent } = await this.settlements.add({ id: reservation.id, counters });
     return { counted, lines: settledLines(reservation, spent) };
   }
@@ -478,6 +489,23 @@ export class RedisBudgetLedger implements BudgetLedger {
       this.waiting--;
     }
   }
+}
+
+/** A reservation being made: its plan, id and expiry. */
+interface Planned {
+  readonly plan: ReturnType<typeof planReservation>;
+  readonly id: string;
+  readonly expiresAt: number;
+}
+
+/** Each line's status from its counter's state. */
+function statusesOf(
+  plan: ReturnType<typeof planReservation>,
+  states: ReadonlyMap<string, CounterState>,
+): BudgetStatus[] {
+  return plan.lines.map((line) =>
+    statusOf(line.scope, line.budget, line.window, states.get(line.counter) ?? { spent: 0, reserved: 0 }),
+  );
 }
 
 /** A settlement's lines from each counter's spending before and after. */
