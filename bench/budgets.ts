@@ -8,7 +8,8 @@
  * the VM's swings fall on both alike. Prints requests/s and CPU per request of each, per process and
  * in all. The cache is off (every request identical: hits would skip the budgets). BENCH_PROFILE=DIR
  * writes each process's CPU profile there (node --cpu-prof); BENCH_DEBUG=1 prints the first answers and
- * Redis's command statistics; BENCH_ONLY=0 (plain) or 1 (budgeted) runs one of the two alone.
+ * Redis's command statistics; BENCH_ONLY=0 (plain) or 1 (budgeted) runs one of the two alone;
+ * BENCH_PART=budgets, caps or none gives the budgeted request's key and backend only that part.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -50,6 +51,12 @@ export async function runBudgetsBench(options: {
   const profileDir = process.env['BENCH_PROFILE'];
   /** BENCH_ONLY=0 or 1: that variant alone (with BENCH_PROFILE, a profile of one request kind). */
   const only = process.env['BENCH_ONLY'] === undefined ? null : Number(process.env['BENCH_ONLY']);
+  /** BENCH_PART=budgets, caps or none: the budgeted request with only that part (to tell costs apart). */
+  const partName = process.env['BENCH_PART'];
+  const part = {
+    budgets: partName !== 'caps' && partName !== 'none',
+    caps: partName !== 'budgets' && partName !== 'none',
+  };
   try {
     const redis = await startRedis(pin);
     services.push(redis);
@@ -66,7 +73,12 @@ export async function runBudgetsBench(options: {
           rate_limit: { default: UNREACHED_LIMITS },
           backends: [
             { name: 'upstream', type: 'openai', url: `${upstream.url}/v1` },
-            { name: 'capped', type: 'openai', url: `${upstream.url}/v1`, max_concurrency: 100_000 },
+            {
+              name: 'capped',
+              type: 'openai',
+              url: `${upstream.url}/v1`,
+              ...(part.caps ? { max_concurrency: 100_000 } : {}),
+            },
           ],
           models: [
             { name: 'capped', targets: [{ backend: 'capped', model: 'bench' }] },
@@ -79,11 +91,15 @@ export async function runBudgetsBench(options: {
               {
                 id: 'budgeted',
                 sha256: sha256Hex(BUDGETED_KEY),
-                max_concurrency: 100_000,
-                budgets: [
-                  { usd: 1_000_000_000, window: 'day' },
-                  { tokens: 1_000_000_000_000, window: 'month' },
-                ],
+                ...(part.caps ? { max_concurrency: 100_000 } : {}),
+                ...(part.budgets
+                  ? {
+                      budgets: [
+                        { usd: 1_000_000_000, window: 'day' },
+                        { tokens: 1_000_000_000_000, window: 'month' },
+                      ],
+                    }
+                  : {}),
               },
             ],
           },

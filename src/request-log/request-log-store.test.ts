@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import { bucketOf, bucketRange } from './latency-histogram.js';
 import { PostgresRequestLogStore } from './postgres-request-log-store.js';
 import {
@@ -643,6 +644,42 @@ function niceIn(statPath: string): number {
 }
 
 describe('request log store: the SQLite thread', () => {
+  it('takes rows over (handOver), batches and writes them itself, and counts them', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'gw-request-log-handover-'));
+    const warnings: string[] = [];
+    const logger = {
+      warn: (_fields: unknown, message?: string): void => {
+        warnings.push(String(message));
+      },
+    } as unknown as Pick<Logger, 'warn'>;
+    const store = new ThreadedRequestLogStore(
+      { stateDir: directory, retentionDays: 30 },
+      { batchSize: 100, flushIntervalMs: 60_000, logger },
+    );
+    try {
+      await store.migrate();
+      const now = Date.now();
+      const rows = Array.from({ length: 250 }, (_, index) => recordRow(record(index, now - index)));
+      store.handOver(rows.slice(0, 64));
+      store.handOver(rows.slice(64));
+      assert.equal(store.outstanding + store.written, 250);
+      // Two full batches are written without waiting for the interval; the last 50 wait for it, or a flush.
+      const deadline = Date.now() + 5000;
+      while (store.written < 200 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.equal(store.written, 200);
+      assert.equal(store.outstanding, 50);
+      assert.deepEqual(await store.flush(2000), { unwritten: 0 });
+      assert.equal(store.written, 250);
+      assert.equal(store.outstanding, 0);
+      assert.equal((await store.query({}, null, 1000)).records.length, 250);
+      assert.deepEqual(warnings, []);
+    } finally {
+      await store.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
   it(
     'runs ten nice steps below the request thread, so contended CPU goes to requests first',
     {

@@ -26,21 +26,26 @@ export interface RequestLog {
 export function openRequestLog(config: GatewayConfig, logger: Logger): RequestLog | null {
   const settings = config.requestLog;
   if (!settings.enabled) return null;
-  const store: RequestLogStore =
-    settings.store === 'postgres' && settings.postgresUrl !== null
-      ? new PostgresRequestLogStore({ url: settings.postgresUrl, retentionDays: settings.retentionDays })
-      : // On a thread of its own: better-sqlite3 is synchronous (threaded-store.ts).
-        new ThreadedRequestLogStore({
-          stateDir: config.server.stateDir,
-          retentionDays: settings.retentionDays,
-        });
-  const writer = new RequestLogWriter({
-    store,
-    logger,
+  const batches = {
     batchSize: settings.batchSize,
     flushIntervalMs: settings.flushIntervalMs,
     maxBuffered: settings.maxBuffered,
-  });
+  };
+  let store: RequestLogStore;
+  let writer: RequestLogWriter;
+  if (settings.store === 'postgres' && settings.postgresUrl !== null) {
+    store = new PostgresRequestLogStore({ url: settings.postgresUrl, retentionDays: settings.retentionDays });
+    writer = new RequestLogWriter({ store, logger, ...batches });
+  } else {
+    // On a thread of its own: better-sqlite3 is synchronous. The thread batches the rows too, so the
+    // request thread only hands them over (threaded-store.ts).
+    const threaded = new ThreadedRequestLogStore(
+      { stateDir: config.server.stateDir, retentionDays: settings.retentionDays },
+      { ...batches, logger },
+    );
+    store = threaded;
+    writer = new RequestLogWriter({ store: threaded, logger, maxBuffered: settings.maxBuffered });
+  }
   let closed = false;
   let retryTimer: NodeJS.Timeout | null = null;
   const ready = new Promise<void>((resolve) => {

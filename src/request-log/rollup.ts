@@ -152,9 +152,10 @@ export function rollupDeltas(records: readonly RollupInput[]): (string | number)
   const counters = ROLLUP_COUNTER_COLUMNS.length;
   const rowOf = (dimension: RollupDimension, hour: number, value: string): (string | number)[] => {
     let byHour = byDimension.get(dimension);
-    if (byHour === undefined) byDimension.set(dimension, (byHour = new Map()));
+    if (byHour === undefined)
+      byDimension.set(dimension, (byHour = new Map<number, Map<string, (string | number)[]>>()));
     let byValue = byHour.get(hour);
-    if (byValue === undefined) byHour.set(hour, (byValue = new Map()));
+    if (byValue === undefined) byHour.set(hour, (byValue = new Map<string, (string | number)[]>()));
     let row = byValue.get(value);
     if (row === undefined) {
       row = [dimension, hour, value];

@@ -6,12 +6,39 @@
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { SqliteRequestLogStore, type SqliteRequestLogStoreOptions } from './sqlite-request-log-store.js';
-import type { StoreCall, StoreReply } from './threaded-store.js';
+import { SqliteRequestLogStore } from './sqlite-request-log-store.js';
+import type { HandOver, StoreCall, StoreReply, StoreWorkerData } from './threaded-store.js';
+import { RequestLogWriter } from './writer.js';
 
 const port = parentPort;
 if (port === null) throw new Error('store-worker.ts runs as a worker thread (threaded-store.ts)');
-const store = new SqliteRequestLogStore(workerData as SqliteRequestLogStoreOptions);
+const data = workerData as StoreWorkerData;
+const store = new SqliteRequestLogStore(data);
+const counters = new BigInt64Array(data.counters);
+
+/**
+ * The writer of the rows the request thread hands over (ThreadedRequestLogStore.handOver): batches,
+ * retries and the bound, as on the request thread for PostgreSQL; its counts go to shared memory, its
+ * warnings to the request thread's log.
+ */
+const writer = new RequestLogWriter({
+  store,
+  ...data.writer,
+  logger: {
+    warn(fields: unknown, message?: string) {
+      const { err, ...rest } = (fields ?? {}) as Record<string, unknown>;
+      port.postMessage({
+        warning: message ?? '',
+        fields: { ...rest, ...(err instanceof Error ? { detail: err.message } : {}) },
+      } satisfies StoreReply);
+    },
+  },
+  onCounts({ written, dropped, failed }) {
+    Atomics.store(counters, 0, BigInt(written));
+    Atomics.store(counters, 1, BigInt(dropped));
+    Atomics.store(counters, 2, BigInt(failed));
+  },
+});
 
 /**
  * How much nicer this thread is than the request thread, on Linux: when the CPU is contended, the
@@ -53,12 +80,19 @@ async function answer(call: StoreCall): Promise<unknown> {
       return store.stats(call.filters, call.bucket, call.groupBy);
     case 'retention':
       return store.retention(call.now);
+    case 'flush':
+      return writer.close(call.timeoutMs);
     case 'close':
+      await writer.close(0);
       return store.close();
   }
 }
 
-port.on('message', (call: StoreCall) => {
+port.on('message', (call: StoreCall | HandOver) => {
+  if (call.method === 'rows') {
+    for (const row of call.rows) writer.addRow(row);
+    return;
+  }
   answer(call).then(
     (result) => {
       port.postMessage({ id: call.id, ok: true, result } satisfies StoreReply);

@@ -217,3 +217,51 @@ describe('request log writer', () => {
     await writer.close();
   });
 });
+
+/** A RowSink that keeps what it is handed; `written` moves when the test says so. */
+class RecordingSink {
+  readonly chunks: RecordRow[][] = [];
+  written = 0;
+  dropped = 0;
+  failed = 0;
+  flushed: number | null = null;
+  handOver(rows: RecordRow[]): void {
+    this.chunks.push(rows);
+  }
+  get outstanding(): number {
+    return this.chunks.flat().length - this.written - this.dropped - this.failed;
+  }
+  flush(timeoutMs: number): Promise<{ unwritten: number }> {
+    this.flushed = timeoutMs;
+    return Promise.resolve({ unwritten: this.outstanding });
+  }
+}
+
+describe('request log writer with a sink (the SQLite thread)', () => {
+  it('hands rows over in small chunks at once and keeps none; the bound counts what the sink holds', async () => {
+    const sink = new RecordingSink();
+    const writer = new RequestLogWriter({ store: sink, maxBuffered: 200, closeTimeoutMs: 1234 });
+    for (let index = 0; index < 150; index += 1) writer.add(record(index));
+    // Two full chunks went over in the same turn; the rest within a few milliseconds.
+    assert.deepEqual(
+      sink.chunks.map((chunk) => chunk.length),
+      [64, 64],
+    );
+    await until(() => sink.chunks.length === 3, 'the partial chunk handed over');
+    assert.equal(sink.chunks[2]?.length, 22);
+    assert.equal(recordOfRow(sink.chunks[0]?.[0] ?? []).user_agent?.length, FIELD_LIMITS.user_agent);
+    assert.equal(writer.buffered, 150, 'what the sink has not written counts against the bound');
+    for (let index = 150; index < 260; index += 1) writer.add(record(index));
+    assert.equal(writer.buffered, 200);
+    assert.equal(writer.dropped, 60, 'past max_buffered, dropped and counted');
+    sink.written = 150;
+    sink.failed = 10;
+    writer.add(record(999));
+    assert.equal(writer.dropped, 60, 'room again once the sink wrote');
+    assert.equal(writer.failed, 10);
+    assert.equal(writer.written, 150);
+    assert.deepEqual(await writer.close(), { unwritten: 41 });
+    assert.equal(sink.flushed, 1234, 'close flushes the sink, within the close timeout');
+    assert.equal(sink.chunks.flat().length, 201, 'the last partial chunk went over before the flush');
+  });
+});

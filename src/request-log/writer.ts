@@ -9,8 +9,31 @@ import {
 } from './request-log-store.js';
 import type { RequestRecord } from './request-record.js';
 
+/**
+ * A store that takes rows over and writes them itself: the SQLite store's thread, which runs a writer
+ * of its own (batches, retries, the bound). The request thread's writer then hands rows over in small
+ * chunks, a few milliseconds after each record, and keeps none: rows held until a batch of 500 is full
+ * outlive the request thread's young-generation collections and are copied by each of them.
+ */
+export interface RowSink {
+  /** Hands rows over: from now on they are the sink's to write, retry, drop and count. */
+  handOver(rows: RecordRow[]): void;
+  /** Rows handed over and not yet written, dropped or failed (as last reported). */
+  readonly outstanding: number;
+  readonly written: number;
+  readonly dropped: number;
+  readonly failed: number;
+  /** Writes what it holds, giving up after `timeoutMs`; resolves with the rows left unwritten. */
+  flush(timeoutMs: number): Promise<{ unwritten: number }>;
+}
+
+/** Rows per hand-over to a RowSink, and the longest a row waits for its chunk. */
+const HANDOVER_ROWS = 64;
+const HANDOVER_MS = 10;
+
 export interface RequestLogWriterOptions {
-  readonly store: Pick<RequestLogStore, 'writeRows'>;
+  /** Where batches are written; or a sink (RowSink) that takes the rows over and writes them itself. */
+  readonly store: Pick<RequestLogStore, 'writeRows'> | RowSink;
   readonly logger?: Pick<Logger, 'warn'>;
   /** Records waiting at most; past it new ones are dropped and counted. */
   readonly maxBuffered?: number;
@@ -27,6 +50,12 @@ export interface RequestLogWriterOptions {
   /** close() gives up flushing after this long. */
   readonly closeTimeoutMs?: number;
   readonly maxSubscribers?: number;
+  /** Called when written, dropped or failed change (the SQLite store's thread reports them). */
+  readonly onCounts?: (counts: {
+    readonly written: number;
+    readonly dropped: number;
+    readonly failed: number;
+  }) => void;
 }
 
 export type RequestLogListener = (record: RequestRecord) => void;
@@ -68,12 +97,14 @@ function settleWithin<T>(promise: Promise<T>, ms: number): Promise<boolean> {
  * there twice; that is the price of never waiting on a store that may not answer.
  */
 export class RequestLogWriter {
-  /** Records dropped because the buffer was full (or the writer closed). */
-  dropped = 0;
-  /** Records dropped because their batch failed every try. */
-  failed = 0;
-  written = 0;
-  private readonly store: Pick<RequestLogStore, 'writeRows'>;
+  private droppedHere = 0;
+  private failedHere = 0;
+  private writtenHere = 0;
+  private readonly store: Pick<RequestLogStore, 'writeRows'> | null;
+  private readonly sink: RowSink | null;
+  /** With a sink: the rows not handed over yet (at most HANDOVER_ROWS, for at most HANDOVER_MS). */
+  private chunk: RecordRow[] = [];
+  private handOverTimer: NodeJS.Timeout | null = null;
   private readonly logger: Pick<Logger, 'warn'> | null;
   private readonly maxBuffered: number;
   private readonly batchSize: number;
@@ -82,6 +113,7 @@ export class RequestLogWriter {
   private readonly writeTimeoutMs: number;
   private readonly closeTimeoutMs: number;
   private readonly maxSubscribers: number;
+  private readonly onCounts: RequestLogWriterOptions['onCounts'] | null;
   /**
    * Each record as its row (recordRow: bounded, one flat array): the form the stores insert, so a batch
    * goes to the store as it is, and the cheapest to keep alive on the request thread until then.
@@ -98,7 +130,8 @@ export class RequestLogWriter {
   private readonly subscribers = new Set<Subscriber>();
 
   constructor(options: RequestLogWriterOptions) {
-    this.store = options.store;
+    this.sink = 'handOver' in options.store ? options.store : null;
+    this.store = 'handOver' in options.store ? null : options.store;
     this.logger = options.logger ?? null;
     this.maxBuffered = options.maxBuffered ?? 10_000;
     this.batchSize = options.batchSize ?? 500;
@@ -107,39 +140,94 @@ export class RequestLogWriter {
     this.writeTimeoutMs = options.writeTimeoutMs ?? 10_000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 5000;
     this.maxSubscribers = options.maxSubscribers ?? 100;
+    this.onCounts = options.onCounts ?? null;
     this.interval = setInterval(() => {
       void this.pump();
     }, options.flushIntervalMs ?? 500);
     this.interval.unref();
   }
 
+  /** Records dropped because the buffer was full (or the writer closed). */
+  get dropped(): number {
+    return this.droppedHere + (this.sink?.dropped ?? 0);
+  }
+
+  /** Records dropped because their batch failed every try. */
+  get failed(): number {
+    return this.failedHere + (this.sink?.failed ?? 0);
+  }
+
+  get written(): number {
+    return this.writtenHere + (this.sink?.written ?? 0);
+  }
+
   /** Records waiting to be written (not counting a batch being written or retried). */
   get buffered(): number {
-    return this.buffer.length;
+    return this.buffer.length + this.chunk.length + (this.sink?.outstanding ?? 0);
   }
 
   add(record: RequestRecord): void {
     try {
-      if (this.closed || this.buffer.length >= this.maxBuffered) {
-        this.dropped += 1;
-        this.warn(
-          this.closed ? 'request log closed: records dropped' : 'request log buffer full: records dropped',
-        );
-        return;
-      }
+      if (this.refused()) return;
       const row = recordRow(record);
-      this.buffer.push(row);
       // The live tail sees the record as it is stored (bounded); built only when someone is watching.
       if (this.subscribers.size > 0) this.notify(recordOfRow(row));
-      if (this.buffer.length >= this.batchSize && !this.pumpScheduled) {
-        this.pumpScheduled = true;
-        setImmediate(() => {
-          this.pumpScheduled = false;
-          void this.pump();
-        });
-      }
+      this.accept(row);
     } catch {
-      this.dropped += 1;
+      this.droppedHere += 1;
+    }
+  }
+
+  /** A record already as its row (recordRow): what the SQLite store's thread is handed. */
+  addRow(row: RecordRow): void {
+    if (!this.refused()) this.accept(row);
+  }
+
+  /** Closed or full: the record is dropped and counted. */
+  private refused(): boolean {
+    if (!this.closed && this.buffered < this.maxBuffered) return false;
+    this.droppedHere += 1;
+    this.onCounts?.(this);
+    this.warn(
+      this.closed ? 'request log closed: records dropped' : 'request log buffer full: records dropped',
+    );
+    return true;
+  }
+
+  private accept(row: RecordRow): void {
+    if (this.sink !== null) {
+      this.chunk.push(row);
+      if (this.chunk.length >= HANDOVER_ROWS) this.handOver();
+      else if (this.handOverTimer === null) {
+        this.handOverTimer = setTimeout(() => {
+          this.handOver();
+        }, HANDOVER_MS);
+        this.handOverTimer.unref();
+      }
+      return;
+    }
+    this.buffer.push(row);
+    if (this.buffer.length >= this.batchSize && !this.pumpScheduled) {
+      this.pumpScheduled = true;
+      setImmediate(() => {
+        this.pumpScheduled = false;
+        void this.pump();
+      });
+    }
+  }
+
+  /** Gives the sink the rows waiting for it. */
+  private handOver(): void {
+    if (this.handOverTimer !== null) clearTimeout(this.handOverTimer);
+    this.handOverTimer = null;
+    if (this.chunk.length === 0 || this.sink === null) return;
+    const rows = this.chunk;
+    this.chunk = [];
+    try {
+      this.sink.handOver(rows);
+    } catch (error) {
+      this.droppedHere += rows.length;
+      this.warn('request log store unavailable: records dropped', error);
     }
   }
 
@@ -164,10 +252,30 @@ export class RequestLogWriter {
    * Stops taking records and writes what is buffered, giving up after closeTimeoutMs; the records left
    * are counted as dropped. Resolves, never rejects.
    */
-  async close(): Promise<{ unwritten: number }> {
+  async close(timeoutMs = this.closeTimeoutMs): Promise<{ unwritten: number }> {
     this.closed = true;
     clearInterval(this.interval);
-    const deadline = Date.now() + this.closeTimeoutMs;
+    if (this.sink !== null) {
+      this.handOver();
+      this.subscribers.clear();
+      const sink = this.sink;
+      // Bounded here too: the sink's thread may be stuck in a write.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<{ unwritten: number }>((resolve) => {
+        timer = setTimeout(() => {
+          resolve({ unwritten: sink.outstanding });
+        }, timeoutMs + 1000);
+      });
+      try {
+        return await Promise.race([
+          sink.flush(timeoutMs).catch(() => ({ unwritten: sink.outstanding })),
+          late,
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
       const left = deadline - Date.now();
       if (left <= 0) break;
@@ -177,7 +285,8 @@ export class RequestLogWriter {
     }
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     const unwritten = this.buffer.length + (this.retry?.records.length ?? 0);
-    this.dropped += unwritten;
+    this.droppedHere += unwritten;
+    this.onCounts?.(this);
     this.buffer = [];
     this.retry = null;
     this.subscribers.clear();
@@ -190,6 +299,7 @@ export class RequestLogWriter {
    */
   private pump(now = false): Promise<void> | null {
     if (this.writing !== null) return this.writing;
+    if (this.store === null) return null;
     if (this.retryTimer !== null) {
       if (!now) return null;
       clearTimeout(this.retryTimer);
@@ -205,14 +315,16 @@ export class RequestLogWriter {
     this.writing = this.writeBatch(taken.records).then(
       () => {
         this.writing = null;
-        this.written += taken.records.length;
+        this.writtenHere += taken.records.length;
+        this.onCounts?.(this);
         if (this.buffer.length >= this.batchSize && !this.closed) void this.pump();
       },
       (error: unknown) => {
         this.writing = null;
         const attempts = taken.attempts + 1;
         if (attempts >= this.maxAttempts) {
-          this.failed += taken.records.length;
+          this.failedHere += taken.records.length;
+          this.onCounts?.(this);
           this.warn('request log batch failed every try: records dropped', error);
           return;
         }
@@ -238,7 +350,9 @@ export class RequestLogWriter {
       timer.unref();
     });
     // Through then(), so a store that throws instead of rejecting is a failed write too.
-    const write = Promise.resolve().then(() => this.store.writeRows(rows));
+    const store = this.store;
+    if (store === null) throw new Error('no store to write to');
+    const write = Promise.resolve().then(() => store.writeRows(rows));
     // A write given up on at the timeout may still fail later; nobody is waiting for it then.
     write.catch(() => undefined);
     try {
@@ -264,7 +378,7 @@ export class RequestLogWriter {
     if (this.logger === null || now - this.lastWarning < WARN_EVERY_MS) return;
     this.lastWarning = now;
     this.logger.warn(
-      { dropped: this.dropped, failed: this.failed, buffered: this.buffer.length, err: error },
+      { dropped: this.dropped, failed: this.failed, buffered: this.buffered, err: error },
       message,
     );
   }
