@@ -11,6 +11,7 @@
  * from cycle to cycle; comparisons are ratios of the totals, with a 95% bootstrap interval over the cycles.
  * Flags: --quick (less time and fewer requests), --seconds SECONDS, --no-pin.
  * Other modes: --budgets [--seconds S] [--processes N] (issue 20's comparison alone, bench/budgets.ts),
+ * --log-chat [--seconds S] [--processes N] (issue 21's chat-path comparison alone, bench/log-chat.ts),
  * --soak SECONDS (memory under steady load, bench/soak.ts), --streams N (memory with N open
  * streams, bench/streams.ts), --request-log [--rows N] [--repeat N] [--store sqlite|postgres] (the
  * request log's queries at 10 million records, bench/request-log.ts).
@@ -41,6 +42,7 @@ import { cpuSeconds, SlicedTarget } from './sliced-load.js';
 import {
   GATEWAY_NODE_FLAGS,
   listeningLine,
+  pinThread,
   portLine,
   startNode,
   startRedis,
@@ -55,6 +57,7 @@ const { values } = parseArgs({
     'no-pin': { type: 'boolean' },
     soak: { type: 'string' },
     budgets: { type: 'boolean' },
+    'log-chat': { type: 'boolean' },
     processes: { type: 'string' },
     streams: { type: 'string' },
     'request-log': { type: 'boolean' },
@@ -226,26 +229,6 @@ interface ThroughputResult {
   p99: number;
   /** CPU time of the serving process (user + system) per request, in µs; NaN when not measured. */
   cpuMicrosPerRequest: number;
-}
-
-/**
- * Moves the thread of `service` named `name` (/proc/PID/task/TID/comm) to `cpu`, waiting up to 10 s for
- * it to exist (a worker thread starts with the gateway, shortly after it listens).
- */
-async function pinThread(service: Service, name: string, cpu: string): Promise<void> {
-  const pid = service.child.pid;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const tids = readdirSync(`/proc/${pid}/task`).filter(
-      (tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === name,
-    );
-    if (tids.length > 0) {
-      for (const tid of tids) execFileSync('taskset', ['-p', '-c', cpu, tid], { stdio: 'ignore' });
-      return;
-    }
-    if (Date.now() > deadline) throw new Error(`no thread named ${name} in process ${pid}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** A target's interleaved slices, summed. */
@@ -857,7 +840,14 @@ async function main(): Promise<void> {
   }
 }
 
-if (values.budgets === true) {
+if (values['log-chat'] === true) {
+  const { runLogChatBench } = await import('./log-chat.js');
+  await runLogChatBench({
+    seconds: Number(values.seconds ?? 10),
+    processes: Number(values.processes ?? 2),
+    pin: values['no-pin'] !== true,
+  });
+} else if (values.budgets === true) {
   const { runBudgetsBench } = await import('./budgets.js');
   await runBudgetsBench({
     seconds: Number(values.seconds ?? 10),

@@ -21,7 +21,7 @@
  * Also the process helpers shared with bench/streams.ts.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -98,6 +98,26 @@ export async function startNode(
     });
   });
   return { url, child };
+}
+
+/**
+ * Moves the thread of `service` named `name` (/proc/PID/task/TID/comm) to `cpu`, waiting up to 10 s for
+ * it to exist (a worker thread starts with the gateway, shortly after it listens).
+ */
+export async function pinThread(service: Service, name: string, cpu: string): Promise<void> {
+  const pid = service.child.pid;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const tids = readdirSync(`/proc/${pid}/task`).filter(
+      (tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === name,
+    );
+    if (tids.length > 0) {
+      for (const tid of tids) execFileSync('taskset', ['-p', '-c', cpu, tid], { stdio: 'ignore' });
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`no thread named ${name} in process ${pid}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** A private redis-server on a free port, nothing kept on disk (on CPU 0 when pinning). */

@@ -1,0 +1,179 @@
+/**
+ * npm run bench -- --log-chat [--seconds S] [--processes N]: issue 21's chat-path comparison alone, in
+ * about a minute: the request log on (SQLite, its store thread moved to CPU 0 when pinning, as in the
+ * full run) against off. N processes of each (default 2), all on CPU 1, one running at a time (the
+ * others stopped), in slices of 100 ms at 32 requests in flight, so the VM's swings fall on all alike.
+ * Prints requests/s, the process's CPU and the request thread's own CPU per request, per process and in
+ * all. BENCH_AGAINST_CLI=path/to/dist/cli.js adds processes of another build with the log on (a
+ * before-and-after of a change in one run); BENCH_PROFILE=DIR writes each process's CPU profiles there
+ * (node --cpu-prof: one per thread).
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sha256Hex } from '../src/auth/api-key.js';
+import { cpuSeconds, SlicedTarget } from './sliced-load.js';
+import {
+  BENCH_KEY,
+  GATEWAY_NODE_FLAGS,
+  listeningLine,
+  pinThread,
+  portLine,
+  progress,
+  startNode,
+  stopServices,
+  type Service,
+} from './soak.js';
+
+const SLICE_MS = 100;
+const CONNECTIONS = 32;
+
+interface Tally {
+  requests: number;
+  seconds: number;
+  cpuSeconds: number;
+  threadSeconds: number;
+}
+
+/** User + system CPU seconds of a process's main thread (/proc/PID/task/PID/stat). */
+function mainThreadSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+export async function runLogChatBench(options: {
+  seconds: number;
+  processes: number;
+  pin: boolean;
+}): Promise<void> {
+  const tag = 'bench --log-chat';
+  const pin = options.pin && cpus().length >= 2 && existsSync('/usr/bin/taskset');
+  const workDir = mkdtempSync(join(tmpdir(), 'gw-bench-log-chat-'));
+  const services: Service[] = [];
+  const against = process.env['BENCH_AGAINST_CLI'];
+  const profileDir = process.env['BENCH_PROFILE'];
+  const variants = [
+    { name: 'log off', log: false, cli: 'dist/cli.js' },
+    { name: 'log on', log: true, cli: 'dist/cli.js' },
+    ...(against === undefined ? [] : [{ name: `log on (${against})`, log: true, cli: against }]),
+  ];
+  try {
+    const upstream = await startNode(['bench/fast-upstream.mjs'], portLine, { pin });
+    services.push(upstream);
+    // gateways[process][variant]
+    const gateways: Service[][] = [];
+    for (let index = 0; index < options.processes; index++) {
+      const row: Service[] = [];
+      for (const [number, variant] of variants.entries()) {
+        const configPath = join(workDir, `gateway-${index}-${number}.yaml`);
+        writeFileSync(
+          configPath,
+          JSON.stringify({
+            server: { host: '127.0.0.1', port: 0, state_dir: join(workDir, `state-${index}-${number}`) },
+            backends: [{ name: 'upstream', type: 'openai', url: `${upstream.url}/v1` }],
+            models: [{ name: '*', targets: [{ backend: 'upstream' }] }],
+            auth: { enabled: true, keys: [{ id: 'bench', sha256: sha256Hex(BENCH_KEY) }] },
+            cache: { enabled: false },
+            ...(variant.log ? { request_log: { enabled: true } } : {}),
+          }),
+        );
+        const profile =
+          profileDir === undefined
+            ? []
+            : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, `${index}-${number}`)}`];
+        const gateway = await startNode(
+          [...GATEWAY_NODE_FLAGS, ...profile, variant.cli, 'serve', '--config', configPath],
+          listeningLine,
+          { pin, cpu: '1', env: { LOG_LEVEL: 'info' } },
+        );
+        services.push(gateway);
+        if (pin && variant.log) await pinThread(gateway, 'request-log', '0');
+        row.push(gateway);
+      }
+      gateways.push(row);
+    }
+    const body = JSON.stringify({
+      model: 'bench',
+      messages: [{ role: 'user', content: 'Say hello' }],
+      max_tokens: 16,
+    });
+    const loads = gateways.map((row) =>
+      row.map(
+        (gateway) =>
+          new SlicedTarget(gateway.url, CONNECTIONS, {
+            path: '/v1/chat/completions',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` },
+            body,
+          }),
+      ),
+    );
+    const all = gateways.flat();
+    const activate = (active: Service): void => {
+      for (const gateway of all) gateway.child.kill(gateway === active ? 'SIGCONT' : 'SIGSTOP');
+    };
+    for (const [index, row] of gateways.entries()) {
+      for (const [number, gateway] of row.entries()) {
+        activate(gateway);
+        progress(
+          tag,
+          `warming up process ${index}, ${variants[number]?.name} (pid ${gateway.child.pid}) for 3 s`,
+        );
+        for (let slice = 0; slice < 30; slice++) await loads[index]![number]!.slice(SLICE_MS);
+      }
+    }
+    const tallies = gateways.map((row) =>
+      row.map((): Tally => ({ requests: 0, seconds: 0, cpuSeconds: 0, threadSeconds: 0 })),
+    );
+    const cycles = Math.max(2, Math.round((options.seconds * 1000) / SLICE_MS));
+    progress(tag, `${cycles} cycles of ${SLICE_MS} ms per variant and process`);
+    for (let cycle = 0; cycle < cycles; cycle++) {
+      const order = variants.map((_, number) => number);
+      if (cycle % 2 === 1) order.reverse();
+      for (const [index, row] of gateways.entries()) {
+        for (const number of order) {
+          const gateway = row[number]!;
+          activate(gateway);
+          const pid = gateway.child.pid;
+          const cpuBefore = cpuSeconds(pid);
+          const threadBefore = mainThreadSeconds(pid);
+          const slice = await loads[index]![number]!.slice(SLICE_MS);
+          const tally = tallies[index]![number]!;
+          tally.cpuSeconds += cpuSeconds(pid) - cpuBefore;
+          tally.threadSeconds += mainThreadSeconds(pid) - threadBefore;
+          tally.requests += slice.requests;
+          tally.seconds += slice.seconds;
+        }
+      }
+    }
+    for (const row of loads) for (const load of row) load.close();
+    const describe = (tally: Tally): string =>
+      `${Math.round(tally.requests / tally.seconds)} req/s, CPU ${Math.round((tally.cpuSeconds / tally.requests) * 1e6)} µs/request (request thread ${Math.round((tally.threadSeconds / tally.requests) * 1e6)})`;
+    const change = (tally: Tally, base: Tally): string =>
+      `${((tally.requests / tally.seconds / (base.requests / base.seconds) - 1) * 100).toFixed(1)}%`;
+    const sum = (number: number): Tally =>
+      tallies.reduce(
+        (total, row) => ({
+          requests: total.requests + row[number]!.requests,
+          seconds: total.seconds + row[number]!.seconds,
+          cpuSeconds: total.cpuSeconds + row[number]!.cpuSeconds,
+          threadSeconds: total.threadSeconds + row[number]!.threadSeconds,
+        }),
+        { requests: 0, seconds: 0, cpuSeconds: 0, threadSeconds: 0 },
+      );
+    for (const [index, row] of tallies.entries())
+      for (const [number, tally] of row.entries())
+        console.log(
+          `process ${index}, ${variants[number]?.name}: ${describe(tally)}${number === 0 ? '' : ` (${change(tally, row[0]!)})`}`,
+        );
+    for (const [number, variant] of variants.entries())
+      console.log(
+        `all, ${variant.name}: ${describe(sum(number))}${number === 0 ? '' : ` (${change(sum(number), sum(0))} against off)`}`,
+      );
+  } finally {
+    for (const service of services) service.child.kill('SIGCONT');
+    await stopServices(services);
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
