@@ -9,7 +9,8 @@
  * in all. The cache is off (every request identical: hits would skip the budgets). BENCH_PROFILE=DIR
  * writes each process's CPU profile there (node --cpu-prof); BENCH_DEBUG=1 prints the first answers and
  * Redis's command statistics; BENCH_ONLY=0 (plain) or 1 (budgeted) runs one of the two alone;
- * BENCH_PART=budgets, caps or none gives the budgeted request's key and backend only that part.
+ * BENCH_PART=budgets, caps or none gives the budgeted request's key and backend only that part;
+ * BENCH_GAP_MS=N stops the process for N ms after each slice, as the full run's other targets do.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -53,6 +54,8 @@ export async function runBudgetsBench(options: {
   const only = process.env['BENCH_ONLY'] === undefined ? null : Number(process.env['BENCH_ONLY']);
   /** BENCH_PART=budgets, caps or none: the budgeted request with only that part (to tell costs apart). */
   const partName = process.env['BENCH_PART'];
+  /** BENCH_GAP_MS=N: the process is stopped N ms after each slice (the full run's pauses). */
+  const gapMs = Number(process.env['BENCH_GAP_MS'] ?? 0);
   const part = {
     budgets: partName !== 'caps' && partName !== 'none',
     caps: partName !== 'budgets' && partName !== 'none',
@@ -174,6 +177,12 @@ export async function runBudgetsBench(options: {
           tally.cpuSeconds += cpuSeconds(gateway.child.pid) - before;
           tally.requests += slice.requests;
           tally.seconds += slice.seconds;
+          if (gapMs > 0) {
+            // As in the full run, where each process waits (stopped) while the other targets run.
+            gateway.child.kill('SIGSTOP');
+            await new Promise((resolve) => setTimeout(resolve, gapMs));
+            gateway.child.kill('SIGCONT');
+          }
         }
       }
     }
