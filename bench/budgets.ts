@@ -12,8 +12,7 @@
  * BENCH_PART=budgets, caps or none gives the budgeted request's key and backend only that part;
  * BENCH_GAP_MS=N stops the process for N ms after each slice, as the full run's other targets do.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Hex } from '../src/auth/api-key.js';
 import { cpuSeconds, SlicedTarget } from './sliced-load.js';
@@ -26,7 +25,8 @@ import {
   progress,
   startNode,
   startRedis,
-  stopServices,
+  focusedRun,
+  type FocusedOptions,
   type Service,
 } from './soak.js';
 
@@ -40,15 +40,10 @@ interface Tally {
   cpuSeconds: number;
 }
 
-export async function runBudgetsBench(options: {
-  seconds: number;
-  processes: number;
-  pin: boolean;
-}): Promise<void> {
+export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
   const tag = 'bench --budgets';
-  const pin = options.pin && cpus().length >= 2 && existsSync('/usr/bin/taskset');
-  const workDir = mkdtempSync(join(tmpdir(), 'gw-bench-budgets-'));
-  const services: Service[] = [];
+  const run = focusedRun('gw-bench-budgets-', options.pin);
+  const { pin, workDir, services } = run;
   const profileDir = process.env['BENCH_PROFILE'];
   /** BENCH_ONLY=0 or 1: that variant alone (with BENCH_PROFILE, a profile of one request kind). */
   const only = process.env['BENCH_ONLY'] === undefined ? null : Number(process.env['BENCH_ONLY']);
@@ -137,7 +132,7 @@ export async function runBudgetsBench(options: {
       ),
     );
     const activate = (active: Service): void => {
-      for (const gateway of gateways) gateway.child.kill(gateway === active ? 'SIGCONT' : 'SIGSTOP');
+      run.activate(active, gateways);
     };
     for (const [index, gateway] of gateways.entries()) {
       activate(gateway);
@@ -217,8 +212,6 @@ export async function runBudgetsBench(options: {
         `variant ${only}: ${Math.round(sum(only).requests / sum(only).seconds)} req/s, CPU ${Math.round((sum(only).cpuSeconds / sum(only).requests) * 1e6)} µs/request`,
       );
   } finally {
-    for (const service of services) service.child.kill('SIGCONT');
-    await stopServices(services);
-    rmSync(workDir, { recursive: true, force: true });
+    await run.finish();
   }
 }

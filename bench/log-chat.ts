@@ -8,8 +8,7 @@
  * before-and-after of a change in one run); BENCH_PROFILE=DIR writes each process's CPU profiles there
  * (node --cpu-prof: one per thread).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Hex } from '../src/auth/api-key.js';
 import { cpuSeconds, SlicedTarget } from './sliced-load.js';
@@ -21,7 +20,8 @@ import {
   portLine,
   progress,
   startNode,
-  stopServices,
+  focusedRun,
+  type FocusedOptions,
   type Service,
 } from './soak.js';
 
@@ -43,15 +43,10 @@ function mainThreadSeconds(pid: number | undefined): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-export async function runLogChatBench(options: {
-  seconds: number;
-  processes: number;
-  pin: boolean;
-}): Promise<void> {
+export async function runLogChatBench(options: FocusedOptions): Promise<void> {
   const tag = 'bench --log-chat';
-  const pin = options.pin && cpus().length >= 2 && existsSync('/usr/bin/taskset');
-  const workDir = mkdtempSync(join(tmpdir(), 'gw-bench-log-chat-'));
-  const services: Service[] = [];
+  const run = focusedRun('gw-bench-log-chat-', options.pin);
+  const { pin, workDir, services } = run;
   const against = process.env['BENCH_AGAINST_CLI'];
   const profileDir = process.env['BENCH_PROFILE'];
   const variants = [
@@ -111,7 +106,7 @@ export async function runLogChatBench(options: {
     );
     const all = gateways.flat();
     const activate = (active: Service): void => {
-      for (const gateway of all) gateway.child.kill(gateway === active ? 'SIGCONT' : 'SIGSTOP');
+      run.activate(active, all);
     };
     for (const [index, row] of gateways.entries()) {
       for (const [number, gateway] of row.entries()) {
@@ -172,8 +167,6 @@ export async function runLogChatBench(options: {
         `all, ${variant.name}: ${describe(sum(number))}${number === 0 ? '' : ` (${change(sum(number), sum(0))} against off)`}`,
       );
   } finally {
-    for (const service of services) service.child.kill('SIGCONT');
-    await stopServices(services);
-    rmSync(workDir, { recursive: true, force: true });
+    await run.finish();
   }
 }

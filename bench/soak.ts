@@ -21,7 +21,15 @@
  * Also the process helpers shared with bench/streams.ts.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -118,6 +126,37 @@ export async function pinThread(service: Service, name: string, cpu: string): Pr
     if (Date.now() > deadline) throw new Error(`no thread named ${name} in process ${pid}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * A focused comparison's frame (bench --budgets, --log-chat): whether to pin, a work directory, the
+ * services started (the caller pushes them), `activate` (the one given runs, the other gateways are
+ * stopped) and `finish` (every service stopped for good, the directory removed).
+ */
+/** What a focused comparison is run with: seconds measured, processes per variant, pinning. */
+export interface FocusedOptions {
+  readonly seconds: number;
+  readonly processes: number;
+  readonly pin: boolean;
+}
+
+export function focusedRun(prefix: string, pinWanted: boolean) {
+  const pin = pinWanted && cpus().length >= 2 && existsSync('/usr/bin/taskset');
+  const workDir = mkdtempSync(join(tmpdir(), prefix));
+  const services: Service[] = [];
+  return {
+    pin,
+    workDir,
+    services,
+    activate(active: Service, gateways: readonly Service[]): void {
+      for (const gateway of gateways) gateway.child.kill(gateway === active ? 'SIGCONT' : 'SIGSTOP');
+    },
+    async finish(): Promise<void> {
+      for (const service of services) service.child.kill('SIGCONT');
+      await stopServices(services);
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A private redis-server on a free port, nothing kept on disk (on CPU 0 when pinning). */
