@@ -38,8 +38,18 @@ const RECALL_MS = 1000;
 const GRANT_FACTOR = 256;
 /** An allowance is this fraction of the room. */
 const SHARE = 64;
-/** Not synced for this long (Redis slow or away): its allowance is not used until it is. */
+/**
+ * Not synced for this long while Redis is slow or away (the last sync failed, or one has been under
+ * way this long): its allowance is not used until a sync answers.
+ */
 const STALE_MS = 1000;
+/**
+ * Not synced for this long whatever the reason: not used until a sync answers. A pause of the process
+ * or a blocked event loop alone says nothing of Redis (the allowance is still held there: the
+ * reservation's expiry is minutes away), so it does not send the next requests to Redis; this bound,
+ * at most half the reservation TTL, keeps an allowance from outliving its reservation.
+ */
+const HARD_STALE_MS = 30_000;
 /**
  * An allowance no request used for this long is given back. Long enough to outlast the pauses of
  * bursty traffic (an idle allowance costs others nothing they need: a refusal recalls it), short
@@ -187,6 +197,8 @@ export class Allowances {
   private lastNow = 0;
   private lastExpiryCheck = 0;
   private failing = false;
+  /** When the sync under way (syncing) started. */
+  private syncStartedAt = 0;
 
   constructor(private readonly options: AllowancesOptions) {}
 
@@ -216,7 +228,7 @@ export class Allowances {
         plan.hardLimit === null ||
         allowance.hardLimit !== plan.hardLimit ||
         allowance.recalled ||
-        at - allowance.syncedAt > STALE_MS ||
+        this.stale(allowance, at) ||
         allowance.used + allowance.unpushed + plan.amount > allowance.cap
       ) {
         if (allowance !== undefined) this.seen(allowance, plan, at);
@@ -355,8 +367,17 @@ export class Allowances {
     this.timer.unref();
   }
 
+  /** Whether an allowance may not be used until a sync answers (STALE_MS, HARD_STALE_MS). */
+  private stale(allowance: Allowance, at: number): boolean {
+    const age = at - allowance.syncedAt;
+    if (age <= STALE_MS) return false;
+    if (age > Math.min(HARD_STALE_MS, this.options.ttlMs() / 2)) return true;
+    return this.failing || (this.syncing !== null && at - this.syncStartedAt > STALE_MS);
+  }
+
   /** One script for every allowance of this instance: see SYNC. */
   private sync(): Promise<void> {
+    if (this.syncing === null) this.syncStartedAt = performance.now();
     this.syncing ??= this.syncOnce().finally(() => {
       this.syncing = null;
     });

@@ -201,6 +201,38 @@ describe('RedisBudgetLedger', () => {
       assert.equal(await redis.hget(key, 'spent'), '4000');
     });
 
+    it('uses an allowance after a pause of the process, and not once its syncs fail for a second', async () => {
+      const { ledger, redis } = counted('pause');
+      const failing = { on: false };
+      const evalsha = redis.evalsha.bind(redis);
+      redis.evalsha = ((...args: Parameters<typeof evalsha>) =>
+        failing.on ? Promise.reject(new Error('Redis is away')) : evalsha(...args)) as typeof redis.evalsha;
+      const lines = [{ scope: 'key:pause' as const, budget: tokens(1_000_000), amount: 100 }];
+      const first = await ledger.reserve(lines, Date.now());
+      assert.ok(first.ok);
+      await ledger.settle(first.reservation, { usdMicros: 0, tokens: 10 });
+      const local = (): boolean => {
+        const result = ledger.reserveLocally(lines, Date.now());
+        if (result === null) return false;
+        assert.ok(result.ok);
+        ledger.settleLocally(result.reservation, { usdMicros: 0, tokens: 10 });
+        return true;
+      };
+      await waitUntil(() => Promise.resolve(local()), 'an allowance');
+      // The event loop blocked for over a second (a paused process, a long collection): no sync ran,
+      // but nothing says Redis is away, and the allowance is still held there.
+      const blockedUntil = performance.now() + 1200;
+      while (performance.now() < blockedUntil);
+      assert.ok(local(), 'reserved from the allowance right after the pause');
+      // Redis away: the syncs fail, and a second after the last one that answered it is not used.
+      failing.on = true;
+      const away = performance.now();
+      await waitUntil(() => Promise.resolve(!local()), 'the allowance given up');
+      assert.ok(performance.now() - away < 3000);
+      failing.on = false;
+      await waitUntil(() => Promise.resolve(local()), 'the allowance back once a sync answers');
+    });
+
     it('never passes a limit and leaves no room unused, two instances each with allowances', async () => {
       const a = counted('exact');
       const b = counted('exact');
