@@ -25,20 +25,17 @@ import {
   progress,
   startNode,
   startRedis,
+  FOCUSED_CONNECTIONS,
+  FOCUSED_SLICE_MS,
   focusedRun,
+  type FocusedTally,
   type FocusedOptions,
   type Service,
 } from './soak.js';
 
 const BUDGETED_KEY = 'sk-gw-budgetedBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
-const SLICE_MS = 100;
-const CONNECTIONS = 32;
-
-interface Tally {
-  requests: number;
-  seconds: number;
-  cpuSeconds: number;
-}
+const SLICE_MS = FOCUSED_SLICE_MS;
+type Tally = FocusedTally;
 
 export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
   const tag = 'bench --budgets';
@@ -124,7 +121,7 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
     const loads = gateways.map((gateway) =>
       variants.map(
         (variant) =>
-          new SlicedTarget(gateway.url, CONNECTIONS, {
+          new SlicedTarget(gateway.url, FOCUSED_CONNECTIONS, {
             path: '/v1/chat/completions',
             headers: { 'content-type': 'application/json', authorization: `Bearer ${variant.key}` },
             body: body(variant.model),

@@ -8,7 +8,7 @@
  * before-and-after of a change in one run); BENCH_PROFILE=DIR writes each process's CPU profiles there
  * (node --cpu-prof: one per thread).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Hex } from '../src/auth/api-key.js';
 import { cpuSeconds, SlicedTarget } from './sliced-load.js';
@@ -20,27 +20,18 @@ import {
   portLine,
   progress,
   startNode,
+  FOCUSED_CONNECTIONS,
+  FOCUSED_SLICE_MS,
   focusedRun,
+  type FocusedTally,
   type FocusedOptions,
   type Service,
 } from './soak.js';
 
-const SLICE_MS = 100;
-const CONNECTIONS = 32;
+const SLICE_MS = FOCUSED_SLICE_MS;
 
-interface Tally {
-  requests: number;
-  seconds: number;
-  cpuSeconds: number;
+interface Tally extends FocusedTally {
   threadSeconds: number;
-}
-
-/** User + system CPU seconds of a process's main thread (/proc/PID/task/PID/stat). */
-function mainThreadSeconds(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 export async function runLogChatBench(options: FocusedOptions): Promise<void> {
@@ -97,7 +88,7 @@ export async function runLogChatBench(options: FocusedOptions): Promise<void> {
     const loads = gateways.map((row) =>
       row.map(
         (gateway) =>
-          new SlicedTarget(gateway.url, CONNECTIONS, {
+          new SlicedTarget(gateway.url, FOCUSED_CONNECTIONS, {
             path: '/v1/chat/completions',
             headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` },
             body,
@@ -132,11 +123,11 @@ export async function runLogChatBench(options: FocusedOptions): Promise<void> {
           activate(gateway);
           const pid = gateway.child.pid;
           const cpuBefore = cpuSeconds(pid);
-          const threadBefore = mainThreadSeconds(pid);
+          const threadBefore = cpuSeconds(pid, pid);
           const slice = await loads[index]![number]!.slice(SLICE_MS);
           const tally = tallies[index]![number]!;
           tally.cpuSeconds += cpuSeconds(pid) - cpuBefore;
-          tally.threadSeconds += mainThreadSeconds(pid) - threadBefore;
+          tally.threadSeconds += cpuSeconds(pid, pid) - threadBefore;
           tally.requests += slice.requests;
           tally.seconds += slice.seconds;
         }

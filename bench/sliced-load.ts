@@ -209,10 +209,16 @@ export class SlicedTarget {
   }
 }
 
-/** User + system CPU seconds of a process so far (/proc/PID/stat, clock ticks of 1/100 s). */
-export function cpuSeconds(pid: number | undefined): number {
+/**
+ * User + system CPU seconds of a process so far (/proc/PID/stat, clock ticks of 1/100 s), or of one of
+ * its threads (/proc/PID/task/TID/stat; the main thread's id is the process's).
+ */
+export function cpuSeconds(pid: number | undefined, thread?: number): number {
   if (pid === undefined) return NaN;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const stat = readFileSync(
+    thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`,
+    'utf8',
+  );
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }

@@ -133,6 +133,17 @@ export async function pinThread(service: Service, name: string, cpu: string): Pr
  * services started (the caller pushes them), `activate` (the one given runs, the other gateways are
  * stopped) and `finish` (every service stopped for good, the directory removed).
  */
+/** A focused comparison's slices (the load moves between processes every SLICE_MS) and load. */
+export const FOCUSED_SLICE_MS = 100;
+export const FOCUSED_CONNECTIONS = 32;
+
+/** What a focused comparison adds up per variant and process. */
+export interface FocusedTally {
+  requests: number;
+  seconds: number;
+  cpuSeconds: number;
+}
+
 /** What a focused comparison is run with: seconds measured, processes per variant, pinning. */
 export interface FocusedOptions {
   readonly seconds: number;

@@ -8,6 +8,7 @@ import {
   RECORD_COLUMNS,
   recordRow,
   rollupInputOf,
+  PARTIAL_INDEXES,
   rowTime,
   type RecordRow,
   rowToRecord,
@@ -123,19 +124,10 @@ const MIGRATIONS: readonly Migration[] = [
     // key_id IS NOT NULL: records without a team, key, model or backend no longer enter those indexes.
     version: 3,
     name: 'key, team, model and backend indexes leave out NULLs',
-    sql: (
-      [
-        ['request_log_key_time', 'key_id'],
-        ['request_log_team_time', 'team'],
-        ['request_log_model_time', 'model'],
-        ['request_log_backend_time', 'backend'],
-      ] as const
-    )
-      .map(
-        ([name, column]) => `DROP INDEX ${name};
+    sql: PARTIAL_INDEXES.map(
+      ([name, column]) => `DROP INDEX ${name};
       CREATE INDEX ${name} ON request_log (${column}, time DESC, id DESC) WHERE ${column} IS NOT NULL;`,
-      )
-      .join('\n      '),
+    ).join('\n      '),
   },
 ];
 

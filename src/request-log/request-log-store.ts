@@ -204,6 +204,18 @@ export function whereSql(
   return { sql: clauses.length === 0 ? '' : `WHERE ${clauses.join(' AND ')}`, params };
 }
 
+/**
+ * The indexes of the columns that are often NULL (no teams, auth off, refused before routing): partial,
+ * WHERE the column IS NOT NULL, since migration 3 in both stores. Filters on them are equalities, which
+ * never match NULL.
+ */
+export const PARTIAL_INDEXES = [
+  ['request_log_key_time', 'key_id'],
+  ['request_log_team_time', 'team'],
+  ['request_log_model_time', 'model'],
+  ['request_log_backend_time', 'backend'],
+] as const;
+
 /** The columns of request_log besides id, in insert order. */
 export const RECORD_COLUMNS = [
   'time',

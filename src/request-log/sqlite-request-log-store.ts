@@ -8,6 +8,7 @@ import {
   decodeCursor,
   exportPages,
   HOUR_MS,
+  PARTIAL_INDEXES,
   RECORD_COLUMNS,
   recordRow,
   type RecordRow,
@@ -60,14 +61,6 @@ interface Migration {
   readonly name: string;
   readonly sql: string;
 }
-
-/** The indexes of the columns that are often NULL, partial since version 3. */
-const PARTIAL_INDEXES = [
-  ['request_log_key_time', 'key_id'],
-  ['request_log_team_time', 'team'],
-  ['request_log_model_time', 'model'],
-  ['request_log_backend_time', 'backend'],
-] as const;
 
 /**
  * Indexes follow the filters, each ending in time so that "newest first" is a backward index scan that

@@ -126,7 +126,7 @@ export class RequestLogWriter {
   private pumpScheduled = false;
   private closed = false;
   private lastWarning = -Infinity;
-  private readonly interval: NodeJS.Timeout;
+  private interval: NodeJS.Timeout | null = null;
   private readonly subscribers = new Set<Subscriber>();
 
   constructor(options: RequestLogWriterOptions) {
@@ -141,10 +141,13 @@ export class RequestLogWriter {
     this.closeTimeoutMs = options.closeTimeoutMs ?? 5000;
     this.maxSubscribers = options.maxSubscribers ?? 100;
     this.onCounts = options.onCounts ?? null;
-    this.interval = setInterval(() => {
-      void this.pump();
-    }, options.flushIntervalMs ?? 500);
-    this.interval.unref();
+    // With a sink there is nothing to pump: rows go over as they come (handOver).
+    if (this.store !== null) {
+      this.interval = setInterval(() => {
+        void this.pump();
+      }, options.flushIntervalMs ?? 500);
+      this.interval.unref();
+    }
   }
 
   /** Records dropped because the buffer was full (or the writer closed). */
@@ -254,7 +257,7 @@ export class RequestLogWriter {
    */
   async close(timeoutMs = this.closeTimeoutMs): Promise<{ unwritten: number }> {
     this.closed = true;
-    clearInterval(this.interval);
+    if (this.interval !== null) clearInterval(this.interval);
     if (this.sink !== null) {
       this.handOver();
       this.subscribers.clear();
