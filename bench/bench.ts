@@ -32,7 +32,7 @@ import { PrometheusMetrics } from '../src/observability/metrics.js';
 import { UsageRecorder } from '../src/usage/usage-recorder.js';
 import { cpuSeconds, SlicedTarget } from './sliced-load.js';
 import {
-  GATEWAY_NODE_FLAGS,
+  PAUSED_GATEWAY_FLAGS,
   listeningLine,
   pinThread,
   portLine,
@@ -71,7 +71,8 @@ const againstDir = values.against === undefined ? null : resolve(values.against)
 const againstNode = values['against-node'];
 /**
  * --against-flags "FLAGS": the Node options of the --against build instead of the start script's
- * (e.g. "" to price --max-semi-space-size: --against . --against-flags "").
+ * (e.g. "" to price --max-semi-space-size: --against . --against-flags ""); --no-memory-reducer is
+ * added, as to every paused gateway (PAUSED_GATEWAY_FLAGS).
  */
 const againstFlags =
   values['against-flags'] === undefined
@@ -404,7 +405,7 @@ async function main(): Promise<void> {
         cli?: string;
         /** The Node binary to run it with; this process's by default. */
         node?: string;
-        /** Node's options; the start script's by default. */
+        /** Node's options; the start script's with the memory reducer off by default (PAUSED_GATEWAY_FLAGS). */
         flags?: readonly string[];
         /**
          * Issue 20: a second key (BUDGETED_KEY) with a budget in dollars, one in tokens and a concurrency
@@ -489,7 +490,7 @@ async function main(): Promise<void> {
         );
         const service = await startNode(
           [
-            ...(options.flags ?? GATEWAY_NODE_FLAGS),
+            ...(options.flags ?? PAUSED_GATEWAY_FLAGS),
             options.cli ?? 'dist/cli.js',
             'serve',
             '--config',
@@ -583,7 +584,7 @@ async function main(): Promise<void> {
             cache: false,
             cli: join(againstDir, 'dist/cli.js'),
             ...(againstNode === undefined ? {} : { node: againstNode }),
-            ...(againstFlags === null ? {} : { flags: againstFlags }),
+            ...(againstFlags === null ? {} : { flags: [...againstFlags, '--no-memory-reducer'] }),
           });
 
     /** The processes that serve each target (whose CPU time is measured), used in turn. */

@@ -10,7 +10,11 @@
  * writes each process's CPU profile there (node --cpu-prof); BENCH_DEBUG=1 prints the first answers and
  * Redis's command statistics; BENCH_ONLY=0 (plain) or 1 (budgeted) runs one of the two alone;
  * BENCH_PART=budgets, caps or none gives the budgeted request's key and backend only that part;
- * BENCH_GAP_MS=N stops the process for N ms after each slice, as the full run's other targets do.
+ * BENCH_GAP_MS=N stops the process for N ms after each slice, as the full run's other targets do;
+ * BENCH_NODE_ARGS="…" adds Node options to the gateways (--perf-prof, --trace-gc); BENCH_TIMELINE=FILE
+ * writes each measured slice (pid, variant, start and end in CLOCK_MONOTONIC ns, requests), to split a
+ * `perf record -k CLOCK_MONOTONIC` of the gateways by slice; BENCH_GATEWAY_LOG=DIR keeps each
+ * gateway's log lines (soak.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +22,7 @@ import { sha256Hex } from '../src/auth/api-key.js';
 import { cpuSeconds, SlicedTarget } from './sliced-load.js';
 import {
   BENCH_KEY,
-  GATEWAY_NODE_FLAGS,
+  PAUSED_GATEWAY_FLAGS,
   UNREACHED_LIMITS,
   listeningLine,
   portLine,
@@ -102,10 +106,15 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
           usage: { prices: [{ model: 'capped', prompt_per_million: 0.15, completion_per_million: 0.6 }] },
         }),
       );
-      const profile =
-        profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, String(index))}`];
+      const profile = [
+        ...(profileDir === undefined
+          ? []
+          : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, String(index))}`]),
+        // BENCH_NODE_ARGS: more Node options for the gateways (V8's traces, say), space-separated.
+        ...(process.env['BENCH_NODE_ARGS']?.split(' ').filter((arg) => arg !== '') ?? []),
+      ];
       const gateway = await startNode(
-        [...GATEWAY_NODE_FLAGS, ...profile, 'dist/cli.js', 'serve', '--config', configPath],
+        [...PAUSED_GATEWAY_FLAGS, ...profile, 'dist/cli.js', 'serve', '--config', configPath],
         listeningLine,
         { pin, cpu: '1', env: { LOG_LEVEL: 'info' } },
       );
@@ -157,6 +166,8 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
       variants.map((): Tally => ({ requests: 0, seconds: 0, cpuSeconds: 0 })),
     );
     const cycles = Math.max(2, Math.round((options.seconds * 1000) / SLICE_MS));
+    /** BENCH_TIMELINE=FILE: each measured slice as `pid variant start end requests` (CLOCK_MONOTONIC ns). */
+    const timeline = process.env['BENCH_TIMELINE'] === undefined ? null : ([] as string[]);
     progress(tag, `${cycles} cycles of ${SLICE_MS} ms per variant and process`);
     for (let cycle = 0; cycle < cycles; cycle++) {
       for (const [index, gateway] of gateways.entries()) {
@@ -164,7 +175,11 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
         const order = only !== null ? [only] : cycle % 2 === 0 ? [0, 1] : [1, 0];
         for (const variant of order) {
           const before = cpuSeconds(gateway.child.pid);
+          const startedAt = process.hrtime.bigint();
           const slice = await loads[index]![variant]!.slice(SLICE_MS);
+          timeline?.push(
+            `${gateway.child.pid} ${variant} ${startedAt} ${process.hrtime.bigint()} ${slice.requests}`,
+          );
           const tally = tallies[index]![variant]!;
           tally.cpuSeconds += cpuSeconds(gateway.child.pid) - before;
           tally.requests += slice.requests;
@@ -179,6 +194,7 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
       }
     }
     for (const process of loads) for (const load of process) load.close();
+    if (timeline !== null) writeFileSync(process.env['BENCH_TIMELINE'] ?? '', `${timeline.join('\n')}\n`);
     if (process.env['BENCH_DEBUG'] !== undefined) {
       const { Redis } = await import('ioredis');
       const client = new Redis(redis.url);

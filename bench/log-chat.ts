@@ -14,7 +14,7 @@ import { sha256Hex } from '../src/auth/api-key.js';
 import { cpuSeconds, SlicedTarget } from './sliced-load.js';
 import {
   BENCH_KEY,
-  GATEWAY_NODE_FLAGS,
+  PAUSED_GATEWAY_FLAGS,
   listeningLine,
   pinThread,
   portLine,
@@ -70,7 +70,7 @@ export async function runLogChatBench(options: FocusedOptions): Promise<void> {
             ? []
             : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, `${index}-${number}`)}`];
         const gateway = await startNode(
-          [...GATEWAY_NODE_FLAGS, ...profile, variant.cli, 'serve', '--config', configPath],
+          [...PAUSED_GATEWAY_FLAGS, ...profile, variant.cli, 'serve', '--config', configPath],
           listeningLine,
           { pin, cpu: '1', env: { LOG_LEVEL: 'info' } },
         );

@@ -22,6 +22,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import {
+  createWriteStream,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -44,6 +45,18 @@ export const UNREACHED_LIMITS = { requests: '100000000/minute', tokens: '1000000
 
 /** The Node options `npm start` runs the gateway with: every benchmark measures it as it is started. */
 export const GATEWAY_NODE_FLAGS: readonly string[] = startFlags('.');
+/**
+ * The same for a gateway the benchmark stops (SIGSTOP) while it measures other targets, with V8's memory
+ * reducer off. A stopped process allocates nothing for seconds, which the reducer takes for an idle
+ * one: at SIGCONT it starts a full GC to shrink the heap (a 60-170 MB heap to about 60 MB, some 70 ms
+ * on the request thread and as much again on V8's helper threads), and that GC lands on whatever slice
+ * comes next. Measured 2026-12-04 with `BENCH_GAP_MS=1400 npm run bench -- --budgets --processes 3`
+ * and `perf record` split by slice: the budgeted slices carried the reducer's GCs (helper threads 126
+ * against 36 µs per request; 18-42% slower in all), and with the reducer off the two kinds of slice
+ * had the same GC work and differed by 12.6% instead. A gateway under load is never idle for seconds;
+ * one that is has no requests for the GC to slow down.
+ */
+export const PAUSED_GATEWAY_FLAGS: readonly string[] = [...GATEWAY_NODE_FLAGS, '--no-memory-reducer'];
 
 /** Heap used may grow this much (last third against second third) before the soak fails. */
 const MAX_HEAP_GROWTH = 0.1;
@@ -93,7 +106,13 @@ export async function startNode(
         if (found !== null) {
           clearTimeout(timer);
           stdout.off('data', onData);
-          stdout.resume();
+          // BENCH_GATEWAY_LOG=DIR: each process's output kept in DIR/<pid>.log (to see its warnings).
+          const logDir = process.env['BENCH_GATEWAY_LOG'];
+          if (logDir === undefined) stdout.resume();
+          else {
+            mkdirSync(logDir, { recursive: true });
+            stdout.pipe(createWriteStream(join(logDir, `${child.pid}.log`)));
+          }
           resolve(found);
           return;
         }

@@ -97,6 +97,8 @@ export interface BudgetAlertsOptions {
  * a settlement, not only when this settlement crossed it: an alert whose claim was lost fires at the
  * next settlement.
  */
+const DONE: Promise<void> = Promise.resolve();
+
 export class BudgetAlerts {
   /** Ids this instance knows were fired (by it or another), so that it asks Redis only once. */
   private readonly known = new Map<string, number>();
@@ -107,16 +109,21 @@ export class BudgetAlerts {
    * Checks a settlement. Never rejects and need not be awaited (the promise is for tests): claims and
    * the webhook run in the background.
    */
-  async observe(result: SettleResult, now: number = Date.now()): Promise<void> {
-    if (!result.counted) return;
+  observe(result: SettleResult, now: number = Date.now()): Promise<void> {
+    if (!result.counted) return DONE;
     const thresholds = this.options.thresholds();
-    // Most settlements leave every budget below its lowest threshold: decide that before any string.
+    // Most settlements leave every budget below its lowest threshold: decided before any string or
+    // promise (this runs after every request with a budget).
     let lowest = Infinity;
     for (const threshold of thresholds) lowest = Math.min(lowest, threshold);
     let reached = false;
     for (const { limit, spentAfter } of result.lines)
       if (limit > 0 && spentAfter + 1e-6 >= lowest * limit) reached = true;
-    if (!reached) return;
+    return reached ? this.alert(result, thresholds, now) : DONE;
+  }
+
+  /** observe() for a settlement that reached a threshold. */
+  private async alert(result: SettleResult, thresholds: readonly number[], now: number): Promise<void> {
     const seen = new Set<string>();
     const work: Promise<void>[] = [];
     for (const settled of result.lines) {

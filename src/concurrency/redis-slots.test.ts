@@ -286,6 +286,32 @@ describe('RedisSlots', () => {
       await waitForCount(namespace, scope.id, 0, 'the spare to go back');
     });
 
+    it('keeps its spares through a stop of the process: idle time counts only while it runs', async () => {
+      const namespace = `${prefix}-${++namespaces}`;
+      const connection = await connect();
+      const scripts = countScripts(connection);
+      const slots = await pool(namespace, {}, connection);
+      const scope: SlotScope = { id: 'backend:frozen', limit: 16 };
+      const lease = await slots.tryAcquire([scope]);
+      assert.ok(lease !== null);
+      await lease.release();
+      // The event loop blocked for 300 ms, as a stopped or starved process: the sweep then comes late.
+      const until = performance.now() + 300;
+      while (performance.now() < until) {
+        // busy
+      }
+      // Timers run first: the late sweep has looked at the spare by the time this resumes.
+      await sleep(1);
+      assert.equal(await members(namespace, scope.id), 1, 'the spare was not given back by the late sweep');
+      const before = scripts.calls;
+      const again = await slots.tryAcquire([scope]);
+      assert.ok(again !== null);
+      assert.equal(scripts.calls, before, 'the spare was reused, without a script');
+      await again.release();
+      // Unused for 25 ms of running time, it goes back as any other.
+      await waitForCount(namespace, scope.id, 0, 'the spare to go back');
+    });
+
     it('releases at once in scopes under 8 slots or more than half full', async () => {
       const namespace = `${prefix}-${++namespaces}`;
       const slots = await pool(namespace);

@@ -204,8 +204,11 @@ function packed(claims: readonly Claim[]): { keys: string[]; args: (string | num
 /** A spare: a lease kept after its request ended, for the next request of the same scopes. */
 interface Spare {
   readonly handle: Handle;
-  /** When it became a spare (performance.now()). */
-  readonly since: number;
+  /**
+   * When it became a spare (performance.now()), or when a late sweep found it (see sweep: time the
+   * process spent stopped does not count as idle).
+   */
+  since: number;
 }
 
 /**
@@ -215,6 +218,12 @@ interface Spare {
 const SPARE_MIN_LIMIT = 8;
 /** ... a spare idle this long goes back to Redis (the sweeper runs this often while there are any), ... */
 const SPARE_IDLE_MS = 25;
+/**
+ * ... counting only time the process ran: a sweep this much later than the last one (the process was
+ * stopped, or starved of CPU) finds spares frozen with it rather than left unused by its requests, and
+ * gives them another SPARE_IDLE_MS; ...
+ */
+const LATE_SWEEP_MS = SPARE_IDLE_MS * 4;
 /** ... and at most 1/SPARE_SHARE of a scope's slots are spares of this instance. */
 const SPARE_SHARE = 4;
 
@@ -287,6 +296,8 @@ export class RedisSlots extends SlotQueue<Handle> {
   private readonly reused = new Set<string>();
   private sweeper: NodeJS.Timeout | null = null;
   private sweeping = false;
+  /** When the last sweep started (performance.now()). */
+  private lastSweep = 0;
 
   constructor(private readonly options: RedisSlotsOptions) {
     super({
@@ -475,6 +486,7 @@ export class RedisSlots extends SlotQueue<Handle> {
     this.spareCount++;
     for (const id of handle.ids) this.sparesPerScope.set(id, (this.sparesPerScope.get(id) ?? 0) + 1);
     if (this.sweeper === null) {
+      this.lastSweep = spare.since;
       this.sweeper = setInterval(() => void this.sweep(), SPARE_IDLE_MS);
       this.sweeper.unref();
     }
@@ -533,7 +545,16 @@ export class RedisSlots extends SlotQueue<Handle> {
     }
     this.sweeping = true;
     try {
-      const cutoff = performance.now() - SPARE_IDLE_MS;
+      const now = performance.now();
+      if (now - this.lastSweep > LATE_SWEEP_MS) {
+        // Late: the process was stopped or starved meanwhile, and its requests had no chance to reuse
+        // the spares (they are about to: their bytes wait in the sockets, read after the timers). A
+        // spare that was 25 ms idle before the stop is counted idle from now.
+        for (const list of this.spares.values())
+          for (const spare of list) spare.since = Math.max(spare.since, now);
+      }
+      this.lastSweep = now;
+      const cutoff = now - SPARE_IDLE_MS;
       const idle = this.takeSpares((spare) => spare.since <= cutoff);
       const releases = idle.map((handle) => this.release(handle));
       const ids = [...new Set([...this.sparesPerScope.keys(), ...this.reused])];
