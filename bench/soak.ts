@@ -52,7 +52,7 @@ export const GATEWAY_NODE_FLAGS: readonly string[] = startFlags('.');
  * on the request thread and as much again on V8's helper threads), and that GC lands on whatever slice
  * comes next. Measured 2026-12-04 with `BENCH_GAP_MS=1400 npm run bench -- --budgets --processes 3`
  * and `perf record` split by slice: the budgeted slices carried the reducer's GCs (helper threads 126
- * against 36 µs per request; 18-42% slower in all), and with the reducer off the two kinds of slice
+ * against 36 µs per request; 19-36% slower in all), and with the reducer off the two kinds of slice
  * had the same GC work and differed by 12.6% instead. A gateway under load is never idle for seconds;
  * one that is has no requests for the GC to slow down.
  */

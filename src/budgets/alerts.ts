@@ -90,6 +90,9 @@ export interface BudgetAlertsOptions {
   readonly webhook?: WebhookSender;
 }
 
+/** observe()'s answer when there is nothing to fire. */
+const DONE: Promise<void> = Promise.resolve();
+
 /**
  * Watches settlements for budgets whose spending reached a threshold, soft budgets included, and fires
  * each (scope, budget, window, threshold) once across instances: a warn log line `budget_alert`, the
@@ -97,8 +100,6 @@ export interface BudgetAlertsOptions {
  * a settlement, not only when this settlement crossed it: an alert whose claim was lost fires at the
  * next settlement.
  */
-const DONE: Promise<void> = Promise.resolve();
-
 export class BudgetAlerts {
   /** Ids this instance knows were fired (by it or another), so that it asks Redis only once. */
   private readonly known = new Map<string, number>();

@@ -548,8 +548,7 @@ export class RedisSlots extends SlotQueue<Handle> {
       const now = performance.now();
       if (now - this.lastSweep > LATE_SWEEP_MS) {
         // Late: the process was stopped or starved meanwhile, and its requests had no chance to reuse
-        // the spares (they are about to: their bytes wait in the sockets, read after the timers). A
-        // spare that was 25 ms idle before the stop is counted idle from now.
+        // the spares (they may be waiting in the sockets now). A spare is counted idle from now.
         for (const list of this.spares.values())
           for (const spare of list) spare.since = Math.max(spare.since, now);
       }
