@@ -22,7 +22,6 @@ import { sha256Hex } from '../src/auth/api-key.js';
 import { cpuSeconds, SlicedTarget } from './sliced-load.js';
 import {
   BENCH_KEY,
-  PAUSED_GATEWAY_FLAGS,
   UNREACHED_LIMITS,
   listeningLine,
   portLine,
@@ -31,6 +30,7 @@ import {
   startRedis,
   FOCUSED_CONNECTIONS,
   FOCUSED_SLICE_MS,
+  focusedGatewayFlags,
   focusedRun,
   type FocusedTally,
   type FocusedOptions,
@@ -45,7 +45,6 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
   const tag = 'bench --budgets';
   const run = focusedRun('gw-bench-budgets-', options.pin);
   const { pin, workDir, services } = run;
-  const profileDir = process.env['BENCH_PROFILE'];
   /** BENCH_ONLY=0 or 1: that variant alone (with BENCH_PROFILE, a profile of one request kind). */
   const only = process.env['BENCH_ONLY'] === undefined ? null : Number(process.env['BENCH_ONLY']);
   /** BENCH_PART=budgets, caps or none: the budgeted request with only that part (to tell costs apart). */
@@ -106,15 +105,8 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
           usage: { prices: [{ model: 'capped', prompt_per_million: 0.15, completion_per_million: 0.6 }] },
         }),
       );
-      const profile = [
-        ...(profileDir === undefined
-          ? []
-          : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, String(index))}`]),
-        // BENCH_NODE_ARGS: more Node options for the gateways (V8's traces, say), space-separated.
-        ...(process.env['BENCH_NODE_ARGS']?.split(' ').filter((arg) => arg !== '') ?? []),
-      ];
       const gateway = await startNode(
-        [...PAUSED_GATEWAY_FLAGS, ...profile, 'dist/cli.js', 'serve', '--config', configPath],
+        [...focusedGatewayFlags(String(index)), 'dist/cli.js', 'serve', '--config', configPath],
         listeningLine,
         { pin, cpu: '1', env: { LOG_LEVEL: 'info' } },
       );

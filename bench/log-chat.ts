@@ -6,7 +6,7 @@
  * Prints requests/s, the process's CPU and the request thread's own CPU per request, per process and in
  * all. BENCH_AGAINST_CLI=path/to/dist/cli.js adds processes of another build with the log on (a
  * before-and-after of a change in one run); BENCH_PROFILE=DIR writes each process's CPU profiles there
- * (node --cpu-prof: one per thread).
+ * (node --cpu-prof: one per thread); BENCH_NODE_ARGS="…" adds Node options (focusedGatewayFlags).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +14,6 @@ import { sha256Hex } from '../src/auth/api-key.js';
 import { cpuSeconds, SlicedTarget } from './sliced-load.js';
 import {
   BENCH_KEY,
-  PAUSED_GATEWAY_FLAGS,
   listeningLine,
   pinThread,
   portLine,
@@ -22,6 +21,7 @@ import {
   startNode,
   FOCUSED_CONNECTIONS,
   FOCUSED_SLICE_MS,
+  focusedGatewayFlags,
   focusedRun,
   type FocusedTally,
   type FocusedOptions,
@@ -39,7 +39,6 @@ export async function runLogChatBench(options: FocusedOptions): Promise<void> {
   const run = focusedRun('gw-bench-log-chat-', options.pin);
   const { pin, workDir, services } = run;
   const against = process.env['BENCH_AGAINST_CLI'];
-  const profileDir = process.env['BENCH_PROFILE'];
   const variants = [
     { name: 'log off', log: false, cli: 'dist/cli.js' },
     { name: 'log on', log: true, cli: 'dist/cli.js' },
@@ -65,12 +64,8 @@ export async function runLogChatBench(options: FocusedOptions): Promise<void> {
             ...(variant.log ? { request_log: { enabled: true } } : {}),
           }),
         );
-        const profile =
-          profileDir === undefined
-            ? []
-            : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, `${index}-${number}`)}`];
         const gateway = await startNode(
-          [...PAUSED_GATEWAY_FLAGS, ...profile, variant.cli, 'serve', '--config', configPath],
+          [...focusedGatewayFlags(`${index}-${number}`), variant.cli, 'serve', '--config', configPath],
           listeningLine,
           { pin, cpu: '1', env: { LOG_LEVEL: 'info' } },
         );

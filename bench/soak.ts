@@ -58,6 +58,19 @@ export const GATEWAY_NODE_FLAGS: readonly string[] = startFlags('.');
  */
 export const PAUSED_GATEWAY_FLAGS: readonly string[] = [...GATEWAY_NODE_FLAGS, '--no-memory-reducer'];
 
+/**
+ * A focused bench's gateway's Node options: PAUSED_GATEWAY_FLAGS, then with BENCH_PROFILE=DIR a CPU
+ * profile in DIR/<name>, then BENCH_NODE_ARGS (more options, space-separated: --perf-prof, --trace-gc).
+ */
+export function focusedGatewayFlags(name: string): string[] {
+  const profileDir = process.env['BENCH_PROFILE'];
+  return [
+    ...PAUSED_GATEWAY_FLAGS,
+    ...(profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`]),
+    ...(process.env['BENCH_NODE_ARGS']?.split(' ').filter((arg) => arg !== '') ?? []),
+  ];
+}
+
 /** Heap used may grow this much (last third against second third) before the soak fails. */
 const MAX_HEAP_GROWTH = 0.1;
 /** RSS may grow this much before the soak fails. */
