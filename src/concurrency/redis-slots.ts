@@ -201,16 +201,6 @@ function packed(claims: readonly Claim[]): { keys: string[]; args: (string | num
   return { keys, args };
 }
 
-/** A spare: a lease kept after its request ended, for the next request of the same scopes. */
-interface Spare {
-  readonly handle: Handle;
-  /**
-   * When it became a spare (performance.now()), or when a late sweep found it (see sweep: time the
-   * process spent stopped does not count as idle).
-   */
-  since: number;
-}
-
 /**
  * Spares (see RedisSlots.keepsSpare): only scopes with at least this many slots keep any (below it,
  * every slot goes back to Redis at once, exact for GPU-sized caps), ...
@@ -240,14 +230,66 @@ function spareKeyOf(scopes: readonly SlotScope[]): string {
   return key;
 }
 
-/** A held lease: its member and its scopes' keys. */
-interface Handle {
-  readonly member: string;
-  /** spareKeyOf its scopes. */
+/**
+ * What this instance knows of one scope, in one object (the request path reads and changes it with no
+ * map look-up: a lease's scopes point at theirs).
+ */
+interface ScopeState {
+  readonly id: string;
+  /** Leases of requests in flight here (spares not included). */
+  held: number;
+  /** This instance's spares in the scope. */
+  spares: number;
+  /** The last count seen in Redis (spares included), and when (performance.now()); at -1: none yet. */
+  count: number;
+  at: number;
+  /** A spare of the scope was taken since the last sweep (the sweep counts the scope). */
+  reused: boolean;
+}
+
+/**
+ * A set of scopes as requests ask for them (the same array each time: callerScopes and the router
+ * keep theirs), with all a lease of it needs, worked out once.
+ */
+interface ScopeGroup {
+  /** spareKeyOf the scopes. */
   readonly spareKey: string;
   readonly ids: readonly string[];
   readonly keys: readonly string[];
   readonly limits: readonly number[];
+  readonly states: readonly ScopeState[];
+  /** The spares of these scopes and limits (shared with every group of the same spareKey), newest last. */
+  readonly spares: Handle[];
+}
+
+/** A held lease: its member and its scopes. */
+interface Handle {
+  readonly member: string;
+  readonly group: ScopeGroup;
+  readonly ids: readonly string[];
+  readonly keys: readonly string[];
+  readonly limits: readonly number[];
+  /** What take() answers when the lease is reused as a spare. */
+  readonly taken: Attempt<Handle>;
+  /**
+   * As a spare: when it became one (performance.now()), or when a late sweep found it (see sweep: time
+   * the process spent stopped does not count as idle).
+   */
+  since: number;
+}
+
+function newHandle(member: string, group: ScopeGroup): Handle {
+  const handle: { -readonly [K in keyof Handle]: Handle[K] } = {
+    member,
+    group,
+    ids: group.ids,
+    keys: group.keys,
+    limits: group.limits,
+    taken: { kind: 'full', full: [] },
+    since: 0,
+  };
+  handle.taken = { kind: 'taken', handle };
+  return handle;
 }
 
 /** A scope asked about by inFlight within this long keeps being refreshed. */
@@ -275,10 +317,11 @@ export class RedisSlots extends SlotQueue<Handle> {
   private leaseSeq = 0;
   /** Leases held by this instance, renewed together by one heartbeat. */
   private readonly held = new Map<string, Handle>();
-  private readonly heldPerScope = new Map<string, number>();
+  /** Every scope this instance has used or been asked about. */
+  private readonly scopes = new Map<string, ScopeState>();
+  /** Per array of scopes asked for: see ScopeGroup. */
+  private readonly groups = new WeakMap<readonly SlotScope[], ScopeGroup>();
   private heartbeat: NodeJS.Timeout | null = null;
-  /** The last count of each scope seen in Redis, and when (performance.now()). */
-  private readonly counts = new Map<string, { count: number; at: number }>();
   /** Scopes asked about by inFlight, and when last. */
   private readonly watched = new Map<string, number>();
   private refresher: NodeJS.Timeout | null = null;
@@ -289,11 +332,10 @@ export class RedisSlots extends SlotQueue<Handle> {
    * Leases whose request ended, kept for the next request of the same scopes (keyed by scopes and
    * limits), newest last; still in `held` (renewed) and counted in Redis. See keepsSpare.
    */
-  private readonly spares = new Map<string, Spare[]>();
-  private readonly sparesPerScope = new Map<string, number>();
+  private readonly spares = new Map<string, Handle[]>();
   private spareCount = 0;
-  /** Scopes whose spares were taken since the last sweep: counted by it as the spares' scopes are. */
-  private readonly reused = new Set<string>();
+  /** Scopes whose spares were taken since the last sweep (their `reused`): counted by it as the spares' scopes are. */
+  private reused: ScopeState[] = [];
   private sweeper: NodeJS.Timeout | null = null;
   private sweeping = false;
   /** When the last sweep started (performance.now()). */
@@ -331,10 +373,10 @@ export class RedisSlots extends SlotQueue<Handle> {
       this.refresher = setInterval(() => void this.refresh(), this.options.refreshMs ?? 200);
       this.refresher.unref();
     }
-    const known = this.counts.get(scopeId);
+    const state = this.scopes.get(scopeId);
+    if (state === undefined) return 0;
     // Redis's count includes this instance's spares: idle, not in flight.
-    if (known !== undefined) return Math.max(0, known.count - (this.sparesPerScope.get(scopeId) ?? 0));
-    return this.heldPerScope.get(scopeId) ?? 0;
+    return state.at >= 0 ? Math.max(0, state.count - state.spares) : state.held;
   }
 
   override async close(): Promise<void> {
@@ -347,7 +389,7 @@ export class RedisSlots extends SlotQueue<Handle> {
     this.sweeper = null;
     // Spares hold slots no request uses: give them back now rather than when their leases lapse.
     const spares = this.takeSpares(() => true);
-    this.reused.clear();
+    this.clearReused();
     for (const handle of spares) this.held.delete(handle.member);
     if (spares.length > 0) {
       await this.releaseAll(spares).catch((error: unknown) => {
@@ -361,26 +403,73 @@ export class RedisSlots extends SlotQueue<Handle> {
     return `{${this.namespace}}:${scopeId}`;
   }
 
+  private stateOf(id: string): ScopeState {
+    let state = this.scopes.get(id);
+    if (state === undefined) {
+      state = { id, held: 0, spares: 0, count: 0, at: -1, reused: false };
+      this.scopes.set(id, state);
+    }
+    return state;
+  }
+
+  /** A count of the scope read from Redis at `at` (performance.now()). */
+  private counted(id: string, count: number, at: number): void {
+    const state = this.stateOf(id);
+    state.count = count;
+    state.at = at;
+  }
+
+  /** The group of these scopes (the same array as before: no work). */
+  private groupOf(scopes: readonly SlotScope[]): ScopeGroup {
+    let group = this.groups.get(scopes);
+    if (group === undefined) {
+      const spareKey = spareKeyOf(scopes);
+      let spares = this.spares.get(spareKey);
+      if (spares === undefined) {
+        spares = [];
+        // No list for '' (no spares kept): its groups get one of their own, always empty.
+        if (spareKey !== '') this.spares.set(spareKey, spares);
+      }
+      const ids = scopes.map((scope) => scope.id);
+      group = {
+        spareKey,
+        ids,
+        keys: ids.map((id) => this.keyOf(id)),
+        limits: scopes.map((scope) => scope.limit),
+        states: ids.map((id) => this.stateOf(id)),
+        spares,
+      };
+      this.groups.set(scopes, group);
+    }
+    return group;
+  }
+
   /** A spare for these scopes, taken at once; null when there is none (take() asks Redis). */
   protected override takeAtOnce(scopes: readonly SlotScope[]): Attempt<Handle> | null {
     if (this.spareCount === 0) return null;
-    const spareKey = spareKeyOf(scopes);
-    const spare = spareKey === '' ? undefined : this.popSpare(spareKey);
+    const spare = this.groupOf(scopes).spares.pop();
     if (spare === undefined) return null;
-    for (const id of spare.ids) this.heldPerScope.set(id, (this.heldPerScope.get(id) ?? 0) + 1);
-    return { kind: 'taken', handle: spare };
+    this.spareCount--;
+    for (const state of spare.group.states) {
+      state.spares--;
+      state.held++;
+      if (!state.reused) {
+        state.reused = true;
+        this.reused.push(state);
+      }
+    }
+    return spare.taken;
   }
 
   protected async take(scopes: readonly SlotScope[]): Promise<Attempt<Handle>> {
     const spare = this.takeAtOnce(scopes);
     if (spare !== null) return spare;
-    const spareKey = spareKeyOf(scopes);
-    const ids = scopes.map((scope) => scope.id);
-    const keys = ids.map((id) => this.keyOf(id));
+    const group = this.groupOf(scopes);
+    const { ids, keys, limits } = group;
     const member = `${this.instance}:${this.leaseSeq++}`;
     let reply: (string | number)[];
     try {
-      reply = await this.acquisitions.add({ member, keys, limits: scopes.map((scope) => scope.limit) });
+      reply = await this.acquisitions.add({ member, keys, limits });
     } catch (error) {
       // Its script may yet run in time with the answer lost: give back what it may have taken.
       const { keys: distinct, args } = packed([{ member, keys, limits: [] }]);
@@ -390,18 +479,19 @@ export class RedisSlots extends SlotQueue<Handle> {
       return this.storeFailed(error);
     }
     const at = performance.now();
-    ids.forEach((id, index) => {
-      this.counts.set(id, { count: Number(reply[1 + index]), at });
+    group.states.forEach((state, index) => {
+      state.count = Number(reply[1 + index]);
+      state.at = at;
     });
     if (Number(reply[0]) !== 1) {
       const full = reply.slice(1 + ids.length).map((index) => ids[Number(index) - 1] ?? '');
       return { kind: 'full', full };
     }
-    const handle: Handle = { member, spareKey, ids, keys, limits: scopes.map((scope) => scope.limit) };
+    const handle = newHandle(member, group);
     this.held.set(member, handle);
-    for (const id of ids) this.heldPerScope.set(id, (this.heldPerScope.get(id) ?? 0) + 1);
+    for (const state of group.states) state.held++;
     this.startHeartbeat();
-    return { kind: 'taken', handle };
+    return handle.taken;
   }
 
   /** Keeps the lease as a spare when it may (keepsSpare): true; false: give() releases it. */
@@ -418,13 +508,9 @@ export class RedisSlots extends SlotQueue<Handle> {
     await this.release(handle);
   }
 
-  /** A lease's request ended: it no longer counts in heldPerScope. */
+  /** A lease's request ended: it is no longer in flight here. */
   private notHeld(handle: Handle): void {
-    for (const id of handle.ids) {
-      const count = (this.heldPerScope.get(id) ?? 1) - 1;
-      if (count > 0) this.heldPerScope.set(id, count);
-      else this.heldPerScope.delete(id);
-    }
+    for (const state of handle.group.states) state.held = Math.max(0, state.held - 1);
   }
 
   /** How many leases each scope holds in Redis, across instances (the COUNT script). */
@@ -447,8 +533,9 @@ export class RedisSlots extends SlotQueue<Handle> {
     try {
       const reply = await this.releaseBatch.add(handle);
       const at = performance.now();
-      handle.ids.forEach((id, index) => {
-        this.counts.set(id, { count: Number(reply[index]), at });
+      handle.group.states.forEach((state, index) => {
+        state.count = Number(reply[index]);
+        state.at = at;
       });
     } catch (error) {
       // The lease lapses within leaseMs: it is no longer renewed.
@@ -467,65 +554,53 @@ export class RedisSlots extends SlotQueue<Handle> {
    * more than half full). See docs/concurrency.md.
    */
   private keepsSpare(handle: Handle): boolean {
-    if (this.stopped || handle.spareKey === '') return false;
-    for (let index = 0; index < handle.ids.length; index++) {
-      const id = handle.ids[index] ?? '';
-      const limit = handle.limits[index] ?? 0;
-      const known = this.counts.get(id);
-      if (known === undefined || known.count * 2 > limit) return false;
-      if (((this.sparesPerScope.get(id) ?? 0) + 1) * SPARE_SHARE > limit) return false;
+    const { spareKey, states, limits } = handle.group;
+    if (this.stopped || spareKey === '') return false;
+    for (let index = 0; index < states.length; index++) {
+      const state = states[index] as ScopeState;
+      const limit = limits[index] ?? 0;
+      if (state.at < 0 || state.count * 2 > limit) return false;
+      if ((state.spares + 1) * SPARE_SHARE > limit) return false;
     }
     return true;
   }
 
   private addSpare(handle: Handle): void {
-    const list = this.spares.get(handle.spareKey);
-    const spare: Spare = { handle, since: performance.now() };
-    if (list === undefined) this.spares.set(handle.spareKey, [spare]);
-    else list.push(spare);
+    handle.since = performance.now();
+    handle.group.spares.push(handle);
     this.spareCount++;
-    for (const id of handle.ids) this.sparesPerScope.set(id, (this.sparesPerScope.get(id) ?? 0) + 1);
+    for (const state of handle.group.states) state.spares++;
     if (this.sweeper === null) {
-      this.lastSweep = spare.since;
+      this.lastSweep = handle.since;
       this.sweeper = setInterval(() => void this.sweep(), SPARE_IDLE_MS);
       this.sweeper.unref();
     }
   }
 
-  /** The newest spare for these scopes, taken out of the spares. */
-  private popSpare(key: string): Handle | undefined {
-    const list = this.spares.get(key);
-    const spare = list?.pop();
-    if (spare === undefined) return undefined;
-    if (list?.length === 0) this.spares.delete(key);
-    this.spareGone(spare.handle);
-    for (const id of spare.handle.ids) this.reused.add(id);
-    return spare.handle;
-  }
-
-  private spareGone(handle: Handle): void {
-    this.spareCount--;
-    for (const id of handle.ids) {
-      const count = (this.sparesPerScope.get(id) ?? 1) - 1;
-      if (count > 0) this.sparesPerScope.set(id, count);
-      else this.sparesPerScope.delete(id);
-    }
-  }
-
   /** Takes out the spares `which` selects (oldest first in each list). */
-  private takeSpares(which: (spare: Spare) => boolean): Handle[] {
+  private takeSpares(which: (spare: Handle) => boolean): Handle[] {
     const taken: Handle[] = [];
-    for (const [key, list] of this.spares) {
-      const kept = list.filter((spare) => {
-        if (!which(spare)) return true;
-        taken.push(spare.handle);
-        return false;
-      });
-      if (kept.length === 0) this.spares.delete(key);
-      else if (kept.length !== list.length) this.spares.set(key, kept);
+    if (this.spareCount === 0) return taken;
+    // In place: groups share these lists.
+    for (const list of this.spares.values()) {
+      let kept = 0;
+      for (const spare of list) {
+        if (which(spare)) taken.push(spare);
+        else list[kept++] = spare;
+      }
+      list.length = kept;
     }
-    for (const handle of taken) this.spareGone(handle);
+    for (const handle of taken) {
+      this.spareCount--;
+      for (const state of handle.group.states) state.spares--;
+    }
     return taken;
+  }
+
+  /** Forgets which scopes had spares taken (a sweep counted them). */
+  private clearReused(): void {
+    for (const state of this.reused) state.reused = false;
+    this.reused = [];
   }
 
   /**
@@ -538,7 +613,7 @@ export class RedisSlots extends SlotQueue<Handle> {
   private async sweep(): Promise<void> {
     if (this.sweeping || this.stopped) return;
     // Stopped here, not when the last spare is taken: spares reused all the time are checked too.
-    if (this.spareCount === 0 && this.reused.size === 0 && this.sweeper !== null) {
+    if (this.spareCount === 0 && this.reused.length === 0 && this.sweeper !== null) {
       clearInterval(this.sweeper);
       this.sweeper = null;
       return;
@@ -556,8 +631,10 @@ export class RedisSlots extends SlotQueue<Handle> {
       const cutoff = now - SPARE_IDLE_MS;
       const idle = this.takeSpares((spare) => spare.since <= cutoff);
       const releases = idle.map((handle) => this.release(handle));
-      const ids = [...new Set([...this.sparesPerScope.keys(), ...this.reused])];
-      this.reused.clear();
+      const ids = [...this.scopes.values()]
+        .filter((state) => state.spares > 0 || state.reused)
+        .map((state) => state.id);
+      this.clearReused();
       if (ids.length > 0) {
         const asked = performance.now();
         const reply = await this.countAll(ids);
@@ -565,14 +642,14 @@ export class RedisSlots extends SlotQueue<Handle> {
         const crowded = new Set<string>();
         ids.forEach((id, index) => {
           const count = Number(reply[index]);
-          const known = this.counts.get(id);
-          if (known === undefined || known.at <= asked) this.counts.set(id, { count, at });
+          const state = this.stateOf(id);
+          if (state.at <= asked) this.counted(id, count, at);
           const limit = this.limitOf(id);
           // A scope without spares now: its next release sees this count (keepsSpare).
           if (limit !== undefined && count * 2 > limit) crowded.add(id);
         });
         if (crowded.size > 0) {
-          const spares = this.takeSpares((spare) => spare.handle.ids.some((id) => crowded.has(id)));
+          const spares = this.takeSpares((spare) => spare.ids.some((id) => crowded.has(id)));
           for (const handle of spares) releases.push(this.release(handle));
         }
       }
@@ -588,7 +665,7 @@ export class RedisSlots extends SlotQueue<Handle> {
   private limitOf(id: string): number | undefined {
     let limit: number | undefined;
     for (const list of this.spares.values()) {
-      const handle = list[0]?.handle;
+      const handle = list[0];
       const index = handle?.ids.indexOf(id) ?? -1;
       if (index >= 0) limit = Math.min(limit ?? Infinity, handle?.limits[index] ?? Infinity);
     }
@@ -679,7 +756,7 @@ export class RedisSlots extends SlotQueue<Handle> {
       )) as number[];
       const at = performance.now();
       ids.forEach((id, index) => {
-        this.counts.set(id, { count: Number(reply[1 + index]), at });
+        this.counted(id, Number(reply[1 + index]), at);
       });
       const lost = Number(reply[0]);
       if (lost > 0) {
@@ -718,9 +795,8 @@ export class RedisSlots extends SlotQueue<Handle> {
       const reply = await this.countAll(ids);
       const at = performance.now();
       ids.forEach((id, index) => {
-        const known = this.counts.get(id);
         // A newer count from an acquire or release answered meanwhile wins.
-        if (known === undefined || known.at <= now) this.counts.set(id, { count: Number(reply[index]), at });
+        if (this.stateOf(id).at <= now) this.counted(id, Number(reply[index]), at);
       });
     } catch {
       // the last counts stay

@@ -43,30 +43,48 @@ export function createSlotPool(options: SlotPoolOptions): SlotPool {
   });
 }
 
-/** What caps a request's concurrency: its key and the key's team (null fields: no cap). */
-export interface CallerCaps {
-  readonly keyId: string;
-  readonly keyMaxConcurrency: number | null;
-  readonly teamId: string | null;
-  readonly teamMaxConcurrency: number | null;
+/** A key or a team, as far as concurrency caps go. */
+export interface Capped {
+  readonly id: string;
+  /** Its max_concurrency; null: no cap. */
+  readonly maxConcurrency: number | null;
 }
 
-/** The key's and the team's scopes of a request: only those with a cap. */
-export function callerScopes(caps: CallerCaps): SlotScope[] {
+/** callerScopes' answer per key record, for the team and caps it was worked out with. */
+const callerScopesOf = new WeakMap<
+  Capped,
+  { team: Capped | null; keyMax: number | null; teamMax: number | null; scopes: readonly SlotScope[] }
+>();
+
+/**
+ * The key's and the team's scopes of a request: only those with a cap. The same array for the same
+ * key record, team record and caps (the pools work out what a lease of it needs once per array).
+ */
+export function callerScopes(key: Capped, team: Capped | null): readonly SlotScope[] {
+  const teamMax = team?.maxConcurrency ?? null;
+  const known = callerScopesOf.get(key);
+  if (
+    known !== undefined &&
+    known.team === team &&
+    known.keyMax === key.maxConcurrency &&
+    known.teamMax === teamMax
+  )
+    return known.scopes;
   const scopes: SlotScope[] = [];
-  if (caps.keyMaxConcurrency !== null)
-    scopes.push({ id: `key:${caps.keyId}`, limit: caps.keyMaxConcurrency });
-  if (caps.teamId !== null && caps.teamMaxConcurrency !== null)
-    scopes.push({ id: `team:${caps.teamId}`, limit: caps.teamMaxConcurrency });
+  if (key.maxConcurrency !== null) scopes.push({ id: `key:${key.id}`, limit: key.maxConcurrency });
+  if (team !== null && teamMax !== null) scopes.push({ id: `team:${team.id}`, limit: teamMax });
+  callerScopesOf.set(key, { team, keyMax: key.maxConcurrency, teamMax, scopes });
   return scopes;
 }
 
-/** A backend's scope, or null when it has no cap. */
-export function backendScope(backend: {
-  readonly name: string;
-  readonly maxConcurrency: number | null;
-}): SlotScope | null {
-  return backend.maxConcurrency === null
-    ? null
-    : { id: `backend:${backend.name}`, limit: backend.maxConcurrency };
+/** backendScopes' arrays by backend name (as many as backends configured). */
+const backendScopesOf = new Map<string, readonly SlotScope[]>();
+
+/** A backend's scope, as a lease asks for it: the same array for the same name and limit. */
+export function backendScopes(name: string, limit: number): readonly SlotScope[] {
+  const known = backendScopesOf.get(name);
+  if (known?.[0]?.limit === limit) return known;
+  const scopes = [{ id: `backend:${name}`, limit }];
+  backendScopesOf.set(name, scopes);
+  return scopes;
 }

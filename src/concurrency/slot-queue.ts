@@ -69,7 +69,9 @@ export abstract class SlotQueue<H> implements SlotPool {
   private pollDelay: number;
   private closed = false;
   /** Moving average of how long a slot of each scope is held (ms), for Retry-After. */
-  private readonly holdMs = new Map<string, number>();
+  private readonly holdMs = new Map<string, HoldTime>();
+  /** Per array of scopes asked for (callers keep theirs): its ids and hold times, worked out once. */
+  private readonly leaseGroups = new WeakMap<readonly SlotScope[], LeaseGroup>();
 
   protected constructor(private readonly queueOptions: SlotQueueOptions) {
     this.pollDelay = queueOptions.poll?.minMs ?? 0;
@@ -341,34 +343,50 @@ export abstract class SlotQueue<H> implements SlotPool {
   }
 
   private leaseOf(scopes: readonly SlotScope[], attempt: Exclude<Attempt<H>, { kind: 'full' }>): Lease {
-    const ids = scopes.map((scope) => scope.id);
-    if (attempt.kind === 'unheld') return unheldLease(ids, false);
-    const heldSince = performance.now();
-    let released: Promise<void> | null = null;
-    return {
-      scopes: ids,
-      held: true,
-      release: () => (released ??= this.giveBack(ids, heldSince, attempt.handle)),
-    };
+    const group = this.leaseGroupOf(scopes);
+    if (attempt.kind === 'unheld') return unheldLease(group.ids, false);
+    return new HeldLease(this, group, performance.now(), attempt.handle);
   }
 
-  private giveBack(ids: readonly string[], heldSince: number, handle: H): Promise<void> {
-    const heldMs = performance.now() - heldSince;
-    for (const id of ids) {
-      const average = this.holdMs.get(id);
-      this.holdMs.set(id, average === undefined ? heldMs : average + HOLD_WEIGHT * (heldMs - average));
+  private leaseGroupOf(scopes: readonly SlotScope[]): LeaseGroup {
+    let group = this.leaseGroups.get(scopes);
+    if (group === undefined) {
+      group = {
+        ids: scopes.map((scope) => scope.id),
+        holds: scopes.map((scope) => {
+          let hold = this.holdMs.get(scope.id);
+          if (hold === undefined) {
+            hold = { ms: -1 };
+            this.holdMs.set(scope.id, hold);
+          }
+          return hold;
+        }),
+      };
+      this.leaseGroups.set(scopes, group);
     }
-    const given = (): void => {
-      this.releases++;
-      this.wake();
-    };
+    return group;
+  }
+
+  /** A lease's release (HeldLease calls it once). */
+  giveBack(group: LeaseGroup, heldSince: number, handle: H): Promise<void> {
+    const heldMs = performance.now() - heldSince;
+    for (const hold of group.holds)
+      hold.ms = hold.ms < 0 ? heldMs : hold.ms + HOLD_WEIGHT * (heldMs - hold.ms);
     if (this.giveNow !== undefined) {
       this.giveNow(handle);
     } else if (this.giveAtOnce === undefined || !this.giveAtOnce(handle)) {
-      return this.give(handle).then(given);
+      return this.give(handle).then(() => {
+        this.given();
+      });
     }
-    given();
+    this.given();
     return RESOLVED;
+  }
+
+  /** A lease's slots are back: the queue may go on. */
+  private given(): void {
+    this.releases++;
+    this.wake();
   }
 
   /**
@@ -377,12 +395,44 @@ export abstract class SlotQueue<H> implements SlotPool {
    */
   private retryAfterSeconds(scopeIds: readonly string[]): number {
     let ms = 1000;
-    for (const id of scopeIds) ms = Math.max(ms, this.holdMs.get(id) ?? 0);
+    for (const id of scopeIds) ms = Math.max(ms, this.holdMs.get(id)?.ms ?? 0);
     return Math.min(MAX_RETRY_AFTER_SECONDS, Math.ceil(ms / 1000));
   }
 
   private assertOpen(): void {
     if (this.closed) throw new ServiceUnavailableError('The gateway is shutting down; retry the request', 1);
+  }
+}
+
+/** A scope's moving average of how long its slots are held (ms); -1: none ended yet. */
+interface HoldTime {
+  ms: number;
+}
+
+/** What leases of one array of scopes share. */
+interface LeaseGroup {
+  readonly ids: readonly string[];
+  readonly holds: readonly HoldTime[];
+}
+
+/** A lease holding slots (one object per request: no closures). */
+class HeldLease<H> implements Lease {
+  readonly held = true;
+  private released: Promise<void> | null = null;
+
+  constructor(
+    private readonly queue: SlotQueue<H>,
+    private readonly group: LeaseGroup,
+    private readonly heldSince: number,
+    private readonly handle: H,
+  ) {}
+
+  get scopes(): readonly string[] {
+    return this.group.ids;
+  }
+
+  release(): Promise<void> {
+    return (this.released ??= this.queue.giveBack(this.group, this.heldSince, this.handle));
   }
 }
 

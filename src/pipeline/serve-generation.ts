@@ -154,12 +154,7 @@ export async function serveGeneration(
       // The key's and the team's concurrency caps: a slot now if one is free, else a wait in the
       // queue, by priority, once the reservation is held.
       state.priority = key.priority;
-      const scopes = callerScopes({
-        keyId: key.id,
-        keyMaxConcurrency: key.maxConcurrency,
-        teamId: state.team?.id ?? null,
-        teamMaxConcurrency: state.team?.maxConcurrency ?? null,
-      });
+      const scopes = callerScopes(key, state.team);
       let tried: Lease | null | Promise<Lease | null> = null;
       let reserved: BudgetHold | null | Promise<BudgetHold | null> = null;
       try {

@@ -17,6 +17,7 @@ import { RetryBudget } from './retry-budget.js';
 import type { BackendLoad } from './backend-load.js';
 import { LatencyTracker } from './latency-tracker.js';
 import type { RouteTarget, TargetState } from './targets.js';
+import { backendScopes } from '../concurrency/slot-pool.js';
 import { tryAcquireSoon, type Lease, type SlotPool } from '../concurrency/slots.js';
 
 /** One upstream attempt, as the request's log line shows it. */
@@ -164,7 +165,7 @@ export class AttemptRunner {
     if (limit === undefined) return null;
     let taken = false;
     let discarded = false;
-    const scopes = [{ id: `backend:${target.state.adapter.name}`, limit }];
+    const scopes = backendScopes(target.state.adapter.name, limit);
     const options = priority === undefined ? {} : { priority };
     let lease: Lease | null | Promise<Lease | null>;
     try {
@@ -296,7 +297,7 @@ export class AttemptRunner {
         const slots = this.slots;
         const limit = slots?.limits.get(target.state.adapter.name);
         if (slots !== null && limit !== undefined) {
-          const scopes = [{ id: `backend:${target.state.adapter.name}`, limit }];
+          const scopes = backendScopes(target.state.adapter.name, limit);
           if (prepared !== null) {
             const taking = prepared.take();
             prepared = null;
