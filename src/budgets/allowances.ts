@@ -131,7 +131,7 @@ end
 return reply`);
 
 /** This instance's allowance of one counter, and what its local reservations took of it. */
-interface Allowance {
+export interface Allowance {
   readonly counter: string;
   readonly window: WindowSpan;
   /** The counter's hard limit as the last request saw it (config reloads); null: soft only. */
@@ -163,9 +163,13 @@ interface Allowance {
   holds: number;
 }
 
-/** A local reservation: what it took of each allowance. */
-interface LocalHold {
-  readonly parts: readonly { readonly allowance: Allowance; readonly amount: number }[];
+/**
+ * A local reservation: what it took of each allowance (the reservation's counters, in their order). The
+ * reservation carries it (Reservation.local): settling needs no look-up by id.
+ */
+export interface LocalHold {
+  readonly allowances: readonly Allowance[];
+  readonly amounts: readonly number[];
   readonly expiresAt: number;
 }
 
@@ -187,9 +191,9 @@ export interface AllowancesOptions {
 
 export class Allowances {
   private readonly allowances = new Map<string, Allowance>();
-  private readonly holds = new Map<string, LocalHold>();
+  private readonly holds = new Set<LocalHold>();
   /** Local reservations that expired unsettled: a late settlement counts once. Oldest first. */
-  private readonly lapsed = new Map<string, readonly Allowance[]>();
+  private readonly lapsed = new Set<LocalHold>();
   private timer: NodeJS.Timeout | null = null;
   private syncing: Promise<void> | null = null;
   private closing = false;
@@ -208,16 +212,10 @@ export class Allowances {
   }
 
   /**
-   * Reserves locally when every counter has an allowance with room for the request, and returns each
-   * counter's state for the statuses (others' reservations as of the last sync, this instance's as
-   * they are); null when any has not (the request goes to Redis).
+   * Reserves locally when every counter has an allowance with room for the request; null when any has
+   * not (the request goes to Redis). stateOf(hold, index) then tells each counter's state.
    */
-  tryReserve(
-    id: string,
-    counters: readonly CounterPlan[],
-    expiresAt: number,
-    now: number,
-  ): Map<string, CounterState> | null {
+  tryReserve(counters: readonly CounterPlan[], expiresAt: number, now: number): LocalHold | null {
     if (now > this.lastNow) this.lastNow = now;
     if (this.allowances.size === 0 || this.closing) return null;
     const at = performance.now();
@@ -235,56 +233,65 @@ export class Allowances {
         return null;
       }
     }
-    const parts: { allowance: Allowance; amount: number }[] = [];
-    const states = new Map<string, CounterState>();
+    const allowances: Allowance[] = [];
+    const amounts: number[] = [];
     for (const plan of counters) {
       const allowance = this.allowances.get(plan.counter) as Allowance;
       this.seen(allowance, plan, at);
       allowance.used += plan.amount;
       allowance.holds++;
-      parts.push({ allowance, amount: plan.amount });
-      states.set(plan.counter, stateOf(allowance));
+      allowances.push(allowance);
+      amounts.push(plan.amount);
     }
-    this.holds.set(id, { parts, expiresAt });
-    return states;
+    const hold = { allowances, amounts, expiresAt };
+    this.holds.add(hold);
+    return hold;
   }
 
   /**
-   * Settles a local reservation: its amounts go back to the allowances and its usage (per counter) is
-   * counted locally, sent with the next sync. Null when `id` is not a local reservation. Each counter's
-   * spending before and after, as this instance sees it.
+   * The state of a local reservation's counter (its index), as this instance sees it: others'
+   * reservations as of the last sync, this instance's as they are; what is reserved leaves out the
+   * unused part of allowances (as a status read does).
    */
-  settle(
-    id: string,
-    usageOf: (counter: string) => number,
-  ): { counted: boolean; spent: Map<string, { before: number; after: number }> } | null {
-    const hold = this.holds.get(id);
-    const spent = new Map<string, { before: number; after: number }>();
-    if (hold === undefined) {
-      const lapsed = this.lapsed.get(id);
-      if (lapsed === undefined) return null;
-      // Expired before it was settled: its amounts went back then; its usage still counts, once.
-      this.lapsed.delete(id);
-      for (const allowance of lapsed) {
-        if (!this.allowances.has(allowance.counter)) this.allowances.set(allowance.counter, allowance);
-        const before = allowance.spent + allowance.pushing + allowance.unpushed;
-        const usage = usageOf(allowance.counter);
-        allowance.unpushed += usage;
-        spent.set(allowance.counter, { before, after: before + usage });
+  stateOf(hold: LocalHold, index: number): CounterState {
+    const allowance = hold.allowances[index] as Allowance;
+    return {
+      spent: allowance.spent + allowance.pushing + allowance.unpushed,
+      reserved: allowance.othersHold + allowance.used,
+    };
+  }
+
+  /**
+   * Settles a local reservation: its amounts go back to the allowances and `usages` (per counter, in
+   * the reservation's order) are counted locally, sent with the next sync. Each counter's spending
+   * before and after, as this instance sees it, as pairs (before, after) in the same order; counted is
+   * false for a reservation settled before (or lapsed too long ago to be remembered): nothing changes.
+   */
+  settle(hold: LocalHold, usages: readonly number[]): { counted: boolean; spent: number[] } {
+    const spent: number[] = [];
+    const held = this.holds.delete(hold);
+    if (!held && !this.lapsed.delete(hold)) {
+      for (const allowance of hold.allowances) {
+        const total = allowance.spent + allowance.pushing + allowance.unpushed;
+        spent.push(total, total);
       }
-      this.start();
-      return { counted: true, spent };
+      return { counted: false, spent };
     }
-    this.holds.delete(id);
-    for (const { allowance, amount } of hold.parts) {
-      allowance.used -= amount;
-      allowance.holds--;
+    hold.allowances.forEach((allowance, index) => {
+      if (held) {
+        allowance.used -= hold.amounts[index] ?? 0;
+        allowance.holds--;
+      } else if (!this.allowances.has(allowance.counter)) {
+        // Expired before it was settled: its amounts went back then; its usage still counts, once.
+        this.allowances.set(allowance.counter, allowance);
+      }
       const before = allowance.spent + allowance.pushing + allowance.unpushed;
-      const usage = usageOf(allowance.counter);
+      const usage = usages[index] ?? 0;
       allowance.unpushed += usage;
-      spent.set(allowance.counter, { before, after: before + usage });
-    }
-    if (this.closing) void this.sync();
+      spent.push(before, before + usage);
+    });
+    if (!held) this.start();
+    else if (this.closing) void this.sync();
     return { counted: true, spent };
   }
 
@@ -476,32 +483,18 @@ export class Allowances {
   private expireHolds(): void {
     if (this.lastNow - this.lastExpiryCheck < EXPIRY_CHECK_MS || this.holds.size === 0) return;
     this.lastExpiryCheck = this.lastNow;
-    for (const [id, hold] of this.holds) {
+    for (const hold of this.holds) {
       if (hold.expiresAt > this.lastNow) continue;
-      this.holds.delete(id);
-      for (const { allowance, amount } of hold.parts) {
-        allowance.used -= amount;
+      this.holds.delete(hold);
+      hold.allowances.forEach((allowance, index) => {
+        allowance.used -= hold.amounts[index] ?? 0;
         allowance.holds--;
-      }
-      this.lapsed.set(
-        id,
-        hold.parts.map((part) => part.allowance),
-      );
+      });
+      this.lapsed.add(hold);
       if (this.lapsed.size > MAX_LAPSED) {
-        const oldest = this.lapsed.keys().next().value;
+        const oldest = this.lapsed.values().next().value;
         if (oldest !== undefined) this.lapsed.delete(oldest);
       }
     }
   }
-}
-
-/**
- * A counter's state as this instance sees it: Redis's at the last sync, with its own as they are; what
- * is reserved leaves out the unused part of allowances (as a status read does).
- */
-function stateOf(allowance: Allowance): CounterState {
-  return {
-    spent: allowance.spent + allowance.pushing + allowance.unpushed,
-    reserved: allowance.othersHold + allowance.used,
-  };
 }

@@ -20,6 +20,8 @@ export interface ReservedLine extends BudgetLine {
   readonly window: WindowSpan;
   /** The counter (scope, unit, window kind and start); lines that share one share their spending. */
   readonly counter: string;
+  /** Its counter's index among the reservation's distinct counters (planReservation's `counters`). */
+  readonly counterIndex: number;
 }
 
 /** A budget's state in its current window. Amounts in the budget's unit (micro-dollars for usd). */
@@ -46,6 +48,8 @@ export interface Reservation {
   readonly expiresAt: number;
   /** Every line's budget just after reserving: for x-gateway-budget-remaining without another call. */
   readonly statuses: readonly BudgetStatus[];
+  /** The ledger's own handle of a reservation it made without its store; opaque to everyone else. */
+  readonly local?: object;
 }
 
 /** A hard budget the request did not fit in. */
@@ -159,12 +163,17 @@ export function secondsUntilReset(window: WindowSpan, now: number): number | nul
  * when none is hard: the one x-gateway-budget-remaining reports. Null for no budgets.
  */
 export function tightestBudget(statuses: readonly BudgetStatus[]): BudgetStatus | null {
-  const hard = statuses.filter((status) => !status.budget.soft);
+  let hard = false;
+  for (const status of statuses) if (!status.budget.soft) hard = true;
   let best: BudgetStatus | null = null;
-  for (const status of hard.length > 0 ? hard : statuses) {
+  let bestShare = Infinity;
+  for (const status of statuses) {
+    if (hard && status.budget.soft) continue;
     const share = status.limit > 0 ? status.remaining / status.limit : 0;
-    const bestShare = best === null ? Infinity : best.limit > 0 ? best.remaining / best.limit : 0;
-    if (share < bestShare) best = status;
+    if (share < bestShare) {
+      best = status;
+      bestShare = share;
+    }
   }
   return best;
 }
@@ -176,8 +185,13 @@ export function tightestBudget(statuses: readonly BudgetStatus[]): BudgetStatus 
 export function formatRemaining(status: BudgetStatus): string {
   if (status.budget.unit === 'tokens') return String(status.remaining);
   const whole = Math.floor(status.remaining / 1_000_000);
-  const fraction = String(status.remaining % 1_000_000)
-    .padStart(6, '0')
-    .replace(/0+$/, '');
-  return fraction === '' ? String(whole) : `${whole}.${fraction}`;
+  let fraction = status.remaining % 1_000_000;
+  if (fraction === 0) return String(whole);
+  // Six digits with leading zeros, less its trailing zeros: 250000 → "25", 5 → "000005".
+  let digits = 6;
+  while (fraction % 10 === 0) {
+    fraction /= 10;
+    digits--;
+  }
+  return `${whole}.${String(fraction).padStart(digits, '0')}`;
 }

@@ -59,13 +59,15 @@ export function planReservation(
     const window = calendar.at(line.budget.window, now);
     const counter = counterName(line.scope, line.budget, window);
     const amount = Number.isFinite(line.amount) && line.amount > 0 ? Math.ceil(line.amount) : 0;
-    reserved.push({ scope: line.scope, budget: line.budget, amount, window, counter });
     // A handful of lines at most: a search beats a map.
-    let plan = counters.find((candidate) => candidate.counter === counter);
+    let counterIndex = 0;
+    while (counterIndex < counters.length && counters[counterIndex]?.counter !== counter) counterIndex++;
+    let plan = counters[counterIndex];
     if (plan === undefined) {
       plan = { counter, window, amount: 0, hardLimit: null };
       counters.push(plan);
     }
+    reserved.push({ scope: line.scope, budget: line.budget, amount, window, counter, counterIndex });
     plan.amount = Math.max(plan.amount, amount);
     if (!line.budget.soft) {
       const limit = limitUnits(line.budget);

@@ -293,6 +293,35 @@ describe('RedisBudgetLedger', () => {
       assert.equal(await holder.redis.hget(key, 'allowed'), '0');
     });
 
+    it('counts a local reservation settled after it lapsed once, and a second settlement not at all', async () => {
+      const { ledger, redis } = counted('lapsed', { reservationTtlMs: () => 300 });
+      const budget = tokens(1_000_000);
+      const line = { scope: 'key:lapsed', budget, amount: 100 } as const;
+      const first = await ledger.reserve([line], Date.now());
+      assert.ok(first.ok);
+      await ledger.settle(first.reservation, { usdMicros: 0, tokens: 0 });
+      const key = `{${prefix}-lapsed}:key:lapsed:tokens:day:${windowAt('day', 'UTC', Date.now()).start}`;
+      await waitUntil(async () => Number(await redis.hget(key, 'allowed')) > 0, 'an allowance');
+      const held = await ledger.reserve([line], Date.now());
+      assert.ok(held.ok);
+      assert.ok(held.reservation.local !== undefined, 'reserved from the allowance');
+      // Two seconds later on the caller's clock: the hold (300 ms) lapses at the next sync.
+      const later = await ledger.reserve([line], Date.now() + 2000);
+      assert.ok(later.ok);
+      await ledger.settle(later.reservation, { usdMicros: 0, tokens: 0 });
+      const reservedNow = async (): Promise<number> =>
+        (await ledger.status('key:lapsed', [budget], Date.now() + 2000))[0]?.reserved ?? -1;
+      await waitUntil(async () => (await reservedNow()) === 0, 'the lapsed hold to give its amount back');
+      const settled = await ledger.settle(held.reservation, { usdMicros: 0, tokens: 40 });
+      assert.equal(settled.counted, true);
+      assert.equal(settled.lines[0]?.spentAfter, (settled.lines[0]?.spentBefore ?? 0) + 40);
+      const again = await ledger.settle(held.reservation, { usdMicros: 0, tokens: 40 });
+      assert.equal(again.counted, false);
+      const [status] = await ledger.status('key:lapsed', [budget], Date.now() + 2000);
+      assert.equal(status?.spent, 40);
+      assert.equal(status?.reserved, 0);
+    });
+
     it('gets the allowance of an instance that dies back after the reservation TTL', async () => {
       const ttl = { reservationTtlMs: () => 300 };
       const dying = counted('dying', ttl);

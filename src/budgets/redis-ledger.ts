@@ -31,7 +31,7 @@ import {
   type CounterState,
 } from './plan.js';
 import { TurnBatch } from '../state/turn-batch.js';
-import { Allowances, RECALL_WAIT_MS } from './allowances.js';
+import { Allowances, RECALL_WAIT_MS, type LocalHold } from './allowances.js';
 import { WindowCalendar, type WindowSpan } from './windows.js';
 
 import { PRELUDE } from './redis-prelude.js';
@@ -301,19 +301,31 @@ export class RedisBudgetLedger implements BudgetLedger {
   private fromAllowances({ plan, id, expiresAt }: Planned, now: number): ReserveResult | null {
     if (plan.counters.length === 0)
       return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses: [] } };
-    const local = this.allowances?.tryReserve(id, plan.counters, expiresAt, now) ?? null;
-    if (local === null) return null;
-    return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses: statusesOf(plan, local) } };
+    const allowances = this.allowances;
+    const local = allowances?.tryReserve(plan.counters, expiresAt, now) ?? null;
+    if (allowances === null || local === null) return null;
+    const statuses = plan.lines.map((line) =>
+      statusOf(line.scope, line.budget, line.window, allowances.stateOf(local, line.counterIndex)),
+    );
+    return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses, local } };
   }
 
   settleLocally(reservation: Reservation, actual: ActualUsage): SettleResult | null {
-    if (this.allowances === null) return null;
-    const settled = this.allowances.settle(reservation.id, (counter) => {
-      const line = reservation.lines.find((candidate) => candidate.counter === counter);
-      return line === undefined ? 0 : usageUnits(line.budget, actual);
-    });
-    if (settled === null) return null;
-    return { counted: settled.counted, lines: settledLines(reservation, settled.spent) };
+    if (this.allowances === null || reservation.local === undefined) return null;
+    const { lines } = reservation;
+    // Per counter, the usage its first line counts (lines of one counter share its unit).
+    const usages: number[] = [];
+    for (const line of lines) usages[line.counterIndex] ??= usageUnits(line.budget, actual);
+    const settled = this.allowances.settle(reservation.local as LocalHold, usages);
+    return {
+      counted: settled.counted,
+      lines: lines.map((line) => ({
+        line,
+        limit: limitUnits(line.budget),
+        spentBefore: settled.spent[line.counterIndex * 2] ?? 0,
+        spentAfter: settled.spent[line.counterIndex * 2 + 1] ?? 0,
+      })),
+    };
   }
 
   async reserve(lines: readonly BudgetLine[], now: number): Promise<ReserveResult> {

@@ -15,6 +15,7 @@ import type {
   BudgetLedger,
   BudgetLine,
   BudgetScope,
+  Reservation,
   ReserveResult,
   SettleResult,
 } from '../budgets/ledger.js';
@@ -126,8 +127,68 @@ function inUnit(budget: Budget, amount: number): number {
   return budget.unit === 'usd' ? amount / 1_000_000 : amount;
 }
 
+/** A request's reservation until it settles (one object: no closures per request). */
+class Held implements BudgetHold {
+  private settled = false;
+
+  constructor(
+    private readonly options: SpendingOptions,
+    private readonly reservation: Reservation,
+    readonly headers: Readonly<Record<string, string>>,
+  ) {}
+
+  settle(actual: { readonly usdMicros: number; readonly tokens: number }): void {
+    if (this.settled) return;
+    this.settled = true;
+    const { ledger, onSettled } = this.options;
+    const reservation = this.reservation;
+    if (ledger.settleNow !== undefined) {
+      // Settled first: an optional call would skip evaluating its argument when there is no hook.
+      const settlement = ledger.settleNow(reservation, actual);
+      onSettled?.(settlement);
+      return;
+    }
+    const local = ledger.settleLocally?.(reservation, actual) ?? null;
+    if (local !== null) {
+      onSettled?.(local);
+      return;
+    }
+    ledger.settle(reservation, actual).then(
+      (settlement) => onSettled?.(settlement),
+      (error: unknown) => {
+        // The reservation lapses by itself (its expiry); the spending of this request is not counted.
+        this.options.logger.warn(
+          { detail: error instanceof Error ? error.message : String(error), reservation: reservation.id },
+          'budget settlement failed: the reservation lapses at its expiry and this request is not counted',
+        );
+      },
+    );
+  }
+}
+
+/**
+ * One line of a reservation: the budget and the request's worst case in its unit. Throws
+ * BudgetExceededError for a hard budget in USD when the model has no price and unpriced is refuse.
+ */
+function lineOf(
+  scope: BudgetScope,
+  budget: Budget,
+  worst: WorstCase,
+  refuseUnpriced: boolean,
+  model: string,
+): BudgetLine {
+  if (refuseUnpriced && budget.unit === 'usd' && !budget.soft)
+    throw new BudgetExceededError(
+      `The model '${model}' has no price, and budget.unpriced is refuse: a request of it cannot be held against the ${describe(budget)} of ${scope}. Add a price to usage.prices.`,
+      null,
+    );
+  return { scope, budget, amount: budget.unit === 'usd' ? (worst.usdMicros ?? 0) : worst.tokens };
+}
+
 export class Spending {
   private readonly now: () => number;
+  /** Budget scopes by key or team record (see scopeOf). */
+  private readonly scopes = new WeakMap<BudgetHolder, BudgetScope>();
 
   constructor(private readonly options: SpendingOptions) {
     this.now = options.now ?? Date.now;
@@ -180,21 +241,16 @@ export class Spending {
     if (key.budgets.length === 0 && (team === null || team.budgets.length === 0)) return null;
     const worst = input.worst();
     const lines: BudgetLine[] = [];
-    const add = (scope: BudgetScope, budget: Budget): void => {
-      if (
-        budget.unit === 'usd' &&
-        worst.usdMicros === null &&
-        config.budget.unpriced === 'refuse' &&
-        !budget.soft
-      )
-        throw new BudgetExceededError(
-          `The model '${input.model}' has no price, and budget.unpriced is refuse: a request of it cannot be held against the ${describe(budget)} of ${scope}. Add a price to usage.prices.`,
-          null,
-        );
-      lines.push({ scope, budget, amount: budget.unit === 'usd' ? (worst.usdMicros ?? 0) : worst.tokens });
-    };
-    for (const budget of key.budgets) add(`key:${key.id}`, budget);
-    if (team !== null) for (const budget of team.budgets) add(`team:${team.id}`, budget);
+    const refuseUnpriced = worst.usdMicros === null && config.budget.unpriced === 'refuse';
+    if (key.budgets.length > 0) {
+      const scope = this.scopeOf(key, 'key');
+      for (const budget of key.budgets) lines.push(lineOf(scope, budget, worst, refuseUnpriced, input.model));
+    }
+    if (team !== null && team.budgets.length > 0) {
+      const scope = this.scopeOf(team, 'team');
+      for (const budget of team.budgets)
+        lines.push(lineOf(scope, budget, worst, refuseUnpriced, input.model));
+    }
 
     const ledger = this.options.ledger;
     if (ledger.reserveNow !== undefined) return this.hold(lines, ledger.reserveNow(lines, this.now()));
@@ -206,6 +262,16 @@ export class Spending {
       (result) => this.hold(lines, result),
       (error: unknown) => this.storeFailed(error, config),
     );
+  }
+
+  /** `key:<id>` or `team:<id>`, the same string for the same record. */
+  private scopeOf(holder: BudgetHolder, kind: 'key' | 'team'): BudgetScope {
+    let scope = this.scopes.get(holder);
+    if (scope === undefined) {
+      scope = `${kind}:${holder.id}`;
+      this.scopes.set(holder, scope);
+    }
+    return scope;
   }
 
   /** The hold for a reservation the ledger made; throws BudgetExceededError for one it refused. */
@@ -246,36 +312,7 @@ export class Spending {
             'x-gateway-budget-remaining': formatRemaining(tightest),
             'x-gateway-budget-unit': tightest.budget.unit,
           };
-    let settled = false;
-    return {
-      headers,
-      settle: (actual) => {
-        if (settled) return;
-        settled = true;
-        const ledger = this.options.ledger;
-        if (ledger.settleNow !== undefined) {
-          // Settled first: an optional call would skip evaluating its argument when there is no hook.
-          const settlement = ledger.settleNow(reservation, actual);
-          this.options.onSettled?.(settlement);
-          return;
-        }
-        const local = ledger.settleLocally?.(reservation, actual) ?? null;
-        if (local !== null) {
-          this.options.onSettled?.(local);
-          return;
-        }
-        ledger.settle(reservation, actual).then(
-          (settlement) => this.options.onSettled?.(settlement),
-          (error: unknown) => {
-            // The reservation lapses by itself (its expiry); the spending of this request is not counted.
-            this.options.logger.warn(
-              { detail: error instanceof Error ? error.message : String(error), reservation: reservation.id },
-              'budget settlement failed: the reservation lapses at its expiry and this request is not counted',
-            );
-          },
-        );
-      },
-    };
+    return new Held(this.options, reservation, headers);
   }
 
   /** The ledger's store failed: admitted without a reservation (on_store_error: open), or 503. */
