@@ -334,7 +334,7 @@ export class RedisSlots extends SlotQueue<Handle> {
    */
   private readonly spares = new Map<string, Handle[]>();
   private spareCount = 0;
-  /** Scopes whose spares were taken since the last sweep (their `reused`): counted by it as the spares' scopes are. */
+  /** Scopes whose spares were taken since the last sweep (`reused` set): the sweep counts them too. */
   private reused: ScopeState[] = [];
   private sweeper: NodeJS.Timeout | null = null;
   private sweeping = false;

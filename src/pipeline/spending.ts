@@ -140,21 +140,21 @@ class Held implements BudgetHold {
   settle(actual: { readonly usdMicros: number; readonly tokens: number }): void {
     if (this.settled) return;
     this.settled = true;
-    const { ledger, onSettled } = this.options;
+    const { ledger } = this.options;
     const reservation = this.reservation;
     if (ledger.settleNow !== undefined) {
       // Settled first: an optional call would skip evaluating its argument when there is no hook.
       const settlement = ledger.settleNow(reservation, actual);
-      onSettled?.(settlement);
+      this.options.onSettled?.(settlement);
       return;
     }
     const local = ledger.settleLocally?.(reservation, actual) ?? null;
     if (local !== null) {
-      onSettled?.(local);
+      this.options.onSettled?.(local);
       return;
     }
     ledger.settle(reservation, actual).then(
-      (settlement) => onSettled?.(settlement),
+      (settlement) => this.options.onSettled?.(settlement),
       (error: unknown) => {
         // The reservation lapses by itself (its expiry); the spending of this request is not counted.
         this.options.logger.warn(
