@@ -412,11 +412,17 @@ export class RedisSlots extends SlotQueue<Handle> {
     return state;
   }
 
-  /** A count of the scope read from Redis at `at` (performance.now()). */
-  private counted(id: string, count: number, at: number): void {
-    const state = this.stateOf(id);
-    state.count = count;
-    state.at = at;
+  /** Counts of `states` read from Redis at `at` (performance.now()): reply[offset + i] is states[i]'s. */
+  private counted(
+    states: readonly ScopeState[],
+    reply: readonly (string | number)[],
+    offset: number,
+    at: number,
+  ): void {
+    states.forEach((state, index) => {
+      state.count = Number(reply[offset + index]);
+      state.at = at;
+    });
   }
 
   /** The group of these scopes (the same array as before: no work). */
@@ -479,10 +485,7 @@ export class RedisSlots extends SlotQueue<Handle> {
       return this.storeFailed(error);
     }
     const at = performance.now();
-    group.states.forEach((state, index) => {
-      state.count = Number(reply[1 + index]);
-      state.at = at;
-    });
+    this.counted(group.states, reply, 1, at);
     if (Number(reply[0]) !== 1) {
       const full = reply.slice(1 + ids.length).map((index) => ids[Number(index) - 1] ?? '');
       return { kind: 'full', full };
@@ -533,10 +536,7 @@ export class RedisSlots extends SlotQueue<Handle> {
     try {
       const reply = await this.releaseBatch.add(handle);
       const at = performance.now();
-      handle.group.states.forEach((state, index) => {
-        state.count = Number(reply[index]);
-        state.at = at;
-      });
+      this.counted(handle.group.states, reply, 0, at);
     } catch (error) {
       // The lease lapses within leaseMs: it is no longer renewed.
       this.logFailure(error, 'concurrency store unavailable: a slot is released when its lease lapses');
@@ -643,7 +643,10 @@ export class RedisSlots extends SlotQueue<Handle> {
         ids.forEach((id, index) => {
           const count = Number(reply[index]);
           const state = this.stateOf(id);
-          if (state.at <= asked) this.counted(id, count, at);
+          if (state.at <= asked) {
+            state.count = count;
+            state.at = at;
+          }
           const limit = this.limitOf(id);
           // A scope without spares now: its next release sees this count (keepsSpare).
           if (limit !== undefined && count * 2 > limit) crowded.add(id);
@@ -755,9 +758,12 @@ export class RedisSlots extends SlotQueue<Handle> {
         false,
       )) as number[];
       const at = performance.now();
-      ids.forEach((id, index) => {
-        this.counted(id, Number(reply[1 + index]), at);
-      });
+      this.counted(
+        ids.map((id) => this.stateOf(id)),
+        reply,
+        1,
+        at,
+      );
       const lost = Number(reply[0]);
       if (lost > 0) {
         // Which leases lapsed is not known: no spare is trusted any more.
@@ -795,8 +801,11 @@ export class RedisSlots extends SlotQueue<Handle> {
       const reply = await this.countAll(ids);
       const at = performance.now();
       ids.forEach((id, index) => {
+        const state = this.stateOf(id);
         // A newer count from an acquire or release answered meanwhile wins.
-        if (this.stateOf(id).at <= now) this.counted(id, Number(reply[index]), at);
+        if (state.at > now) return;
+        state.count = Number(reply[index]);
+        state.at = at;
       });
     } catch {
       // the last counts stay
