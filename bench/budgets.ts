@@ -14,12 +14,12 @@
  * BENCH_NODE_ARGS="…" adds Node options to the gateways (--perf-prof, --trace-gc); BENCH_TIMELINE=FILE
  * writes each measured slice (pid, variant, start and end in CLOCK_MONOTONIC ns, requests), to split a
  * `perf record -k CLOCK_MONOTONIC` of the gateways by slice; BENCH_GATEWAY_LOG=DIR keeps each
- * gateway's log lines (soak.ts).
+ * gateway's log lines (soak.ts); BENCH_THREADS=1 adds each thread's CPU per request, by thread name.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Hex } from '../src/auth/api-key.js';
-import { cpuSeconds, SlicedTarget } from './sliced-load.js';
+import { addThreadTimes, cpuSeconds, describeThreads, SlicedTarget, threadTimes } from './sliced-load.js';
 import {
   BENCH_KEY,
   UNREACHED_LIMITS,
@@ -39,7 +39,7 @@ import {
 
 const BUDGETED_KEY = 'sk-gw-budgetedBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
 const SLICE_MS = FOCUSED_SLICE_MS;
-type Tally = FocusedTally;
+type Tally = FocusedTally & { byThread?: Map<string, number> };
 
 export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
   const tag = 'bench --budgets';
@@ -51,6 +51,8 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
   const partName = process.env['BENCH_PART'];
   /** BENCH_GAP_MS=N: the process is stopped N ms after each slice (the full run's pauses). */
   const gapMs = Number(process.env['BENCH_GAP_MS'] ?? 0);
+  /** BENCH_THREADS=1: CPU per request of each thread (by name) too. */
+  const byThread = process.env['BENCH_THREADS'] === '1';
   const part = {
     budgets: partName !== 'caps' && partName !== 'none',
     caps: partName !== 'budgets' && partName !== 'none',
@@ -167,6 +169,7 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
         const order = only !== null ? [only] : cycle % 2 === 0 ? [0, 1] : [1, 0];
         for (const variant of order) {
           const before = cpuSeconds(gateway.child.pid);
+          const threadsBefore = byThread ? threadTimes(gateway.child.pid) : null;
           const startedAt = process.hrtime.bigint();
           const slice = await loads[index]![variant]!.slice(SLICE_MS);
           timeline?.push(
@@ -174,6 +177,8 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
           );
           const tally = tallies[index]![variant]!;
           tally.cpuSeconds += cpuSeconds(gateway.child.pid) - before;
+          if (threadsBefore !== null)
+            addThreadTimes((tally.byThread ??= new Map()), gateway.child.pid, threadsBefore);
           tally.requests += slice.requests;
           tally.seconds += slice.seconds;
           if (gapMs > 0) {
@@ -212,10 +217,16 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
       console.log(line(`process ${index}`, process[0]!, process[1]!));
     }
     if (only === null) console.log(line('all', sum(0), sum(1)));
-    else
-      console.log(
-        `variant ${only}: ${Math.round(sum(only).requests / sum(only).seconds)} req/s, CPU ${Math.round((sum(only).cpuSeconds / sum(only).requests) * 1e6)} µs/request`,
-      );
+    if (byThread)
+      for (const [variant, name] of ['plain', 'budgeted'].entries())
+        if (only === null || only === variant)
+          console.log(
+            `threads, ${name} (CPU µs per request): ${describeThreads(tallies.map((process) => process[variant]!))}`,
+          );
+        else
+          console.log(
+            `variant ${only}: ${Math.round(sum(only).requests / sum(only).seconds)} req/s, CPU ${Math.round((sum(only).cpuSeconds / sum(only).requests) * 1e6)} µs/request`,
+          );
   } finally {
     await run.finish();
   }

@@ -6,12 +6,13 @@
  * Prints requests/s, the process's CPU and the request thread's own CPU per request, per process and in
  * all. BENCH_AGAINST_CLI=path/to/dist/cli.js adds processes of another build with the log on (a
  * before-and-after of a change in one run); BENCH_PROFILE=DIR writes each process's CPU profiles there
- * (node --cpu-prof: one per thread); BENCH_NODE_ARGS="…" adds Node options (focusedGatewayFlags).
+ * (node --cpu-prof: one per thread); BENCH_NODE_ARGS="…" adds Node options (focusedGatewayFlags);
+ * BENCH_THREADS=1 adds each thread's CPU per request (by thread name: main, request-log, V8Worker, …).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Hex } from '../src/auth/api-key.js';
-import { cpuSeconds, SlicedTarget } from './sliced-load.js';
+import { addThreadTimes, cpuSeconds, describeThreads, SlicedTarget, threadTimes } from './sliced-load.js';
 import {
   BENCH_KEY,
   listeningLine,
@@ -32,6 +33,8 @@ const SLICE_MS = FOCUSED_SLICE_MS;
 
 interface Tally extends FocusedTally {
   threadSeconds: number;
+  /** With BENCH_THREADS=1: CPU seconds by thread name (comm), the request thread as `main`. */
+  byThread?: Map<string, number>;
 }
 
 export async function runLogChatBench(options: FocusedOptions): Promise<void> {
@@ -39,6 +42,8 @@ export async function runLogChatBench(options: FocusedOptions): Promise<void> {
   const run = focusedRun('gw-bench-log-chat-', options.pin);
   const { pin, workDir, services } = run;
   const against = process.env['BENCH_AGAINST_CLI'];
+  /** BENCH_THREADS=1: CPU per request of each thread (by name) too. */
+  const byThread = process.env['BENCH_THREADS'] === '1';
   const variants = [
     { name: 'log off', log: false, cli: 'dist/cli.js' },
     { name: 'log on', log: true, cli: 'dist/cli.js' },
@@ -119,10 +124,12 @@ export async function runLogChatBench(options: FocusedOptions): Promise<void> {
           const pid = gateway.child.pid;
           const cpuBefore = cpuSeconds(pid);
           const threadBefore = cpuSeconds(pid, pid);
+          const threadsBefore = byThread ? threadTimes(pid) : null;
           const slice = await loads[index]![number]!.slice(SLICE_MS);
           const tally = tallies[index]![number]!;
           tally.cpuSeconds += cpuSeconds(pid) - cpuBefore;
           tally.threadSeconds += cpuSeconds(pid, pid) - threadBefore;
+          if (threadsBefore !== null) addThreadTimes((tally.byThread ??= new Map()), pid, threadsBefore);
           tally.requests += slice.requests;
           tally.seconds += slice.seconds;
         }
@@ -152,6 +159,11 @@ export async function runLogChatBench(options: FocusedOptions): Promise<void> {
       console.log(
         `all, ${variant.name}: ${describe(sum(number))}${number === 0 ? '' : ` (${change(sum(number), sum(0))} against off)`}`,
       );
+    if (byThread)
+      for (const [number, variant] of variants.entries())
+        console.log(
+          `threads, ${variant.name} (CPU µs per request): ${describeThreads(tallies.map((row) => row[number]!))}`,
+        );
   } finally {
     await run.finish();
   }
