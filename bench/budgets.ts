@@ -217,15 +217,15 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
       console.log(line(`process ${index}`, process[0]!, process[1]!));
     }
     if (only === null) console.log(line('all', sum(0), sum(1)));
+    else
+      console.log(
+        `variant ${only}: ${Math.round(sum(only).requests / sum(only).seconds)} req/s, CPU ${Math.round((sum(only).cpuSeconds / sum(only).requests) * 1e6)} µs/request`,
+      );
     if (byThread)
       for (const [variant, name] of ['plain', 'budgeted'].entries())
         if (only === null || only === variant)
           console.log(
             `threads, ${name} (CPU µs per request): ${describeThreads(tallies.map((process) => process[variant]!))}`,
-          );
-        else
-          console.log(
-            `variant ${only}: ${Math.round(sum(only).requests / sum(only).seconds)} req/s, CPU ${Math.round((sum(only).cpuSeconds / sum(only).requests) * 1e6)} µs/request`,
           );
   } finally {
     await run.finish();
