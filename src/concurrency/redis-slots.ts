@@ -425,6 +425,16 @@ export class RedisSlots extends SlotQueue<Handle> {
     });
   }
 
+  /**
+   * A count of the scope asked for at `asked` and read at `at`: kept unless a newer count (from an
+   * acquire or release answered meanwhile) arrived after it was asked for.
+   */
+  private recounted(state: ScopeState, count: number, asked: number, at: number): void {
+    if (state.at > asked) return;
+    state.count = count;
+    state.at = at;
+  }
+
   /** The group of these scopes (the same array as before: no work). */
   private groupOf(scopes: readonly SlotScope[]): ScopeGroup {
     let group = this.groups.get(scopes);
@@ -631,25 +641,19 @@ export class RedisSlots extends SlotQueue<Handle> {
       const cutoff = now - SPARE_IDLE_MS;
       const idle = this.takeSpares((spare) => spare.since <= cutoff);
       const releases = idle.map((handle) => this.release(handle));
-      const ids = [...this.scopes.values()]
-        .filter((state) => state.spares > 0 || state.reused)
-        .map((state) => state.id);
+      const states = [...this.scopes.values()].filter((state) => state.spares > 0 || state.reused);
       this.clearReused();
-      if (ids.length > 0) {
+      if (states.length > 0) {
         const asked = performance.now();
-        const reply = await this.countAll(ids);
+        const reply = await this.countAll(states.map((state) => state.id));
         const at = performance.now();
         const crowded = new Set<string>();
-        ids.forEach((id, index) => {
+        states.forEach((state, index) => {
           const count = Number(reply[index]);
-          const state = this.stateOf(id);
-          if (state.at <= asked) {
-            state.count = count;
-            state.at = at;
-          }
-          const limit = this.limitOf(id);
+          this.recounted(state, count, asked, at);
+          const limit = this.limitOf(state.id);
           // A scope without spares now: its next release sees this count (keepsSpare).
-          if (limit !== undefined && count * 2 > limit) crowded.add(id);
+          if (limit !== undefined && count * 2 > limit) crowded.add(state.id);
         });
         if (crowded.size > 0) {
           const spares = this.takeSpares((spare) => spare.ids.some((id) => crowded.has(id)));
@@ -801,11 +805,7 @@ export class RedisSlots extends SlotQueue<Handle> {
       const reply = await this.countAll(ids);
       const at = performance.now();
       ids.forEach((id, index) => {
-        const state = this.stateOf(id);
-        // A newer count from an acquire or release answered meanwhile wins.
-        if (state.at > now) return;
-        state.count = Number(reply[index]);
-        state.at = at;
+        this.recounted(this.stateOf(id), Number(reply[index]), now, at);
       });
     } catch {
       // the last counts stay
