@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Budget } from '../config/config.js';
 import { withDeadline } from '../state/deadline.js';
 import type { RedisClient } from '../state/redis/redis-client.js';
-import type { BudgetScope, SettleResult } from './ledger.js';
+import { limitUnits, settledLines, type BudgetScope, type SettleResult } from './ledger.js';
 import type { WebhookSender } from './webhook.js';
 import type { WindowSpan } from './windows.js';
 
@@ -118,8 +118,11 @@ export class BudgetAlerts {
     let lowest = Infinity;
     for (const threshold of thresholds) lowest = Math.min(lowest, threshold);
     let reached = false;
-    for (const { limit, spentAfter } of result.lines)
+    for (const line of result.lines) {
+      const limit = limitUnits(line.budget);
+      const spentAfter = result.spent[line.counterIndex * 2 + 1] ?? 0;
       if (limit > 0 && spentAfter + 1e-6 >= lowest * limit) reached = true;
+    }
     return reached ? this.alert(result, thresholds, now) : DONE;
   }
 
@@ -127,8 +130,7 @@ export class BudgetAlerts {
   private async alert(result: SettleResult, thresholds: readonly number[], now: number): Promise<void> {
     const seen = new Set<string>();
     const work: Promise<void>[] = [];
-    for (const settled of result.lines) {
-      const { line, limit, spentAfter } = settled;
+    for (const { line, limit, spentAfter } of settledLines(result)) {
       if (limit <= 0) continue;
       const budgetId = `${line.scope}|${line.budget.unit}:${line.budget.window}:${limit}|${line.window.start}`;
       if (seen.has(budgetId)) continue;

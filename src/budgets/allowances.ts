@@ -1,7 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { LuaScript } from '../state/redis/lua-script.js';
-import { COUNTER_MARGIN_MS } from './ledger.js';
-import type { CounterPlan, CounterState } from './plan.js';
+import {
+  COUNTER_MARGIN_MS,
+  usageIn,
+  type ActualUsage,
+  type BudgetStatus,
+  type ReservedLine,
+} from './ledger.js';
+import { statusFrom, type CounterPlan, type CounterState } from './plan.js';
 import { PRELUDE } from './redis-prelude.js';
 import type { WindowSpan } from './windows.js';
 
@@ -168,6 +174,8 @@ export interface Allowance {
  * reservation carries it (Reservation.local): settling needs no look-up by id.
  */
 export interface LocalHold {
+  /** The reservation's counters (their units: what settling counts). */
+  readonly counters: readonly CounterPlan[];
   readonly allowances: readonly Allowance[];
   readonly amounts: readonly number[];
   readonly expiresAt: number;
@@ -213,13 +221,21 @@ export class Allowances {
 
   /**
    * Reserves locally when every counter has an allowance with room for the request; null when any has
-   * not (the request goes to Redis). stateOf(hold, index) then tells each counter's state.
+   * not (the request goes to Redis). `amounts` are per counter, in their order; the hold keeps them.
+   * statusOf(hold, line) then tells each line's status.
    */
-  tryReserve(counters: readonly CounterPlan[], expiresAt: number, now: number): LocalHold | null {
+  tryReserve(
+    counters: readonly CounterPlan[],
+    amounts: readonly number[],
+    expiresAt: number,
+    now: number,
+  ): LocalHold | null {
     if (now > this.lastNow) this.lastNow = now;
     if (this.allowances.size === 0 || this.closing) return null;
     const at = performance.now();
-    for (const plan of counters) {
+    for (let index = 0; index < counters.length; index++) {
+      const plan = counters[index] as CounterPlan;
+      const amount = amounts[index] ?? 0;
       const allowance = this.allowances.get(plan.counter);
       if (
         allowance === undefined ||
@@ -227,23 +243,23 @@ export class Allowances {
         allowance.hardLimit !== plan.hardLimit ||
         allowance.recalled ||
         this.stale(allowance, at) ||
-        allowance.used + allowance.unpushed + plan.amount > allowance.cap
+        allowance.used + allowance.unpushed + amount > allowance.cap
       ) {
-        if (allowance !== undefined) this.seen(allowance, plan, at);
+        if (allowance !== undefined) this.seen(allowance, plan, amount, at);
         return null;
       }
     }
     const allowances: Allowance[] = [];
-    const amounts: number[] = [];
-    for (const plan of counters) {
+    for (let index = 0; index < counters.length; index++) {
+      const plan = counters[index] as CounterPlan;
       const allowance = this.allowances.get(plan.counter) as Allowance;
-      this.seen(allowance, plan, at);
-      allowance.used += plan.amount;
+      const amount = amounts[index] ?? 0;
+      this.seen(allowance, plan, amount, at);
+      allowance.used += amount;
       allowance.holds++;
       allowances.push(allowance);
-      amounts.push(plan.amount);
     }
-    const hold = { allowances, amounts, expiresAt };
+    const hold: LocalHold = { counters, allowances, amounts, expiresAt };
     this.holds.add(hold);
     return hold;
   }
@@ -253,31 +269,33 @@ export class Allowances {
    * reservations as of the last sync, this instance's as they are; what is reserved leaves out the
    * unused part of allowances (as a status read does).
    */
-  stateOf(hold: LocalHold, index: number): CounterState {
-    const allowance = hold.allowances[index] as Allowance;
-    return {
-      spent: allowance.spent + allowance.pushing + allowance.unpushed,
-      reserved: allowance.othersHold + allowance.used,
-    };
+  statusOf(hold: LocalHold, line: ReservedLine): BudgetStatus {
+    const allowance = hold.allowances[line.counterIndex] as Allowance;
+    return statusFrom(
+      line.scope,
+      line.budget,
+      line.window,
+      allowance.spent + allowance.pushing + allowance.unpushed,
+      allowance.othersHold + allowance.used,
+    );
   }
 
   /**
-   * Settles a local reservation: its amounts go back to the allowances and `usages` (per counter, in
-   * the reservation's order) are counted locally, sent with the next sync. Each counter's spending
-   * before and after, as this instance sees it, as pairs (before, after) in the same order; counted is
-   * false for a reservation settled before (or lapsed too long ago to be remembered): nothing changes.
+   * Settles a local reservation: its amounts go back to the allowances and what `actual` counts on
+   * each of its counters is counted locally, sent with the next sync. Pushes each counter's spending before and after, as this instance sees it, onto `spent`
+   * as pairs (before, after) in the same order. False for a reservation settled before (or lapsed too
+   * long ago to be remembered): nothing changes.
    */
-  settle(hold: LocalHold, usages: readonly number[]): { counted: boolean; spent: number[] } {
-    const spent: number[] = [];
+  settle(hold: LocalHold, actual: ActualUsage, spent: number[]): boolean {
     const held = this.holds.delete(hold);
-    if (!held && !this.lapsed.delete(hold)) {
-      for (const allowance of hold.allowances) {
-        const total = allowance.spent + allowance.pushing + allowance.unpushed;
-        spent.push(total, total);
+    const counted = held || this.lapsed.delete(hold);
+    for (let index = 0; index < hold.allowances.length; index++) {
+      const allowance = hold.allowances[index] as Allowance;
+      const before = allowance.spent + allowance.pushing + allowance.unpushed;
+      if (!counted) {
+        spent.push(before, before);
+        continue;
       }
-      return { counted: false, spent };
-    }
-    hold.allowances.forEach((allowance, index) => {
       if (held) {
         allowance.used -= hold.amounts[index] ?? 0;
         allowance.holds--;
@@ -285,36 +303,44 @@ export class Allowances {
         // Expired before it was settled: its amounts went back then; its usage still counts, once.
         this.allowances.set(allowance.counter, allowance);
       }
-      const before = allowance.spent + allowance.pushing + allowance.unpushed;
-      const usage = usages[index] ?? 0;
+      const plan = hold.counters[index];
+      const usage = plan === undefined ? 0 : usageIn(plan.unit, actual);
       allowance.unpushed += usage;
       spent.push(before, before + usage);
-    });
+    }
+    if (!counted) return false;
     if (!held) this.start();
     else if (this.closing) void this.sync();
-    return { counted: true, spent };
+    return true;
   }
 
   /**
    * After a reservation Redis answered: the counters it touched become candidates for an allowance
    * (granted by the next sync when far enough from their limits), and their state is remembered.
    */
-  observe(counters: readonly CounterPlan[], states: ReadonlyMap<string, CounterState>, now: number): void {
+  observe(
+    counters: readonly CounterPlan[],
+    amounts: readonly number[],
+    states: readonly CounterState[],
+    now: number,
+  ): void {
     if (this.closing) return;
     if (now > this.lastNow) this.lastNow = now;
     const at = performance.now();
     let added = false;
-    for (const plan of counters) {
+    for (let index = 0; index < counters.length; index++) {
+      const plan = counters[index] as CounterPlan;
+      const amount = amounts[index] ?? 0;
       if (plan.hardLimit === null) continue;
       let allowance = this.allowances.get(plan.counter);
       if (allowance === undefined) {
         added = true;
-        const state = states.get(plan.counter) ?? { spent: 0, reserved: 0 };
+        const state = states[index] ?? { spent: 0, reserved: 0 };
         allowance = {
           counter: plan.counter,
           window: plan.window,
           hardLimit: plan.hardLimit,
-          want: plan.amount,
+          want: amount,
           held: 0,
           cap: 0,
           used: 0,
@@ -331,7 +357,7 @@ export class Allowances {
         };
         this.allowances.set(plan.counter, allowance);
       }
-      this.seen(allowance, plan, at);
+      this.seen(allowance, plan, amount, at);
     }
     this.start();
     // A counter new here asks for its allowance now rather than at the next tick: a burst after a
@@ -362,10 +388,10 @@ export class Allowances {
     this.timer = null;
   }
 
-  private seen(allowance: Allowance, plan: CounterPlan, at: number): void {
+  private seen(allowance: Allowance, plan: CounterPlan, amount: number, at: number): void {
     allowance.lastUsed = at;
     allowance.hardLimit = plan.hardLimit;
-    if (plan.amount > allowance.want) allowance.want = plan.amount;
+    if (amount > allowance.want) allowance.want = amount;
   }
 
   private start(): void {
@@ -486,10 +512,11 @@ export class Allowances {
     for (const hold of this.holds) {
       if (hold.expiresAt > this.lastNow) continue;
       this.holds.delete(hold);
-      hold.allowances.forEach((allowance, index) => {
+      for (let index = 0; index < hold.allowances.length; index++) {
+        const allowance = hold.allowances[index] as Allowance;
         allowance.used -= hold.amounts[index] ?? 0;
         allowance.holds--;
-      });
+      }
       this.lapsed.add(hold);
       if (this.lapsed.size > MAX_LAPSED) {
         const oldest = this.lapsed.values().next().value;

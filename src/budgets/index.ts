@@ -6,6 +6,7 @@ export {
   formatRemaining,
   limitUnits,
   secondsUntilReset,
+  settledLines,
   tightestBudget,
   type ActualUsage,
   type BudgetLedger,

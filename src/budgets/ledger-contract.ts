@@ -3,7 +3,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Budget } from '../config/config.js';
-import { formatRemaining, tightestBudget, type BudgetLedger, type BudgetLine } from './ledger.js';
+import {
+  formatRemaining,
+  settledLines,
+  tightestBudget,
+  type BudgetLedger,
+  type BudgetLine,
+} from './ledger.js';
 import type { LedgerOptions } from './memory-ledger.js';
 import { windowAt } from './windows.js';
 
@@ -81,7 +87,7 @@ export function describeLedgerContract(name: string, fixture: LedgerFixture): vo
       const settled = await one.settle(first.reservation, { usdMicros: 0, tokens: 20 });
       assert.equal(settled.counted, true);
       assert.deepEqual(
-        settled.lines.map((line) => [line.spentBefore, line.spentAfter, line.limit]),
+        settledLines(settled).map((line) => [line.spentBefore, line.spentAfter, line.limit]),
         [[0, 20, 100]],
       );
       const second = await two.reserve([{ scope, budget, amount: 60 }], now);
@@ -106,7 +112,7 @@ export function describeLedgerContract(name: string, fixture: LedgerFixture): vo
       const again = await two.settle(reserved.reservation, { usdMicros: 250_000, tokens: 99 });
       assert.equal(again.counted, false);
       assert.deepEqual(
-        again.lines.map((line) => [line.spentBefore, line.spentAfter]),
+        settledLines(again).map((line) => [line.spentBefore, line.spentAfter]),
         [[250_000, 250_000]],
       );
       const [status] = await two.status(scope, [budget], now);
@@ -230,7 +236,7 @@ export function describeLedgerContract(name: string, fixture: LedgerFixture): vo
       assert.ok(result.ok);
       const settled = await one.settle(result.reservation, { usdMicros: 1_200_000, tokens: 0 });
       assert.deepEqual(
-        settled.lines.map((line) => [line.spentBefore, line.spentAfter, line.limit]),
+        settledLines(settled).map((line) => [line.spentBefore, line.spentAfter, line.limit]),
         [
           [0, 1_200_000, 2_000_000],
           [0, 1_200_000, 1_000_000],

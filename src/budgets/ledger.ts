@@ -15,12 +15,18 @@ export interface BudgetLine {
   readonly amount: number;
 }
 
-/** A line as reserved: in which window, under which counter. */
-export interface ReservedLine extends BudgetLine {
+/**
+ * A line as reserved: in which window, under which counter. The same object for every request of the
+ * same budgets in the same windows (plan.ts's Planner): what a request reserves on each counter is in
+ * Reservation.amounts.
+ */
+export interface ReservedLine {
+  readonly scope: BudgetScope;
+  readonly budget: Budget;
   readonly window: WindowSpan;
   /** The counter (scope, unit, window kind and start); lines that share one share their spending. */
   readonly counter: string;
-  /** Its counter's index among the reservation's distinct counters (planReservation's `counters`). */
+  /** Its counter's index among the reservation's distinct counters (the plan's `counters`). */
   readonly counterIndex: number;
 }
 
@@ -44,6 +50,8 @@ export interface Reservation {
   /** Unique across instances. */
   readonly id: string;
   readonly lines: readonly ReservedLine[];
+  /** What it holds of each distinct counter, by ReservedLine.counterIndex (the budget's unit). */
+  readonly amounts: readonly number[];
   /** After this (ms, the caller's clock) the reservation is released by itself. */
   readonly expiresAt: number;
   /** Every line's budget just after reserving: for x-gateway-budget-remaining without another call. */
@@ -73,7 +81,7 @@ export interface ActualUsage {
   readonly tokens: number;
 }
 
-/** A line after settling: how far its spending went, for alerts. */
+/** A line after settling: how far its spending went (settledLines). */
 export interface SettledLine {
   readonly line: ReservedLine;
   readonly limit: number;
@@ -85,7 +93,24 @@ export interface SettledLine {
 export interface SettleResult {
   /** False when the reservation had been settled already: nothing was counted this time. */
   readonly counted: boolean;
-  readonly lines: readonly SettledLine[];
+  /** The reservation's lines. */
+  readonly lines: readonly ReservedLine[];
+  /**
+   * Each counter's spending before and after this settlement, as pairs by counterIndex: `[before of
+   * counter 0, after of counter 0, before of counter 1, …]` (one array, not an object per line: this
+   * is made for every request with a budget; settledLines gives the lines' view).
+   */
+  readonly spent: readonly number[];
+}
+
+/** Each line of a settlement with its limit and its counter's spending before and after. */
+export function settledLines(result: SettleResult): SettledLine[] {
+  return result.lines.map((line) => ({
+    line,
+    limit: limitUnits(line.budget),
+    spentBefore: result.spent[line.counterIndex * 2] ?? 0,
+    spentAfter: result.spent[line.counterIndex * 2 + 1] ?? 0,
+  }));
 }
 
 /**
@@ -143,7 +168,12 @@ export function limitUnits(budget: Budget): number {
 
 /** The usage a line's budget counts. */
 export function usageUnits(budget: Budget, actual: ActualUsage): number {
-  const amount = budget.unit === 'usd' ? actual.usdMicros : actual.tokens;
+  return usageIn(budget.unit, actual);
+}
+
+/** The usage counted in a unit: whole micro-dollars or tokens, rounded up; 0 for nonsense. */
+export function usageIn(unit: Budget['unit'], actual: ActualUsage): number {
+  const amount = unit === 'usd' ? actual.usdMicros : actual.tokens;
   return Number.isFinite(amount) && amount > 0 ? Math.ceil(amount) : 0;
 }
 

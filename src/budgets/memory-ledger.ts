@@ -3,8 +3,7 @@ import type { Budget } from '../config/config.js';
 import {
   COUNTER_MARGIN_MS,
   DEFAULT_RESERVATION_TTL_MS,
-  limitUnits,
-  usageUnits,
+  usageIn,
   type ActualUsage,
   type BudgetLedger,
   type BudgetLine,
@@ -12,10 +11,9 @@ import {
   type BudgetStatus,
   type Reservation,
   type ReserveResult,
-  type SettledLine,
   type SettleResult,
 } from './ledger.js';
-import { counterAt, planReservation, refusalOf, statusOf } from './plan.js';
+import { amountsOf, counterAt, Planner, refusalOf, statusOf } from './plan.js';
 import { WindowCalendar } from './windows.js';
 
 export interface LedgerOptions {
@@ -51,12 +49,14 @@ const SWEEP_INTERVAL_MS = 60_000;
 export class MemoryBudgetLedger implements BudgetLedger {
   private readonly counters = new Map<string, Counter>();
   private readonly calendar: WindowCalendar;
+  private readonly planner: Planner;
   private nextSweep = -Infinity;
   private readonly idPrefix = `${randomUUID()}:`;
   private reservations = 0;
 
   constructor(private readonly options: LedgerOptions) {
     this.calendar = new WindowCalendar(options.timeZone);
+    this.planner = new Planner(this.calendar);
   }
 
   reserve(lines: readonly BudgetLine[], now: number): Promise<ReserveResult> {
@@ -66,25 +66,26 @@ export class MemoryBudgetLedger implements BudgetLedger {
   /** reserve(), synchronously: the in-process ledger needs no wait (src/pipeline/spending.ts uses it). */
   reserveNow(lines: readonly BudgetLine[], now: number): ReserveResult {
     this.sweep(now);
-    const plan = planReservation(lines, this.calendar, now);
-    const states = new Map<string, Counter>();
-    for (const counter of plan.counters)
-      states.set(counter.counter, this.counter(counter.counter, counter.window.end, now));
-    const refused = refusalOf(plan.lines, plan.counters, states, now);
+    const plan = this.planner.plan(lines, now);
+    const amounts = amountsOf(plan, lines);
+    const states: Counter[] = [];
+    for (const counter of plan.counters) states.push(this.counter(counter.counter, counter.window.end, now));
+    const refused = refusalOf(plan, amounts, states, now);
     if (refused !== null) return { ok: false, refused };
     // Unique in this process, which is all an in-process reservation needs (and cheaper than a UUID).
     const id = `${this.idPrefix}${++this.reservations}`;
     const expiresAt = now + (this.options.reservationTtlMs?.() ?? DEFAULT_RESERVATION_TTL_MS);
-    for (const counter of plan.counters) {
-      const state = states.get(counter.counter) as Counter;
-      state.reserved += counter.amount;
-      state.held.set(id, { amount: counter.amount, expiresAt });
+    for (let index = 0; index < states.length; index++) {
+      const state = states[index] as Counter;
+      const amount = amounts[index] ?? 0;
+      state.reserved += amount;
+      state.held.set(id, { amount, expiresAt });
       if (expiresAt < state.nextExpiry) state.nextExpiry = expiresAt;
     }
-    const statuses = plan.lines.map((line) =>
-      statusOf(line.scope, line.budget, line.window, states.get(line.counter) as Counter),
-    );
-    return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses } };
+    const statuses: BudgetStatus[] = [];
+    for (const line of plan.lines)
+      statuses.push(statusOf(line.scope, line.budget, line.window, states[line.counterIndex] as Counter));
+    return { ok: true, reservation: { id, lines: plan.lines, amounts, expiresAt, statuses } };
   }
 
   settle(reservation: Reservation, actual: ActualUsage): Promise<SettleResult> {
@@ -109,23 +110,17 @@ export class MemoryBudgetLedger implements BudgetLedger {
       }
       if (counter.lapsed.size > 0 && counter.lapsed.delete(reservation.id)) counted = true;
     }
-    const before = new Map<string, number>();
-    const lines: SettledLine[] = [];
+    // Per counter (counterIndex), before and after; lines of one counter count the usage once (their
+    // unit is the same).
+    const spent: number[] = [];
     for (const line of reservation.lines) {
+      if (spent.length > line.counterIndex * 2) continue;
       const counter = this.counters.get(line.counter) ?? this.create(line.counter, line.window.end);
-      if (!before.has(line.counter)) {
-        before.set(line.counter, counter.spent);
-        // Lines of one counter count the usage once (their unit is the same).
-        if (counted) counter.spent += usageUnits(line.budget, actual);
-      }
-      lines.push({
-        line,
-        limit: limitUnits(line.budget),
-        spentBefore: before.get(line.counter) ?? counter.spent,
-        spentAfter: counter.spent,
-      });
+      const before = counter.spent;
+      if (counted) counter.spent += usageIn(line.budget.unit, actual);
+      spent.push(before, counter.spent);
     }
-    return { counted, lines };
+    return { counted, lines: reservation.lines, spent };
   }
 
   status(scope: BudgetScope, budgets: readonly Budget[], now: number): Promise<BudgetStatus[]> {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { BudgetStoreError, COUNTER_MARGIN_MS } from './ledger.js';
+import { BudgetStoreError, COUNTER_MARGIN_MS, settledLines } from './ledger.js';
 import { describeLedgerContract } from './ledger-contract.js';
 import { RedisBudgetLedger } from './redis-ledger.js';
 import { windowAt } from './windows.js';
@@ -314,7 +314,7 @@ describe('RedisBudgetLedger', () => {
       await waitUntil(async () => (await reservedNow()) === 0, 'the lapsed hold to give its amount back');
       const settled = await ledger.settle(held.reservation, { usdMicros: 0, tokens: 40 });
       assert.equal(settled.counted, true);
-      assert.equal(settled.lines[0]?.spentAfter, (settled.lines[0]?.spentBefore ?? 0) + 40);
+      assert.equal(settledLines(settled)[0]?.spentAfter, (settledLines(settled)[0]?.spentBefore ?? 0) + 40);
       const again = await ledger.settle(held.reservation, { usdMicros: 0, tokens: 40 });
       assert.equal(again.counted, false);
       const [status] = await ledger.status('key:lapsed', [budget], Date.now() + 2000);

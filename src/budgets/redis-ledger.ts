@@ -9,8 +9,7 @@ import {
   BudgetStoreError,
   COUNTER_MARGIN_MS,
   DEFAULT_RESERVATION_TTL_MS,
-  limitUnits,
-  usageUnits,
+  usageIn,
   type ActualUsage,
   type BudgetLedger,
   type BudgetLine,
@@ -18,17 +17,18 @@ import {
   type BudgetStatus,
   type Reservation,
   type ReserveResult,
-  type SettledLine,
   type SettleResult,
 } from './ledger.js';
 import type { LedgerOptions } from './memory-ledger.js';
 import {
+  amountsOf,
   counterAt,
-  planReservation,
+  Planner,
   refusalOf,
   statusOf,
   type CounterPlan,
   type CounterState,
+  type Plan,
 } from './plan.js';
 import { TurnBatch } from '../state/turn-batch.js';
 import { Allowances, RECALL_WAIT_MS, type LocalHold } from './allowances.js';
@@ -172,6 +172,8 @@ interface Pending {
   readonly now: number;
   readonly expiresAt: number;
   readonly counters: readonly CounterPlan[];
+  /** What it takes of each counter, in their order. */
+  readonly amounts: readonly number[];
 }
 
 /** The distinct counters of a batch, numbered from 1 in the order first met (the scripts' KEYS). */
@@ -196,16 +198,17 @@ class CounterIndex {
   }
 }
 
-/** A reservation to settle: its id, and per counter the usage to add and its window. */
+/** A reservation to settle: its id, its counters and the usage to add to each, in their order. */
 interface Settlement {
   readonly id: string;
-  readonly counters: ReadonlyMap<string, { readonly window: WindowSpan; readonly usage: number }>;
+  readonly counters: readonly CounterPlan[];
+  readonly usages: readonly number[];
 }
 
-/** What settling did: whether it counted, and each counter's spending before and after. */
+/** What settling did: whether it counted, and each counter's spending before and after, as pairs. */
 interface SettledCounters {
   readonly counted: boolean;
-  readonly spent: ReadonlyMap<string, { readonly before: number; readonly after: number }>;
+  readonly spent: number[];
 }
 
 export interface RedisLedgerOptions extends LedgerOptions {
@@ -252,6 +255,7 @@ const MAX_WAIT_FACTOR = 10;
  */
 export class RedisBudgetLedger implements BudgetLedger {
   private readonly calendar: WindowCalendar;
+  private readonly planner: Planner;
   private readonly clock = new RedisClock();
   private readonly prefix: string;
   private readonly reservations = new TurnBatch<Pending, readonly (string | number)[]>((batch) =>
@@ -270,6 +274,7 @@ export class RedisBudgetLedger implements BudgetLedger {
     private readonly options: RedisLedgerOptions,
   ) {
     this.calendar = new WindowCalendar(options.timeZone);
+    this.planner = new Planner(this.calendar);
     this.prefix = options.prefix ?? 'gw-budget';
     this.allowances =
       options.allowances === false
@@ -288,44 +293,37 @@ export class RedisBudgetLedger implements BudgetLedger {
     return this.fromAllowances(this.planned(lines, now), now);
   }
 
-  /** A reservation's plan, id and expiry. */
+  /** A reservation's plan, amounts, id and expiry. */
   private planned(lines: readonly BudgetLine[], now: number): Planned {
+    const plan = this.planner.plan(lines, now);
     return {
-      plan: planReservation(lines, this.calendar, now),
+      plan,
+      amounts: amountsOf(plan, lines),
       id: `${this.instance}:${this.sequence++}`,
       expiresAt: now + (this.options.reservationTtlMs?.() ?? DEFAULT_RESERVATION_TTL_MS),
     };
   }
 
   /** Reserved from this instance's allowances, or null when they cannot hold it (Redis must). */
-  private fromAllowances({ plan, id, expiresAt }: Planned, now: number): ReserveResult | null {
+  private fromAllowances({ plan, amounts, id, expiresAt }: Planned, now: number): ReserveResult | null {
     if (plan.counters.length === 0)
-      return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses: [] } };
+      return { ok: true, reservation: { id, lines: plan.lines, amounts, expiresAt, statuses: [] } };
     const allowances = this.allowances;
-    const local = allowances?.tryReserve(plan.counters, expiresAt, now) ?? null;
+    const local = allowances?.tryReserve(plan.counters, amounts, expiresAt, now) ?? null;
     if (allowances === null || local === null) return null;
-    const statuses = plan.lines.map((line) =>
-      statusOf(line.scope, line.budget, line.window, allowances.stateOf(local, line.counterIndex)),
-    );
-    return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses, local } };
+    const statuses: BudgetStatus[] = [];
+    for (const line of plan.lines) statuses.push(allowances.statusOf(local, line));
+    return {
+      ok: true,
+      reservation: { id, lines: plan.lines, amounts, expiresAt, statuses, local },
+    };
   }
 
   settleLocally(reservation: Reservation, actual: ActualUsage): SettleResult | null {
     if (this.allowances === null || reservation.local === undefined) return null;
-    const { lines } = reservation;
-    // Per counter, the usage its first line counts (lines of one counter share its unit).
-    const usages: number[] = [];
-    for (const line of lines) usages[line.counterIndex] ??= usageUnits(line.budget, actual);
-    const settled = this.allowances.settle(reservation.local as LocalHold, usages);
-    return {
-      counted: settled.counted,
-      lines: lines.map((line) => ({
-        line,
-        limit: limitUnits(line.budget),
-        spentBefore: settled.spent[line.counterIndex * 2] ?? 0,
-        spentAfter: settled.spent[line.counterIndex * 2 + 1] ?? 0,
-      })),
-    };
+    const spent: number[] = [];
+    const counted = this.allowances.settle(reservation.local as LocalHold, actual, spent);
+    return { counted, lines: reservation.lines, spent };
   }
 
   async reserve(lines: readonly BudgetLine[], now: number): Promise<ReserveResult> {
@@ -334,45 +332,50 @@ export class RedisBudgetLedger implements BudgetLedger {
       const local = this.fromAllowances(planned, now);
       if (local !== null) return local;
     }
-    const { plan, id, expiresAt } = planned;
+    const { plan, amounts, id, expiresAt } = planned;
     if (plan.counters.length === 0)
-      return { ok: true, reservation: { id, lines: plan.lines, expiresAt, statuses: [] } };
-    let reply = await this.reservations.add({ id, now, expiresAt, counters: plan.counters });
+      return { ok: true, reservation: { id, lines: plan.lines, amounts, expiresAt, statuses: [] } };
+    const pending = { id, now, expiresAt, counters: plan.counters, amounts };
+    let reply = await this.reservations.add(pending);
     if (Number(reply[0]) === 2) {
       // Refused, but it would have fitted without the instances' allowances, now recalled: once they
       // have shrunk (each instance's next sync), once more.
       await new Promise((resolve) => setTimeout(resolve, RECALL_WAIT_MS));
-      reply = await this.reservations.add({ id, now, expiresAt, counters: plan.counters });
+      reply = await this.reservations.add(pending);
     }
-    const states = statesOf(
-      plan.counters.map((counter) => counter.counter),
-      reply,
-      1,
-    );
-    this.allowances?.observe(plan.counters, states, now);
+    const states = statesOf(plan.counters.length, reply, 1);
+    this.allowances?.observe(plan.counters, amounts, states, now);
     if (Number(reply[0]) !== 1) {
-      const refused = refusalOf(plan.lines, plan.counters, states, now);
+      const refused = refusalOf(plan, amounts, states, now);
       // The script refused, so some hard line does not fit in what it read.
       if (refused === null) throw new BudgetStoreError('the budget script refused a reservation that fits');
       return { ok: false, refused };
     }
     return {
       ok: true,
-      reservation: { id, lines: plan.lines, expiresAt, statuses: statusesOf(plan, states) },
+      reservation: { id, lines: plan.lines, amounts, expiresAt, statuses: statusesOf(plan, states) },
     };
   }
 
   async settle(reservation: Reservation, actual: ActualUsage): Promise<SettleResult> {
     const local = this.settleLocally(reservation, actual);
     if (local !== null) return local;
-    const counters = new Map<string, { window: WindowSpan; usage: number }>();
+    // Per distinct counter (in counterIndex order), its window and unit from its first line.
+    const counters: CounterPlan[] = [];
+    const usages: number[] = [];
     for (const line of reservation.lines) {
-      if (!counters.has(line.counter))
-        counters.set(line.counter, { window: line.window, usage: usageUnits(line.budget, actual) });
+      if (counters[line.counterIndex] !== undefined) continue;
+      counters[line.counterIndex] = {
+        counter: line.counter,
+        window: line.window,
+        unit: line.budget.unit,
+        hardLimit: null,
+      };
+      usages[line.counterIndex] = usageIn(line.budget.unit, actual);
     }
-    if (counters.size === 0) return { counted: true, lines: [] };
-    const { counted, spent } = await this.settlements.add({ id: reservation.id, counters });
-    return { counted, lines: settledLines(reservation, spent) };
+    if (counters.length === 0) return { counted: true, lines: [], spent: [] };
+    const { counted, spent } = await this.settlements.add({ id: reservation.id, counters, usages });
+    return { counted, lines: reservation.lines, spent };
   }
 
   /** One script for the reservations of the requests of one turn; each answer as `allowed, spent, reserved…`. */
@@ -383,12 +386,13 @@ export class RedisBudgetLedger implements BudgetLedger {
     for (const entry of batch) {
       now = Math.max(now, entry.now);
       entries.push(entry.id, entry.expiresAt, entry.counters.length);
-      for (const counter of entry.counters)
+      entry.counters.forEach((counter, index) => {
         entries.push(
           counters.indexOf(counter.counter, counter.window),
-          counter.amount,
+          entry.amounts[index] ?? 0,
           counter.hardLimit ?? -1,
         );
+      });
     }
     const reply = await this.run(RESERVE, this.keysOfAll(counters), [
       0,
@@ -409,9 +413,11 @@ export class RedisBudgetLedger implements BudgetLedger {
   private async settleAll(settlements: readonly Settlement[]): Promise<SettledCounters[]> {
     const counters = new CounterIndex();
     const entries: (string | number)[] = [settlements.length];
-    for (const { id, counters: own } of settlements) {
-      entries.push(id, own.size);
-      for (const [counter, { window, usage }] of own) entries.push(counters.indexOf(counter, window), usage);
+    for (const { id, counters: own, usages } of settlements) {
+      entries.push(id, own.length);
+      own.forEach((counter, index) => {
+        entries.push(counters.indexOf(counter.counter, counter.window), usages[index] ?? 0);
+      });
     }
     const reply = await this.run(SETTLE, this.keysOfAll(counters), [
       0,
@@ -423,11 +429,9 @@ export class RedisBudgetLedger implements BudgetLedger {
     return settlements.map(({ counters: own }) => {
       const counted = Number(reply[offset]) === 1;
       offset += 1;
-      const spent = new Map<string, { before: number; after: number }>();
-      for (const counter of own.keys()) {
-        spent.set(counter, { before: Number(reply[offset]), after: Number(reply[offset + 1]) });
-        offset += 2;
-      }
+      const spent: number[] = [];
+      for (let index = 0; index < own.length * 2; index++) spent.push(Number(reply[offset + index]));
+      offset += own.length * 2;
       return { counted, spent };
     });
   }
@@ -450,10 +454,10 @@ export class RedisBudgetLedger implements BudgetLedger {
       unique.flatMap((counter) => this.keysOf(counter)),
       [0, now],
     );
-    const states = statesOf(unique, reply, 1);
+    const states = statesOf(unique.length, reply, 1);
     return budgets.map((budget, index) => {
       const { counter, window } = counters[index] ?? counterAt(scope, budget, this.calendar, now);
-      return statusOf(scope, budget, window, states.get(counter) ?? { spent: 0, reserved: 0 });
+      return statusOf(scope, budget, window, states[unique.indexOf(counter)] ?? { spent: 0, reserved: 0 });
     });
   }
 
@@ -503,32 +507,19 @@ export class RedisBudgetLedger implements BudgetLedger {
   }
 }
 
-/** A reservation being made: its plan, id and expiry. */
+/** A reservation being made: its plan, amounts, id and expiry. */
 interface Planned {
-  readonly plan: ReturnType<typeof planReservation>;
+  readonly plan: Plan;
+  readonly amounts: readonly number[];
   readonly id: string;
   readonly expiresAt: number;
 }
 
 /** Each line's status from its counter's state. */
-function statusesOf(
-  plan: ReturnType<typeof planReservation>,
-  states: ReadonlyMap<string, CounterState>,
-): BudgetStatus[] {
+function statusesOf(plan: Plan, states: readonly CounterState[]): BudgetStatus[] {
   return plan.lines.map((line) =>
-    statusOf(line.scope, line.budget, line.window, states.get(line.counter) ?? { spent: 0, reserved: 0 }),
+    statusOf(line.scope, line.budget, line.window, states[line.counterIndex] ?? { spent: 0, reserved: 0 }),
   );
-}
-
-/** A settlement's lines from each counter's spending before and after. */
-function settledLines(
-  reservation: Reservation,
-  spent: ReadonlyMap<string, { readonly before: number; readonly after: number }>,
-): SettledLine[] {
-  return reservation.lines.map((line) => {
-    const { before, after } = spent.get(line.counter) ?? { before: 0, after: 0 };
-    return { line, limit: limitUnits(line.budget), spentBefore: before, spentAfter: after };
-  });
 }
 
 /** When a counter's keys expire: its window's end plus the margin; never (0) for `total`. */
@@ -536,18 +527,13 @@ function expireAtOf(window: WindowSpan): number {
   return Number.isFinite(window.end) ? window.end + COUNTER_MARGIN_MS : 0;
 }
 
-/** Spent and reserved per counter from a reply, pairs from `offset` in the counters' order. */
-function statesOf(
-  counters: readonly string[],
-  reply: readonly (string | number)[],
-  offset: number,
-): Map<string, CounterState> {
-  const states = new Map<string, CounterState>();
-  counters.forEach((counter, index) => {
-    states.set(counter, {
+/** Spent and reserved of `count` counters from a reply: pairs from `offset`, in the counters' order. */
+function statesOf(count: number, reply: readonly (string | number)[], offset: number): CounterState[] {
+  const states: CounterState[] = [];
+  for (let index = 0; index < count; index++)
+    states.push({
       spent: Number(reply[offset + index * 2]),
       reserved: Number(reply[offset + index * 2 + 1]),
     });
-  });
   return states;
 }

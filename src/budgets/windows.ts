@@ -161,6 +161,11 @@ export class WindowCalendar {
 
   constructor(private readonly timeZone: () => string) {}
 
+  /** The time zone windows are in now (budget.time_zone, read on each call: reloads change it). */
+  currentZone(): string {
+    return this.timeZone();
+  }
+
   at(window: BudgetWindow, now: number): WindowSpan {
     const timeZone = this.timeZone();
     if (timeZone !== this.zone) {
