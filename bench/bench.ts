@@ -138,6 +138,20 @@ const BUDGETED: BenchRequest = {
   key: BUDGETED_KEY,
 };
 /**
+ * The BUDGETED request without the budgets and the caps, its control: a key with neither
+ * (UNBUDGETED_KEY), to a model with the same price and a route of the same shape whose backend has no
+ * cap (`priced`). The plain chat request differs from BUDGETED in more than budgets and caps (another
+ * key, an unpriced model on the catch-all route): about 2% of requests/s by itself (`--budgets` with
+ * BENCH_PART=none against the plain request, 2026-12-04), which is not what the bound is about.
+ */
+const UNBUDGETED_KEY = 'sk-gw-unbudgetedUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUU';
+const UNBUDGETED: BenchRequest = {
+  path: '/v1/chat/completions',
+  body: body.replace('"model":"bench"', '"model":"priced"'),
+  streamBody: streamBody.replace('"model":"bench"', '"model":"priced"'),
+  key: UNBUDGETED_KEY,
+};
+/**
  * The same request in other protocols, on the miss path of the same gateway processes: what the
  * translation to and from the conversation model costs (issue 18).
  */
@@ -410,7 +424,8 @@ async function main(): Promise<void> {
         /**
          * Issue 20: a second key (BUDGETED_KEY) with a budget in dollars, one in tokens and a concurrency
          * cap, and a model `capped` whose backend has a cap and a price, all never reached: reserve,
-         * settle, two slots for the BUDGETED request. The plain request's key and model are unchanged.
+         * settle, two slots for the BUDGETED request; and its control without them (UNBUDGETED_KEY, model
+         * `priced`). The plain request's key and model are unchanged.
          */
         budgetsAndCaps?: boolean;
         /** Issue 21: true turns the request log on (SQLite in state_dir; off by default for now). */
@@ -444,12 +459,18 @@ async function main(): Promise<void> {
             backends: [
               { name: 'upstream', type: 'openai', url: `${upstream.url}/v1` },
               ...(options.budgetsAndCaps === true
-                ? [{ name: 'capped', type: 'openai', url: `${upstream.url}/v1`, max_concurrency: 100_000 }]
+                ? [
+                    { name: 'capped', type: 'openai', url: `${upstream.url}/v1`, max_concurrency: 100_000 },
+                    { name: 'uncapped', type: 'openai', url: `${upstream.url}/v1` },
+                  ]
                 : []),
             ],
             models: [
               ...(options.budgetsAndCaps === true
-                ? [{ name: 'capped', targets: [{ backend: 'capped', model: 'bench' }] }]
+                ? [
+                    { name: 'capped', targets: [{ backend: 'capped', model: 'bench' }] },
+                    { name: 'priced', targets: [{ backend: 'uncapped', model: 'bench' }] },
+                  ]
                 : []),
               { name: '*', targets: [{ backend: 'upstream' }] },
             ],
@@ -468,6 +489,7 @@ async function main(): Promise<void> {
                           { tokens: 1_000_000_000_000, window: 'month' },
                         ],
                       },
+                      { id: 'unbudgeted', sha256: sha256Hex(UNBUDGETED_KEY) },
                     ]
                   : []),
               ],
@@ -475,7 +497,10 @@ async function main(): Promise<void> {
             ...(options.budgetsAndCaps === true
               ? {
                   usage: {
-                    prices: [{ model: 'capped', prompt_per_million: 0.15, completion_per_million: 0.6 }],
+                    prices: [
+                      { model: 'capped', prompt_per_million: 0.15, completion_per_million: 0.6 },
+                      { model: 'priced', prompt_per_million: 0.15, completion_per_million: 0.6 },
+                    ],
                   },
                 }
               : {}),
@@ -599,9 +624,11 @@ async function main(): Promise<void> {
       'gateway, request log on': gatewayRequestLog,
       'gateway, request log on, one CPU': gatewayRequestLogOneCpu,
       'gateway, Redis limits': gatewayLimits,
-      // The same processes as the plain request's, sent the BUDGETED request.
+      // The same processes as the plain request's, sent the BUDGETED request and its control.
       'gateway, budgets+caps (in process)': gateway,
+      'gateway, priced, no budgets or caps (in process)': gateway,
       'gateway, Redis limits+budgets+caps': gatewayLimits,
+      'gateway, Redis limits, priced, no budgets or caps': gatewayLimits,
       'gateway, cache hits': gatewayHits,
       'gateway, cache hits (Redis)': gatewayRedisHits,
       ...protocolGateways,
@@ -610,7 +637,10 @@ async function main(): Promise<void> {
       PROTOCOL_REQUESTS[name] ??
       (name === 'gateway, budgets+caps (in process)' || name === 'gateway, Redis limits+budgets+caps'
         ? BUDGETED
-        : CHAT);
+        : name === 'gateway, priced, no budgets or caps (in process)' ||
+            name === 'gateway, Redis limits, priced, no budgets or caps'
+          ? UNBUDGETED
+          : CHAT);
     const serverFor = (name: string, turn: number): Service => {
       const processes = targets[name] ?? [];
       return processes[turn % processes.length]!;
@@ -711,8 +741,28 @@ async function main(): Promise<void> {
       };
     }
     const limitsComparison = compare(cycles, 'gateway, Redis limits', 'gateway (miss)');
-    const budgetsComparison = compare(cycles, 'gateway, Redis limits+budgets+caps', 'gateway, Redis limits');
-    const localBudgetsComparison = compare(cycles, 'gateway, budgets+caps (in process)', 'gateway (miss)');
+    // Issue 20's bound: the budgeted request against the same request without budgets and caps; and, as
+    // before 2026-12-04, against the plain chat request (another key and an unpriced model as well).
+    const budgetsComparison = compare(
+      cycles,
+      'gateway, Redis limits+budgets+caps',
+      'gateway, Redis limits, priced, no budgets or caps',
+    );
+    const localBudgetsComparison = compare(
+      cycles,
+      'gateway, budgets+caps (in process)',
+      'gateway, priced, no budgets or caps (in process)',
+    );
+    const budgetsOverPlainComparison = compare(
+      cycles,
+      'gateway, Redis limits+budgets+caps',
+      'gateway, Redis limits',
+    );
+    const localBudgetsOverPlainComparison = compare(
+      cycles,
+      'gateway, budgets+caps (in process)',
+      'gateway (miss)',
+    );
     const hitsComparison = compare(cycles, 'gateway, cache hits', 'gateway (miss)');
     const redisHitsComparison = compare(cycles, 'gateway, cache hits (Redis)', 'gateway (miss)');
     const observabilityComparison = compare(cycles, 'gateway (miss)', 'gateway, metrics+usage off');
@@ -767,11 +817,13 @@ async function main(): Promise<void> {
     );
     const budgeted = results['gateway, Redis limits+budgets+caps']!.c32;
     const localBudgeted = results['gateway, budgets+caps (in process)']!.c32;
+    const unbudgeted = results['gateway, Redis limits, priced, no budgets or caps']!.c32;
+    const localUnbudgeted = results['gateway, priced, no budgets or caps (in process)']!.c32;
     console.log(
-      `budgets and concurrency caps in process (no Redis, never reached) against none, interleaved: ${describe(localBudgetsComparison)} (target: within 10%); CPU ${Math.round(localBudgeted.cpuMicrosPerRequest)} against ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
+      `budgets and concurrency caps in process (no Redis, never reached) against the same request without them, interleaved: ${describe(localBudgetsComparison)} (target: within 10%); CPU ${Math.round(localBudgeted.cpuMicrosPerRequest)} against ${Math.round(localUnbudgeted.cpuMicrosPerRequest)} µs per request; against the plain chat request (another key, an unpriced model): ${describe(localBudgetsOverPlainComparison)}`,
     );
     console.log(
-      `budgets and concurrency caps (Redis, never reached) against Redis limits alone, interleaved: ${describe(budgetsComparison)} (target: within 10%); CPU ${Math.round(budgeted.cpuMicrosPerRequest)} against ${Math.round(limited.cpuMicrosPerRequest)} µs per request`,
+      `budgets and concurrency caps (Redis, never reached) against the same request with Redis limits alone, interleaved: ${describe(budgetsComparison)} (target: within 10%); CPU ${Math.round(budgeted.cpuMicrosPerRequest)} against ${Math.round(unbudgeted.cpuMicrosPerRequest)} µs per request; against the plain chat request with Redis limits: ${describe(budgetsOverPlainComparison)}`,
     );
     console.log(
       `cache hits against misses, interleaved: ${hitsComparison.ratio.toFixed(2)}× requests/s (95% interval ${hitsComparison.low.toFixed(2)}× to ${hitsComparison.high.toFixed(2)}×) (target: at least 2×); CPU ${Math.round(hits.cpuMicrosPerRequest)} against ${Math.round(observed.cpuMicrosPerRequest)} µs per request`,
@@ -812,8 +864,10 @@ async function main(): Promise<void> {
       sliceMs: SLICE_MS,
       comparisons: {
         limitsOverMiss: limitsComparison,
-        budgetsOverLimits: budgetsComparison,
-        localBudgetsOverMiss: localBudgetsComparison,
+        budgetsOverUnbudgeted: budgetsComparison,
+        localBudgetsOverUnbudgeted: localBudgetsComparison,
+        budgetsOverLimits: budgetsOverPlainComparison,
+        localBudgetsOverMiss: localBudgetsOverPlainComparison,
         hitsOverMiss: hitsComparison,
         redisHitsOverMiss: redisHitsComparison,
         missOverQuiet: observabilityComparison,

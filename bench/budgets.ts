@@ -1,14 +1,15 @@
 /**
  * npm run bench -- --budgets [--seconds S] [--processes N]: issue 20's comparison alone, in about a
  * minute instead of the full benchmark's eight: budgets and concurrency caps in Redis (never reached)
- * against Redis limits alone. Each of N gateway processes (default 2, all pinned to CPU 1 when pinning,
- * one running at a time) serves both requests: the plain one (key `bench`, model `bench`) and the
- * budgeted one (key `budgeted` with a budget in dollars, one in tokens and a concurrency cap, model
- * `capped` whose backend has a cap), alternating in slices of 100 ms at 32 requests in flight, so
- * the VM's swings fall on both alike. Prints requests/s and CPU per request of each, per process and
+ * against Redis limits alone. Each of N gateway processes (default 2, all pinned to CPU 1 when
+ * pinning, one running at a time) serves both requests: the control (key `unbudgeted`, model `priced`:
+ * the same price as the budgeted one's, a backend without a cap; BENCH_PLAIN=1: the plain chat request,
+ * key `bench` and model `bench`, instead) and the budgeted one (key `budgeted` with a budget in
+ * dollars, one in tokens and a concurrency cap, model `capped` whose backend has a cap), alternating in
+ * slices of 100 ms at 32 requests in flight, so the VM's swings fall on both alike. Prints requests/s and CPU per request of each, per process and
  * in all. The cache is off (every request identical: hits would skip the budgets). BENCH_PROFILE=DIR
  * writes each process's CPU profile there (node --cpu-prof); BENCH_DEBUG=1 prints the first answers and
- * Redis's command statistics; BENCH_ONLY=0 (plain) or 1 (budgeted) runs one of the two alone;
+ * Redis's command statistics; BENCH_ONLY=0 (control) or 1 (budgeted) runs one of the two alone;
  * BENCH_PART=budgets, caps or none gives the budgeted request's key and backend only that part;
  * BENCH_GAP_MS=N stops the process for N ms after each slice, as the full run's other targets do;
  * BENCH_NODE_ARGS="…" adds Node options to the gateways (--perf-prof, --trace-gc); BENCH_TIMELINE=FILE
@@ -38,6 +39,8 @@ import {
 } from './soak.js';
 
 const BUDGETED_KEY = 'sk-gw-budgetedBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
+/** The budgeted request's control: a key without budgets or cap, a model of the same price (bench.ts). */
+const UNBUDGETED_KEY = 'sk-gw-unbudgetedUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUU';
 const SLICE_MS = FOCUSED_SLICE_MS;
 type Tally = FocusedTally & { byThread?: Map<string, number> };
 
@@ -79,9 +82,11 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
               url: `${upstream.url}/v1`,
               ...(part.caps ? { max_concurrency: 100_000 } : {}),
             },
+            { name: 'uncapped', type: 'openai', url: `${upstream.url}/v1` },
           ],
           models: [
             { name: 'capped', targets: [{ backend: 'capped', model: 'bench' }] },
+            { name: 'priced', targets: [{ backend: 'uncapped', model: 'bench' }] },
             { name: '*', targets: [{ backend: 'upstream' }] },
           ],
           auth: {
@@ -101,10 +106,16 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
                     }
                   : {}),
               },
+              { id: 'unbudgeted', sha256: sha256Hex(UNBUDGETED_KEY) },
             ],
           },
           cache: { enabled: false },
-          usage: { prices: [{ model: 'capped', prompt_per_million: 0.15, completion_per_million: 0.6 }] },
+          usage: {
+            prices: [
+              { model: 'capped', prompt_per_million: 0.15, completion_per_million: 0.6 },
+              { model: 'priced', prompt_per_million: 0.15, completion_per_million: 0.6 },
+            ],
+          },
         }),
       );
       const gateway = await startNode(
@@ -118,7 +129,10 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
     const body = (model: string): string =>
       JSON.stringify({ model, messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 16 });
     const variants = [
-      { name: 'Redis limits', key: BENCH_KEY, model: 'bench' },
+      // BENCH_PLAIN=1: the plain chat request instead (another key, an unpriced model), as before 2026-12-04.
+      process.env['BENCH_PLAIN'] === '1'
+        ? { name: 'Redis limits', key: BENCH_KEY, model: 'bench' }
+        : { name: 'Redis limits, no budgets or caps', key: UNBUDGETED_KEY, model: 'priced' },
       { name: 'Redis limits+budgets+caps', key: BUDGETED_KEY, model: 'capped' },
     ];
     const loads = gateways.map((gateway) =>
@@ -222,7 +236,7 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
         `variant ${only}: ${Math.round(sum(only).requests / sum(only).seconds)} req/s, CPU ${Math.round((sum(only).cpuSeconds / sum(only).requests) * 1e6)} µs/request`,
       );
     if (byThread)
-      for (const [variant, name] of ['plain', 'budgeted'].entries())
+      for (const [variant, name] of ['control', 'budgeted'].entries())
         if (only === null || only === variant)
           console.log(
             `threads, ${name} (CPU µs per request): ${describeThreads(tallies.map((process) => process[variant]!))}`,
