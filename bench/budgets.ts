@@ -15,7 +15,8 @@
  * BENCH_NODE_ARGS="…" adds Node options to the gateways (--perf-prof, --trace-gc); BENCH_TIMELINE=FILE
  * writes each measured slice (pid, variant, start and end in CLOCK_MONOTONIC ns, requests), to split a
  * `perf record -k CLOCK_MONOTONIC` of the gateways by slice; BENCH_GATEWAY_LOG=DIR keeps each
- * gateway's log lines (soak.ts); BENCH_THREADS=1 adds each thread's CPU per request, by thread name.
+ * gateway's log lines (soak.ts); BENCH_THREADS=1 adds each thread's CPU per request, by thread name;
+ * BENCH_IN_PROCESS=1 runs the gateways without Redis (the in-process ledger and slots, no rate limits).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -56,6 +57,8 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
   const gapMs = Number(process.env['BENCH_GAP_MS'] ?? 0);
   /** BENCH_THREADS=1: CPU per request of each thread (by name) too. */
   const byThread = process.env['BENCH_THREADS'] === '1';
+  /** BENCH_IN_PROCESS=1: the gateways without Redis (budgets and slots in process, no rate limits). */
+  const inProcess = process.env['BENCH_IN_PROCESS'] === '1';
   const part = {
     budgets: partName !== 'caps' && partName !== 'none',
     caps: partName !== 'budgets' && partName !== 'none',
@@ -72,8 +75,8 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
         configPath,
         JSON.stringify({
           server: { host: '127.0.0.1', port: 0, state_dir: join(workDir, `state-${index}`) },
-          redis: { url: redis.url },
-          rate_limit: { default: UNREACHED_LIMITS },
+          // BENCH_IN_PROCESS=1: no Redis (the in-process ledger and slots), no rate limits.
+          ...(inProcess ? {} : { redis: { url: redis.url }, rate_limit: { default: UNREACHED_LIMITS } }),
           backends: [
             { name: 'upstream', type: 'openai', url: `${upstream.url}/v1` },
             {
@@ -131,9 +134,17 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
     const variants = [
       // BENCH_PLAIN=1: the plain chat request instead (another key, an unpriced model), as before 2026-12-04.
       process.env['BENCH_PLAIN'] === '1'
-        ? { name: 'Redis limits', key: BENCH_KEY, model: 'bench' }
-        : { name: 'Redis limits, no budgets or caps', key: UNBUDGETED_KEY, model: 'priced' },
-      { name: 'Redis limits+budgets+caps', key: BUDGETED_KEY, model: 'capped' },
+        ? { name: inProcess ? 'plain' : 'Redis limits', key: BENCH_KEY, model: 'bench' }
+        : {
+            name: inProcess ? 'no budgets or caps' : 'Redis limits, no budgets or caps',
+            key: UNBUDGETED_KEY,
+            model: 'priced',
+          },
+      {
+        name: inProcess ? 'budgets+caps (in process)' : 'Redis limits+budgets+caps',
+        key: BUDGETED_KEY,
+        model: 'capped',
+      },
     ];
     const loads = gateways.map((gateway) =>
       variants.map(
