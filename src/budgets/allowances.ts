@@ -282,9 +282,10 @@ export class Allowances {
 
   /**
    * Settles a local reservation: its amounts go back to the allowances and what `actual` counts on
-   * each of its counters is counted locally, sent with the next sync. Pushes each counter's spending before and after, as this instance sees it, onto `spent`
-   * as pairs (before, after) in the same order. False for a reservation settled before (or lapsed too
-   * long ago to be remembered): nothing changes.
+   * each of its counters is counted locally, sent with the next sync. Pushes each counter's spending
+   * before and after, as this instance sees it, onto `spent` as pairs (before, after) in the
+   * reservation's order. False for a reservation settled before (or lapsed too long ago to be
+   * remembered): nothing changes.
    */
   settle(hold: LocalHold, actual: ActualUsage, spent: number[]): boolean {
     const held = this.holds.delete(hold);

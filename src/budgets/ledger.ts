@@ -166,11 +166,6 @@ export function limitUnits(budget: Budget): number {
   return budget.unit === 'usd' ? Math.round(budget.limit * 1_000_000) : Math.floor(budget.limit);
 }
 
-/** The usage a line's budget counts. */
-export function usageUnits(budget: Budget, actual: ActualUsage): number {
-  return usageIn(budget.unit, actual);
-}
-
 /** The usage counted in a unit: whole micro-dollars or tokens, rounded up; 0 for nonsense. */
 export function usageIn(unit: Budget['unit'], actual: ActualUsage): number {
   const amount = unit === 'usd' ? actual.usdMicros : actual.tokens;

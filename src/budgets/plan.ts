@@ -172,9 +172,9 @@ export function statusFrom(
 }
 
 /**
- * Of the hard lines that do not fit (`states`: each counter's, by counterIndex, read before reserving), the one whose window resets last: the
- * request cannot pass before every one of them has room, so its Retry-After is the longest. Null when
- * all fit.
+ * Of the hard lines that do not fit (`states`: each counter's, by counterIndex, read before
+ * reserving), the one whose window resets last: the request cannot pass before every one of them has
+ * room, so its Retry-After is the longest. Null when all fit.
  */
 export function refusalOf(
   plan: Plan,
