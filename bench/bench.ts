@@ -123,6 +123,15 @@ interface BenchRequest {
 }
 
 const CHAT: BenchRequest = { path: '/v1/chat/completions', body, streamBody };
+/** The chat request to another model, sent with another key. */
+function chatWith(model: string, key: string): BenchRequest {
+  return {
+    ...CHAT,
+    body: body.replace('"model":"bench"', `"model":"${model}"`),
+    streamBody: streamBody.replace('"model":"bench"', `"model":"${model}"`),
+    key,
+  };
+}
 /**
  * Issue 20: a key with budgets (one in dollars, one in tokens) and a concurrency cap, to a model whose
  * backend has a concurrency cap, all never reached: reserve, settle, a key slot and a backend slot per
@@ -131,12 +140,7 @@ const CHAT: BenchRequest = { path: '/v1/chat/completions', body, streamBody };
  * may cost, while one process serving both requests in turn compares them alone.
  */
 const BUDGETED_KEY = 'sk-gw-budgetedBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
-const BUDGETED: BenchRequest = {
-  path: '/v1/chat/completions',
-  body: body.replace('"model":"bench"', '"model":"capped"'),
-  streamBody: streamBody.replace('"model":"bench"', '"model":"capped"'),
-  key: BUDGETED_KEY,
-};
+const BUDGETED = chatWith('capped', BUDGETED_KEY);
 /**
  * The BUDGETED request without the budgets and the caps, its control: a key with neither
  * (UNBUDGETED_KEY), to a model with the same price and a route of the same shape whose backend has no
@@ -145,12 +149,7 @@ const BUDGETED: BenchRequest = {
  * BENCH_PART=none against the plain request, 2026-12-04), which is not what the bound is about.
  */
 const UNBUDGETED_KEY = 'sk-gw-unbudgetedUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUU';
-const UNBUDGETED: BenchRequest = {
-  path: '/v1/chat/completions',
-  body: body.replace('"model":"bench"', '"model":"priced"'),
-  streamBody: streamBody.replace('"model":"bench"', '"model":"priced"'),
-  key: UNBUDGETED_KEY,
-};
+const UNBUDGETED = chatWith('priced', UNBUDGETED_KEY);
 /**
  * The same request in other protocols, on the miss path of the same gateway processes: what the
  * translation to and from the conversation model costs (issue 18).
