@@ -5,9 +5,10 @@ import {
   usageIn,
   type ActualUsage,
   type BudgetStatus,
+  type CounterPlan,
   type ReservedLine,
 } from './ledger.js';
-import { statusFrom, type CounterPlan, type CounterState } from './plan.js';
+import { statusFrom, type CounterState } from './plan.js';
 import { PRELUDE } from './redis-prelude.js';
 import type { WindowSpan } from './windows.js';
 
@@ -174,8 +175,6 @@ export interface Allowance {
  * reservation carries it (Reservation.local): settling needs no look-up by id.
  */
 export interface LocalHold {
-  /** The reservation's counters (their units: what settling counts). */
-  readonly counters: readonly CounterPlan[];
   readonly allowances: readonly Allowance[];
   readonly amounts: readonly number[];
   readonly expiresAt: number;
@@ -259,7 +258,7 @@ export class Allowances {
       allowance.holds++;
       allowances.push(allowance);
     }
-    const hold: LocalHold = { counters, allowances, amounts, expiresAt };
+    const hold: LocalHold = { allowances, amounts, expiresAt };
     this.holds.add(hold);
     return hold;
   }
@@ -282,12 +281,12 @@ export class Allowances {
 
   /**
    * Settles a local reservation: its amounts go back to the allowances and what `actual` counts on
-   * each of its counters is counted locally, sent with the next sync. Pushes each counter's spending
-   * before and after, as this instance sees it, onto `spent` as pairs (before, after) in the
-   * reservation's order. False for a reservation settled before (or lapsed too long ago to be
+   * each of its counters (`counters`: the reservation's, in its order) is counted locally, sent with
+   * the next sync. Pushes each counter's spending before and after, as this instance sees it, onto
+   * `spent` as pairs (before, after) in the same order. False for a reservation settled before (or lapsed too long ago to be
    * remembered): nothing changes.
    */
-  settle(hold: LocalHold, actual: ActualUsage, spent: number[]): boolean {
+  settle(hold: LocalHold, counters: readonly CounterPlan[], actual: ActualUsage, spent: number[]): boolean {
     const held = this.holds.delete(hold);
     const counted = held || this.lapsed.delete(hold);
     for (let index = 0; index < hold.allowances.length; index++) {
@@ -304,7 +303,7 @@ export class Allowances {
         // Expired before it was settled: its amounts went back then; its usage still counts, once.
         this.allowances.set(allowance.counter, allowance);
       }
-      const plan = hold.counters[index];
+      const plan = counters[index];
       const usage = plan === undefined ? 0 : usageIn(plan.unit, actual);
       allowance.unpushed += usage;
       spent.push(before, before + usage);

@@ -30,6 +30,16 @@ export interface ReservedLine {
   readonly counterIndex: number;
 }
 
+/** One counter a reservation touches: lines of the same scope, unit and window share it. */
+export interface CounterPlan {
+  readonly counter: string;
+  readonly window: WindowSpan;
+  /** Its lines' unit (they share it): the usage it counts. */
+  readonly unit: Budget['unit'];
+  /** The smallest limit of its hard lines; null when all are soft. */
+  readonly hardLimit: number | null;
+}
+
 /** A budget's state in its current window. Amounts in the budget's unit (micro-dollars for usd). */
 export interface BudgetStatus {
   readonly scope: BudgetScope;
@@ -50,7 +60,9 @@ export interface Reservation {
   /** Unique across instances. */
   readonly id: string;
   readonly lines: readonly ReservedLine[];
-  /** What it holds of each distinct counter, by ReservedLine.counterIndex (the budget's unit). */
+  /** Its lines' distinct counters, by ReservedLine.counterIndex (the plan's, shared). */
+  readonly counters: readonly CounterPlan[];
+  /** What it holds of each of them, in the same order (the budget's unit). */
   readonly amounts: readonly number[];
   /** After this (ms, the caller's clock) the reservation is released by itself. */
   readonly expiresAt: number;

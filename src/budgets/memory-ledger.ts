@@ -85,7 +85,10 @@ export class MemoryBudgetLedger implements BudgetLedger {
     const statuses: BudgetStatus[] = [];
     for (const line of plan.lines)
       statuses.push(statusOf(line.scope, line.budget, line.window, states[line.counterIndex] as Counter));
-    return { ok: true, reservation: { id, lines: plan.lines, amounts, expiresAt, statuses } };
+    return {
+      ok: true,
+      reservation: { id, lines: plan.lines, counters: plan.counters, amounts, expiresAt, statuses },
+    };
   }
 
   settle(reservation: Reservation, actual: ActualUsage): Promise<SettleResult> {
@@ -99,8 +102,8 @@ export class MemoryBudgetLedger implements BudgetLedger {
    */
   settleNow(reservation: Reservation, actual: ActualUsage): SettleResult {
     let counted = false;
-    for (const line of reservation.lines) {
-      const counter = this.counters.get(line.counter);
+    for (const { counter: name } of reservation.counters) {
+      const counter = this.counters.get(name);
       if (counter === undefined) continue;
       const held = counter.held.get(reservation.id);
       if (held !== undefined) {
@@ -110,14 +113,12 @@ export class MemoryBudgetLedger implements BudgetLedger {
       }
       if (counter.lapsed.size > 0 && counter.lapsed.delete(reservation.id)) counted = true;
     }
-    // Per counter (counterIndex), before and after; lines of one counter count the usage once (their
-    // unit is the same).
+    // Per counter, before and after: lines of one counter count the usage once.
     const spent: number[] = [];
-    for (const line of reservation.lines) {
-      if (spent.length > line.counterIndex * 2) continue;
-      const counter = this.counters.get(line.counter) ?? this.create(line.counter, line.window.end);
+    for (const { counter: name, window, unit } of reservation.counters) {
+      const counter = this.counters.get(name) ?? this.create(name, window.end);
       const before = counter.spent;
-      if (counted) counter.spent += usageIn(line.budget.unit, actual);
+      if (counted) counter.spent += usageIn(unit, actual);
       spent.push(before, counter.spent);
     }
     return { counted, lines: reservation.lines, spent };

@@ -7,8 +7,10 @@ import {
   type BudgetRefusal,
   type BudgetScope,
   type BudgetStatus,
+  type CounterPlan,
   type ReservedLine,
 } from './ledger.js';
+
 import type { WindowCalendar, WindowSpan } from './windows.js';
 
 /**
@@ -16,16 +18,6 @@ import type { WindowCalendar, WindowSpan } from './windows.js';
  * by counter, the check, the refusal chosen, statuses. A store only keeps `spent` and `reserved` per
  * counter.
  */
-
-/** One counter a reservation touches: lines of the same scope, unit and window share it. */
-export interface CounterPlan {
-  readonly counter: string;
-  readonly window: WindowSpan;
-  /** Its lines' unit (they share it): the usage it counts. */
-  readonly unit: Budget['unit'];
-  /** The smallest limit of its hard lines; null when all are soft. */
-  readonly hardLimit: number | null;
-}
 
 /** Spent and reserved of a counter, as a store read them. */
 export interface CounterState {

@@ -15,21 +15,13 @@ import {
   type BudgetLine,
   type BudgetScope,
   type BudgetStatus,
+  type CounterPlan,
   type Reservation,
   type ReserveResult,
   type SettleResult,
 } from './ledger.js';
 import type { LedgerOptions } from './memory-ledger.js';
-import {
-  amountsOf,
-  counterAt,
-  Planner,
-  refusalOf,
-  statusOf,
-  type CounterPlan,
-  type CounterState,
-  type Plan,
-} from './plan.js';
+import { amountsOf, counterAt, Planner, refusalOf, statusOf, type CounterState, type Plan } from './plan.js';
 import { TurnBatch } from '../state/turn-batch.js';
 import { Allowances, RECALL_WAIT_MS, type LocalHold } from './allowances.js';
 import { WindowCalendar, type WindowSpan } from './windows.js';
@@ -307,7 +299,10 @@ export class RedisBudgetLedger implements BudgetLedger {
   /** Reserved from this instance's allowances, or null when they cannot hold it (Redis must). */
   private fromAllowances({ plan, amounts, id, expiresAt }: Planned, now: number): ReserveResult | null {
     if (plan.counters.length === 0)
-      return { ok: true, reservation: { id, lines: plan.lines, amounts, expiresAt, statuses: [] } };
+      return {
+        ok: true,
+        reservation: { id, lines: plan.lines, counters: plan.counters, amounts, expiresAt, statuses: [] },
+      };
     const allowances = this.allowances;
     const local = allowances?.tryReserve(plan.counters, amounts, expiresAt, now) ?? null;
     if (allowances === null || local === null) return null;
@@ -315,14 +310,19 @@ export class RedisBudgetLedger implements BudgetLedger {
     for (const line of plan.lines) statuses.push(allowances.statusOf(local, line));
     return {
       ok: true,
-      reservation: { id, lines: plan.lines, amounts, expiresAt, statuses, local },
+      reservation: { id, lines: plan.lines, counters: plan.counters, amounts, expiresAt, statuses, local },
     };
   }
 
   settleLocally(reservation: Reservation, actual: ActualUsage): SettleResult | null {
     if (this.allowances === null || reservation.local === undefined) return null;
     const spent: number[] = [];
-    const counted = this.allowances.settle(reservation.local as LocalHold, actual, spent);
+    const counted = this.allowances.settle(
+      reservation.local as LocalHold,
+      reservation.counters,
+      actual,
+      spent,
+    );
     return { counted, lines: reservation.lines, spent };
   }
 
@@ -334,7 +334,10 @@ export class RedisBudgetLedger implements BudgetLedger {
     }
     const { plan, amounts, id, expiresAt } = planned;
     if (plan.counters.length === 0)
-      return { ok: true, reservation: { id, lines: plan.lines, amounts, expiresAt, statuses: [] } };
+      return {
+        ok: true,
+        reservation: { id, lines: plan.lines, counters: plan.counters, amounts, expiresAt, statuses: [] },
+      };
     const pending = { id, now, expiresAt, counters: plan.counters, amounts };
     let reply = await this.reservations.add(pending);
     if (Number(reply[0]) === 2) {
@@ -353,26 +356,22 @@ export class RedisBudgetLedger implements BudgetLedger {
     }
     return {
       ok: true,
-      reservation: { id, lines: plan.lines, amounts, expiresAt, statuses: statusesOf(plan, states) },
+      reservation: {
+        id,
+        lines: plan.lines,
+        counters: plan.counters,
+        amounts,
+        expiresAt,
+        statuses: statusesOf(plan, states),
+      },
     };
   }
 
   async settle(reservation: Reservation, actual: ActualUsage): Promise<SettleResult> {
     const local = this.settleLocally(reservation, actual);
     if (local !== null) return local;
-    // Per distinct counter (in counterIndex order), its window and unit from its first line.
-    const counters: CounterPlan[] = [];
-    const usages: number[] = [];
-    for (const line of reservation.lines) {
-      if (counters[line.counterIndex] !== undefined) continue;
-      counters[line.counterIndex] = {
-        counter: line.counter,
-        window: line.window,
-        unit: line.budget.unit,
-        hardLimit: null,
-      };
-      usages[line.counterIndex] = usageIn(line.budget.unit, actual);
-    }
+    const { counters } = reservation;
+    const usages = counters.map((counter) => usageIn(counter.unit, actual));
     if (counters.length === 0) return { counted: true, lines: [], spent: [] };
     const { counted, spent } = await this.settlements.add({ id: reservation.id, counters, usages });
     return { counted, lines: reservation.lines, spent };
