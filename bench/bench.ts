@@ -32,7 +32,10 @@ import { PrometheusMetrics } from '../src/observability/metrics.js';
 import { UsageRecorder } from '../src/usage/usage-recorder.js';
 import { cpuSeconds, SlicedTarget } from './sliced-load.js';
 import {
+  BENCH_KEY,
+  BUDGETED_KEY,
   PAUSED_GATEWAY_FLAGS,
+  UNBUDGETED_KEY,
   listeningLine,
   pinThread,
   portLine,
@@ -102,7 +105,6 @@ const warmupSeconds = quick ? 2 : 4;
 const REQUEST_LOG_OFF = 'gateway, request log off (its twin)';
 /** The target --against adds: the other build, on the miss path. */
 const BASELINE = 'baseline (miss), --against';
-const BENCH_KEY = 'sk-gw-benchAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const body = JSON.stringify({
   model: 'bench',
   messages: [{ role: 'user', content: 'Say hello' }],
@@ -139,7 +141,6 @@ function chatWith(model: string, key: string): BenchRequest {
  * two processes of one configuration differ by up to 10-15% on this VM, more than the 10% the budgets
  * may cost, while one process serving both requests in turn compares them alone.
  */
-const BUDGETED_KEY = 'sk-gw-budgetedBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
 const BUDGETED = chatWith('capped', BUDGETED_KEY);
 /**
  * The BUDGETED request without the budgets and the caps, its control: a key with neither
@@ -148,7 +149,6 @@ const BUDGETED = chatWith('capped', BUDGETED_KEY);
  * key, an unpriced model on the catch-all route): about 2% of requests/s by itself (`--budgets` with
  * BENCH_PART=none against the plain request, 2026-12-04), which is not what the bound is about.
  */
-const UNBUDGETED_KEY = 'sk-gw-unbudgetedUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUU';
 const UNBUDGETED = chatWith('priced', UNBUDGETED_KEY);
 /**
  * The same request in other protocols, on the miss path of the same gateway processes: what the
@@ -632,14 +632,13 @@ async function main(): Promise<void> {
       'gateway, cache hits (Redis)': gatewayRedisHits,
       ...protocolGateways,
     };
-    const requestOf = (name: string): BenchRequest =>
-      PROTOCOL_REQUESTS[name] ??
-      (name === 'gateway, budgets+caps (in process)' || name === 'gateway, Redis limits+budgets+caps'
-        ? BUDGETED
-        : name === 'gateway, priced, no budgets or caps (in process)' ||
-            name === 'gateway, Redis limits, priced, no budgets or caps'
-          ? UNBUDGETED
-          : CHAT);
+    const budgetRequests: Record<string, BenchRequest> = {
+      'gateway, budgets+caps (in process)': BUDGETED,
+      'gateway, Redis limits+budgets+caps': BUDGETED,
+      'gateway, priced, no budgets or caps (in process)': UNBUDGETED,
+      'gateway, Redis limits, priced, no budgets or caps': UNBUDGETED,
+    };
+    const requestOf = (name: string): BenchRequest => PROTOCOL_REQUESTS[name] ?? budgetRequests[name] ?? CHAT;
     const serverFor = (name: string, turn: number): Service => {
       const processes = targets[name] ?? [];
       return processes[turn % processes.length]!;

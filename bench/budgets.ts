@@ -6,8 +6,8 @@
  * the same price as the budgeted one's, a backend without a cap; BENCH_PLAIN=1: the plain chat request,
  * key `bench` and model `bench`, instead) and the budgeted one (key `budgeted` with a budget in
  * dollars, one in tokens and a concurrency cap, model `capped` whose backend has a cap), alternating in
- * slices of 100 ms at 32 requests in flight, so the VM's swings fall on both alike. Prints requests/s and CPU per request of each, per process and
- * in all. The cache is off (every request identical: hits would skip the budgets). BENCH_PROFILE=DIR
+ * slices of 100 ms at 32 requests in flight, so the VM's swings fall on both alike. Prints requests/s
+ * and CPU per request of each, per process and in all. The cache is off (every request identical: hits would skip the budgets). BENCH_PROFILE=DIR
  * writes each process's CPU profile there (node --cpu-prof); BENCH_DEBUG=1 prints the first answers and
  * Redis's command statistics; BENCH_ONLY=0 (control) or 1 (budgeted) runs one of the two alone;
  * BENCH_PART=budgets, caps or none gives the budgeted request's key and backend only that part;
@@ -24,6 +24,8 @@ import { sha256Hex } from '../src/auth/api-key.js';
 import { addThreadTimes, cpuSeconds, describeThreads, SlicedTarget, threadTimes } from './sliced-load.js';
 import {
   BENCH_KEY,
+  BUDGETED_KEY,
+  UNBUDGETED_KEY,
   UNREACHED_LIMITS,
   listeningLine,
   portLine,
@@ -39,9 +41,6 @@ import {
   type Service,
 } from './soak.js';
 
-const BUDGETED_KEY = 'sk-gw-budgetedBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
-/** The budgeted request's control: a key without budgets or cap, a model of the same price (bench.ts). */
-const UNBUDGETED_KEY = 'sk-gw-unbudgetedUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUU';
 const SLICE_MS = FOCUSED_SLICE_MS;
 type Tally = FocusedTally & { byThread?: Map<string, number> };
 

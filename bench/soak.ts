@@ -40,6 +40,10 @@ import { sha256Hex } from '../src/auth/api-key.js';
 import { startFlags } from '../scripts/start-flags.mjs';
 
 export const BENCH_KEY = 'sk-gw-benchAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+/** Issue 20's budgeted request's key (two budgets and a concurrency cap, never reached). */
+export const BUDGETED_KEY = 'sk-gw-budgetedBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
+/** Its control's key: no budgets, no cap. */
+export const UNBUDGETED_KEY = 'sk-gw-unbudgetedUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUU';
 /** Rate limits checked on every request and never reached (requests and tokens, so prompts are counted). */
 export const UNREACHED_LIMITS = { requests: '100000000/minute', tokens: '1000000000000/minute' };
 

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Budget } from '../config/config.js';
 import { withDeadline } from '../state/deadline.js';
 import type { RedisClient } from '../state/redis/redis-client.js';
-import { limitUnits, settledLines, type BudgetScope, type SettleResult } from './ledger.js';
+import { limitUnits, settledLines, spentAfterOf, type BudgetScope, type SettleResult } from './ledger.js';
 import type { WebhookSender } from './webhook.js';
 import type { WindowSpan } from './windows.js';
 
@@ -120,8 +120,7 @@ export class BudgetAlerts {
     let reached = false;
     for (const line of result.lines) {
       const limit = limitUnits(line.budget);
-      const spentAfter = result.spent[line.counterIndex * 2 + 1] ?? 0;
-      if (limit > 0 && spentAfter + 1e-6 >= lowest * limit) reached = true;
+      if (limit > 0 && spentAfterOf(result, line) + 1e-6 >= lowest * limit) reached = true;
     }
     return reached ? this.alert(result, thresholds, now) : DONE;
   }

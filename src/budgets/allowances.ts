@@ -283,8 +283,8 @@ export class Allowances {
    * Settles a local reservation: its amounts go back to the allowances and what `actual` counts on
    * each of its counters (`counters`: the reservation's, in its order) is counted locally, sent with
    * the next sync. Pushes each counter's spending before and after, as this instance sees it, onto
-   * `spent` as pairs (before, after) in the same order. False for a reservation settled before (or lapsed too long ago to be
-   * remembered): nothing changes.
+   * `spent` as pairs (before, after) in the same order. False for a reservation settled before (or
+   * lapsed too long ago to be remembered): nothing changes then.
    */
   settle(hold: LocalHold, counters: readonly CounterPlan[], actual: ActualUsage, spent: number[]): boolean {
     const held = this.holds.delete(hold);

@@ -115,13 +115,18 @@ export interface SettleResult {
   readonly spent: readonly number[];
 }
 
+/** A line's counter's spending after a settlement (SettleResult.spent's layout, read here only). */
+export function spentAfterOf(result: SettleResult, line: ReservedLine): number {
+  return result.spent[line.counterIndex * 2 + 1] ?? 0;
+}
+
 /** Each line of a settlement with its limit and its counter's spending before and after. */
 export function settledLines(result: SettleResult): SettledLine[] {
   return result.lines.map((line) => ({
     line,
     limit: limitUnits(line.budget),
     spentBefore: result.spent[line.counterIndex * 2] ?? 0,
-    spentAfter: result.spent[line.counterIndex * 2 + 1] ?? 0,
+    spentAfter: spentAfterOf(result, line),
   }));
 }
 

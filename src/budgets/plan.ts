@@ -10,7 +10,6 @@ import {
   type CounterPlan,
   type ReservedLine,
 } from './ledger.js';
-
 import type { WindowCalendar, WindowSpan } from './windows.js';
 
 /**

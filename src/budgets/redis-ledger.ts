@@ -371,8 +371,8 @@ export class RedisBudgetLedger implements BudgetLedger {
     const local = this.settleLocally(reservation, actual);
     if (local !== null) return local;
     const { counters } = reservation;
-    const usages = counters.map((counter) => usageIn(counter.unit, actual));
     if (counters.length === 0) return { counted: true, lines: [], spent: [] };
+    const usages = counters.map((counter) => usageIn(counter.unit, actual));
     const { counted, spent } = await this.settlements.add({ id: reservation.id, counters, usages });
     return { counted, lines: reservation.lines, spent };
   }
