@@ -896,8 +896,21 @@ describe('two gateways sharing one Redis', needsRedis, () => {
   });
 
   it('with Redis gone: a cached key keeps working, an unseen key gets 503 (not 401), the admin API 503', async () => {
+    // A's own announcements of the two creations come back through its subscription and forget those
+    // hashes: the cached key is used only after they have, or its cached record would be forgotten
+    // after its first use, and it would count as unseen once Redis is gone.
+    const announced = new Set<string>();
+    a.gateway.keyStore.subscribe((sha256) => {
+      if (sha256 !== null) announced.add(sha256);
+    });
     const cached = await createKey(a.url, { name: 'cached-on-a' }, secrets);
     const unseen = await createKey(a.url, { name: 'never-used' }, secrets);
+    const delivered = await poll(
+      () => Promise.resolve([cached.key, unseen.key].every((key) => announced.has(sha256Hex(key)))),
+      (both) => both,
+      5000,
+    );
+    assert.equal(delivered.value, true, "A's announcements of the new keys never came back");
     assertJson(await chat(a.url, cached.key));
 
     await redis.stop();
