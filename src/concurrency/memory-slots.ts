@@ -7,7 +7,7 @@ export type MemorySlotsOptions = Omit<SlotQueueOptions, 'poll'>;
  * Slots counted in this process: exact for one instance (no Redis). Nothing lapses: a lease is held
  * until released, and only releases free slots, so the queue needs no polling.
  */
-export class MemorySlots extends SlotQueue<readonly string[]> {
+export class MemorySlots extends SlotQueue<readonly SlotScope[]> {
   private readonly counts = new Map<string, number>();
 
   constructor(options: MemorySlotsOptions) {
@@ -26,31 +26,38 @@ export class MemorySlots extends SlotQueue<readonly string[]> {
     return this.tried(scopes, this.takeNow(scopes));
   }
 
-  protected take(scopes: readonly SlotScope[]): Promise<Attempt<readonly string[]>> {
+  protected take(scopes: readonly SlotScope[]): Promise<Attempt<readonly SlotScope[]>> {
     return Promise.resolve(this.takeNow(scopes));
   }
 
-  protected give(ids: readonly string[]): Promise<void> {
-    this.giveNow(ids);
+  protected give(scopes: readonly SlotScope[]): Promise<void> {
+    this.giveNow(scopes);
     return Promise.resolve();
   }
 
-  protected override giveNow(ids: readonly string[]): void {
-    for (const id of ids) {
+  /** The handle is the lease's own array of scopes (callers keep theirs): nothing is made per lease. */
+  protected override giveNow(scopes: readonly SlotScope[]): void {
+    for (let index = 0; index < scopes.length; index++) {
+      const id = (scopes[index] as SlotScope).id;
       const count = this.inFlight(id) - 1;
       if (count > 0) this.counts.set(id, count);
       else this.counts.delete(id);
     }
   }
 
-  private takeNow(scopes: readonly SlotScope[]): Attempt<readonly string[]> {
-    for (const scope of scopes) if (this.inFlight(scope.id) >= scope.limit) return this.full(scopes);
-    const ids = scopes.map((scope) => scope.id);
-    for (const id of ids) this.counts.set(id, this.inFlight(id) + 1);
-    return { kind: 'taken', handle: ids };
+  private takeNow(scopes: readonly SlotScope[]): Attempt<readonly SlotScope[]> {
+    for (let index = 0; index < scopes.length; index++) {
+      const scope = scopes[index] as SlotScope;
+      if (this.inFlight(scope.id) >= scope.limit) return this.full(scopes);
+    }
+    for (let index = 0; index < scopes.length; index++) {
+      const id = (scopes[index] as SlotScope).id;
+      this.counts.set(id, this.inFlight(id) + 1);
+    }
+    return { kind: 'taken', handle: scopes };
   }
 
-  private full(scopes: readonly SlotScope[]): Attempt<readonly string[]> {
+  private full(scopes: readonly SlotScope[]): Attempt<readonly SlotScope[]> {
     const full = scopes.filter((scope) => this.inFlight(scope.id) >= scope.limit).map((scope) => scope.id);
     return { kind: 'full', full };
   }

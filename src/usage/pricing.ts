@@ -98,37 +98,51 @@ export function costAt(rates: Rates, usage: PricedUsage): number {
 export class PriceTable {
   private readonly listByBackend = new Map<
     string,
-    { readonly bedrock: boolean; readonly prices: readonly ListPrice[] }
+    {
+      readonly bedrock: boolean;
+      readonly prices: readonly ListPrice[];
+      /** Each list price's rates, in the same order (made once: a lookup allocates nothing). */
+      readonly rates: readonly Rates[];
+    }
   >();
+  /** Each price's rates, in the order of `prices`. */
+  private readonly rates: readonly Rates[];
 
   constructor(
     private readonly prices: readonly ModelPrice[],
     backends: readonly Pick<BackendConfig, 'name' | 'type' | 'url'>[],
     listPrices: boolean,
   ) {
+    this.rates = prices.map(ratesOfConfig);
     if (!listPrices) return;
     for (const backend of backends) {
       const list = listPricesFor(backend.type, backend.url);
       if (list.length > 0)
-        this.listByBackend.set(backend.name, { bedrock: backend.type === 'bedrock', prices: list });
+        this.listByBackend.set(backend.name, {
+          bedrock: backend.type === 'bedrock',
+          prices: list,
+          rates: list.map(ratesOfList),
+        });
     }
   }
 
   /** The rates that apply to a request, or null when none does. */
   ratesFor(model: string, backend: string | null, upstreamModel: string | null): Rates | null {
-    for (const price of this.prices) {
+    for (let index = 0; index < this.prices.length; index++) {
+      const price = this.prices[index] as ModelPrice;
       if (price.backend !== undefined && price.backend !== backend) continue;
       if (
         matchesModelPattern(price.model, model) ||
         (upstreamModel !== null && matchesModelPattern(price.model, upstreamModel))
       )
-        return ratesOfConfig(price);
+        return this.rates[index] as Rates;
     }
     if (backend === null || upstreamModel === null) return null;
     const list = this.listByBackend.get(backend);
     if (list === undefined) return null;
     const id = list.bedrock ? bedrockModelId(upstreamModel) : upstreamModel;
-    for (const price of list.prices) if (matchesModelPattern(price.model, id)) return ratesOfList(price);
+    for (let index = 0; index < list.prices.length; index++)
+      if (matchesModelPattern((list.prices[index] as ListPrice).model, id)) return list.rates[index] as Rates;
     return null;
   }
 
