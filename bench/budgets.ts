@@ -7,8 +7,9 @@
  * key `bench` and model `bench`, instead) and the budgeted one (key `budgeted` with a budget in
  * dollars, one in tokens and a concurrency cap, model `capped` whose backend has a cap), alternating in
  * slices of 100 ms at 32 requests in flight, so the VM's swings fall on both alike. Prints requests/s
- * and CPU per request of each, per process and in all. The cache is off (every request identical: hits would skip the budgets). BENCH_PROFILE=DIR
- * writes each process's CPU profile there (node --cpu-prof); BENCH_DEBUG=1 prints the first answers and
+ * and CPU per request of each, per process and in all. The cache is off (every request identical: hits
+ * would skip the budgets). BENCH_PROFILE=DIR writes each process's CPU profile there (node
+ * --cpu-prof); BENCH_DEBUG=1 prints the first answers and
  * Redis's command statistics; BENCH_ONLY=0 (control) or 1 (budgeted) runs one of the two alone;
  * BENCH_PART=budgets, caps or none gives the budgeted request's key and backend only that part;
  * BENCH_GAP_MS=N stops the process for N ms after each slice, as the full run's other targets do;

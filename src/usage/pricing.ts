@@ -96,53 +96,48 @@ export function costAt(rates: Rates, usage: PricedUsage): number {
  * Lookups are a short scan of patterns; a request does one, when it finishes.
  */
 export class PriceTable {
+  /** usage.prices with each price's rates, made once: a lookup allocates nothing. */
+  private readonly priced: readonly { readonly price: ModelPrice; readonly rates: Rates }[];
   private readonly listByBackend = new Map<
     string,
     {
       readonly bedrock: boolean;
-      readonly prices: readonly ListPrice[];
-      /** Each list price's rates, in the same order (made once: a lookup allocates nothing). */
-      readonly rates: readonly Rates[];
+      readonly prices: readonly { readonly price: ListPrice; readonly rates: Rates }[];
     }
   >();
-  /** Each price's rates, in the order of `prices`. */
-  private readonly rates: readonly Rates[];
 
   constructor(
-    private readonly prices: readonly ModelPrice[],
+    prices: readonly ModelPrice[],
     backends: readonly Pick<BackendConfig, 'name' | 'type' | 'url'>[],
     listPrices: boolean,
   ) {
-    this.rates = prices.map(ratesOfConfig);
+    this.priced = prices.map((price) => ({ price, rates: ratesOfConfig(price) }));
     if (!listPrices) return;
     for (const backend of backends) {
       const list = listPricesFor(backend.type, backend.url);
       if (list.length > 0)
         this.listByBackend.set(backend.name, {
           bedrock: backend.type === 'bedrock',
-          prices: list,
-          rates: list.map(ratesOfList),
+          prices: list.map((price) => ({ price, rates: ratesOfList(price) })),
         });
     }
   }
 
   /** The rates that apply to a request, or null when none does. */
   ratesFor(model: string, backend: string | null, upstreamModel: string | null): Rates | null {
-    for (let index = 0; index < this.prices.length; index++) {
-      const price = this.prices[index] as ModelPrice;
+    for (const { price, rates } of this.priced) {
       if (price.backend !== undefined && price.backend !== backend) continue;
       if (
         matchesModelPattern(price.model, model) ||
         (upstreamModel !== null && matchesModelPattern(price.model, upstreamModel))
       )
-        return this.rates[index] as Rates;
+        return rates;
     }
     if (backend === null || upstreamModel === null) return null;
     const list = this.listByBackend.get(backend);
     if (list === undefined) return null;
     const id = list.bedrock ? bedrockModelId(upstreamModel) : upstreamModel;
-    for (let index = 0; index < list.prices.length; index++)
-      if (matchesModelPattern((list.prices[index] as ListPrice).model, id)) return list.rates[index] as Rates;
+    for (const { price, rates } of list.prices) if (matchesModelPattern(price.model, id)) return rates;
     return null;
   }
 
