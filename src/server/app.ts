@@ -78,6 +78,12 @@ import { UiSessions } from '../ui/ui-sessions.js';
 
 /** When the grace period ends: how long the requests it cut off have to send their 503. */
 const ANSWER_AFTER_GRACE_MS = 1_000;
+/**
+ * How long listen() waits for the Redis connections' first attempt. The first requests would otherwise
+ * find them still connecting: their Redis calls fail at once (nothing is queued while connecting), and
+ * rate_limit.on_store_error admits them per instance or refuses them with 503.
+ */
+const REDIS_FIRST_CONNECTION_MS = 5_000;
 
 /** Who a request is from when auth.enabled is false. */
 const ANONYMOUS: KeyRecord = {
@@ -584,6 +590,12 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Gatewa
       reloader = run;
     },
     async listen() {
+      const connecting = await stores.connected(REDIS_FIRST_CONNECTION_MS);
+      if (connecting.length > 0)
+        logger.warn(
+          { connections: connecting, on_store_error: config.rateLimit.onStoreError },
+          'Redis is not ready: serving anyway; rate_limit.on_store_error decides until it is',
+        );
       await app.listen({ host: config.server.host, port: config.server.port });
       if (prometheus !== null && config.metrics.port !== null) {
         const listening = await listenMetrics(

@@ -5,7 +5,13 @@ import type { GatewayConfig } from '../config/config.js';
 import type { ReadinessCheck } from '../server/context.js';
 import { MemoryCacheStore, RedisCacheStore, type CacheStore } from '../cache/cache-store.js';
 import { EmbeddedStore } from './embedded/embedded-store.js';
-import { checkRedis, createStateClient, createSubscriber, type RedisClient } from './redis/redis-client.js';
+import {
+  checkRedis,
+  createStateClient,
+  createSubscriber,
+  firstConnection,
+  type RedisClient,
+} from './redis/redis-client.js';
 import type { ChangeSubscriber } from './redis/cluster-subscriber.js';
 import { RedisKeyStore } from './redis/redis-key-store.js';
 import { RedisTeamStore } from './redis/redis-team-store.js';
@@ -51,6 +57,11 @@ export interface Stores {
   readonly kv: KeyValueStore;
   /** Readiness checks of the stores, each bounded by a short timeout. */
   check(): Promise<Record<string, ReadinessCheck>>;
+  /**
+   * Waits, at most `timeoutMs`, for each Redis connection's first attempt to connect; resolves with
+   * those not ready then (empty without Redis), as "<name>: <status>".
+   */
+  connected(timeoutMs: number): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -76,6 +87,7 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
           });
         }
       },
+      connected: () => Promise.resolve([]),
       close: () => embedded.close(),
     };
   }
@@ -124,6 +136,18 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
         }
       }
       return { state_store: result, redis: result };
+    },
+    async connected(timeoutMs) {
+      const connections = [
+        ['keys', redis],
+        ['rate limit', limiterRedis],
+        ['budgets and slots', spendingRedis],
+        ['usage', usageRedis],
+      ] as const;
+      const statuses = await Promise.all(connections.map(([, client]) => firstConnection(client, timeoutMs)));
+      return connections.flatMap(([name], index) =>
+        statuses[index] === 'ready' ? [] : [`${name}: ${statuses[index]}`],
+      );
     },
     async close() {
       await keys.close();

@@ -13,6 +13,8 @@ export class StallingProxy {
   private readonly sockets = new Set<Socket>();
   private readonly resumers = new Set<() => void>();
   port = 0;
+  /** Connections accepted so far. */
+  accepted = 0;
 
   constructor(
     private readonly targetHost: string,
@@ -21,6 +23,7 @@ export class StallingProxy {
 
   async start(): Promise<number> {
     const server = createServer((client) => {
+      this.accepted++;
       const upstream = connect(this.targetPort, this.targetHost);
       this.sockets.add(client).add(upstream);
       const pipe = (from: Socket, to: Socket): void => {

@@ -207,6 +207,29 @@ function logErrors(emitter: EventEmitter, logger: Logger): void {
 }
 
 /**
+ * Waits until a new client has made its first connection ('ready'), failed its first attempt (it
+ * then reconnects in the background), or `timeoutMs` passed; resolves with its status then. The hot
+ * path's commands are never queued while a client connects (hotPathOptions): a request served before
+ * this would fail its Redis calls at once.
+ */
+export function firstConnection(client: RedisClient, timeoutMs: number): Promise<string> {
+  const settled = (): boolean => client.status !== 'wait' && !client.status.startsWith('connect');
+  if (settled()) return Promise.resolve(client.status);
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      for (const event of FIRST_CONNECTION_EVENTS) client.off(event, done);
+      resolve(client.status);
+    };
+    const timer = setTimeout(done, timeoutMs);
+    for (const event of FIRST_CONNECTION_EVENTS) client.on(event, done);
+  });
+}
+
+/** A client's first attempt is over at one of these. */
+const FIRST_CONNECTION_EVENTS = ['ready', 'close', 'end'] as const;
+
+/**
  * Readiness of a client, bounded by `timeoutMs`: PING for one server (by URL or through Sentinel); for
  * a cluster, the client is connected, the cluster reports `cluster_state:ok` (every slot served), and
  * every master the client knows answers PING.
