@@ -32,6 +32,7 @@ import { PrometheusMetrics } from '../src/observability/metrics.js';
 import { UsageRecorder } from '../src/usage/usage-recorder.js';
 import { cpuSeconds, SlicedTarget } from './sliced-load.js';
 import {
+  BENCH_BUDGETS,
   BENCH_KEY,
   BUDGETED_KEY,
   PAUSED_GATEWAY_FLAGS,
@@ -483,10 +484,7 @@ async function main(): Promise<void> {
                         id: 'budgeted',
                         sha256: sha256Hex(BUDGETED_KEY),
                         max_concurrency: 100_000,
-                        budgets: [
-                          { usd: 1_000_000_000, window: 'day' },
-                          { tokens: 1_000_000_000_000, window: 'month' },
-                        ],
+                        budgets: BENCH_BUDGETS,
                       },
                       { id: 'unbudgeted', sha256: sha256Hex(UNBUDGETED_KEY) },
                     ]

@@ -17,13 +17,16 @@
  * writes each measured slice (pid, variant, start and end in CLOCK_MONOTONIC ns, requests), to split a
  * `perf record -k CLOCK_MONOTONIC` of the gateways by slice; BENCH_GATEWAY_LOG=DIR keeps each
  * gateway's log lines (soak.ts); BENCH_THREADS=1 adds each thread's CPU per request, by thread name;
- * BENCH_IN_PROCESS=1 runs the gateways without Redis (the in-process ledger and slots, no rate limits).
+ * BENCH_IN_PROCESS=1 runs the gateways without Redis (the in-process ledger and slots, no rate limits);
+ * BENCH_SPLIT_MS=N prints requests/s in each slice's first N ms apart from the rest (what a process pays
+ * as it resumes); BENCH_HUGE_BUDGETS=1 gives the budgeted key the budgets used before 2026-12-04 (soak.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Hex } from '../src/auth/api-key.js';
 import { addThreadTimes, cpuSeconds, describeThreads, SlicedTarget, threadTimes } from './sliced-load.js';
 import {
+  BENCH_BUDGETS,
   BENCH_KEY,
   BUDGETED_KEY,
   UNBUDGETED_KEY,
@@ -43,7 +46,7 @@ import {
 } from './soak.js';
 
 const SLICE_MS = FOCUSED_SLICE_MS;
-type Tally = FocusedTally & { byThread?: Map<string, number> };
+type Tally = FocusedTally & { byThread?: Map<string, number>; early?: number; earlySeconds?: number };
 
 export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
   const tag = 'bench --budgets';
@@ -55,6 +58,8 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
   const partName = process.env['BENCH_PART'];
   /** BENCH_GAP_MS=N: the process is stopped N ms after each slice (the full run's pauses). */
   const gapMs = Number(process.env['BENCH_GAP_MS'] ?? 0);
+  /** BENCH_SPLIT_MS=N: requests/s in each slice's first N ms and in the rest, apart. */
+  const splitMs = Number(process.env['BENCH_SPLIT_MS'] ?? 0);
   /** BENCH_THREADS=1: CPU per request of each thread (by name) too. */
   const byThread = process.env['BENCH_THREADS'] === '1';
   /** BENCH_IN_PROCESS=1: the gateways without Redis (budgets and slots in process, no rate limits). */
@@ -102,10 +107,7 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
                 ...(part.caps ? { max_concurrency: 100_000 } : {}),
                 ...(part.budgets
                   ? {
-                      budgets: [
-                        { usd: 1_000_000_000, window: 'day' },
-                        { tokens: 1_000_000_000_000, window: 'month' },
-                      ],
+                      budgets: BENCH_BUDGETS,
                     }
                   : {}),
               },
@@ -206,6 +208,11 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
             addThreadTimes((tally.byThread ??= new Map()), gateway.child.pid, threadsBefore);
           tally.requests += slice.requests;
           tally.seconds += slice.seconds;
+          if (splitMs > 0) {
+            const early = slice.ends.filter((end) => end < splitMs).length;
+            tally.early = (tally.early ?? 0) + early;
+            tally.earlySeconds = (tally.earlySeconds ?? 0) + Math.min(splitMs / 1000, slice.seconds);
+          }
           if (gapMs > 0) {
             // As in the full run, where each process waits (stopped) while the other targets run.
             gateway.child.kill('SIGSTOP');
@@ -246,6 +253,24 @@ export async function runBudgetsBench(options: FocusedOptions): Promise<void> {
       console.log(
         `variant ${only}: ${Math.round(sum(only).requests / sum(only).seconds)} req/s, CPU ${Math.round((sum(only).cpuSeconds / sum(only).requests) * 1e6)} µs/request`,
       );
+    if (splitMs > 0 && only === null) {
+      const phases = (variant: number): [number, number] => {
+        let early = 0;
+        let earlySeconds = 0;
+        for (const process of tallies) {
+          early += process[variant]!.early ?? 0;
+          earlySeconds += process[variant]!.earlySeconds ?? 0;
+        }
+        const all = sum(variant);
+        return [early / earlySeconds, (all.requests - early) / (all.seconds - earlySeconds)];
+      };
+      const [controlEarly, controlLate] = phases(0);
+      const [budgetedEarly, budgetedLate] = phases(1);
+      const percent = (a: number, b: number): string => ((b / a - 1) * 100).toFixed(1);
+      console.log(
+        `first ${splitMs} ms of each slice: ${Math.round(controlEarly)} → ${Math.round(budgetedEarly)} req/s (${percent(controlEarly, budgetedEarly)}%); the rest: ${Math.round(controlLate)} → ${Math.round(budgetedLate)} req/s (${percent(controlLate, budgetedLate)}%)`,
+      );
+    }
     if (byThread)
       for (const [variant, name] of ['control', 'budgeted'].entries())
         if (only === null || only === variant)

@@ -23,6 +23,8 @@ export interface SliceResult {
   readonly seconds: number;
   /** Each answer's time from request to complete answer, in ms. */
   readonly latencies: readonly number[];
+  /** When each answer was complete, in ms from the slice's start. */
+  readonly ends: readonly number[];
 }
 
 /**
@@ -177,6 +179,7 @@ export class SlicedTarget {
    */
   slice(milliseconds: number): Promise<SliceResult> {
     const latencies: number[] = [];
+    const ends: number[] = [];
     const started = performance.now();
     const until = started + milliseconds;
     return new Promise((resolve, reject) => {
@@ -195,9 +198,10 @@ export class SlicedTarget {
           }
           const now = performance.now();
           latencies.push(now - sent);
+          ends.push(now - started);
           if (now < until) next(connection);
           else if (inFlight === 0)
-            resolve({ requests: latencies.length, seconds: (now - started) / 1000, latencies });
+            resolve({ requests: latencies.length, seconds: (now - started) / 1000, latencies, ends });
         });
       };
       for (const connection of this.connections) next(connection);

@@ -44,6 +44,22 @@ export const BENCH_KEY = 'sk-gw-benchAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 export const BUDGETED_KEY = 'sk-gw-budgetedBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
 /** Its control's key: no budgets, no cap. */
 export const UNBUDGETED_KEY = 'sk-gw-unbudgetedUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUU';
+/**
+ * The budgeted key's budgets: a day's dollars and a month's tokens, never reached (a full run's budgeted
+ * requests spend a few dollars and tens of millions of tokens at most) and of a size a user sets for a
+ * busy key. BENCH_HUGE_BUDGETS=1: a million times larger (1e9 USD, 1e12 tokens, as before 2026-12-04),
+ * whose amounts are past V8's small integers (2^30) and so are heap numbers wherever they are stored.
+ */
+export const BENCH_BUDGETS: readonly Record<string, unknown>[] =
+  process.env['BENCH_HUGE_BUDGETS'] === '1'
+    ? [
+        { usd: 1_000_000_000, window: 'day' },
+        { tokens: 1_000_000_000_000, window: 'month' },
+      ]
+    : [
+        { usd: 1000, window: 'day' },
+        { tokens: 1_000_000_000, window: 'month' },
+      ];
 /** Rate limits checked on every request and never reached (requests and tokens, so prompts are counted). */
 export const UNREACHED_LIMITS = { requests: '100000000/minute', tokens: '1000000000000/minute' };
 
