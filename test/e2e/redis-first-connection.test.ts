@@ -65,7 +65,11 @@ describe(
         });
         // Every connection of the gateway (keys, pub/sub, rate limit, budgets and slots, usage) reached
         // the proxy, and none has had an answer.
-        while (proxy.accepted < 5) await delay(10);
+        const until = Date.now() + 10_000;
+        while (proxy.accepted < 5) {
+          assert.ok(Date.now() < until, `${proxy.accepted} connections reached Redis within 10 s`);
+          await delay(10);
+        }
         // Long enough for listen() to have returned, had it not waited.
         await delay(100);
         assert.equal(started, false, 'listen() returned while every Redis connection was still connecting');
