@@ -19,7 +19,7 @@
  * gateway's log lines (soak.ts); BENCH_THREADS=1 adds each thread's CPU per request, by thread name;
  * BENCH_IN_PROCESS=1 runs the gateways without Redis (the in-process ledger and slots, no rate limits);
  * BENCH_SPLIT_MS=N prints requests/s in each slice's first N ms apart from the rest (what a process pays
- * as it resumes); BENCH_HUGE_BUDGETS=1 gives the budgeted key the budgets used before 2026-12-04 (soak.ts).
+ * as it resumes); BENCH_HUGE_BUDGETS=1 gives the budgeted key the budgets used until 2026-12-04 (soak.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

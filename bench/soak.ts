@@ -47,7 +47,7 @@ export const UNBUDGETED_KEY = 'sk-gw-unbudgetedUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUU
 /**
  * The budgeted key's budgets: a day's dollars and a month's tokens, never reached (a full run's budgeted
  * requests spend a few dollars and tens of millions of tokens at most) and of a size a user sets for a
- * busy key. BENCH_HUGE_BUDGETS=1: a million times larger (1e9 USD, 1e12 tokens, as before 2026-12-04),
+ * busy key. BENCH_HUGE_BUDGETS=1: a million times larger (1e9 USD, 1e12 tokens, as until 2026-12-04),
  * whose amounts are past V8's small integers (2^30) and so are heap numbers wherever they are stored.
  */
 export const BENCH_BUDGETS: readonly Record<string, unknown>[] =
