@@ -113,6 +113,12 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
     commandTimeoutMs: config.rateLimit.storeTimeoutMs + 1000,
   });
   const usageRedis = createStateClient(redisConfig, { logger, commandTimeoutMs: USAGE_TIMEOUT_MS });
+  /** The connections beside the key store's, by name (readiness and the first connection name them). */
+  const others = [
+    ['rate limit', limiterRedis],
+    ['budgets and slots', spendingRedis],
+    ['usage', usageRedis],
+  ] as const;
   return {
     keys,
     teams: new RedisTeamStore(redis, subscriber, logger, KEY_LOOKUP_TIMEOUT_MS),
@@ -126,11 +132,7 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
       let result = await checkRedis(redis, READINESS_TIMEOUT_MS);
       // The other connections reconnect on their own: while one is down, limits would fall back to
       // per-instance counting (or usage would wait), so readiness waits for them too.
-      for (const [name, client] of [
-        ['rate limit', limiterRedis],
-        ['budgets and slots', spendingRedis],
-        ['usage', usageRedis],
-      ] as const) {
+      for (const [name, client] of others) {
         if (result.status === 'ok' && client.status !== 'ready') {
           result = { status: 'error', detail: `the ${name} connection is ${client.status}` };
         }
@@ -138,12 +140,7 @@ export function openStores(config: GatewayConfig, logger: Logger): Stores {
       return { state_store: result, redis: result };
     },
     async connected(timeoutMs) {
-      const connections = [
-        ['keys', redis],
-        ['rate limit', limiterRedis],
-        ['budgets and slots', spendingRedis],
-        ['usage', usageRedis],
-      ] as const;
+      const connections = [['keys', redis], ...others] as const;
       const statuses = await Promise.all(connections.map(([, client]) => firstConnection(client, timeoutMs)));
       return connections.flatMap(([name], index) =>
         statuses[index] === 'ready' ? [] : [`${name}: ${statuses[index]}`],

@@ -213,8 +213,7 @@ function logErrors(emitter: EventEmitter, logger: Logger): void {
  * this would fail its Redis calls at once.
  */
 export function firstConnection(client: RedisClient, timeoutMs: number): Promise<string> {
-  const settled = (): boolean => client.status !== 'wait' && !client.status.startsWith('connect');
-  if (settled()) return Promise.resolve(client.status);
+  if (client.status !== 'wait' && !client.status.startsWith('connect')) return Promise.resolve(client.status);
   return new Promise((resolve) => {
     const done = (): void => {
       clearTimeout(timer);
