@@ -25,4 +25,21 @@ describe('MemoryBudgetLedger', () => {
     const [gone] = await ledger.status('key:a', [budget], now);
     assert.equal(gone?.spent, 0);
   });
+
+  it('counts a lapsed reservation settled late once, and never gives its amount back twice', async () => {
+    const ledger = new MemoryBudgetLedger({ timeZone: () => 'UTC', reservationTtlMs: () => 1000 });
+    const budget = { unit: 'tokens', limit: 100, window: 'day', soft: false } as const;
+    const now = Date.parse('2030-01-01T10:30:00Z');
+    const lapsing = ledger.reserveNow([{ scope: 'key:a', budget, amount: 60 }], now);
+    assert.ok(lapsing.ok);
+    // Lapsed at its expiry: its 60 are free again, once.
+    const next = ledger.reserveNow([{ scope: 'key:a', budget, amount: 40 }], now + 1000);
+    assert.ok(next.ok);
+    assert.equal(ledger.settleNow(lapsing.reservation, { usdMicros: 0, tokens: 7 }).counted, true);
+    assert.equal(ledger.settleNow(lapsing.reservation, { usdMicros: 0, tokens: 7 }).counted, false);
+    const [status] = await ledger.status('key:a', [budget], now + 1000);
+    assert.deepEqual([status?.spent, status?.reserved], [7, 40]);
+    assert.equal(ledger.reserveNow([{ scope: 'key:a', budget, amount: 53 }], now + 1000).ok, true);
+    assert.equal(ledger.reserveNow([{ scope: 'key:a', budget, amount: 1 }], now + 1000).ok, false);
+  });
 });
