@@ -168,6 +168,8 @@ export interface Allowance {
   lastUsed: number;
   /** Local reservations on it not settled yet (`used` may be 0 with some: a reservation of 0). */
   holds: number;
+  /** No longer in this instance's allowances (forgotten after a sync): plans look it up again. */
+  dropped: boolean;
 }
 
 /**
@@ -198,6 +200,12 @@ export interface AllowancesOptions {
 
 export class Allowances {
   private readonly allowances = new Map<string, Allowance>();
+  /**
+   * Each plan's allowances (by its counters array, the same for every request of a key in a window),
+   * so that a request looks none up by name; an entry holding one no longer in `allowances` is
+   * looked up again.
+   */
+  private readonly planAllowances = new WeakMap<readonly CounterPlan[], readonly (Allowance | undefined)[]>();
   private readonly holds = new Set<LocalHold>();
   /** Local reservations that expired unsettled: a late settlement counts once. Oldest first. */
   private readonly lapsed = new Set<LocalHold>();
@@ -232,10 +240,11 @@ export class Allowances {
     if (now > this.lastNow) this.lastNow = now;
     if (this.allowances.size === 0 || this.closing) return null;
     const at = performance.now();
+    const found = this.allowancesOf(counters);
     for (let index = 0; index < counters.length; index++) {
       const plan = counters[index] as CounterPlan;
       const amount = amounts[index] ?? 0;
-      const allowance = this.allowances.get(plan.counter);
+      const allowance = found[index];
       if (
         allowance === undefined ||
         plan.hardLimit === null ||
@@ -248,15 +257,13 @@ export class Allowances {
         return null;
       }
     }
-    const allowances: Allowance[] = [];
+    const allowances = found as readonly Allowance[];
     for (let index = 0; index < counters.length; index++) {
-      const plan = counters[index] as CounterPlan;
-      const allowance = this.allowances.get(plan.counter) as Allowance;
+      const allowance = allowances[index] as Allowance;
       const amount = amounts[index] ?? 0;
-      this.seen(allowance, plan, amount, at);
+      this.seen(allowance, counters[index] as CounterPlan, amount, at);
       allowance.used += amount;
       allowance.holds++;
-      allowances.push(allowance);
     }
     const hold: LocalHold = { allowances, amounts, expiresAt };
     this.holds.add(hold);
@@ -302,6 +309,7 @@ export class Allowances {
       } else if (!this.allowances.has(allowance.counter)) {
         // Expired before it was settled: its amounts went back then; its usage still counts, once.
         this.allowances.set(allowance.counter, allowance);
+        allowance.dropped = false;
       }
       const plan = counters[index];
       const usage = plan === undefined ? 0 : usageIn(plan.unit, actual);
@@ -354,6 +362,7 @@ export class Allowances {
           recalled: false,
           lastUsed: at,
           holds: 0,
+          dropped: false,
         };
         this.allowances.set(plan.counter, allowance);
       }
@@ -386,6 +395,22 @@ export class Allowances {
     }
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  /** The allowance of each counter (undefined: none), from the plan's entry while it is current. */
+  private allowancesOf(counters: readonly CounterPlan[]): readonly (Allowance | undefined)[] {
+    const known = this.planAllowances.get(counters);
+    if (known !== undefined) {
+      let current = true;
+      for (let index = 0; index < known.length; index++) {
+        const allowance = known[index];
+        if (allowance === undefined || allowance.dropped) current = false;
+      }
+      if (current) return known;
+    }
+    const found = counters.map((plan) => this.allowances.get(plan.counter));
+    this.planAllowances.set(counters, found);
+    return found;
   }
 
   private seen(allowance: Allowance, plan: CounterPlan, amount: number, at: number): void {
@@ -486,8 +511,10 @@ export class Allowances {
         allowance.holds === 0 &&
         allowance.unpushed === 0 &&
         this.targetOf(allowance, answered) === 0
-      )
+      ) {
         this.allowances.delete(allowance.counter);
+        allowance.dropped = true;
+      }
     });
   }
 

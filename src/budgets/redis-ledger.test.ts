@@ -291,6 +291,22 @@ describe('RedisBudgetLedger', () => {
       );
       assert.ok(result.ok, 'admitted once the allowance was recalled');
       assert.equal(await holder.redis.hget(key, 'allowed'), '0');
+      // The room back, and the recall over (a second): the holder, whose allowance was forgotten, gets
+      // a new one and reserves from it again.
+      await other.ledger.settle(result.reservation, { usdMicros: 0, tokens: 0 });
+      const lines = [{ scope: 'key:recall' as const, budget, amount: 100 }];
+      await waitUntil(async () => {
+        const local = holder.ledger.reserveLocally(lines, Date.now());
+        if (local !== null) {
+          assert.ok(local.ok);
+          holder.ledger.settleLocally(local.reservation, { usdMicros: 0, tokens: 0 });
+          return true;
+        }
+        const remote = await holder.ledger.reserve(lines, Date.now());
+        assert.ok(remote.ok);
+        await holder.ledger.settle(remote.reservation, { usdMicros: 0, tokens: 0 });
+        return false;
+      }, 'a new allowance used');
     });
 
     it('counts a local reservation settled after it lapsed once, and a second settlement not at all', async () => {
