@@ -9,6 +9,7 @@ import {
   type BudgetLine,
   type BudgetScope,
   type BudgetStatus,
+  type CounterPlan,
   type Reservation,
   type ReserveResult,
   type SettleResult,
@@ -120,8 +121,8 @@ export class MemoryBudgetLedger implements BudgetLedger {
   }
 
   /**
-   * settle(), synchronously. Counts a reservation once: while it is held, or after it lapsed; a
-   * reservation this ledger did not make (nor one settled already) counts nothing.
+   * settle(), synchronously. Counts a reservation once: while it is held, or after it lapsed; one
+   * settled already, or one without its hold (not made by an in-process ledger), counts nothing.
    */
   settleNow(reservation: Reservation, actual: ActualUsage): SettleResult {
     const hold = reservation.local as Hold | undefined;
@@ -144,7 +145,7 @@ export class MemoryBudgetLedger implements BudgetLedger {
     for (let index = 0; index < hold.counters.length; index++) {
       const counter = hold.counters[index] as Counter;
       const before = counter.spent;
-      counter.spent += usageIn((counters[index] as (typeof counters)[number]).unit, actual);
+      counter.spent += usageIn((counters[index] as CounterPlan).unit, actual);
       spent.push(before, counter.spent);
     }
     return { counted: true, lines: reservation.lines, spent };
