@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import {
   clampLimit,
   DAY_MS,
@@ -42,6 +42,7 @@ import {
   rollupTableSql,
   rollupUpsertSql,
 } from './rollup.js';
+import { openDatabase } from '../state/embedded/open-database.js';
 
 export interface SqliteRequestLogStoreOptions {
   /** The state directory; the log lives in its own file there, request-log.db. */
@@ -153,8 +154,7 @@ export class SqliteRequestLogStore implements RequestLogStore {
   constructor(options: SqliteRequestLogStoreOptions) {
     mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
     this.path = join(options.stateDir, 'request-log.db');
-    this.database = new Database(this.path, { timeout: 5000 });
-    this.database.pragma('journal_mode = WAL');
+    this.database = openDatabase(this.path, 5000);
     // With WAL, NORMAL loses at most the last transactions on a power cut, never corrupts: right for a log.
     this.database.pragma('synchronous = NORMAL');
     this.retentionDays = options.retentionDays;

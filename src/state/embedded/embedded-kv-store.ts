@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { KeyValueStore } from '../kv-store.js';
+import { openDatabase } from './open-database.js';
 
 /** Expired rows are deleted at most this often, by a write. */
 const PURGE_INTERVAL_MS = 60_000;
@@ -34,8 +35,7 @@ export class EmbeddedKeyValueStore implements KeyValueStore {
    */
   static open(stateDir: string, now: () => number = Date.now): EmbeddedKeyValueStore {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const database = new Database(join(stateDir, 'gateway.db'), { timeout: 1000 });
-    database.pragma('journal_mode = WAL');
+    const database = openDatabase(join(stateDir, 'gateway.db'), 1000);
     return new EmbeddedKeyValueStore(database, true, now);
   }
 

@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { KeyRecord } from '../../auth/key-record.js';
 import type { Budget } from '../../config/config.js';
 import {
@@ -10,6 +10,7 @@ import {
   type KeyStore,
   type StoredKey,
 } from '../../auth/key-store.js';
+import { openDatabase } from './open-database.js';
 
 interface KeyRow {
   id: string;
@@ -54,8 +55,23 @@ export class EmbeddedStore implements KeyStore {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const path = join(stateDir, 'gateway.db');
     ownerOnly(path);
-    this.database = new Database(path, { timeout: 1000 });
-    this.database.pragma('journal_mode = WAL');
+    this.database = openDatabase(path, 1000);
+    // One IMMEDIATE transaction (it takes the write lock first, waiting on the busy timeout): a second
+    // process opening a new or older file at once waits, then finds every column there. Without it,
+    // both read the old columns and the second one's ALTER TABLE failed ("duplicate column name").
+    try {
+      this.database
+        .transaction(() => {
+          this.createOrMigrate();
+        })
+        .immediate();
+    } catch (error) {
+      this.database.close();
+      throw error;
+    }
+  }
+
+  private createOrMigrate(): void {
     this.database.exec(`
       CREATE TABLE IF NOT EXISTS api_keys (
         id TEXT PRIMARY KEY,
